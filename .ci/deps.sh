@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install what building, running and testing mconn need, from Debian's packages,
+# and only what is missing. Called by 'make deps' (and so by 'make demo' and
+# 'make check'); safe to run again.
+set -eu
+
+# Build: compiler, pkg-config and the three libraries (libsystemd, inih, Check).
+# Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
+# the daemon's memory, socat talks to the control socket like a person would.
+PKGS="gcc make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat"
+
+missing=""
+for p in $PKGS; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps: need root (or sudo) to install:$missing" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,102 @@
+# mconn: one plain GNU Makefile, no recursion into subdirectories.
+# Targets: all check install clean demo deps lint-man; see README.md.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+BUILD      ?= build
+SANITIZE   ?=
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARNINGS   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla \
+              -Wmissing-declarations -Wnull-dereference -Wimplicit-fallthrough
+ifneq ($(SANITIZE),)
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Recursively expanded, so pkg-config runs only after 'deps' has installed it.
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih)
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS   = $(shell pkg-config --libs check)
+
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+# Objects shared by mconnd and mconnctl.
+COMMON_SRC := src/util.c src/parse.c src/proto.c
+# The daemon's modules: everything but main, so tests link them all.
+CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
+              src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c
+COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
+CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
+
+UNIT_TESTS := parse config histogram timer session target proto
+UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
+
+PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
+
+.PHONY: all deps check check-unit check-integration check-asan lint-man install clean demo
+all: $(PROGRAMS)
+
+deps:
+	@sh .ci/deps.sh
+
+$(BUILD)/%.o: src/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(BUILD)/mconnd: $(BUILD)/mconnd.o $(CORE_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/echod: $(BUILD)/tests/echod.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+check-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done
+
+check-integration: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+# The unit and integration tests again, built with ASan and UBSan.
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
+
+lint-man:
+	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
+
+check: all lint-man check-unit check-integration check-asan
+
+install: $(BUILD)/mconnd $(BUILD)/mconnctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd
+	install -m 0755 $(BUILD)/mconnd $(DESTDIR)$(SBINDIR)/mconnd
+	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
+	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || \
+		install -m 0644 conf/mconnd.conf $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf
+
+demo: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+/* The control server: a UNIX stream socket, non-blocking clients with bounded input
+ * and output, idle timeouts, all driven by the daemon's epoll loop. */
+#ifndef MCONN_CTL_H
+#define MCONN_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+#include "sockio.h"
+#include "util.h"
+
+struct daemon;
+
+#define CTL_MAX_CLIENTS 64
+#define CTL_IDLE_TIMEOUT_NS (60LL * NSEC_PER_SEC)
+
+/* epoll data for the listening socket and for client slot i. */
+#define CTL_EVDATA_LISTEN (EVDATA_OTHER | 1u)
+#define CTL_EVDATA_CLIENT(i) (EVDATA_OTHER | 0x100u | (uint64_t)(i))
+
+struct ctl_client {
+	int fd;
+	bool want_close;
+	bool eof;
+	bool writable;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int64_t last_active;
+	size_t in_len;
+	char in[CTL_MAX_LINE + 1];
+	struct buf out;
+};
+
+struct ctl_server {
+	int listen_fd;
+	bool activated;
+	char *path;
+	uint32_t n_clients;
+	uint64_t rejected_busy;
+	struct ctl_client *clients[CTL_MAX_CLIENTS];
+};
+
+/* Take a socket-activated listener or create path; returns 0 or -errno with a message. */
+int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen);
+
+/* Close every client and the listener; unlinks the path unless socket-activated. */
+void ctl_close(struct ctl_server *c);
+
+/* Handle an epoll event whose data has EVDATA_OTHER set and belongs to the server. */
+void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now);
+
+/* Drop clients idle for longer than the timeout. */
+void ctl_sweep(struct daemon *d, int64_t now);
+
+#endif

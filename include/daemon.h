@@ -1,0 +1,71 @@
+/* The daemon context: everything mconnd keeps, in one place, and the loop that
+ * turns it. */
+#ifndef MCONN_DAEMON_H
+#define MCONN_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "session.h"
+#include "sockio.h"
+#include "timer.h"
+
+struct config;
+struct target;
+
+#define DAEMON_MAX_EVENTS 512
+#define DAEMON_MAX_TIMERS_PER_TURN 4096
+#define DAEMON_SCRATCH 65536
+
+struct daemon {
+	struct config *cfg;
+	const char *config_path;
+	int epfd;
+	int sigfd;
+	struct sockio sio;
+	struct session_env env;
+	struct timer_heap timers;
+	struct session *sess;
+	uint32_t n_sess;
+	uint32_t cap_sess;
+	uint32_t *free_ids;
+	uint32_t n_free;
+	struct target **targets;
+	size_t n_targets;
+	struct ctl_server ctl;
+	int64_t start_mono;
+	int64_t start_wall;
+	int64_t next_tick;
+	int64_t watchdog_ns;
+	int64_t next_watchdog;
+	bool stopping;
+	bool resource_episode;
+	int64_t resource_last;
+	uint64_t resource_in_episode;
+	uint64_t loop_turns;
+	uint64_t stale_events;
+	uint64_t unexpected_events;
+	uint64_t resource_episodes;
+	uint8_t scratch[DAEMON_SCRATCH];
+};
+
+/* Set up epoll, signals, targets and sessions from cfg (taken over on success). */
+int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
+
+/* Open the control socket; returns 0 or -errno after logging why. */
+int daemon_open_control(struct daemon *d);
+
+/* Turn the loop until SIGTERM or SIGINT. */
+int daemon_run(struct daemon *d);
+
+/* Close every socket and free everything. */
+void daemon_free(struct daemon *d);
+
+/* Count the sessions of t that have a connection or a connect in progress. */
+uint32_t daemon_target_active(const struct daemon *d, const struct target *t);
+
+/* Find a target by name, or NULL. */
+struct target *daemon_find_target(const struct daemon *d, const char *name);
+
+#endif

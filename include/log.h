@@ -1,0 +1,31 @@
+/* Logging with syslog priorities: to the journal with structured fields when stderr
+ * is connected to it, else as lines on stderr. */
+#ifndef MCONN_LOG_H
+#define MCONN_LOG_H
+
+#include <syslog.h>
+
+struct target_conf;
+
+/* Choose the sink (journal or stderr) and the most verbose priority shown. */
+void log_open(int max_priority);
+
+/* Change the most verbose priority shown. */
+void log_set_level(int max_priority);
+
+/* Log a plain message. */
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Log about a target, with TARGET=, ADDRESS= and, when not NULL, STATE=,
+ * ERROR_CLASS= and MESSAGE_ID= fields in the journal. */
+void log_target(int prio, const struct target_conf *t, const char *state,
+		const char *error_class, const char *message_id, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* Log and exit 1: only at startup or on a broken invariant. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* The journal MESSAGE_ID of health changes. */
+#define MCONN_MESSAGE_HEALTH "2f6a5e5b9c1d4b7e8a0f3c2d1e4b5a69"
+
+#endif

@@ -1,0 +1,21 @@
+/* The control protocol, shared by mconnd and mconnctl: one request line in; a reply
+ * whose first line is "OK" or "ERR <reason>", ending with an empty line. */
+#ifndef MCONN_PROTO_H
+#define MCONN_PROTO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define MCONN_VERSION "0.1.0"
+#define CTL_DEFAULT_SOCKET "/run/mconnd.sock"
+#define CTL_MAX_LINE 4096
+#define CTL_MAX_ARGS 16
+#define CTL_MAX_REPLY (16u << 20)
+
+/* Split a request line in place into at most max words; returns the count or -E2BIG. */
+int proto_split_words(char *line, char **argv, int max);
+
+/* Return the length of the first complete reply in data (through its empty line), or 0. */
+size_t proto_reply_length(const char *data, size_t len);
+
+#endif

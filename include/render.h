@@ -1,0 +1,21 @@
+/* Renderers of the daemon's state for the control socket: text tables for people,
+ * JSON for programs. They only append to a bounded buffer. */
+#ifndef MCONN_RENDER_H
+#define MCONN_RENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct buf;
+struct daemon;
+struct target;
+
+/* Status of every target, or of one when only is not NULL. */
+void render_status(const struct daemon *d, const struct target *only, bool json, int64_t now,
+		   struct buf *out);
+
+/* Every session of one target. */
+void render_sessions(const struct daemon *d, const struct target *t, bool json, int64_t now,
+		     struct buf *out);
+
+#endif

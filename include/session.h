@@ -1,0 +1,129 @@
+/* The echo session: one connection's life as a state machine driven by events and
+ * time. All I/O goes through a table of function pointers and the clock is a
+ * parameter, so unit tests drive it with scripted I/O and no sockets. */
+#ifndef MCONN_SESSION_H
+#define MCONN_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct target;
+struct target_conf;
+struct timer_heap;
+
+enum session_state {
+	SESS_IDLE,       /* No connection; the timer starts the next cycle. */
+	SESS_CONNECTING, /* connect() in progress. */
+	SESS_EXCHANGING, /* Sending message k and reading its echo. */
+	SESS_HOLDING,    /* Persistent mode: connected, waiting for the next cycle. */
+	SESS_STOPPED,    /* Retired or paused: no fd, no timer. */
+	_SESS_STATE_MAX,
+};
+
+/* Failure classes, named the same in status, JSON, metrics and logs. */
+enum session_error {
+	SERR_NONE,
+	SERR_REFUSED,
+	SERR_CONNECT_TIMEOUT,
+	SERR_TIMEOUT,
+	SERR_RESET,
+	SERR_EOF,
+	SERR_MISMATCH,
+	SERR_UNREACHABLE,
+	SERR_RESOURCE,
+	_SERR_MAX,
+};
+
+enum session_event {
+	SEV_TIMER, /* The session's deadline passed. */
+	SEV_IO,    /* The fd reported readiness; see the ready flags. */
+	SEV_STOP,  /* Close everything and stop. */
+	_SEV_MAX,
+};
+
+/* Where a failed connect attempt failed, for classification. */
+enum io_phase {
+	PHASE_SOCKET,
+	PHASE_BIND,
+	PHASE_CONNECT,
+	PHASE_EXCHANGE,
+};
+
+#define SESS_READY_IN 0x1u
+#define SESS_READY_OUT 0x2u
+
+struct session {
+	struct target *target;
+	int64_t cycle_start;
+	int64_t connected_at;
+	int64_t last_latency;
+	uint64_t cycles_ok;
+	uint64_t cycles_failed;
+	int fd;
+	uint32_t id;
+	uint32_t gen;
+	uint32_t sent;
+	uint32_t recvd;
+	uint32_t fails;
+	uint8_t state;
+	uint8_t ready;
+	uint8_t msg;
+	uint8_t last_result;
+	int last_errno;
+};
+
+/* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */
+struct session_result {
+	enum session_error err;
+	int err_no;
+	int64_t connect_ns;
+	int64_t cycle_ns;
+};
+
+/* The I/O a session does; the real table lives in sockio.c. Returns are -errno. */
+struct session_io {
+	/* Open a socket for s and start connecting: 0 connected, -EINPROGRESS, or -errno. */
+	int (*connect)(void *ctx, struct session *s, const struct target_conf *tc,
+		       enum io_phase *ret_phase);
+	/* Return the outcome of a connect that was in progress: 0 or -errno. */
+	int (*connect_result)(void *ctx, int fd);
+	/* Send up to n bytes: the count sent or -errno (-EAGAIN when full). */
+	ssize_t (*send)(void *ctx, int fd, const void *p, size_t n);
+	/* Receive up to n bytes: the count, 0 at EOF, or -errno. */
+	ssize_t (*recv)(void *ctx, int fd, void *p, size_t n);
+	/* Close fd, abortively when rst is true. */
+	void (*close)(void *ctx, int fd, bool rst);
+};
+
+/* Everything a session needs from its owner. */
+struct session_env {
+	const struct session_io *io;
+	void *io_ctx;
+	struct timer_heap *timers;
+	/* Account a finished cycle; returns the pause before the session's next cycle. */
+	int64_t (*on_result)(struct session_env *env, struct session *s,
+			     const struct session_result *res, int64_t now);
+	uint8_t *scratch;
+	size_t scratch_len;
+};
+
+/* Put s in IDLE with its first cycle due at first_due. */
+void session_init(struct session *s, struct session_env *env, struct target *t, uint32_t id,
+		  int64_t first_due);
+
+/* Feed one event to the machine; -EBADE when the event makes no sense in this state. */
+int session_handle(struct session *s, struct session_env *env, enum session_event ev,
+		   int64_t now);
+
+/* Map an errno from a phase to a failure class. */
+enum session_error session_classify(int err, enum io_phase phase);
+
+/* Return the name of a state ("idle", "connecting", ...). */
+const char *session_state_name(enum session_state st);
+
+/* Return the name of a failure class ("refused", ...; "ok" for SERR_NONE). */
+const char *session_error_name(enum session_error e);
+
+#endif

@@ -1,0 +1,37 @@
+/* The real session I/O: non-blocking TCP sockets registered once, edge-triggered,
+ * with the epoll instance of the daemon. */
+#ifndef MCONN_SOCKIO_H
+#define MCONN_SOCKIO_H
+
+#include <stdint.h>
+
+#include "session.h"
+
+/* epoll data of a session: generation in bits 32-62, id below; bit 63 marks others. */
+#define EVDATA_OTHER (1ull << 63)
+
+static inline uint64_t evdata_session(uint32_t id, uint32_t gen)
+{
+	return ((uint64_t)(gen & 0x7fffffffu) << 32) | id;
+}
+
+static inline uint32_t evdata_id(uint64_t d)
+{
+	return (uint32_t)d;
+}
+
+static inline uint32_t evdata_gen(uint64_t d)
+{
+	return (uint32_t)(d >> 32) & 0x7fffffffu;
+}
+
+/* The context of the real I/O table. */
+struct sockio {
+	int epfd;
+	uint32_t open;
+	uint32_t max_open;
+};
+
+extern const struct session_io sockio_ops;
+
+#endif

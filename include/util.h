@@ -1,0 +1,52 @@
+/* Small helpers shared by every part of mconn: the monotonic clock, a bounded growable
+ * buffer, and string escaping for JSON. */
+#ifndef MCONN_UTIL_H
+#define MCONN_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NSEC_PER_USEC 1000LL
+#define NSEC_PER_MSEC 1000000LL
+#define NSEC_PER_SEC 1000000000LL
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* A byte buffer that grows on demand up to a hard limit; overflow is sticky. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t limit;
+	bool overflow;
+};
+
+/* Return CLOCK_MONOTONIC in nanoseconds. */
+int64_t now_ns(void);
+
+/* Return CLOCK_REALTIME in nanoseconds. */
+int64_t wallclock_ns(void);
+
+/* Prepare an empty buffer that never grows beyond limit bytes. */
+void buf_init(struct buf *b, size_t limit);
+
+/* Release the buffer's memory and leave it empty; safe on a zeroed buffer. */
+void buf_free(struct buf *b);
+
+/* Append bytes; returns 0 or -ENOBUFS when the limit would be passed. */
+int buf_append(struct buf *b, const void *p, size_t n);
+
+/* Append a formatted string; returns 0 or -ENOBUFS. */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append a quoted JSON string for the n bytes at s; returns 0 or -ENOBUFS. */
+int buf_json_string(struct buf *b, const char *s, size_t n);
+
+/* Drop the first n bytes of the buffer. */
+void buf_consume(struct buf *b, size_t n);
+
+#endif

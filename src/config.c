@@ -1,0 +1,678 @@
+/* Configuration loading: inih reads the file through a reader of ours that counts
+ * lines and tracks sections, a key table parses and range-checks every value, and
+ * config_validate() checks the whole before anyone may use it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "util.h"
+
+#define MS NSEC_PER_MSEC
+#define SEC NSEC_PER_SEC
+
+enum section_kind {
+	SECT_NONE,
+	SECT_DAEMON,
+	SECT_TARGET,
+	SECT_BAD,
+};
+
+struct parse_ctx;
+struct key_def;
+
+typedef int (*key_parser)(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			  const char *value);
+
+struct key_def {
+	const char *name;
+	enum section_kind sect;
+	key_parser parse;
+	size_t offset;
+	int64_t min;
+	int64_t max;
+	const char *const *names;
+	const char *accepts;
+};
+
+/* State of one parse: the text being served to inih and where it is. */
+struct parse_ctx {
+	const char *file;
+	const char *text;
+	size_t pos;
+	size_t len;
+	unsigned line;
+	bool line_open;
+	bool resolve;
+	enum section_kind sect;
+	struct target_conf *target;
+	struct config *cfg;
+	struct config_errors *errs;
+	const char *bad_line_key;
+};
+
+static const char *const mode_names[] = { "cycle", "persistent", NULL };
+static const char *const close_names[] = { "fin", "rst", NULL };
+static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
+					   "notice", "info", "debug", NULL };
+
+static const char classic_messages[] = "Message 1 from client.Message 2 from client.";
+
+const char *target_mode_name(enum target_mode m)
+{
+	return m < _MODE_MAX ? mode_names[m] : "?";
+}
+
+const char *close_mode_name(enum close_mode m)
+{
+	return m < _CLOSE_MAX ? close_names[m] : "?";
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+
+	if (!p)
+		abort();
+	return p;
+}
+
+/* Record an error at the current line. */
+__attribute__((format(printf, 3, 4)))
+static void ctx_error(struct parse_ctx *ctx, const char *key, const char *fmt, ...)
+{
+	struct config_errors *errs = ctx->errs;
+	struct config_error *e;
+	char msg[512];
+	va_list ap;
+
+	if (errs->n >= CONFIG_MAX_ERRORS) {
+		errs->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e = realloc(errs->v, (errs->n + 1) * sizeof(*e));
+	if (!e)
+		abort();
+	errs->v = e;
+	e[errs->n++] = (struct config_error){ .file = xstrdup(ctx->file), .line = ctx->line,
+					      .key = key ? xstrdup(key) : NULL,
+					      .msg = xstrdup(msg) };
+}
+
+static int key_uint(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		    const char *value)
+{
+	uint64_t v;
+
+	if (parse_uint(value, (uint64_t)k->min, (uint64_t)k->max, &v) < 0) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected a whole number from %lld to %lld",
+			  value, (long long)k->min, (long long)k->max);
+		return -EINVAL;
+	}
+	*(uint32_t *)field = (uint32_t)v;
+	return 0;
+}
+
+static int key_duration(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			const char *value)
+{
+	char lo[32], hi[32];
+	int64_t v;
+
+	if (parse_duration(value, &v) < 0 || v < k->min || v > k->max) {
+		ctx_error(ctx, k->name,
+			  "invalid duration '%s'; expected a number with unit us, ms, s, m or h (bare = seconds), from %s to %s",
+			  value, format_duration(k->min, lo, sizeof(lo)),
+			  format_duration(k->max, hi, sizeof(hi)));
+		return -EINVAL;
+	}
+	*(int64_t *)field = v;
+	return 0;
+}
+
+static int key_enum(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		    const char *value)
+{
+	for (int i = 0; k->names[i]; i++) {
+		if (strcmp(value, k->names[i]) == 0) {
+			*(int *)field = i;
+			return 0;
+		}
+	}
+	ctx_error(ctx, k->name, "invalid value '%s'; expected %s", value, k->accepts);
+	return -EINVAL;
+}
+
+static int key_level(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		     const char *value)
+{
+	uint64_t v;
+
+	if (strcmp(value, "error") == 0)
+		value = "err";
+	if (parse_uint(value, 0, 7, &v) == 0) {
+		*(int *)field = (int)v;
+		return 0;
+	}
+	return key_enum(ctx, k, field, value);
+}
+
+static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		       const char *value)
+{
+	struct target_conf *t = ctx->target;
+	int r;
+
+	if (strlen(value) >= sizeof(t->address_text)) {
+		ctx_error(ctx, k->name, "address too long (at most %zu characters)",
+			  sizeof(t->address_text) - 1);
+		return -EINVAL;
+	}
+	r = parse_address(value, ctx->resolve, field);
+	if (r == -EHOSTUNREACH) {
+		ctx_error(ctx, k->name, "cannot resolve the host in '%s'", value);
+		return r;
+	}
+	if (r < 0) {
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s", value, k->accepts);
+		return r;
+	}
+	snprintf(t->address_text, sizeof(t->address_text), "%s", value);
+	return 0;
+}
+
+static int key_source(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		      const char *value)
+{
+	struct target_conf *t = ctx->target;
+
+	if (strlen(value) >= sizeof(t->source_text) || parse_source(value, field) < 0) {
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s", value, k->accepts);
+		return -EINVAL;
+	}
+	snprintf(t->source_text, sizeof(t->source_text), "%s", value);
+	t->has_source = true;
+	return 0;
+}
+
+/* Append one message; the first message key of a target replaces the defaults. */
+static int key_message(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		       const char *value)
+{
+	struct target_conf *t = ctx->target;
+	uint8_t tmp[CONFIG_MAX_MESSAGE_BYTES];
+	size_t len;
+	int r;
+	uint8_t *p;
+
+	(void)field;
+	if (t->custom_messages) {
+		if (t->n_messages >= CONFIG_MAX_MESSAGES) {
+			ctx_error(ctx, k->name, "too many messages (at most %d per target)",
+				  CONFIG_MAX_MESSAGES);
+			return -E2BIG;
+		}
+	} else {
+		t->n_messages = 0;
+		t->msg_bytes = 0;
+	}
+	r = parse_escapes(value, tmp, sizeof(tmp), &len);
+	if (r == -E2BIG) {
+		ctx_error(ctx, k->name, "message too long (at most %d bytes)", CONFIG_MAX_MESSAGE_BYTES);
+		return r;
+	}
+	if (r < 0 || len == 0) {
+		ctx_error(ctx, k->name, "invalid message '%s'; expected %s", value, k->accepts);
+		return -EINVAL;
+	}
+	p = realloc(t->msg, t->msg_bytes + len);
+	if (!p)
+		abort();
+	memcpy(p + t->msg_bytes, tmp, len);
+	t->msg = p;
+	t->msg_bytes += (uint32_t)len;
+	t->msg_end[t->n_messages++] = t->msg_bytes;
+	t->custom_messages = true;
+	return 0;
+}
+
+static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			   const char *value)
+{
+	char **dst = field;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		ctx_error(ctx, k->name, "invalid path '%s'; expected %s", value, k->accepts);
+		return -EINVAL;
+	}
+	free(*dst);
+	*dst = xstrdup(value);
+	return 0;
+}
+
+#define T(f) offsetof(struct target_conf, f)
+#define D(f) offsetof(struct config, f)
+
+static const struct key_def keys[] = {
+	{ "control_socket", SECT_DAEMON, key_socket_path, D(control_socket), 0, 0, NULL,
+	  "an absolute path of at most 107 bytes" },
+	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
+	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
+	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
+	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
+	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
+	{ "message", SECT_TARGET, key_message, 0, 0, 0, NULL,
+	  "1 or more bytes with escapes \\n \\r \\t \\\\ \\xHH" },
+	{ "interval", SECT_TARGET, key_duration, T(interval), 0, 3600 * SEC, NULL, NULL },
+	{ "connect_timeout", SECT_TARGET, key_duration, T(connect_timeout), MS, 600 * SEC, NULL, NULL },
+	{ "timeout", SECT_TARGET, key_duration, T(timeout), MS, 3600 * SEC, NULL, NULL },
+	{ "backoff_max", SECT_TARGET, key_duration, T(backoff_max), 0, 3600 * SEC, NULL, NULL },
+	{ "rise", SECT_TARGET, key_uint, T(rise), 1, 1000, NULL, NULL },
+	{ "fall", SECT_TARGET, key_uint, T(fall), 1, 1000, NULL, NULL },
+	{ "mode", SECT_TARGET, key_enum, T(mode), 0, 0, mode_names, "cycle or persistent" },
+	{ "close", SECT_TARGET, key_enum, T(close), 0, 0, close_names, "fin or rst" },
+	{ "source", SECT_TARGET, key_source, T(source), 0, 0, NULL,
+	  "a numeric IPv4 or IPv6 address" },
+};
+
+/* List the keys of a section kind, for "unknown key" messages. */
+static void keys_list(enum section_kind sect, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < ELEMENTSOF(keys) && o < n; i++)
+		if (keys[i].sect == sect)
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", keys[i].name);
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *ctx = user;
+	char known[256];
+	void *base;
+
+	(void)section;
+	if (ctx->sect == SECT_BAD)
+		return 1;
+	if (ctx->sect == SECT_NONE) {
+		ctx_error(ctx, name, "key outside a section; expected [daemon] or [target \"NAME\"] first");
+		return 1;
+	}
+	base = ctx->sect == SECT_DAEMON ? (void *)ctx->cfg : (void *)ctx->target;
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		const struct key_def *k = &keys[i];
+
+		if (k->sect != ctx->sect || strcmp(k->name, name) != 0)
+			continue;
+		if (ctx->sect == SECT_TARGET && k->parse != key_message) {
+			if (ctx->target->keys_seen & (1ull << i)) {
+				ctx_error(ctx, name, "given twice in [target \"%s\"]; keep one",
+					  ctx->target->name);
+				return 1;
+			}
+			ctx->target->keys_seen |= 1ull << i;
+		}
+		k->parse(ctx, k, (char *)base + k->offset, value);
+		return 1;
+	}
+	keys_list(ctx->sect, known, sizeof(known));
+	ctx_error(ctx, name, "unknown key; accepted keys in this section: %s", known);
+	return 1;
+}
+
+static struct target_conf *target_conf_new(const char *name, const char *file, unsigned line)
+{
+	struct target_conf *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		abort();
+	memcpy(t->name, name, MIN(strlen(name), sizeof(t->name) - 1));
+	t->file = file;
+	t->line = line;
+	t->connections = 1;
+	t->interval = 1 * SEC;
+	t->connect_timeout = 2 * SEC;
+	t->timeout = 5 * SEC;
+	t->backoff_max = 5 * SEC;
+	t->rise = 2;
+	t->fall = 3;
+	t->msg = malloc(sizeof(classic_messages) - 1);
+	if (!t->msg)
+		abort();
+	memcpy(t->msg, classic_messages, sizeof(classic_messages) - 1);
+	t->n_messages = 2;
+	t->msg_end[0] = 22;
+	t->msg_end[1] = 44;
+	t->msg_bytes = 44;
+	return t;
+}
+
+static void target_conf_free(struct target_conf *t)
+{
+	if (!t)
+		return;
+	free(t->msg);
+	free(t);
+}
+
+/* Start a [target "NAME"] section seen at the current line. */
+static void section_target(struct parse_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->cfg;
+	const struct target_conf *old;
+	struct target_conf **v;
+
+	ctx->sect = SECT_BAD;
+	if (!name_is_valid(name)) {
+		ctx_error(ctx, NULL, "invalid target name \"%s\"; expected 1 to %d of A-Z a-z 0-9 _ . : -",
+			  name, MCONN_NAME_MAX);
+		return;
+	}
+	old = config_find_target(c, name);
+	if (old) {
+		ctx_error(ctx, NULL, "target \"%s\" is defined twice; first at %s:%u", name,
+			  old->file, old->line);
+		return;
+	}
+	if (c->n_targets >= CONFIG_MAX_TARGETS) {
+		ctx_error(ctx, NULL, "too many targets (at most %d)", CONFIG_MAX_TARGETS);
+		return;
+	}
+	v = realloc(c->targets, (c->n_targets + 1) * sizeof(*v));
+	if (!v)
+		abort();
+	c->targets = v;
+	ctx->target = v[c->n_targets++] = target_conf_new(name, ctx->file, ctx->line);
+	ctx->sect = SECT_TARGET;
+}
+
+/* Recognise a section header line, so sections are known even when empty. */
+static void section_header(struct parse_ctx *ctx, const char *line, size_t n)
+{
+	char inner[128], name[128];
+	const char *end = memchr(line, ']', n);
+	size_t len;
+
+	if (!end)
+		return;
+	len = (size_t)(end - line - 1);
+	if (len >= sizeof(inner)) {
+		ctx->sect = SECT_BAD;
+		ctx_error(ctx, NULL, "section name too long");
+		return;
+	}
+	memcpy(inner, line + 1, len);
+	inner[len] = '\0';
+	if (strcmp(inner, "daemon") == 0) {
+		ctx->sect = SECT_DAEMON;
+	} else if (len > 9 && strncmp(inner, "target \"", 8) == 0 && inner[len - 1] == '"' &&
+		   !memchr(inner + 8, '"', len - 9)) {
+		memcpy(name, inner + 8, len - 9);
+		name[len - 9] = '\0';
+		section_target(ctx, name);
+	} else {
+		ctx->sect = SECT_BAD;
+		ctx_error(ctx, NULL, "unknown section [%s]; expected [daemon] or [target \"NAME\"]",
+			  inner);
+	}
+}
+
+/* The inih reader: serves lines from memory, counts them, spots section headers. */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *ctx = stream;
+	const char *p = ctx->text + ctx->pos;
+	size_t avail = ctx->len - ctx->pos, n;
+	const char *nl;
+
+	if (avail == 0 || num < 2)
+		return NULL;
+	nl = memchr(p, '\n', avail);
+	n = nl ? (size_t)(nl - p) + 1 : avail;
+	if (n > (size_t)num - 1)
+		n = (size_t)num - 1;
+	memcpy(str, p, n);
+	str[n] = '\0';
+	if (!ctx->line_open) {
+		size_t skip = strspn(str, " \t");
+
+		ctx->line++;
+		if (str[skip] == '[')
+			section_header(ctx, str + skip, n - skip);
+	}
+	ctx->line_open = str[n - 1] != '\n';
+	ctx->pos += n;
+	return str;
+}
+
+/* Check that no line is longer than inih will take in one piece. */
+static int config_check_lines(struct parse_ctx *ctx)
+{
+	const char *p = ctx->text, *end = ctx->text + ctx->len;
+	unsigned line = 1;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (n > CONFIG_MAX_LINE - 3) {
+			ctx->line = line;
+			ctx_error(ctx, NULL, "line too long (%zu bytes; at most %d)", n,
+				  CONFIG_MAX_LINE - 3);
+			return -E2BIG;
+		}
+		if (memchr(p, '\0', n)) {
+			ctx->line = line;
+			ctx_error(ctx, NULL, "NUL byte in the file");
+			return -EINVAL;
+		}
+		p += n + 1;
+		line++;
+	}
+	return 0;
+}
+
+/* Check one target as a whole; errors point at its section line. */
+static void config_validate_target(struct parse_ctx *ctx, const struct target_conf *t)
+{
+	char a[32], b[32];
+
+	ctx->line = t->line;
+	if (t->addr.len == 0)
+		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
+	if (t->connect_timeout > t->timeout)
+		ctx_error(ctx, "connect_timeout",
+			  "[target \"%s\"]: connect_timeout (%s) is longer than timeout (%s); it must not be",
+			  t->name, format_duration(t->connect_timeout, a, sizeof(a)),
+			  format_duration(t->timeout, b, sizeof(b)));
+	if (t->has_source && t->addr.len && t->source.ss.ss_family != t->addr.ss.ss_family)
+		ctx_error(ctx, "source",
+			  "[target \"%s\"]: source %s is not of the address family of %s",
+			  t->name, t->source_text, t->address_text);
+}
+
+/* Check the configuration as a whole: every target, and totals against limits. */
+static void config_validate(struct parse_ctx *ctx)
+{
+	struct config *c = ctx->cfg;
+
+	c->total_connections = 0;
+	for (size_t i = 0; i < c->n_targets; i++) {
+		config_validate_target(ctx, c->targets[i]);
+		c->total_connections += c->targets[i]->connections;
+	}
+	if (c->total_connections > CONFIG_MAX_TOTAL_CONNECTIONS) {
+		ctx->line = 0;
+		ctx_error(ctx, "connections", "%llu connections in all; at most %u are allowed",
+			  (unsigned long long)c->total_connections, CONFIG_MAX_TOTAL_CONNECTIONS);
+	}
+}
+
+static struct config *config_new(const char *path)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		abort();
+	c->path = xstrdup(path);
+	c->control_socket = xstrdup("/run/mconnd.sock");
+	c->log_level = 6;
+	return c;
+}
+
+/* Run inih over the text with our reader, turning its syntax errors into ours. */
+static void config_parse_text(struct parse_ctx *ctx)
+{
+	int r;
+
+	ini_allow_multiline = false;
+	ini_allow_inline_comments = false;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONFIG_MAX_LINE;
+	ini_stop_on_first_error = false;
+	ini_allow_no_value = false;
+	r = ini_parse_stream(config_reader, ctx, config_handler, ctx);
+	if (r == -2) {
+		ctx->line = 0;
+		ctx_error(ctx, NULL, "out of memory while reading");
+	} else if (r > 0) {
+		bool known = false;
+
+		for (size_t i = 0; i < ctx->errs->n; i++)
+			known |= ctx->errs->v[i].line == (unsigned)r;
+		ctx->line = (unsigned)r;
+		if (!known)
+			ctx_error(ctx, NULL, "syntax error; expected [section], key = value or a comment");
+	}
+}
+
+int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
+		       struct config_errors *errs)
+{
+	struct config *c = config_new(name);
+	struct parse_ctx ctx = { .file = c->path, .text = text, .len = strlen(text),
+				 .resolve = resolve, .cfg = c, .errs = errs };
+	size_t before = errs->n + errs->dropped;
+
+	if (config_check_lines(&ctx) == 0) {
+		config_parse_text(&ctx);
+		config_validate(&ctx);
+	}
+	if (errs->n + errs->dropped != before) {
+		config_free(c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
+/* Read a whole file of at most CONFIG_MAX_FILE_BYTES into a NUL-terminated string. */
+static int file_read_all(const char *path, char **ret)
+{
+	struct stat st;
+	ssize_t n;
+	char *text;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		goto out;
+	}
+	if (st.st_size > CONFIG_MAX_FILE_BYTES) {
+		r = -EFBIG;
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text)
+		abort();
+	n = read(fd, text, (size_t)st.st_size);
+	if (n < 0) {
+		r = -errno;
+		free(text);
+		goto out;
+	}
+	text[n] = '\0';
+	*ret = text;
+out:
+	close(fd);
+	return r;
+}
+
+int config_load(const char *path, bool resolve, struct config **ret, struct config_errors *errs)
+{
+	char *text = NULL;
+	int r = file_read_all(path, &text);
+
+	if (r < 0) {
+		struct parse_ctx ctx = { .file = path, .errs = errs };
+
+		if (r == -EFBIG)
+			ctx_error(&ctx, NULL, "file too large (at most %u bytes)", CONFIG_MAX_FILE_BYTES);
+		else
+			ctx_error(&ctx, NULL, "cannot read: %s", strerror(-r));
+		return r;
+	}
+	r = config_load_string(text, path, resolve, ret, errs);
+	free(text);
+	return r;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_targets; i++)
+		target_conf_free(c->targets[i]);
+	free(c->targets);
+	free(c->control_socket);
+	free(c->path);
+	free(c);
+}
+
+const struct target_conf *config_find_target(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_targets; i++)
+		if (strcmp(c->targets[i]->name, name) == 0)
+			return c->targets[i];
+	return NULL;
+}
+
+char *config_error_format(const struct config_error *e, char *out, size_t n)
+{
+	char where[32] = "";
+
+	if (e->line)
+		snprintf(where, sizeof(where), ":%u", e->line);
+	if (e->key)
+		snprintf(out, n, "%s%s: %s: %s", e->file, where, e->key, e->msg);
+	else
+		snprintf(out, n, "%s%s: %s", e->file, where, e->msg);
+	return out;
+}
+
+void config_errors_clear(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		free(errs->v[i].file);
+		free(errs->v[i].key);
+		free(errs->v[i].msg);
+	}
+	free(errs->v);
+	*errs = (struct config_errors){ 0 };
+}

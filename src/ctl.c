@@ -1,0 +1,312 @@
+/* The control server. Clients are non-blocking and edge-triggered; a client gets one
+ * reply at a time, its request line and its pending output are bounded, and one that
+ * stops reading or goes quiet is dropped, so no client can stall the loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "ctl.h"
+#include "ctlcmd.h"
+#include "daemon.h"
+#include "log.h"
+
+/* A client whose reply has not moved for this long is dropped. */
+#define CTL_STUCK_TIMEOUT_NS (10LL * NSEC_PER_SEC)
+
+/* Refuse a path whose directory others may write to, and a live socket of another
+ * daemon; remove a stale one. */
+static int ctl_prepare_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	struct stat st;
+	char *slash;
+	int fd, r;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "control socket directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "control socket directory %s is writable by others; refusing", dir);
+		return -EPERM;
+	}
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+		return -EEXIST;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "%s is in use by another process (is mconnd running?)", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	return 0;
+}
+
+static int ctl_create(struct ctl_server *c, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r = ctl_prepare_path(path, err, errlen);
+
+	if (r < 0)
+		return r;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0)
+		return -errno;
+	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(c->listen_fd, 64) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "control socket %s: %s", path, strerror(-r));
+		return r;
+	}
+	c->path = strdup(path);
+	return c->path ? 0 : -ENOMEM;
+}
+
+int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = CTL_EVDATA_LISTEN };
+	int r, n = sd_listen_fds(1);
+
+	memset(c, 0, sizeof(*c));
+	c->listen_fd = -1;
+	if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
+		c->listen_fd = SD_LISTEN_FDS_START;
+		c->activated = true;
+		if (fcntl(c->listen_fd, F_SETFL, O_NONBLOCK) < 0 ||
+		    fcntl(c->listen_fd, F_SETFD, FD_CLOEXEC) < 0)
+			return -errno;
+	} else {
+		if (n > 0)
+			log_msg(LOG_WARNING, "ignoring %d passed file descriptors: expected one UNIX stream socket", n);
+		r = ctl_create(c, path, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* The one close path of a client. */
+static void ctl_client_close(struct ctl_server *c, uint32_t slot)
+{
+	struct ctl_client *cl = c->clients[slot];
+
+	if (!cl)
+		return;
+	close(cl->fd);
+	buf_free(&cl->out);
+	free(cl);
+	c->clients[slot] = NULL;
+	c->n_clients--;
+}
+
+void ctl_close(struct ctl_server *c)
+{
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		ctl_client_close(c, i);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->path && !c->activated)
+		unlink(c->path);
+	free(c->path);
+	c->path = NULL;
+	c->listen_fd = -1;
+}
+
+/* Tell a client over the limit that we are busy, without waiting for it. */
+static void ctl_reject(struct ctl_server *c, int fd)
+{
+	static const char busy[] = "ERR busy\n\n";
+
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	c->rejected_busy++;
+}
+
+static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cred);
+	struct ctl_client *cl;
+	uint32_t slot = 0;
+
+	while (slot < CTL_MAX_CLIENTS && c->clients[slot])
+		slot++;
+	cl = slot < CTL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
+	if (!cl) {
+		ctl_reject(c, fd);
+		return;
+	}
+	(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	cl->fd = fd;
+	cl->uid = cred.uid;
+	cl->gid = cred.gid;
+	cl->pid = cred.pid;
+	cl->last_active = now;
+	buf_init(&cl->out, CTL_MAX_REPLY);
+	ev.data.u64 = CTL_EVDATA_CLIENT(slot);
+	c->clients[slot] = cl;
+	c->n_clients++;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		ctl_client_close(c, slot);
+}
+
+static void ctl_accept(struct daemon *d, int64_t now)
+{
+	for (;;) {
+		int fd = accept4(d->ctl.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_msg(LOG_WARNING, "control socket accept: %s", strerror(errno));
+			return;
+		}
+		ctl_add_client(&d->ctl, d->epfd, fd, now);
+	}
+}
+
+/* Write pending output until done or the socket is full; -errno drops the client. */
+static int ctl_client_flush(struct ctl_client *cl, int64_t now)
+{
+	while (cl->out.len > 0 && cl->writable) {
+		ssize_t n = send(cl->fd, cl->out.data, cl->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EAGAIN) {
+			cl->writable = false;
+			break;
+		}
+		if (n < 0)
+			return -errno;
+		buf_consume(&cl->out, (size_t)n);
+		cl->last_active = now;
+	}
+	if (cl->out.len == 0 && cl->out.cap > 65536)
+		buf_free(&cl->out);
+	return 0;
+}
+
+/* Answer complete request lines, one at a time while no reply is pending. */
+static void ctl_client_process(struct daemon *d, struct ctl_client *cl)
+{
+	char *nl;
+
+	if (cl->eof && cl->in_len > 0 && cl->in_len < CTL_MAX_LINE &&
+	    !memchr(cl->in, '\n', cl->in_len))
+		cl->in[cl->in_len++] = '\n';
+	while (cl->out.len == 0 && !cl->want_close &&
+	       (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+		size_t used = (size_t)(nl - cl->in) + 1;
+
+		*nl = '\0';
+		ctlcmd_dispatch(d, cl, cl->in, &cl->out);
+		memmove(cl->in, cl->in + used, cl->in_len - used);
+		cl->in_len -= used;
+	}
+	if (cl->out.len == 0 && cl->in_len >= CTL_MAX_LINE) {
+		buf_printf(&cl->out, "ERR line too long (at most %d bytes)\n\n", CTL_MAX_LINE - 1);
+		cl->want_close = true;
+	}
+}
+
+/* Read until the socket is drained (1), the line buffer is full (0), or EOF (-1). */
+static int ctl_client_read(struct ctl_client *cl, int64_t now)
+{
+	while (cl->in_len < CTL_MAX_LINE) {
+		ssize_t n = recv(cl->fd, cl->in + cl->in_len, CTL_MAX_LINE - cl->in_len, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 1;
+		if (n <= 0)
+			return -1;
+		cl->in_len += (size_t)n;
+		cl->last_active = now;
+	}
+	return 0;
+}
+
+/* Read, answer and write for as long as the client has requests and takes replies. */
+static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, int64_t now)
+{
+	struct ctl_client *cl = slot < CTL_MAX_CLIENTS ? d->ctl.clients[slot] : NULL;
+	bool drained = false;
+
+	if (!cl)
+		return;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		cl->writable = true;
+	for (;;) {
+		if (cl->out.len == 0 && !drained && !cl->eof) {
+			int r = ctl_client_read(cl, now);
+
+			cl->eof = r < 0;
+			drained = r > 0;
+		}
+		ctl_client_process(d, cl);
+		if (ctl_client_flush(cl, now) < 0)
+			break;
+		if (cl->out.len > 0)
+			return;
+		if (cl->want_close)
+			break;
+		if (memchr(cl->in, '\n', cl->in_len))
+			continue;
+		if (cl->eof)
+			break;
+		if (drained)
+			return;
+	}
+	ctl_client_close(&d->ctl, slot);
+}
+
+void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now)
+{
+	if (data == CTL_EVDATA_LISTEN)
+		ctl_accept(d, now);
+	else
+		ctl_client_event(d, (uint32_t)(data & 0xffu), events, now);
+}
+
+void ctl_sweep(struct daemon *d, int64_t now)
+{
+	ctl_accept(d, now);
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
+		struct ctl_client *cl = d->ctl.clients[i];
+
+		if (!cl)
+			continue;
+		if (now - cl->last_active > (cl->out.len ? CTL_STUCK_TIMEOUT_NS : CTL_IDLE_TIMEOUT_NS))
+			ctl_client_close(&d->ctl, i);
+	}
+}

@@ -1,0 +1,382 @@
+/* The event loop: one epoll instance, edge-triggered, with signals through signalfd,
+ * session deadlines from the timer heap, and the control server. Every session
+ * lives in one array indexed by id; ids are reused through a free list. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "target.h"
+
+#define SIG_EVDATA (EVDATA_OTHER | 0u)
+#define TICK_NS NSEC_PER_SEC
+#define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
+/* File descriptors kept free of sessions: control clients, the journal, spares. */
+#define FD_RESERVE (CTL_MAX_CLIENTS + 32)
+
+static struct daemon *daemon_of(struct session_env *env)
+{
+	return (struct daemon *)((char *)env - offsetof(struct daemon, env));
+}
+
+/* A shortage of fds, ports or memory is logged when it starts and, once no session
+ * has hit it for RESOURCE_QUIET_NS, when it ends: twice per episode, however long. */
+static void daemon_note_resource(struct daemon *d, struct session *s,
+				 const struct session_result *res, int64_t now)
+{
+	d->resource_last = now;
+	d->resource_in_episode++;
+	if (d->resource_episode)
+		return;
+	d->resource_episode = true;
+	d->resource_episodes++;
+	log_target(LOG_WARNING, s->target->conf, NULL, "resource", NULL,
+		   "out of local resources (%s); sessions keep retrying with backoff",
+		   strerror(res->err_no));
+}
+
+static void daemon_end_resource_episode(struct daemon *d, int64_t now)
+{
+	if (!d->resource_episode || now - d->resource_last < RESOURCE_QUIET_NS)
+		return;
+	d->resource_episode = false;
+	log_msg(LOG_NOTICE, "local resources available again after %llu failed attempts",
+		(unsigned long long)d->resource_in_episode);
+	d->resource_in_episode = 0;
+}
+
+static void daemon_log_health(const struct target *t, const struct health_change *hc)
+{
+	char dur[32];
+
+	format_duration(hc->in_previous_ns, dur, sizeof(dur));
+	if (hc->to == HEALTH_DOWN)
+		log_target(LOG_WARNING, t->conf, "down", session_error_name(hc->reason),
+			   MCONN_MESSAGE_HEALTH, "target %s is down after %u failures: %s (was %s for %s)",
+			   t->conf->name, hc->count, session_error_name(hc->reason),
+			   health_state_name(hc->from), dur);
+	else
+		log_target(LOG_NOTICE, t->conf, "up", NULL, MCONN_MESSAGE_HEALTH,
+			   "target %s is up after %u successes (was %s for %s)", t->conf->name,
+			   hc->count, health_state_name(hc->from), dur);
+}
+
+static int64_t daemon_on_result(struct session_env *env, struct session *s,
+				const struct session_result *res, int64_t now)
+{
+	struct daemon *d = daemon_of(env);
+	struct health_change hc;
+
+	if (target_record_result(s->target, res, now, &hc))
+		daemon_log_health(s->target, &hc);
+	if (res->err == SERR_RESOURCE)
+		daemon_note_resource(d, s, res, now);
+	return target_pause(s->target, s->fails, res->err);
+}
+
+/* Take a free session id, growing the array and the timer heap when needed. */
+static int daemon_alloc_session(struct daemon *d, uint32_t *ret_id)
+{
+	if (d->n_free == 0) {
+		uint32_t cap = d->cap_sess ? d->cap_sess * 2 : 1024;
+		struct session *v = realloc(d->sess, (size_t)cap * sizeof(*v));
+		uint32_t *f;
+
+		if (!v)
+			return -ENOMEM;
+		d->sess = v;
+		memset(v + d->cap_sess, 0, (size_t)(cap - d->cap_sess) * sizeof(*v));
+		f = realloc(d->free_ids, (size_t)cap * sizeof(*f));
+		if (!f || timer_heap_grow(&d->timers, cap) < 0) {
+			free(f);
+			return -ENOMEM;
+		}
+		d->free_ids = f;
+		for (uint32_t i = cap; i > d->cap_sess; i--)
+			d->free_ids[d->n_free++] = i - 1;
+		d->cap_sess = cap;
+	}
+	*ret_id = d->free_ids[--d->n_free];
+	d->n_sess++;
+	return 0;
+}
+
+/* Create a target's sessions with their first cycles spread over one interval. */
+static int daemon_start_target(struct daemon *d, struct target *t, int64_t now)
+{
+	const struct target_conf *c = t->conf;
+
+	t->sess = calloc(c->connections, sizeof(*t->sess));
+	if (!t->sess)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->connections; i++) {
+		uint32_t id;
+		int r = daemon_alloc_session(d, &id);
+
+		if (r < 0)
+			return r;
+		session_init(&d->sess[id], &d->env, t, id,
+			     now + (int64_t)((double)c->interval * i / c->connections));
+		t->sess[t->n_sess++] = id;
+	}
+	return 0;
+}
+
+static int daemon_open_signals(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SIG_EVDATA };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Raise the soft open-files limit to the hard one and keep FD_RESERVE of them out of
+ * the sessions' reach, so the control socket answers even when sessions run out. */
+static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
+{
+	struct rlimit rl;
+	uint64_t cur;
+
+	d->sio.max_open = UINT32_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	cur = rl.rlim_cur;
+	d->sio.max_open = cur > FD_RESERVE ? (uint32_t)MIN(cur - FD_RESERVE, UINT32_MAX) : 0;
+	if (cfg->total_connections > d->sio.max_open)
+		log_msg(LOG_WARNING,
+			"%llu connections configured but only %u may be open at once (open files limit %llu); the rest count as 'resource'",
+			(unsigned long long)cfg->total_connections, d->sio.max_open,
+			(unsigned long long)cur);
+}
+
+int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
+{
+	int64_t now = now_ns();
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->epfd = d->sigfd = d->ctl.listen_fd = -1;
+	d->config_path = config_path;
+	d->start_mono = now;
+	d->start_wall = wallclock_ns();
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	d->sio.epfd = d->epfd;
+	d->env = (struct session_env){ .io = &sockio_ops, .io_ctx = &d->sio, .timers = &d->timers,
+				       .on_result = daemon_on_result, .scratch = d->scratch,
+				       .scratch_len = sizeof(d->scratch) };
+	r = timer_heap_init(&d->timers, 0);
+	if (r < 0)
+		return r;
+	r = daemon_open_signals(d);
+	if (r < 0)
+		return r;
+	daemon_raise_nofile(d, cfg);
+	d->targets = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*d->targets));
+	if (!d->targets)
+		return -ENOMEM;
+	d->cfg = cfg;
+	for (size_t i = 0; i < cfg->n_targets; i++) {
+		d->targets[i] = target_new(cfg->targets[i], now);
+		if (!d->targets[i])
+			return -ENOMEM;
+		d->n_targets++;
+		r = daemon_start_target(d, d->targets[i], now);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int daemon_open_control(struct daemon *d)
+{
+	char err[256];
+	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
+
+	if (r < 0)
+		log_msg(LOG_ERR, "%s", err);
+	return r;
+}
+
+/* Fire due session timers, at most a bounded number per turn. */
+static bool daemon_run_timers(struct daemon *d, int64_t now)
+{
+	uint32_t id;
+
+	for (int i = 0; i < DAEMON_MAX_TIMERS_PER_TURN; i++) {
+		if (timer_pop_due(&d->timers, now, &id) < 0)
+			return false;
+		if (session_handle(&d->sess[id], &d->env, SEV_TIMER, now) < 0)
+			d->unexpected_events++;
+	}
+	return true;
+}
+
+static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now)
+{
+	uint32_t id = evdata_id(data);
+	struct session *s;
+
+	if (id >= d->cap_sess || (d->sess[id].gen & 0x7fffffffu) != evdata_gen(data) ||
+	    d->sess[id].fd < 0) {
+		d->stale_events++;
+		return;
+	}
+	s = &d->sess[id];
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->ready |= SESS_READY_IN;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		s->ready |= SESS_READY_OUT;
+	if (session_handle(s, &d->env, SEV_IO, now) < 0)
+		d->unexpected_events++;
+}
+
+static void daemon_signal_event(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_msg(LOG_INFO, "received %s, stopping", strsignal((int)si.ssi_signo));
+			d->stopping = true;
+		} else if (si.ssi_signo == SIGHUP) {
+			log_msg(LOG_NOTICE, "SIGHUP received; reload is not supported yet, ignored");
+		}
+	}
+}
+
+/* Once a second: status line for systemd, idle control clients. */
+static void daemon_tick(struct daemon *d, int64_t now)
+{
+	size_t up = 0, down = 0;
+
+	if (d->watchdog_ns && now >= d->next_watchdog) {
+		sd_notify(0, "WATCHDOG=1");
+		d->next_watchdog = now + d->watchdog_ns / 2;
+	}
+	if (now < d->next_tick)
+		return;
+	d->next_tick = now + TICK_NS;
+	for (size_t i = 0; i < d->n_targets; i++) {
+		up += d->targets[i]->health == HEALTH_UP;
+		down += d->targets[i]->health == HEALTH_DOWN;
+	}
+	sd_notifyf(0, "STATUS=%zu targets: %zu up, %zu down; %u sessions", d->n_targets, up,
+		   down, d->n_sess);
+	daemon_end_resource_episode(d, now);
+	ctl_sweep(d, now);
+}
+
+/* How long epoll_wait may sleep: until the next deadline, at most a second. */
+static int daemon_wait_ms(const struct daemon *d, int64_t now)
+{
+	int64_t due = MIN(timer_next_due(&d->timers), d->next_tick);
+
+	if (d->watchdog_ns)
+		due = MIN(due, d->next_watchdog);
+	if (due <= now)
+		return 0;
+	if (due - now >= TICK_NS)
+		return 1000;
+	return (int)((due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct epoll_event ev[DAEMON_MAX_EVENTS];
+	uint64_t usec;
+
+	if (sd_watchdog_enabled(0, &usec) > 0)
+		d->watchdog_ns = (int64_t)usec * NSEC_PER_USEC;
+	sd_notify(0, "READY=1");
+	while (!d->stopping) {
+		int64_t now = now_ns();
+		bool more = daemon_run_timers(d, now);
+		int n;
+
+		daemon_tick(d, now);
+		n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, more ? 0 : daemon_wait_ms(d, now));
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		now = now_ns();
+		for (int i = 0; i < n; i++) {
+			uint64_t data = ev[i].data.u64;
+
+			if (!(data & EVDATA_OTHER))
+				daemon_session_event(d, data, ev[i].events, now);
+			else if (data == SIG_EVDATA)
+				daemon_signal_event(d);
+			else
+				ctl_handle_event(d, data, ev[i].events, now);
+		}
+		d->loop_turns++;
+	}
+	sd_notify(0, "STOPPING=1");
+	return 0;
+}
+
+uint32_t daemon_target_active(const struct daemon *d, const struct target *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->n_sess; i++)
+		n += d->sess[t->sess[i]].fd >= 0;
+	return n;
+}
+
+struct target *daemon_find_target(const struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (strcmp(d->targets[i]->conf->name, name) == 0)
+			return d->targets[i];
+	return NULL;
+}
+
+void daemon_free(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_targets; i++) {
+		struct target *t = d->targets[i];
+
+		for (uint32_t k = 0; k < t->n_sess; k++)
+			session_handle(&d->sess[t->sess[k]], &d->env, SEV_STOP, 0);
+		target_free(t);
+	}
+	ctl_close(&d->ctl);
+	free(d->targets);
+	free(d->sess);
+	free(d->free_ids);
+	timer_heap_free(&d->timers);
+	config_free(d->cfg);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	memset(d, 0, sizeof(*d));
+	d->epfd = d->sigfd = -1;
+}

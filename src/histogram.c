@@ -1,0 +1,141 @@
+/* Log-linear histograms and their one-minute window. Recording is a few shifts and
+ * two increments, so it stays cheap on the event loop's hot path. */
+#include <string.h>
+
+#include "histogram.h"
+
+uint32_t hist_bucket_of(int64_t v)
+{
+	uint64_t u = v < 0 ? 0 : (uint64_t)v;
+	unsigned e;
+	uint32_t i;
+
+	if (u < HIST_SUB)
+		return (uint32_t)u;
+	e = 63u - (unsigned)__builtin_clzll(u);
+	i = HIST_SUB + (e - HIST_SUB_BITS) * HIST_SUB +
+	    (uint32_t)((u >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
+	return i < HIST_BUCKETS ? i : HIST_BUCKETS - 1;
+}
+
+int64_t hist_bucket_low(uint32_t i)
+{
+	uint32_t e, m;
+
+	if (i < HIST_SUB)
+		return i;
+	e = (i - HIST_SUB) / HIST_SUB;
+	m = (i - HIST_SUB) % HIST_SUB;
+	return (int64_t)((uint64_t)(HIST_SUB + m) << e);
+}
+
+int64_t hist_bucket_high(uint32_t i)
+{
+	if (i + 1 >= HIST_BUCKETS)
+		return INT64_MAX;
+	return hist_bucket_low(i + 1);
+}
+
+void hist_record(struct hist *h, int64_t v)
+{
+	if (v < 0)
+		v = 0;
+	h->b[hist_bucket_of(v)]++;
+	h->count++;
+	h->sum += (uint64_t)v;
+	if (v > h->max)
+		h->max = v;
+}
+
+int64_t hist_quantile(const struct hist *h, double q)
+{
+	uint64_t rank, seen = 0;
+
+	if (h->count == 0)
+		return -1;
+	rank = (uint64_t)(q * (double)h->count);
+	if (rank >= h->count)
+		rank = h->count - 1;
+	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->b[i];
+		if (seen > rank) {
+			int64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
+			int64_t mid = hi == INT64_MAX ? lo : lo + (hi - lo - 1) / 2;
+
+			return mid < h->max ? mid : h->max;
+		}
+	}
+	return h->max;
+}
+
+/* Move the window to the slot of now, clearing the slots it passes. */
+static void window_advance(struct hist_window *w, int64_t now)
+{
+	int64_t slot = now / HIST_SLOT_NS;
+	int64_t steps = slot - w->epoch;
+
+	if (steps <= 0)
+		return;
+	if (steps > HIST_WINDOW_SLOTS)
+		steps = HIST_WINDOW_SLOTS;
+	for (int64_t k = 1; k <= steps; k++) {
+		int idx = (int)((w->epoch + k) % HIST_WINDOW_SLOTS);
+
+		memset(w->b[idx], 0, sizeof(w->b[idx]));
+		w->count[idx] = 0;
+		w->max[idx] = 0;
+	}
+	w->epoch = slot;
+}
+
+void latency_record(struct latency *l, int64_t v, int64_t now)
+{
+	struct hist_window *w = &l->win;
+	int idx;
+
+	if (v < 0)
+		v = 0;
+	hist_record(&l->total, v);
+	window_advance(w, now);
+	idx = (int)(w->epoch % HIST_WINDOW_SLOTS);
+	w->b[idx][hist_bucket_of(v)]++;
+	w->count[idx]++;
+	if (v > w->max[idx])
+		w->max[idx] = v;
+}
+
+void latency_window_merge(const struct latency *l, int64_t now, struct hist *ret)
+{
+	const struct hist_window *w = &l->win;
+	int64_t age = now / HIST_SLOT_NS - w->epoch;
+
+	memset(ret, 0, sizeof(*ret));
+	for (int64_t k = 0; k + age < HIST_WINDOW_SLOTS && k <= w->epoch; k++) {
+		int idx = (int)((w->epoch - k) % HIST_WINDOW_SLOTS);
+
+		if (w->count[idx] == 0)
+			continue;
+		for (uint32_t i = 0; i < HIST_BUCKETS; i++)
+			ret->b[i] += w->b[idx][i];
+		ret->count += w->count[idx];
+		if (w->max[idx] > ret->max)
+			ret->max = w->max[idx];
+	}
+}
+
+void latency_summarize(const struct latency *l, int window, int64_t now,
+		       struct latency_summary *ret)
+{
+	struct hist merged;
+	const struct hist *h = &l->total;
+
+	if (window) {
+		latency_window_merge(l, now, &merged);
+		h = &merged;
+	}
+	ret->count = h->count;
+	ret->p50 = hist_quantile(h, 0.50);
+	ret->p90 = hist_quantile(h, 0.90);
+	ret->p99 = hist_quantile(h, 0.99);
+	ret->max = h->count ? h->max : -1;
+}

@@ -1,0 +1,89 @@
+/* mconnd: options, configuration, control socket, run, teardown. Everything worth
+ * testing lives in the other files. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "proto.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mconnd [-c FILE] [-t] [-v] [-h] [-V]\n"
+		"Continuous TCP echo health checks, in the foreground.\n"
+		"\n"
+		"  -c FILE   configuration file (default %s)\n"
+		"  -t        check the configuration, print 'configuration OK' or every error, exit\n"
+		"  -v        log at debug priority (overrides log_level)\n"
+		"  -h        show this help and exit\n"
+		"  -V        show the version and exit\n"
+		"\n"
+		"Signals: SIGTERM and SIGINT stop cleanly. Query it with mconnctl(8).\n"
+		"See mconnd(8) and mconnd.conf(5).\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static void print_errors(const struct config_errors *errs)
+{
+	char line[1024];
+
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", config_error_format(&errs->v[i], line, sizeof(line)));
+	if (errs->dropped)
+		fprintf(stderr, "(%zu more errors not shown)\n", errs->dropped);
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	const char *path = CONFIG_DEFAULT_PATH;
+	struct config_errors errs = { 0 };
+	struct config *cfg;
+	bool test_only = false, verbose = false;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "c:tvhV")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': test_only = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mconnd %s\n", MCONN_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(path, true, &cfg, &errs) < 0) {
+		print_errors(&errs);
+		config_errors_clear(&errs);
+		return 1;
+	}
+	if (test_only) {
+		printf("configuration OK: %zu targets, %llu connections\n", cfg->n_targets,
+		       (unsigned long long)cfg->total_connections);
+		config_free(cfg);
+		return 0;
+	}
+	log_open(verbose ? LOG_DEBUG : cfg->log_level);
+	r = daemon_init(&d, cfg, path);
+	if (r < 0)
+		fatal("cannot start: %s", strerror(-r));
+	if (daemon_open_control(&d) < 0) {
+		daemon_free(&d);
+		return 1;
+	}
+	log_msg(LOG_INFO, "mconnd %s started: %zu targets, %u sessions, control socket %s",
+		MCONN_VERSION, d.n_targets, d.n_sess, d.cfg->control_socket);
+	r = daemon_run(&d);
+	daemon_free(&d);
+	if (r < 0)
+		fatal("event loop failed: %s", strerror(-r));
+	return 0;
+}

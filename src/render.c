@@ -1,0 +1,203 @@
+/* Status and session listings, as aligned text or as one line of JSON. Text replies
+ * never contain an empty line, since an empty line ends a reply. */
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "proto.h"
+#include "render.h"
+#include "target.h"
+#include "util.h"
+
+static size_t render_name_width(const struct daemon *d, const struct target *only)
+{
+	size_t w = 6;
+
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (!only || d->targets[i] == only)
+			w = MAX(w, strlen(d->targets[i]->conf->name));
+	return w;
+}
+
+/* Say in words what went wrong last, from errno or from the class. */
+static const char *render_error_detail(const struct target *t)
+{
+	if (t->last_errno)
+		return strerror(t->last_errno);
+	if (t->last_error == SERR_MISMATCH)
+		return "a byte came back that was not the byte sent";
+	if (t->last_error == SERR_EOF)
+		return "the peer closed before the whole echo came back";
+	return "no details";
+}
+
+static void render_errors_text(const struct target *t, struct buf *out)
+{
+	const char *sep = "";
+
+	if (t->cycles_failed == 0)
+		return;
+	buf_printf(out, "  failures:");
+	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++) {
+		if (!t->errors[e])
+			continue;
+		buf_printf(out, "%s %s %llu", sep, session_error_name(e),
+			   (unsigned long long)t->errors[e]);
+		sep = ",";
+	}
+	buf_printf(out, "; last: %s (%s)\n", session_error_name(t->last_error),
+		   render_error_detail(t));
+}
+
+static void render_target_text(const struct daemon *d, const struct target *t, int w,
+			       int64_t now, struct buf *out)
+{
+	struct latency_summary ls;
+	char p50[32], p99[32];
+
+	latency_summarize(&t->cycle_lat, 1, now, &ls);
+	buf_printf(out, "%-*s %-22s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
+		   t->conf->address_text, health_state_name(t->health),
+		   target_mode_name(t->conf->mode), t->conf->connections,
+		   daemon_target_active(d, t), (unsigned long long)t->cycles_ok,
+		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
+		   format_duration(ls.p99, p99, sizeof(p99)));
+	render_errors_text(t, out);
+}
+
+static void render_status_text(const struct daemon *d, const struct target *only, int64_t now,
+			       struct buf *out)
+{
+	int w = (int)render_name_width(d, only);
+	char up[32];
+
+	buf_printf(out, "mconnd %s, pid %d, up %s, %zu targets, %u sessions, config %s\n",
+		   MCONN_VERSION, (int)getpid(), format_duration(now - d->start_mono, up, sizeof(up)),
+		   d->n_targets, d->n_sess, d->config_path);
+	buf_printf(out, "%-*s %-22s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", "ADDRESS",
+		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (!only || d->targets[i] == only)
+			render_target_text(d, d->targets[i], w, now, out);
+}
+
+/* A duration in milliseconds as a JSON number, or null when unknown. */
+static void render_json_ms(struct buf *out, const char *key, int64_t ns, const char *sep)
+{
+	if (ns < 0)
+		buf_printf(out, "\"%s\":null%s", key, sep);
+	else
+		buf_printf(out, "\"%s\":%.3f%s", key, (double)ns / 1e6, sep);
+}
+
+static void render_json_latency(struct buf *out, const char *key, const struct latency *l,
+				int window, int64_t now)
+{
+	struct latency_summary ls;
+
+	latency_summarize(l, window, now, &ls);
+	buf_printf(out, "\"%s\":{\"count\":%llu,", key, (unsigned long long)ls.count);
+	render_json_ms(out, "p50", ls.p50, ",");
+	render_json_ms(out, "p90", ls.p90, ",");
+	render_json_ms(out, "p99", ls.p99, ",");
+	render_json_ms(out, "max", ls.max, "},");
+}
+
+static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
+			       struct buf *out)
+{
+	const struct target_conf *c = t->conf;
+
+	buf_printf(out, "{\"name\":");
+	buf_json_string(out, c->name, strlen(c->name));
+	buf_printf(out, ",\"address\":");
+	buf_json_string(out, c->address_text, strlen(c->address_text));
+	buf_printf(out, ",\"state\":\"%s\",\"state_for_s\":%.3f,\"health_changes\":%llu,"
+		   "\"mode\":\"%s\",\"close\":\"%s\",\"connections\":%u,\"sessions_active\":%u,"
+		   "\"interval_ms\":%.3f,\"cycles_ok\":%llu,\"cycles_failed\":%llu,\"errors\":{",
+		   health_state_name(t->health), (double)(now - t->health_since) / 1e9,
+		   (unsigned long long)t->health_changes, target_mode_name(c->mode),
+		   close_mode_name(c->close), c->connections, daemon_target_active(d, t),
+		   (double)c->interval / 1e6, (unsigned long long)t->cycles_ok,
+		   (unsigned long long)t->cycles_failed);
+	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
+		buf_printf(out, "\"%s\":%llu%s", session_error_name(e),
+			   (unsigned long long)t->errors[e], e + 1 < _SERR_MAX ? "," : "},");
+	render_json_latency(out, "latency_ms", &t->cycle_lat, 1, now);
+	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
+	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
+	if (t->cycles_failed == 0) {
+		buf_printf(out, "\"last_error\":null,\"last_error_detail\":null}");
+		return;
+	}
+	buf_printf(out, "\"last_error\":\"%s\",\"last_error_detail\":",
+		   session_error_name(t->last_error));
+	buf_json_string(out, render_error_detail(t), strlen(render_error_detail(t)));
+	buf_printf(out, ",\"last_error_ago_s\":%.3f}", (double)(now - t->last_error_at) / 1e9);
+}
+
+static void render_status_json(const struct daemon *d, const struct target *only, int64_t now,
+			       struct buf *out)
+{
+	const char *sep = "";
+
+	buf_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%.3f,\"config\":",
+		   MCONN_VERSION, (int)getpid(), (double)(now - d->start_mono) / 1e9);
+	buf_json_string(out, d->config_path, strlen(d->config_path));
+	buf_printf(out, ",\"sessions\":%u,\"targets\":[", d->n_sess);
+	for (size_t i = 0; i < d->n_targets; i++) {
+		if (only && d->targets[i] != only)
+			continue;
+		buf_printf(out, "%s", sep);
+		render_target_json(d, d->targets[i], now, out);
+		sep = ",";
+	}
+	buf_printf(out, "]}\n");
+}
+
+void render_status(const struct daemon *d, const struct target *only, bool json, int64_t now,
+		   struct buf *out)
+{
+	if (json)
+		render_status_json(d, only, now, out);
+	else
+		render_status_text(d, only, now, out);
+}
+
+static void render_session_row(const struct session *s, uint32_t i, bool json, const char *sep,
+			       struct buf *out)
+{
+	char lat[32];
+
+	if (json) {
+		buf_printf(out, "%s{\"index\":%u,\"state\":\"%s\",\"fd\":%d,\"cycles_ok\":%llu,"
+			   "\"cycles_failed\":%llu,\"last_result\":\"%s\",", sep, i,
+			   session_state_name(s->state), s->fd, (unsigned long long)s->cycles_ok,
+			   (unsigned long long)s->cycles_failed, session_error_name(s->last_result));
+		render_json_ms(out, "last_latency_ms", s->last_latency, "}");
+		return;
+	}
+	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %9s\n", i, session_state_name(s->state),
+		   s->fd, (unsigned long long)s->cycles_ok, (unsigned long long)s->cycles_failed,
+		   s->cycles_ok + s->cycles_failed ? session_error_name(s->last_result) : "-",
+		   format_duration(s->last_latency, lat, sizeof(lat)));
+}
+
+void render_sessions(const struct daemon *d, const struct target *t, bool json, int64_t now,
+		     struct buf *out)
+{
+	(void)now;
+	if (json) {
+		buf_printf(out, "{\"target\":");
+		buf_json_string(out, t->conf->name, strlen(t->conf->name));
+		buf_printf(out, ",\"sessions\":[");
+	} else {
+		buf_printf(out, "%6s %-11s %6s %10s %8s %-16s %9s\n", "INDEX", "STATE", "FD", "OK",
+			   "FAILED", "LAST", "LATENCY");
+	}
+	for (uint32_t i = 0; i < t->n_sess; i++)
+		render_session_row(&d->sess[t->sess[i]], i, json, i ? "," : "", out);
+	if (json)
+		buf_printf(out, "]}\n");
+}

@@ -1,0 +1,330 @@
+/* The echo session state machine: connect without blocking, send each message and
+ * verify its echo byte by byte as it arrives, close (or hold, in persistent mode),
+ * wait, and again. Every state change goes through session_enter(). */
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "session.h"
+#include "target.h"
+#include "timer.h"
+#include "util.h"
+
+static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
+					   "stopped" };
+static const char *const error_names[] = { "ok", "refused", "connect_timeout", "timeout",
+					   "reset", "eof", "mismatch", "unreachable", "resource" };
+
+const char *session_state_name(enum session_state st)
+{
+	return st < _SESS_STATE_MAX ? state_names[st] : "?";
+}
+
+const char *session_error_name(enum session_error e)
+{
+	return e < _SERR_MAX ? error_names[e] : "?";
+}
+
+enum session_error session_classify(int err, enum io_phase phase)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return SERR_REFUSED;
+	case ETIMEDOUT:
+		return phase == PHASE_EXCHANGE ? SERR_TIMEOUT : SERR_CONNECT_TIMEOUT;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		return SERR_RESET;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case EADDRINUSE:
+		return SERR_RESOURCE;
+	case EADDRNOTAVAIL:
+		return phase == PHASE_BIND ? SERR_UNREACHABLE : SERR_RESOURCE;
+	case EAGAIN:
+		return phase == PHASE_CONNECT ? SERR_RESOURCE : SERR_TIMEOUT;
+	default:
+		return phase == PHASE_EXCHANGE ? SERR_RESET : SERR_UNREACHABLE;
+	}
+}
+
+void session_init(struct session *s, struct session_env *env, struct target *t, uint32_t id,
+		  int64_t first_due)
+{
+	uint32_t gen = s->gen;
+
+	memset(s, 0, sizeof(*s));
+	s->gen = gen;
+	s->target = t;
+	s->id = id;
+	s->fd = -1;
+	s->state = SESS_IDLE;
+	s->last_latency = -1;
+	timer_set(env->timers, id, first_due);
+}
+
+static void session_close_fd(struct session *s, struct session_env *env)
+{
+	if (s->fd < 0)
+		return;
+	env->io->close(env->io_ctx, s->fd, s->target->conf->close == CLOSE_RST);
+	s->fd = -1;
+	s->ready = 0;
+}
+
+/* Enter a state and do what entering it means: fds, timers, counters. */
+static void session_enter(struct session *s, struct session_env *env, enum session_state st,
+			  int64_t due)
+{
+	if (st == SESS_IDLE || st == SESS_STOPPED)
+		session_close_fd(s, env);
+	if (st == SESS_EXCHANGING) {
+		s->msg = 0;
+		s->sent = 0;
+		s->recvd = 0;
+	}
+	if (st == SESS_STOPPED)
+		timer_cancel(env->timers, s->id);
+	else
+		timer_set(env->timers, s->id, due);
+	s->state = (uint8_t)st;
+}
+
+/* End the cycle: account it, then close or hold, and schedule the next one. */
+static void session_finish(struct session *s, struct session_env *env, enum session_error err,
+			   int err_no, int64_t now)
+{
+	struct session_result res = {
+		.err = err, .err_no = err_no,
+		.connect_ns = s->connected_at ? s->connected_at - s->cycle_start : -1,
+		.cycle_ns = now - s->cycle_start,
+	};
+	bool keep = err == SERR_NONE && s->target->conf->mode == MODE_PERSISTENT;
+	int64_t pause;
+
+	if (err == SERR_NONE) {
+		s->cycles_ok++;
+		s->fails = 0;
+		s->last_latency = res.cycle_ns;
+	} else {
+		s->cycles_failed++;
+		s->fails++;
+	}
+	s->last_result = (uint8_t)err;
+	s->last_errno = err_no;
+	pause = env->on_result(env, s, &res, now);
+	session_enter(s, env, keep ? SESS_HOLDING : SESS_IDLE, now + pause);
+}
+
+static void session_exchange(struct session *s, struct session_env *env, int64_t now);
+
+/* Begin a cycle: reuse a held connection or start connecting. */
+static void session_begin(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->target->conf;
+	enum io_phase phase = PHASE_SOCKET;
+	int r;
+
+	s->cycle_start = now;
+	s->connected_at = 0;
+	if (s->state == SESS_HOLDING) {
+		session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
+		session_exchange(s, env, now);
+		return;
+	}
+	s->ready = 0;
+	r = env->io->connect(env->io_ctx, s, c, &phase);
+	if (r == -EINPROGRESS) {
+		session_enter(s, env, SESS_CONNECTING, now + MIN(c->connect_timeout, c->timeout));
+		return;
+	}
+	if (r < 0) {
+		session_finish(s, env, session_classify(-r, phase), -r, now);
+		return;
+	}
+	s->connected_at = now;
+	s->ready = SESS_READY_OUT;
+	session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
+	session_exchange(s, env, now);
+}
+
+/* Send what is left of the current message while the socket takes it. */
+static int session_send(struct session *s, struct session_env *env, const uint8_t *msg,
+			uint32_t len)
+{
+	while (s->sent < len && (s->ready & SESS_READY_OUT)) {
+		ssize_t n = env->io->send(env->io_ctx, s->fd, msg + s->sent, len - s->sent);
+
+		if (n == -EAGAIN || n == 0) {
+			s->ready &= (uint8_t)~SESS_READY_OUT;
+			break;
+		}
+		if (n < 0)
+			return (int)n;
+		s->sent += (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Read the echo of the current message, comparing each byte as it arrives. */
+static int session_recv(struct session *s, struct session_env *env, const uint8_t *msg,
+			uint32_t len, enum session_error *ret_err)
+{
+	while (s->recvd < len && (s->ready & SESS_READY_IN)) {
+		size_t want = MIN((size_t)(len - s->recvd), env->scratch_len);
+		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, want);
+
+		if (n == -EAGAIN) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+			break;
+		}
+		if (n < 0) {
+			*ret_err = session_classify((int)-n, PHASE_EXCHANGE);
+			return (int)n;
+		}
+		if (n == 0) {
+			*ret_err = SERR_EOF;
+			return -EPIPE;
+		}
+		if (memcmp(env->scratch, msg + s->recvd, (size_t)n) != 0) {
+			*ret_err = SERR_MISMATCH;
+			return -EBADMSG;
+		}
+		s->recvd += (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Make all the progress the ready flags allow; finishes the cycle when done. */
+static void session_exchange(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->target->conf;
+	enum session_error err = SERR_RESET;
+
+	while (s->msg < c->n_messages) {
+		uint32_t len;
+		const uint8_t *msg = target_conf_message(c, s->msg, &len);
+		int r = session_send(s, env, msg, len);
+
+		if (r < 0) {
+			session_finish(s, env, session_classify(-r, PHASE_EXCHANGE), -r, now);
+			return;
+		}
+		if (s->sent < len)
+			return;
+		r = session_recv(s, env, msg, len, &err);
+		if (r < 0) {
+			session_finish(s, env, err, err == SERR_MISMATCH || err == SERR_EOF ? 0 : -r, now);
+			return;
+		}
+		if (s->recvd < len)
+			return;
+		s->msg++;
+		s->sent = 0;
+		s->recvd = 0;
+	}
+	session_finish(s, env, SERR_NONE, 0, now);
+}
+
+/* A connect in progress reported readiness: find out how it ended. */
+static void session_connected(struct session *s, struct session_env *env, int64_t now)
+{
+	int r;
+
+	if (!(s->ready & SESS_READY_OUT))
+		return;
+	r = env->io->connect_result(env->io_ctx, s->fd);
+	if (r < 0) {
+		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
+		return;
+	}
+	s->connected_at = now;
+	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->target->conf->timeout);
+	session_exchange(s, env, now);
+}
+
+/* Between persistent cycles nothing should arrive: EOF or reset drops the connection
+ * quietly, stray bytes fail the cycle to come as a mismatch. */
+static void session_holding_io(struct session *s, struct session_env *env, int64_t now)
+{
+	ssize_t n;
+
+	if (!(s->ready & SESS_READY_IN))
+		return;
+	n = env->io->recv(env->io_ctx, s->fd, env->scratch, 1);
+	if (n == -EAGAIN) {
+		s->ready &= (uint8_t)~SESS_READY_IN;
+		return;
+	}
+	if (n > 0) {
+		s->cycle_start = now;
+		s->connected_at = 0;
+		session_finish(s, env, SERR_MISMATCH, 0, now);
+		return;
+	}
+	session_close_fd(s, env);
+	s->state = SESS_IDLE;
+}
+
+/* Deadline passed: start the next cycle, or fail the one under way. */
+static void session_timer(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->target->conf;
+
+	switch (s->state) {
+	case SESS_IDLE:
+	case SESS_HOLDING:
+		session_begin(s, env, now);
+		break;
+	case SESS_CONNECTING:
+		session_finish(s, env,
+			       now - s->cycle_start >= c->connect_timeout ? SERR_CONNECT_TIMEOUT
+									  : SERR_TIMEOUT,
+			       ETIMEDOUT, now);
+		break;
+	case SESS_EXCHANGING:
+		session_finish(s, env, SERR_TIMEOUT, ETIMEDOUT, now);
+		break;
+	default:
+		break;
+	}
+}
+
+int session_handle(struct session *s, struct session_env *env, enum session_event ev,
+		   int64_t now)
+{
+	if (ev == SEV_STOP) {
+		session_enter(s, env, SESS_STOPPED, 0);
+		return 0;
+	}
+	switch (s->state) {
+	case SESS_IDLE:
+		if (ev != SEV_TIMER)
+			return -EBADE;
+		session_timer(s, env, now);
+		return 0;
+	case SESS_CONNECTING:
+		if (ev == SEV_IO)
+			session_connected(s, env, now);
+		else
+			session_timer(s, env, now);
+		return 0;
+	case SESS_EXCHANGING:
+		if (ev == SEV_IO)
+			session_exchange(s, env, now);
+		else
+			session_timer(s, env, now);
+		return 0;
+	case SESS_HOLDING:
+		if (ev == SEV_IO)
+			session_holding_io(s, env, now);
+		else
+			session_timer(s, env, now);
+		return 0;
+	default:
+		return -EBADE;
+	}
+}

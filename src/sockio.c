@@ -1,0 +1,115 @@
+/* Socket calls behind the session I/O table. Each connection is registered once with
+ * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; the generation in its epoll data lets the
+ * loop drop events of an fd that was closed and reused in the same batch. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sockio.h"
+
+/* Bind to the configured source without picking a port, so connect() chooses one
+ * per destination and TIME_WAIT reuse keeps working. */
+static int sockio_bind_source(int fd, const struct target_conf *tc)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		return -errno;
+	if (bind(fd, (const struct sockaddr *)&tc->source.ss, tc->source.len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int sockio_connect(void *ctx, struct session *s, const struct target_conf *tc,
+			  enum io_phase *ret_phase)
+{
+	struct sockio *io = ctx;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
+	int one = 1, r, fd;
+
+	*ret_phase = PHASE_SOCKET;
+	if (io->open >= io->max_open)
+		return -EMFILE;
+	fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (tc->has_source) {
+		*ret_phase = PHASE_BIND;
+		r = sockio_bind_source(fd, tc);
+		if (r < 0)
+			goto fail;
+	}
+	s->gen++;
+	ev.data.u64 = evdata_session(s->id, s->gen);
+	*ret_phase = PHASE_SOCKET;
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*ret_phase = PHASE_CONNECT;
+	s->fd = fd;
+	io->open++;
+	if (connect(fd, (const struct sockaddr *)&tc->addr.ss, tc->addr.len) == 0)
+		return 0;
+	r = -errno;
+	if (r == -EINPROGRESS)
+		return r;
+	s->fd = -1;
+	io->open--;
+fail:
+	close(fd);
+	return r;
+}
+
+static int sockio_connect_result(void *ctx, int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	(void)ctx;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return -err;
+}
+
+static ssize_t sockio_send(void *ctx, int fd, const void *p, size_t n)
+{
+	ssize_t r = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)ctx;
+	return r < 0 ? -errno : r;
+}
+
+static ssize_t sockio_recv(void *ctx, int fd, void *p, size_t n)
+{
+	ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+
+	(void)ctx;
+	return r < 0 ? -errno : r;
+}
+
+static void sockio_close(void *ctx, int fd, bool rst)
+{
+	struct sockio *io = ctx;
+
+	io->open--;
+	if (rst) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(fd);
+}
+
+const struct session_io sockio_ops = {
+	.connect = sockio_connect,
+	.connect_result = sockio_connect_result,
+	.send = sockio_send,
+	.recv = sockio_recv,
+	.close = sockio_close,
+};

@@ -1,0 +1,45 @@
+#!/bin/sh
+# make demo: start the fixture echo server on 127.0.0.1:65432 and mconnd with
+# conf/mconnd.conf (control socket in a private directory), show `mconnctl status`
+# every few seconds, and stop after DEMO_SECONDS (default 15) or on Ctrl-C, leaving
+# no process behind.
+set -u
+BUILD=${BUILD:-build}
+SECONDS_TO_RUN=${DEMO_SECONDS:-15}
+dir=$(mktemp -d /tmp/mconn-demo.XXXXXX)
+sock="$dir/mconnd.sock"
+echo_pid=""
+mconnd_pid=""
+
+stop() {
+	[ -n "$mconnd_pid" ] && kill -TERM "$mconnd_pid" 2>/dev/null && wait "$mconnd_pid" 2>/dev/null
+	[ -n "$echo_pid" ] && kill -TERM "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+
+sed "s|^control_socket = .*|control_socket = $sock|" conf/mconnd.conf >"$dir/mconnd.conf"
+"$BUILD/echod" -l 127.0.0.1:65432 -p "$dir/echo.port" &
+echo_pid=$!
+i=0
+while [ ! -s "$dir/echo.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+[ -s "$dir/echo.port" ] || { echo "demo: the echo server did not start" >&2; exit 1; }
+
+"$BUILD/mconnd" -c "$dir/mconnd.conf" &
+mconnd_pid=$!
+i=0
+while ! "$BUILD/mconnctl" -s "$sock" version >/dev/null 2>&1 && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+echo "demo: mconnd (pid $mconnd_pid) checks 127.0.0.1:65432; status every 3 s for ${SECONDS_TO_RUN} s, Ctrl-C stops"
+end=$(($(date +%s) + SECONDS_TO_RUN))
+while [ "$(date +%s)" -lt "$end" ]; do
+	sleep 3
+	echo
+	"$BUILD/mconnctl" -s "$sock" status || exit 1
+done
+echo
+echo "demo: the same in JSON (mconnctl -j status):"
+"$BUILD/mconnctl" -s "$sock" -j status

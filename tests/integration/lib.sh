@@ -1,0 +1,128 @@
+# Shared helpers of the integration tests: start real processes on loopback, wait
+# for conditions with bounded polls (never a bare sleep), assert, and clean up.
+# Sourced by each t_*.sh; BUILD names the build directory (build or build/asan).
+
+set -u
+BUILD=${BUILD:-build}
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+MCONND="$TOP/$BUILD/mconnd"
+MCONNCTL="$TOP/$BUILD/mconnctl"
+ECHOD="$TOP/$BUILD/echod"
+T=$(mktemp -d /tmp/mconn-test.XXXXXX)
+SOCK="$T/mconnd.sock"
+export MCONND_SOCKET="$SOCK"
+PIDS=""
+FAILS=0
+CHECKS=0
+# Sanitizer builds: fail on the first error, report leaks at exit.
+export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:exitcode=86"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
+
+cleanup() {
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+say() { printf '  %s\n' "$*"; }
+
+ok() {
+	CHECKS=$((CHECKS + 1))
+	say "ok: $*"
+}
+
+fail() {
+	CHECKS=$((CHECKS + 1))
+	FAILS=$((FAILS + 1))
+	say "FAIL: $*"
+}
+
+# check DESCRIPTION COMMAND...: one assertion.
+check() {
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
+wait_for() {
+	limit=$(($1 * 20))
+	shift
+	i=0
+	while [ $i -lt $limit ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		i=$((i + 1))
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_echod NAME MODE [ARGS...]: start the fixture server; sets NAME_PORT and NAME_PID.
+start_echod() {
+	name=$1
+	mode=$2
+	shift 2
+	rm -f "$T/$name.port"
+	"$ECHOD" -q -m "$mode" -p "$T/$name.port" "$@" 2>"$T/$name.log" &
+	pid=$!
+	PIDS="$PIDS $pid"
+	if ! wait_for 5 test -s "$T/$name.port"; then
+		fail "echod $name ($mode) did not start: $(cat "$T/$name.log")"
+		exit 1
+	fi
+	eval "${name}_PORT=\$(cat \"\$T/\$name.port\")"
+	eval "${name}_PID=$pid"
+}
+
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# start_mconnd CONFFILE: start the daemon and wait until it answers; sets MCONND_PID.
+start_mconnd() {
+	"$MCONND" -c "$1" 2>"$T/mconnd.log" &
+	MCONND_PID=$!
+	PIDS="$PIDS $MCONND_PID"
+	if ! wait_for 10 "$MCONNCTL" version; then
+		fail "mconnd did not start: $(cat "$T/mconnd.log")"
+		exit 1
+	fi
+}
+
+# stop_mconnd: SIGTERM, expect exit 0 and no sanitizer report.
+stop_mconnd() {
+	kill -TERM "$MCONND_PID"
+	wait "$MCONND_PID"
+	rc=$?
+	check "mconnd exits 0 on SIGTERM (got $rc)" test "$rc" = 0
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/mconnd.log"; then
+		fail "sanitizer report in mconnd's log:"
+		sed -n '1,40p' "$T/mconnd.log"
+	fi
+}
+
+# conf_header: the [daemon] section every test config starts with.
+conf_header() {
+	printf '[daemon]\ncontrol_socket = %s\nlog_level = debug\n' "$SOCK"
+}
+
+# js FILTER: evaluate a jq filter on 'mconnctl -j status'.
+js() {
+	"$MCONNCTL" -j status | jq -r "$1"
+}
+
+# tjs TARGET EXPR: jq expression evaluated on one target's object.
+tjs() {
+	"$MCONNCTL" -j status | jq -r --arg t "$1" ".targets[] | select(.name == \$t) | $2"
+}
+
+# test_true TARGET EXPR: succeed when the jq expression is true for the target.
+tjs_true() {
+	[ "$(tjs "$1" "$2")" = true ]
+}
+
+finish() {
+	echo "  $CHECKS checks, $FAILS failed"
+	[ "$FAILS" = 0 ]
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# The daemon against a healthy echo server, in both modes and over IPv4 and IPv6:
+# targets come up, cycles count, nothing fails; mconnctl's output and exit codes.
+. "$(dirname "$0")/lib.sh"
+
+start_echod echo echo -l 127.0.0.1:0
+start_echod echo6 echo -l '[::1]:0'
+{
+	conf_header
+	printf '[target "cyc"]\naddress = 127.0.0.1:%s\nconnections = 5\ninterval = 50ms\n' "$echo_PORT"
+	printf '[target "per"]\naddress = 127.0.0.1:%s\nconnections = 3\ninterval = 50ms\nmode = persistent\nclose = rst\n' "$echo_PORT"
+	printf '[target "six"]\naddress = [::1]:%s\nconnections = 2\ninterval = 50ms\n' "$echo6_PORT"
+	printf 'message = a\\x00b\\r\\n\nmessage = %s\n' "$(head -c 3000 /dev/zero | tr '\0' 'x')"
+} >"$T/c.conf"
+
+check "mconnd -t accepts the file" sh -c "'$MCONND' -t -c '$T/c.conf' | grep -q 'configuration OK'"
+start_mconnd "$T/c.conf"
+
+for t in cyc per six; do
+	check "$t comes up" wait_for 10 tjs_true "$t" '.state == "up" and .cycles_ok >= 20'
+done
+check "no cycle failed" test "$(js '[.targets[].cycles_failed] | add')" = 0
+check "every failure class is present and zero" \
+	test "$(js '[.targets[].errors | to_entries[] | .value] | length')" = 24
+check "latency percentiles are numbers" tjs_true cyc '(.latency_ms.p50 > 0) and (.latency_ms.p99 >= .latency_ms.p50) and (.latency_ms.max >= .latency_ms.p99)'
+check "json has version, pid, uptime, config" \
+	test "$(js '[.version, (.pid|tostring), (.uptime_s > 0|tostring), .config] | join(" ")')" = "0.1.0 $MCONND_PID true $T/c.conf"
+check "persistent sessions hold their connection" tjs_true per '.sessions_active == 3 and .mode == "persistent"'
+
+"$MCONNCTL" status >"$T/status.txt"
+check "text status lists all three targets" test "$(grep -cE '^(cyc|per|six) ' "$T/status.txt")" = 3
+check "text status shows the header" grep -q '^TARGET ' "$T/status.txt"
+"$MCONNCTL" status six >"$T/six.txt"
+check "status TARGET shows that target" grep -q '^six ' "$T/six.txt"
+check "status TARGET shows no other" test "$(grep -cE '^(cyc|per) ' "$T/six.txt")" = 0
+check "sessions lists every session" sh -c "'$MCONNCTL' sessions cyc | tail -n +2 | wc -l | grep -qx 5"
+check "sessions -j has per-session cycles" \
+	sh -c "'$MCONNCTL' -j sessions per | jq -e '[.sessions[].cycles_ok] | min > 0' >/dev/null"
+
+"$MCONNCTL" status nosuch 2>"$T/err.txt"
+check "unknown target: exit 1" test $? = 1
+check "unknown target: says so" grep -q 'no such target: nosuch' "$T/err.txt"
+"$MCONNCTL" 2>/dev/null
+check "no command: exit 2" test $? = 2
+"$MCONNCTL" -s "$T/nothing.sock" status 2>/dev/null
+check "no daemon: exit 3" test $? = 3
+MCONND_SOCKET="$T/nothing.sock" "$MCONNCTL" -s "$SOCK" version >/dev/null
+check "-s wins over MCONND_SOCKET" test $? = 0
+check "a person can use socat, two requests on one connection" \
+	sh -c "printf 'version\nstatus cyc\n' | socat -t 5 - UNIX-CONNECT:'$SOCK' | grep -c '^OK' | grep -qx 2"
+check "garbage gets ERR and the daemon carries on" \
+	sh -c "printf 'x\001\377y\n' | socat -t 5 - UNIX-CONNECT:'$SOCK' | grep -q '^ERR '"
+check "still answering" "$MCONNCTL" version
+
+stop_mconnd
+check "control socket removed on exit" test ! -e "$SOCK"
+finish

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Every fault mode of the fixture server, and the local faults, each counted under its
+# own failure class and under no other; the daemon keeps answering throughout.
+. "$(dirname "$0")/lib.sh"
+
+CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource"
+
+# only_class TARGET CLASS: CLASS counted, every other class and cycles_ok zero.
+only_class() {
+	tjs "$1" "[.cycles_ok, (.errors | to_entries[] | select(.key != \"$2\") | .value)] | add" >"$T/other"
+	[ "$(tjs "$1" ".errors.$2 > 0")" = true ] && [ "$(cat "$T/other")" = 0 ]
+}
+
+start_echod gone echo -l 127.0.0.1:0
+stop_pid "$gone_PID"
+start_echod silent silent -l 127.0.0.1:0
+start_echod corrupt corrupt -l 127.0.0.1:0
+start_echod close close -l 127.0.0.1:0
+start_echod reset reset -l 127.0.0.1:0
+start_echod drip drip -d 200 -l 127.0.0.1:0
+start_echod noaccept noaccept -b 1 -l 127.0.0.1:0
+
+target() { # NAME PORT
+	printf '[target "%s"]\naddress = 127.0.0.1:%s\nconnections = 2\ninterval = 100ms\n' "$1" "$2"
+	printf 'connect_timeout = 300ms\ntimeout = 500ms\nfall = 2\n'
+}
+{
+	conf_header
+	target refused "$gone_PORT"
+	target silent "$silent_PORT"
+	target corrupt "$corrupt_PORT"
+	target close "$close_PORT"
+	target reset "$reset_PORT"
+	target drip "$drip_PORT"
+	target noaccept "$noaccept_PORT"
+} >"$T/c.conf"
+start_mconnd "$T/c.conf"
+
+expect() { # TARGET CLASS
+	check "$1: counted as $2 and nothing else" wait_for 10 only_class "$1" "$2"
+	check "$1: down" wait_for 10 tjs_true "$1" '.state == "down"'
+	check "$1: last_error is $2" test "$(tjs "$1" .last_error)" = "$2"
+}
+expect refused refused
+expect silent timeout
+expect corrupt mismatch
+expect close eof
+expect reset reset
+expect drip timeout
+expect noaccept connect_timeout
+check "status still answers" sh -c "'$MCONNCTL' status >/dev/null"
+check "down logged with the reason" grep -q 'target corrupt is down after 2 failures: mismatch' "$T/mconnd.log"
+stop_mconnd
+
+# Unreachable: a network namespace of our own whose loopback is down.
+if unshare -rn true 2>/dev/null; then NS="unshare -rn"; else NS="unshare -n"; fi
+{
+	conf_header
+	printf '[target "unreach"]\naddress = 127.0.0.1:9\ninterval = 100ms\nfall = 2\n'
+} >"$T/u.conf"
+$NS "$MCONND" -c "$T/u.conf" 2>"$T/mconnd.log" &
+MCONND_PID=$!
+PIDS="$PIDS $MCONND_PID"
+check "unreach: counted as unreachable and nothing else" wait_for 10 only_class unreach unreachable
+stop_mconnd
+
+# Resource: an open-files limit too low for the sessions; the control socket still
+# answers, the shortage is logged once, and the healthy sessions keep cycling.
+start_echod echo echo -l 127.0.0.1:0
+{
+	conf_header
+	printf '[target "many"]\naddress = 127.0.0.1:%s\nconnections = 60\ninterval = 20ms\n' "$echo_PORT"
+} >"$T/r.conf"
+prlimit --nofile=130:130 "$MCONND" -c "$T/r.conf" 2>"$T/mconnd.log" &
+MCONND_PID=$!
+PIDS="$PIDS $MCONND_PID"
+check "many: resource counted" wait_for 10 tjs_true many '.errors.resource > 0 and .cycles_ok > 100'
+check "many: no other failure class" \
+	test "$(tjs many '[.errors | to_entries[] | select(.key != "resource") | .value] | add')" = 0
+check "many: shortage logged once" test "$(grep -c 'out of local resources' "$T/mconnd.log")" = 1
+check "many: control socket answers" sh -c "'$MCONNCTL' status >/dev/null"
+stop_mconnd
+finish
