@@ -41,7 +41,7 @@ UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 
-.PHONY: all deps check check-unit check-integration check-asan lint-man install clean demo
+.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo
 all: $(PROGRAMS)
 
 deps:
@@ -77,11 +77,23 @@ check-integration: $(PROGRAMS)
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
 
+# The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
+check-valgrind: $(PROGRAMS)
+	@VALGRIND=1 BUILD=$(BUILD) sh tests/integration/run.sh
+
+# 1,000 sessions over 3 targets at 100 ms for LOAD_SECONDS (default 60): no failure,
+# RSS and fds flat. 'make check' runs a 15-second version.
+load: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/load.sh
+
+check-load: $(PROGRAMS)
+	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
+
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
 
-check: all lint-man check-unit check-integration check-asan
+check: all lint-man check-unit check-integration check-load check-asan check-valgrind
 
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \

@@ -224,7 +224,8 @@ int daemon_open_control(struct daemon *d)
 	return r;
 }
 
-/* Fire due session timers, at most a bounded number per turn. */
+/* Fire timers due at now, at most a bounded number per turn. Each handler gets a
+ * fresh clock reading, so a cycle's timings do not include its wait in this batch. */
 static bool daemon_run_timers(struct daemon *d, int64_t now)
 {
 	uint32_t id;
@@ -232,7 +233,7 @@ static bool daemon_run_timers(struct daemon *d, int64_t now)
 	for (int i = 0; i < DAEMON_MAX_TIMERS_PER_TURN; i++) {
 		if (timer_pop_due(&d->timers, now, &id) < 0)
 			return false;
-		if (session_handle(&d->sess[id], &d->env, SEV_TIMER, now) < 0)
+		if (session_handle(&d->sess[id], &d->env, SEV_TIMER, now_ns()) < 0)
 			d->unexpected_events++;
 	}
 	return true;
@@ -324,10 +325,10 @@ int daemon_run(struct daemon *d)
 		n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, more ? 0 : daemon_wait_ms(d, now));
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		now = now_ns();
 		for (int i = 0; i < n; i++) {
 			uint64_t data = ev[i].data.u64;
 
+			now = now_ns();
 			if (!(data & EVDATA_OTHER))
 				daemon_session_event(d, data, ev[i].events, now);
 			else if (data == SIG_EVDATA)

@@ -12,6 +12,11 @@ T=$(mktemp -d /tmp/mconn-test.XXXXXX)
 SOCK="$T/mconnd.sock"
 export MCONND_SOCKET="$SOCK"
 PIDS=""
+# VALGRIND=1 runs the daemon under memcheck: any error or leak fails its exit status.
+WRAP=""
+if [ -n "${VALGRIND:-}" ]; then
+	WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no"
+fi
 FAILS=0
 CHECKS=0
 # Sanitizer builds: fail on the first error, report leaks at exit.
@@ -81,7 +86,7 @@ stop_pid() {
 
 # start_mconnd CONFFILE: start the daemon and wait until it answers; sets MCONND_PID.
 start_mconnd() {
-	"$MCONND" -c "$1" 2>"$T/mconnd.log" &
+	$WRAP "$MCONND" -c "$1" 2>"$T/mconnd.log" &
 	MCONND_PID=$!
 	PIDS="$PIDS $MCONND_PID"
 	if ! wait_for 10 "$MCONNCTL" version; then
@@ -96,7 +101,7 @@ stop_mconnd() {
 	wait "$MCONND_PID"
 	rc=$?
 	check "mconnd exits 0 on SIGTERM (got $rc)" test "$rc" = 0
-	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/mconnd.log"; then
+	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|==[0-9]+== [A-Z]' "$T/mconnd.log"; then
 		fail "sanitizer report in mconnd's log:"
 		sed -n '1,40p' "$T/mconnd.log"
 	fi

@@ -58,7 +58,7 @@ if unshare -rn true 2>/dev/null; then NS="unshare -rn"; else NS="unshare -n"; fi
 	conf_header
 	printf '[target "unreach"]\naddress = 127.0.0.1:9\ninterval = 100ms\nfall = 2\n'
 } >"$T/u.conf"
-$NS "$MCONND" -c "$T/u.conf" 2>"$T/mconnd.log" &
+$NS $WRAP "$MCONND" -c "$T/u.conf" 2>"$T/mconnd.log" &
 MCONND_PID=$!
 PIDS="$PIDS $MCONND_PID"
 check "unreach: counted as unreachable and nothing else" wait_for 10 only_class unreach unreachable
