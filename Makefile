@@ -7,6 +7,8 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
+# Where systemd looks for units: from pkg-config when systemd says, else under PREFIX.
+UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 
 BUILD      ?= build
 SANITIZE   ?=
@@ -95,9 +97,14 @@ lint-man:
 
 check: all lint-man check-unit check-integration check-load check-asan check-valgrind
 
-install: $(BUILD)/mconnd $(BUILD)/mconnctl
+$(BUILD)/mconnd.service: systemd/mconnd.service.in
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
+
+install: $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/mconnd.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR)
+	install -m 0644 $(BUILD)/mconnd.service $(DESTDIR)$(UNITDIR)/mconnd.service
 	install -m 0755 $(BUILD)/mconnd $(DESTDIR)$(SBINDIR)/mconnd
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/

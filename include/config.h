@@ -60,6 +60,7 @@ struct target_conf {
 	unsigned line;
 	uint64_t keys_seen;
 	bool custom_messages;
+	bool address_given;
 };
 
 struct config {
@@ -95,7 +96,7 @@ int config_load_string(const char *text, const char *name, bool resolve, struct 
 /* Free a configuration; config_free(NULL) does nothing. */
 void config_free(struct config *c);
 
-/* Format one error as "FILE:LINE: key 'K': MESSAGE" into out. */
+/* Format one error as "FILE:LINE: KEY: MESSAGE" (LINE and KEY when known) into out. */
 char *config_error_format(const struct config_error *e, char *out, size_t n);
 
 /* Free the collected errors and leave the list empty. */

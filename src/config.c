@@ -180,6 +180,7 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 			  sizeof(t->address_text) - 1);
 		return -EINVAL;
 	}
+	t->address_given = true;
 	r = parse_address(value, ctx->resolve, field);
 	if (r == -EHOSTUNREACH) {
 		ctx_error(ctx, k->name, "cannot resolve the host in '%s'", value);
@@ -491,7 +492,7 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 	char a[32], b[32];
 
 	ctx->line = t->line;
-	if (t->addr.len == 0)
+	if (t->addr.len == 0 && !t->address_given)
 		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
 	if (t->connect_timeout > t->timeout)
 		ctx_error(ctx, "connect_timeout",

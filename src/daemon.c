@@ -80,6 +80,10 @@ static int64_t daemon_on_result(struct session_env *env, struct session *s,
 		daemon_log_health(s->target, &hc);
 	if (res->err == SERR_RESOURCE)
 		daemon_note_resource(d, s, res, now);
+	if (res->err != SERR_NONE)
+		log_target(LOG_DEBUG, s->target->conf, NULL, session_error_name(res->err), NULL,
+			   "target %s session %u: %s (%s)", s->target->conf->name, s->id,
+			   session_error_name(res->err), res->err_no ? strerror(res->err_no) : "echo");
 	return target_pause(s->target, s->fails, res->err);
 }
 

@@ -145,10 +145,14 @@ int main(int argc, char **argv)
 	}
 	if (!path || !*path)
 		path = CTL_DEFAULT_SOCKET;
-	buf_init(&req, CTL_MAX_LINE - 1);
+	buf_init(&req, CTL_MAX_LINE);
 	buf_init(&reply, CTL_MAX_REPLY);
-	if (build_request(argc - optind, argv + optind, json, &req) < 0) {
-		fprintf(stderr, "mconnctl: arguments must be non-empty words without spaces\n");
+	rc = build_request(argc - optind, argv + optind, json, &req);
+	if (rc < 0) {
+		if (rc == -E2BIG)
+			fprintf(stderr, "mconnctl: request too long (at most %d bytes)\n", CTL_MAX_LINE);
+		else
+			fprintf(stderr, "mconnctl: arguments must be non-empty words without spaces\n");
 		buf_free(&req);
 		return EXIT_USAGE;
 	}

@@ -271,6 +271,8 @@ char *format_duration(int64_t ns, char *out, size_t n)
 
 	if (ns < 0)
 		snprintf(out, n, "-");
+	else if (ns == 0)
+		snprintf(out, n, "0");
 	else if (ns < 10 * NSEC_PER_USEC)
 		snprintf(out, n, "%.1fus", v / 1e3);
 	else if (ns < NSEC_PER_MSEC)

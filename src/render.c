@@ -172,9 +172,13 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 
 	if (json) {
 		buf_printf(out, "%s{\"index\":%u,\"state\":\"%s\",\"fd\":%d,\"cycles_ok\":%llu,"
-			   "\"cycles_failed\":%llu,\"last_result\":\"%s\",", sep, i,
+			   "\"cycles_failed\":%llu,\"last_result\":", sep, i,
 			   session_state_name(s->state), s->fd, (unsigned long long)s->cycles_ok,
-			   (unsigned long long)s->cycles_failed, session_error_name(s->last_result));
+			   (unsigned long long)s->cycles_failed);
+		if (s->cycles_ok + s->cycles_failed)
+			buf_printf(out, "\"%s\",", session_error_name(s->last_result));
+		else
+			buf_printf(out, "null,");
 		render_json_ms(out, "last_latency_ms", s->last_latency, "}");
 		return;
 	}

@@ -41,6 +41,7 @@ enum session_error session_classify(int err, enum io_phase phase)
 	case ENOBUFS:
 	case ENOMEM:
 	case EADDRINUSE:
+	case ENOSPC:
 		return SERR_RESOURCE;
 	case EADDRNOTAVAIL:
 		return phase == PHASE_BIND ? SERR_UNREACHABLE : SERR_RESOURCE;
