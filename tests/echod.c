@@ -1,0 +1,914 @@
+/*
+ * echod: the fixture echo server used by mconn's integration tests and
+ * benchmarks.
+ *
+ * One thread drives one edge-triggered epoll instance holding the
+ * listeners, a signalfd and the connections.  Each connection keeps the
+ * mode that was current when it was accepted, so tests can provoke every
+ * failure the checker must recognise (silence, a corrupted byte, early EOF,
+ * reset, slow echo, a full accept queue) and make the server recover with
+ * SIGUSR1 without restarting it.
+ *
+ * Everything a client can grow is bounded: connections by -n, pending
+ * output by ECHOD_CONN_BUF per connection (reading stops while it is full),
+ * reads per wakeup by ECHOD_READ_BUDGET, self-connections by backlog + 8.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ECHOD_MAX_LISTENERS 16
+#define ECHOD_CONN_BUF 65536
+#define ECHOD_READ_BUDGET 16
+#define ECHOD_MAX_EVENTS 256
+#define ECHOD_FILL_WAIT_MS 50
+#define ECHOD_FIN_DRAIN_ROUNDS 64
+#define ECHOD_DEFAULT_LISTEN "127.0.0.1:65432"
+
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+enum echod_mode {
+	MODE_ECHO,
+	MODE_SILENT,
+	MODE_CORRUPT,
+	MODE_CLOSE,
+	MODE_RESET,
+	MODE_DRIP,
+	MODE_NOACCEPT,
+	MODE_COUNT
+};
+
+enum handle_kind {
+	HANDLE_LISTENER,
+	HANDLE_SIGNAL,
+	HANDLE_CONN
+};
+
+/* What a connection handler asks of the single close path. */
+enum conn_verdict {
+	VERDICT_KEEP = 0,
+	VERDICT_CLOSE,
+	VERDICT_FIN,
+	VERDICT_RST
+};
+
+/* A list head with no members, or a node in no list, points at itself. */
+struct link {
+	struct link *prev, *next;
+};
+
+/* The first member of everything registered with epoll; fd is -1 once closed. */
+struct handle {
+	enum handle_kind kind;
+	int fd;
+};
+
+struct listener {
+	struct handle h;
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct conn {
+	struct handle h;
+	enum echod_mode mode;
+	bool readable, writable, eof;
+	uint64_t received;
+	unsigned char *buf;
+	size_t start, end;
+	uint64_t drip_due;
+	struct link all, posted, drip;
+};
+
+struct echod {
+	enum echod_mode opt_mode, mode;
+	long drip_ms, backlog, maxconn;
+	const char *portfile;
+	bool quiet, stop;
+	int epfd;
+	struct handle sig;
+	struct listener listeners[ECHOD_MAX_LISTENERS];
+	size_t nlisteners, nconns;
+	struct link conns, dead, posted, drip;
+	int *selfconns;
+	size_t nselfconns;
+	unsigned char scratch[ECHOD_CONN_BUF];
+};
+
+static const char *const mode_names[MODE_COUNT] = {
+	[MODE_ECHO] = "echo",
+	[MODE_SILENT] = "silent",
+	[MODE_CORRUPT] = "corrupt",
+	[MODE_CLOSE] = "close",
+	[MODE_RESET] = "reset",
+	[MODE_DRIP] = "drip",
+	[MODE_NOACCEPT] = "noaccept",
+};
+
+static const char *mode_name(enum echod_mode mode)
+{
+	return mode < MODE_COUNT ? mode_names[mode] : "unknown";
+}
+
+static int mode_parse(const char *s, enum echod_mode *ret)
+{
+	for (int m = 0; m < MODE_COUNT; m++) {
+		if (strcmp(s, mode_names[m]) == 0) {
+			*ret = (enum echod_mode)m;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void link_init(struct link *l)
+{
+	l->prev = l->next = l;
+}
+
+static bool link_empty(const struct link *l)
+{
+	return l->next == l;
+}
+
+static void link_add_tail(struct link *head, struct link *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static void link_del(struct link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	link_init(n);
+}
+
+static uint64_t clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int parse_long(const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Parses "IPV4:PORT" or "[IPV6]:PORT"; port 0 lets the kernel choose. */
+static int listener_parse(const char *s, struct listener *ret)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+	const char *colon = strrchr(s, ':');
+	size_t v6 = s[0] == '[', hlen;
+	unsigned char addr[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN];
+	struct addrinfo *ai;
+	long port;
+
+	if (!colon || parse_long(colon + 1, 0, 65535, &port) < 0)
+		return -EINVAL;
+	hlen = (size_t)(colon - s) - 2 * v6;
+	if (hlen == 0 || hlen >= sizeof(host) || (v6 && colon[-1] != ']'))
+		return -EINVAL;
+	memcpy(host, s + v6, hlen);
+	host[hlen] = '\0';
+	hints.ai_family = v6 ? AF_INET6 : AF_INET;
+	/* inet_pton first: getaddrinfo would also take shorthands like 127.1. */
+	if (inet_pton(hints.ai_family, host, addr) != 1 ||
+	    getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	memcpy(&ret->ss, ai->ai_addr, ai->ai_addrlen);
+	ret->len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static void listener_format(const struct listener *l, char *buf, size_t len)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getnameinfo((const struct sockaddr *)&l->ss, l->len, host, sizeof(host),
+			serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, len, "(unprintable address)");
+		return;
+	}
+	snprintf(buf, len, l->ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+}
+
+static unsigned listener_port(const struct listener *l)
+{
+	if (l->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&l->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&l->ss)->sin_port);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
+	      " [-n MAXCONN] [-p PORTFILE] [-q]\n"
+	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
+	      ", IPv6 as [::1]:0)\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo)\n"
+	      "  -d  drip interval in ms (default 100)\n"
+	      "  -b  listen backlog (default 4096)\n"
+	      "  -n  maximum connections (default 50000)\n"
+	      "  -p  write the first listener's port here once listening\n"
+	      "  -q  do not announce listeners on stderr\n"
+	      "SIGUSR1 switches new connections to echo, SIGUSR2 back to -m.\n", f);
+}
+
+static int options_add_listen(struct echod *d, const char *arg)
+{
+	struct listener *l = &d->listeners[d->nlisteners];
+
+	if (d->nlisteners == ECHOD_MAX_LISTENERS) {
+		fprintf(stderr, "echod: -l %s: at most %d listeners\n",
+			arg, ECHOD_MAX_LISTENERS);
+		return -EINVAL;
+	}
+	if (listener_parse(arg, l) < 0) {
+		fprintf(stderr, "echod: -l %s: expected IPV4:PORT or [IPV6]:PORT\n", arg);
+		return -EINVAL;
+	}
+	l->h.kind = HANDLE_LISTENER;
+	l->h.fd = -1;
+	d->nlisteners++;
+	return 0;
+}
+
+static int options_long(int opt, const char *arg, long min, long max, long *ret)
+{
+	if (parse_long(arg, min, max, ret) == 0)
+		return 0;
+	fprintf(stderr, "echod: -%c %s: expected an integer in [%ld, %ld]\n",
+		opt, arg, min, max);
+	return -EINVAL;
+}
+
+/* Returns 0 to run, 1 after -h, or -EINVAL once the error is printed. */
+static int options_parse(struct echod *d, int argc, char **argv)
+{
+	int opt, r = 0;
+
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:p:qh")) != -1) {
+		switch (opt) {
+		case 'l':
+			r = options_add_listen(d, optarg);
+			break;
+		case 'm':
+			r = mode_parse(optarg, &d->opt_mode);
+			if (r < 0)
+				fprintf(stderr, "echod: -m %s: unknown mode\n", optarg);
+			break;
+		case 'd':
+			r = options_long(opt, optarg, 1, 3600000, &d->drip_ms);
+			break;
+		case 'b':
+			r = options_long(opt, optarg, 1, 65535, &d->backlog);
+			break;
+		case 'n':
+			r = options_long(opt, optarg, 1, 1000000, &d->maxconn);
+			break;
+		case 'p':
+			d->portfile = optarg;
+			break;
+		case 'q':
+			d->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (r == 0 && optind < argc) {
+		fprintf(stderr, "echod: unexpected argument '%s'\n", argv[optind]);
+		r = -EINVAL;
+	}
+	if (r == 0 && d->nlisteners == 0)
+		r = options_add_listen(d, ECHOD_DEFAULT_LISTEN);
+	return r;
+}
+
+static int echod_watch(struct echod *d, struct handle *h, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = h };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, h->fd, &ev) < 0 ? -errno : 0;
+}
+
+static size_t conn_pending(const struct conn *c)
+{
+	return c->end - c->start;
+}
+
+/* Idle connections hold no buffer, so many of them stay cheap. */
+static void conn_release_buf(struct conn *c)
+{
+	if (conn_pending(c) > 0)
+		return;
+	free(c->buf);
+	c->buf = NULL;
+	c->start = c->end = 0;
+}
+
+/* The caller guarantees that n fits beside what is already pending. */
+static int conn_append(struct conn *c, const unsigned char *data, size_t n)
+{
+	if (!c->buf) {
+		c->buf = malloc(ECHOD_CONN_BUF);
+		if (!c->buf)
+			return -ENOMEM;
+	}
+	if (c->end + n > ECHOD_CONN_BUF) {
+		memmove(c->buf, c->buf + c->start, conn_pending(c));
+		c->end -= c->start;
+		c->start = 0;
+	}
+	memcpy(c->buf + c->end, data, n);
+	c->end += n;
+	return 0;
+}
+
+/* Sends until done or EAGAIN; a short count is not an error. */
+static int conn_send(struct conn *c, const unsigned char *data, size_t n,
+		     size_t *ret_sent)
+{
+	size_t off = 0;
+
+	while (off < n && c->writable) {
+		ssize_t w = send(c->h.fd, data + off, n - off, MSG_NOSIGNAL);
+		if (w >= 0)
+			off += (size_t)w;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			c->writable = false;
+		else if (errno != EINTR)
+			return -errno;
+	}
+	*ret_sent = off;
+	return 0;
+}
+
+/* Sends up to max pending bytes; drip sends one, everyone else all. */
+static int conn_flush(struct conn *c, size_t max)
+{
+	size_t sent, n = conn_pending(c) < max ? conn_pending(c) : max;
+	int r = conn_send(c, c->buf + c->start, n, &sent);
+
+	if (r < 0)
+		return r;
+	c->start += sent;
+	conn_release_buf(c);
+	return 0;
+}
+
+static int conn_echo(struct conn *c, const unsigned char *data, size_t n)
+{
+	size_t sent = 0;
+	int r = conn_pending(c) == 0 ? conn_send(c, data, n, &sent) : 0;
+
+	if (r < 0)
+		return r;
+	return sent < n ? conn_append(c, data + sent, n - sent) : 0;
+}
+
+/* Every drip uses the same interval, so appending keeps the list sorted. */
+static void conn_drip_schedule(struct echod *d, struct conn *c, uint64_t now)
+{
+	if (!link_empty(&c->drip) || conn_pending(c) == 0)
+		return;
+	c->drip_due = now + (uint64_t)d->drip_ms * 1000000u;
+	link_add_tail(&d->drip, &c->drip);
+}
+
+/* Returns a negative errno or an enum conn_verdict. */
+static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, size_t n)
+{
+	uint64_t first = c->received;
+	int r;
+
+	c->received += n;
+	switch (c->mode) {
+	case MODE_SILENT:
+		return VERDICT_KEEP;
+	case MODE_CLOSE:
+		return VERDICT_FIN;
+	case MODE_RESET:
+		return VERDICT_RST;
+	case MODE_DRIP:
+		r = conn_append(c, data, n);
+		conn_drip_schedule(d, c, clock_now_ns());
+		return r;
+	case MODE_CORRUPT:
+		if (first <= 2 && first + n > 2)
+			data[2 - first] ^= 0xff;
+		return conn_echo(c, data, n);
+	default:
+		/* MODE_ECHO: nothing is ever accepted while in MODE_NOACCEPT. */
+		return conn_echo(c, data, n);
+	}
+}
+
+static int conn_read_once(struct echod *d, struct conn *c)
+{
+	ssize_t n = recv(c->h.fd, d->scratch, ECHOD_CONN_BUF - conn_pending(c), 0);
+
+	if (n > 0)
+		return conn_consume(d, c, d->scratch, (size_t)n);
+	if (n == 0)
+		c->eof = true;
+	else if (errno == EAGAIN || errno == EWOULDBLOCK)
+		c->readable = false;
+	else if (errno != EINTR)
+		return -errno;
+	return VERDICT_KEEP;
+}
+
+/* Sends FIN first, so that discarding unread input cannot turn close into RST. */
+static void conn_shutdown_fin(struct echod *d, struct conn *c)
+{
+	shutdown(c->h.fd, SHUT_WR);
+	for (int i = 0; i < ECHOD_FIN_DRAIN_ROUNDS; i++) {
+		if (recv(c->h.fd, d->scratch, sizeof(d->scratch), 0) <= 0)
+			break;
+	}
+}
+
+/* The one close path; the memory waits on the dead list until the batch ends. */
+static void conn_close(struct echod *d, struct conn *c, enum conn_verdict how)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (how == VERDICT_RST)
+		setsockopt(c->h.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	else if (how == VERDICT_FIN)
+		conn_shutdown_fin(d, c);
+	close(c->h.fd);
+	c->h.fd = -1;
+	c->start = c->end = 0;
+	conn_release_buf(c);
+	link_del(&c->posted);
+	link_del(&c->drip);
+	link_del(&c->all);
+	link_add_tail(&d->dead, &c->all);
+	d->nconns--;
+}
+
+/* A full output buffer stops reading: that is the backpressure. */
+static void conn_run(struct echod *d, struct conn *c)
+{
+	int budget = ECHOD_READ_BUDGET;
+	int r = c->mode == MODE_DRIP ? 0 : conn_flush(c, SIZE_MAX);
+
+	while (r == VERDICT_KEEP && c->readable && !c->eof &&
+	       conn_pending(c) < ECHOD_CONN_BUF) {
+		if (budget-- == 0) {
+			/* Let the other connections have this wakeup; resume next turn. */
+			if (link_empty(&c->posted))
+				link_add_tail(&d->posted, &c->posted);
+			return;
+		}
+		r = conn_read_once(d, c);
+	}
+	if (r == VERDICT_KEEP && c->eof && conn_pending(c) == 0)
+		r = VERDICT_CLOSE;
+	if (r != VERDICT_KEEP)
+		conn_close(d, c, r < 0 ? VERDICT_CLOSE : (enum conn_verdict)r);
+}
+
+static void conn_on_event(struct echod *d, struct conn *c, uint32_t events)
+{
+	/* EPOLLERR and EPOLLHUP mean both: the next I/O call reports the error. */
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->readable = true;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		c->writable = true;
+	conn_run(d, c);
+}
+
+static int conn_open(struct echod *d, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->h.kind = HANDLE_CONN;
+	c->h.fd = fd;
+	c->mode = d->mode;
+	c->writable = true;
+	link_init(&c->posted);
+	link_init(&c->drip);
+	r = echod_watch(d, &c->h, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	link_add_tail(&d->conns, &c->all);
+	d->nconns++;
+	return 0;
+}
+
+static void listener_accept_all(struct echod *d, struct listener *l)
+{
+	for (;;) {
+		int fd = accept4(l->h.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		/* EAGAIN ends the edge; after EMFILE the next arrival re-arms it. */
+		if (fd < 0)
+			return;
+		if (d->nconns >= (size_t)d->maxconn || conn_open(d, fd) < 0)
+			close(fd);
+	}
+}
+
+static int listener_open(struct echod *d, struct listener *l)
+{
+	int one = 1;
+	int fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	l->h.fd = fd;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return -errno;
+	/* V6ONLY lets [::]:P and 0.0.0.0:P be two listeners of one process. */
+	if (l->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&l->ss, l->len) < 0 ||
+	    listen(fd, (int)d->backlog) < 0)
+		return -errno;
+	l->len = sizeof(l->ss);
+	if (getsockname(fd, (struct sockaddr *)&l->ss, &l->len) < 0)
+		return -errno;
+	return echod_watch(d, &l->h, EPOLLIN | EPOLLET);
+}
+
+/* Returns a connected fd, or -ETIMEDOUT once the kernel drops our SYN. */
+static int selfconn_connect(const struct listener *l)
+{
+	struct pollfd p = { .events = POLLOUT };
+	int err = 0, r;
+	socklen_t len = sizeof(err);
+
+	/* Linux connects a wildcard destination (0.0.0.0, ::) to loopback. */
+	p.fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p.fd < 0)
+		return -errno;
+	r = connect(p.fd, (const struct sockaddr *)&l->ss, l->len) < 0 ? -errno : 0;
+	if (r == -EINPROGRESS) {
+		r = poll(&p, 1, ECHOD_FILL_WAIT_MS);
+		r = r > 0 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
+	}
+	if (r == 0 && getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		r = -errno;
+	if (r == 0 && err != 0)
+		r = -err;
+	if (r == 0)
+		return p.fd;
+	close(p.fd);
+	return r;
+}
+
+/*
+ * Fills the accept queue with connections to ourselves until one is no
+ * longer completed: from then on the kernel drops new clients' SYNs.
+ * selfconns was sized for backlog + 8 per listener at startup.
+ */
+static void listener_fill_queue(struct echod *d, struct listener *l)
+{
+	for (long i = 0; i < d->backlog + 8; i++) {
+		int fd = selfconn_connect(l);
+		if (fd < 0)
+			return;
+		d->selfconns[d->nselfconns++] = fd;
+	}
+}
+
+static void selfconn_close_all(struct echod *d)
+{
+	for (size_t i = 0; i < d->nselfconns; i++)
+		close(d->selfconns[i]);
+	d->nselfconns = 0;
+}
+
+static void echod_set_mode(struct echod *d, enum echod_mode mode)
+{
+	enum echod_mode old = d->mode;
+
+	if (mode == old)
+		return;
+	d->mode = mode;
+	if (old == MODE_NOACCEPT) {
+		/* The queued self-connections are accepted too and see EOF at once. */
+		selfconn_close_all(d);
+		for (size_t i = 0; i < d->nlisteners; i++)
+			listener_accept_all(d, &d->listeners[i]);
+	} else if (mode == MODE_NOACCEPT) {
+		for (size_t i = 0; i < d->nlisteners; i++)
+			listener_fill_queue(d, &d->listeners[i]);
+	}
+}
+
+static void signals_read(struct echod *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig.fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			d->stop = true;
+		else if (si.ssi_signo == SIGUSR1)
+			echod_set_mode(d, MODE_ECHO);
+		else if (si.ssi_signo == SIGUSR2)
+			echod_set_mode(d, d->opt_mode);
+	}
+}
+
+static int signals_open(struct echod *d)
+{
+	sigset_t set;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -errno;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	d->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig.fd < 0)
+		return -errno;
+	return echod_watch(d, &d->sig, EPOLLIN | EPOLLET);
+}
+
+/* Tests poll for the file, so it must never be seen half written. */
+static int portfile_write(const char *path, unsigned port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%u\n", port) < 0)
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int echod_open_listeners(struct echod *d)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+
+	for (size_t i = 0; i < d->nlisteners; i++) {
+		struct listener *l = &d->listeners[i];
+		int r = listener_open(d, l);
+		listener_format(l, name, sizeof(name));
+		if (r < 0) {
+			fprintf(stderr, "echod: cannot listen on %s: %s\n", name, strerror(-r));
+			return r;
+		}
+		if (d->mode == MODE_NOACCEPT)
+			listener_fill_queue(d, l);
+		if (!d->quiet)
+			fprintf(stderr, "echod: listening on %s mode %s\n", name,
+				mode_name(d->opt_mode));
+	}
+	return 0;
+}
+
+static int echod_start(struct echod *d)
+{
+	struct rlimit rl;
+	int r;
+
+	/* Benchmarks open tens of thousands of sockets. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (d->opt_mode == MODE_NOACCEPT) {
+		d->selfconns = calloc(d->nlisteners * (size_t)(d->backlog + 8), sizeof(int));
+		if (!d->selfconns)
+			return -ENOMEM;
+	}
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r = d->epfd < 0 ? -errno : signals_open(d);
+	if (r < 0) {
+		fprintf(stderr, "echod: cannot set up epoll and signals: %s\n", strerror(-r));
+		return r;
+	}
+	r = echod_open_listeners(d);
+	if (r < 0 || !d->portfile)
+		return r;
+	r = portfile_write(d->portfile, listener_port(&d->listeners[0]));
+	if (r < 0)
+		fprintf(stderr, "echod: cannot write %s: %s\n", d->portfile, strerror(-r));
+	return r;
+}
+
+static int echod_timeout_ms(const struct echod *d, uint64_t now)
+{
+	const struct conn *c;
+	uint64_t wait;
+
+	if (!link_empty(&d->posted))
+		return 0;
+	if (link_empty(&d->drip))
+		return -1;
+	c = container_of(d->drip.next, struct conn, drip);
+	if (c->drip_due <= now)
+		return 0;
+	/* Round up so that we never wake just before the deadline and spin. */
+	wait = (c->drip_due - now + 999999u) / 1000000u;
+	return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+static void echod_dispatch(struct echod *d, struct handle *h, uint32_t events)
+{
+	switch (h->kind) {
+	case HANDLE_LISTENER:
+		if (d->mode != MODE_NOACCEPT)
+			listener_accept_all(d, container_of(h, struct listener, h));
+		break;
+	case HANDLE_SIGNAL:
+		signals_read(d);
+		break;
+	case HANDLE_CONN:
+		/* A connection closed earlier in this batch still owns its memory. */
+		if (h->fd >= 0)
+			conn_on_event(d, container_of(h, struct conn, h), events);
+		break;
+	}
+}
+
+/* Runs the connections posted before this turn; those they re-post wait. */
+static void echod_run_posted(struct echod *d)
+{
+	struct link *last = d->posted.prev;
+	bool done = link_empty(&d->posted);
+
+	while (!done) {
+		struct conn *c = container_of(d->posted.next, struct conn, posted);
+		done = &c->posted == last;
+		link_del(&c->posted);
+		conn_run(d, c);
+	}
+}
+
+static void echod_run_drip(struct echod *d)
+{
+	uint64_t now = clock_now_ns();
+
+	while (!link_empty(&d->drip)) {
+		struct conn *c = container_of(d->drip.next, struct conn, drip);
+		if (c->drip_due > now)
+			break;
+		link_del(&c->drip);
+		if (conn_flush(c, 1) < 0) {
+			conn_close(d, c, VERDICT_CLOSE);
+			continue;
+		}
+		conn_drip_schedule(d, c, now);
+		conn_run(d, c);
+	}
+}
+
+static void echod_reap(struct echod *d)
+{
+	while (!link_empty(&d->dead)) {
+		struct conn *c = container_of(d->dead.next, struct conn, all);
+		link_del(&c->all);
+		free(c);
+	}
+}
+
+static int echod_run(struct echod *d)
+{
+	struct epoll_event evs[ECHOD_MAX_EVENTS];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, evs, ECHOD_MAX_EVENTS,
+				   echod_timeout_ms(d, clock_now_ns()));
+		if (n < 0 && errno != EINTR) {
+			int r = -errno;
+			fprintf(stderr, "echod: epoll_wait: %s\n", strerror(-r));
+			return r;
+		}
+		for (int i = 0; i < n; i++)
+			echod_dispatch(d, evs[i].data.ptr, evs[i].events);
+		echod_run_posted(d);
+		echod_run_drip(d);
+		echod_reap(d);
+	}
+	return 0;
+}
+
+static struct echod *echod_new(void)
+{
+	struct echod *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->opt_mode = MODE_ECHO;
+	d->drip_ms = 100;
+	d->backlog = 4096;
+	d->maxconn = 50000;
+	d->epfd = -1;
+	d->sig.kind = HANDLE_SIGNAL;
+	d->sig.fd = -1;
+	link_init(&d->conns);
+	link_init(&d->dead);
+	link_init(&d->posted);
+	link_init(&d->drip);
+	return d;
+}
+
+static void echod_free(struct echod *d)
+{
+	while (!link_empty(&d->conns))
+		conn_close(d, container_of(d->conns.next, struct conn, all), VERDICT_CLOSE);
+	echod_reap(d);
+	for (size_t i = 0; i < d->nlisteners; i++) {
+		if (d->listeners[i].h.fd >= 0)
+			close(d->listeners[i].h.fd);
+	}
+	selfconn_close_all(d);
+	free(d->selfconns);
+	if (d->sig.fd >= 0)
+		close(d->sig.fd);
+	if (d->epfd >= 0)
+		close(d->epfd);
+	free(d);
+}
+
+int main(int argc, char **argv)
+{
+	struct echod *d = echod_new();
+	int r;
+
+	if (!d) {
+		fputs("echod: out of memory\n", stderr);
+		return 1;
+	}
+	r = options_parse(d, argc, argv);
+	if (r != 0) {
+		echod_free(d);
+		return r > 0 ? 0 : 2;
+	}
+	d->mode = d->opt_mode;
+	r = echod_start(d);
+	if (r == 0)
+		r = echod_run(d);
+	echod_free(d);
+	return r == 0 ? 0 : 1;
+}
