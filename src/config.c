@@ -57,7 +57,8 @@ struct parse_ctx {
 	struct target_conf *target;
 	struct config *cfg;
 	struct config_errors *errs;
-	const char *bad_line_key;
+	size_t errs_start;
+	uint64_t daemon_keys_seen;
 };
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
@@ -318,13 +319,19 @@ static int config_handler(void *user, const char *section, const char *name, con
 
 		if (k->sect != ctx->sect || strcmp(k->name, name) != 0)
 			continue;
-		if (ctx->sect == SECT_TARGET && k->parse != key_message) {
-			if (ctx->target->keys_seen & (1ull << i)) {
-				ctx_error(ctx, name, "given twice in [target \"%s\"]; keep one",
-					  ctx->target->name);
+		if (k->parse != key_message) {
+			uint64_t *seen = ctx->sect == SECT_DAEMON ? &ctx->daemon_keys_seen
+								  : &ctx->target->keys_seen;
+
+			if (*seen & (1ull << i)) {
+				if (ctx->sect == SECT_DAEMON)
+					ctx_error(ctx, name, "given twice in [daemon]; keep one");
+				else
+					ctx_error(ctx, name, "given twice in [target \"%s\"]; keep one",
+						  ctx->target->name);
 				return 1;
 			}
-			ctx->target->keys_seen |= 1ull << i;
+			*seen |= 1ull << i;
 		}
 		k->parse(ctx, k, (char *)base + k->offset, value);
 		return 1;
@@ -431,6 +438,29 @@ static void section_header(struct parse_ctx *ctx, const char *line, size_t n)
 	}
 }
 
+/* Look at a whole line as it starts, from our copy of the text rather than inih's
+ * chunk: count it, spot a section header, and name a line inih will refuse, since
+ * inih reports only the first such line. Skips a BOM on line 1 as inih does. */
+static void line_start(struct parse_ctx *ctx, const char *p, size_t n)
+{
+	size_t skip;
+
+	ctx->line++;
+	if (ctx->line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+		p += 3;
+		n -= 3;
+	}
+	skip = strspn(p, " \t\r\f\v");
+	if (skip >= n || p[skip] == ';' || p[skip] == '#')
+		return;
+	if (p[skip] == '[' && memchr(p + skip, ']', n - skip)) {
+		section_header(ctx, p + skip, n - skip);
+		return;
+	}
+	if (p[skip] == '[' || (!memchr(p, '=', n) && !memchr(p, ':', n)))
+		ctx_error(ctx, NULL, "syntax error; expected [section], key = value or a comment");
+}
+
 /* The inih reader: serves lines from memory, counts them, spots section headers. */
 static char *config_reader(char *str, int num, void *stream)
 {
@@ -447,13 +477,8 @@ static char *config_reader(char *str, int num, void *stream)
 		n = (size_t)num - 1;
 	memcpy(str, p, n);
 	str[n] = '\0';
-	if (!ctx->line_open) {
-		size_t skip = strspn(str, " \t");
-
-		ctx->line++;
-		if (str[skip] == '[')
-			section_header(ctx, str + skip, n - skip);
-	}
+	if (!ctx->line_open)
+		line_start(ctx, p, nl ? (size_t)(nl - p) : avail);
 	ctx->line_open = str[n - 1] != '\n';
 	ctx->pos += n;
 	return str;
@@ -553,7 +578,7 @@ static void config_parse_text(struct parse_ctx *ctx)
 	} else if (r > 0) {
 		bool known = false;
 
-		for (size_t i = 0; i < ctx->errs->n; i++)
+		for (size_t i = ctx->errs_start; i < ctx->errs->n; i++)
 			known |= ctx->errs->v[i].line == (unsigned)r;
 		ctx->line = (unsigned)r;
 		if (!known)
@@ -561,12 +586,13 @@ static void config_parse_text(struct parse_ctx *ctx)
 	}
 }
 
-int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
-		       struct config_errors *errs)
+/* Parse len bytes of text; a NUL byte among them is an error, not the end. */
+static int config_load_mem(const char *text, size_t len, const char *name, bool resolve,
+			   struct config **ret, struct config_errors *errs)
 {
 	struct config *c = config_new(name);
-	struct parse_ctx ctx = { .file = c->path, .text = text, .len = strlen(text),
-				 .resolve = resolve, .cfg = c, .errs = errs };
+	struct parse_ctx ctx = { .file = c->path, .text = text, .len = len, .resolve = resolve,
+				 .cfg = c, .errs = errs, .errs_start = errs->n };
 	size_t before = errs->n + errs->dropped;
 
 	if (config_check_lines(&ctx) == 0) {
@@ -581,8 +607,14 @@ int config_load_string(const char *text, const char *name, bool resolve, struct 
 	return 0;
 }
 
+int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
+		       struct config_errors *errs)
+{
+	return config_load_mem(text, strlen(text), name, resolve, ret, errs);
+}
+
 /* Read a whole file of at most CONFIG_MAX_FILE_BYTES into a NUL-terminated string. */
-static int file_read_all(const char *path, char **ret)
+static int file_read_all(const char *path, char **ret, size_t *ret_len)
 {
 	struct stat st;
 	ssize_t n;
@@ -591,7 +623,11 @@ static int file_read_all(const char *path, char **ret)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 		goto out;
 	}
@@ -610,6 +646,7 @@ static int file_read_all(const char *path, char **ret)
 	}
 	text[n] = '\0';
 	*ret = text;
+	*ret_len = (size_t)n;
 out:
 	close(fd);
 	return r;
@@ -618,7 +655,8 @@ out:
 int config_load(const char *path, bool resolve, struct config **ret, struct config_errors *errs)
 {
 	char *text = NULL;
-	int r = file_read_all(path, &text);
+	size_t len = 0;
+	int r = file_read_all(path, &text, &len);
 
 	if (r < 0) {
 		struct parse_ctx ctx = { .file = path, .errs = errs };
@@ -629,7 +667,7 @@ int config_load(const char *path, bool resolve, struct config **ret, struct conf
 			ctx_error(&ctx, NULL, "cannot read: %s", strerror(-r));
 		return r;
 	}
-	r = config_load_string(text, path, resolve, ret, errs);
+	r = config_load_mem(text, len, path, resolve, ret, errs);
 	free(text);
 	return r;
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "histogram.h"
+#include "util.h"
 
 uint32_t hist_bucket_of(int64_t v)
 {
@@ -107,7 +108,7 @@ void latency_record(struct latency *l, int64_t v, int64_t now)
 void latency_window_merge(const struct latency *l, int64_t now, struct hist *ret)
 {
 	const struct hist_window *w = &l->win;
-	int64_t age = now / HIST_SLOT_NS - w->epoch;
+	int64_t age = MAX(now / HIST_SLOT_NS - w->epoch, 0);
 
 	memset(ret, 0, sizeof(*ret));
 	for (int64_t k = 0; k + age < HIST_WINDOW_SLOTS && k <= w->epoch; k++) {

@@ -82,8 +82,9 @@ static ssize_t exchange(int fd, const struct buf *req, struct buf *reply)
 	char chunk[65536];
 	size_t end;
 
-	if (send(fd, req->data, req->len, MSG_NOSIGNAL) != (ssize_t)req->len)
-		return -1;
+	/* A daemon that refuses us (ERR busy) may close before reading the request:
+	 * read its reply even when the send fails. */
+	(void)!send(fd, req->data, req->len, MSG_NOSIGNAL);
 	while ((end = proto_reply_length(reply->data, reply->len)) == 0) {
 		ssize_t n;
 
@@ -92,6 +93,10 @@ static ssize_t exchange(int fd, const struct buf *req, struct buf *reply)
 			return -1;
 		}
 		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == ECONNRESET && reply->len == 0) {
+			fprintf(stderr, "mconnctl: the daemon closed the connection\n");
+			return -1;
+		}
 		if (n <= 0) {
 			fprintf(stderr, "mconnctl: connection closed before the reply ended\n");
 			return -1;

@@ -29,8 +29,10 @@ static size_t duration_number(const char *s, uint64_t *whole, uint64_t *frac_e9)
 	size_t i = 0, fdigits = 0;
 	uint64_t w = 0, f = 0;
 
-	while (isdigit((unsigned char)s[i]) && w < DURATION_MAX_NS)
-		w = w * 10 + (uint64_t)(s[i++] - '0');
+	/* Read every digit, saturating, so a huge number is -ERANGE and not junk. */
+	for (; isdigit((unsigned char)s[i]); i++)
+		if (w < DURATION_MAX_NS)
+			w = w * 10 + (uint64_t)(s[i] - '0');
 	if (i == 0)
 		return 0;
 	if (s[i] == '.') {
@@ -67,7 +69,9 @@ int parse_duration(const char *s, int64_t *ret_ns)
 			continue;
 		if (whole >= (uint64_t)(DURATION_MAX_NS / mult))
 			return -ERANGE;
-		*ret_ns = (int64_t)whole * mult + (int64_t)(frac * (uint64_t)mult / NSEC_PER_SEC);
+		/* frac < 1e9 and mult / 1000 <= 3.6e9, so the product stays below 2^64. */
+		*ret_ns = (int64_t)whole * mult +
+			  (int64_t)(frac * (uint64_t)(mult / NSEC_PER_USEC) / (NSEC_PER_SEC / NSEC_PER_USEC));
 		return 0;
 	}
 	return -EINVAL;
@@ -81,9 +85,11 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	if (!isdigit((unsigned char)s[0]))
 		return -EINVAL;
 	for (i = 0; isdigit((unsigned char)s[i]); i++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(s[i] - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(s[i] - '0');
+		v = v * 10 + d;
 	}
 	if (s[i] != '\0')
 		return -EINVAL;
@@ -223,6 +229,7 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 	char host[256];
 	const char *port_s;
 	uint64_t port;
+	struct sockaddr_any a;
 	int r = address_split(s, host, sizeof(host), &port_s);
 
 	if (r < 0)
@@ -230,17 +237,22 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 	r = parse_uint(port_s, 1, 65535, &port);
 	if (r < 0)
 		return r;
-	if (address_numeric(host, (uint16_t)port, ret) == 0)
-		return 0;
-	if (s[0] == '[' || !resolve)
+	r = address_numeric(host, (uint16_t)port, &a);
+	if (r < 0 && (s[0] == '[' || !resolve))
 		return -EINVAL;
-	return address_resolve(host, (uint16_t)port, ret);
+	if (r < 0)
+		r = address_resolve(host, (uint16_t)port, &a);
+	if (r == 0)
+		*ret = a;
+	return r;
 }
 
 int parse_source(const char *s, struct sockaddr_any *ret)
 {
 	char host[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_any a;
 	size_t n = strlen(s);
+	int r;
 
 	if (n >= sizeof(host))
 		return -EINVAL;
@@ -250,7 +262,10 @@ int parse_source(const char *s, struct sockaddr_any *ret)
 	} else {
 		memcpy(host, s, n + 1);
 	}
-	return address_numeric(host, 0, ret);
+	r = address_numeric(host, 0, &a);
+	if (r == 0)
+		*ret = a;
+	return r;
 }
 
 bool name_is_valid(const char *s)
@@ -318,13 +333,18 @@ char *format_escapes(const uint8_t *p, size_t len, char *out, size_t n)
 
 	if (n == 0)
 		return out;
-	for (size_t i = 0; i < len && o + 5 < n; i++) {
+	for (size_t i = 0; i < len; i++) {
 		uint8_t c = p[i];
+		bool pair = c == '\n' || c == '\r' || c == '\t' || c == '\\';
+		bool hex = c < 0x20 || c >= 0x7f || (c == ' ' && (i == 0 || i + 1 == len));
 
-		if (c == '\n' || c == '\r' || c == '\t' || c == '\\') {
+		/* Stop between escapes when this one and the NUL would not fit. */
+		if (o + (pair ? 2 : hex ? 4 : 1) >= n)
+			break;
+		if (pair) {
 			out[o++] = '\\';
 			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
-		} else if (c < 0x20 || c >= 0x7f || (c == ' ' && (i == 0 || i + 1 == len))) {
+		} else if (hex) {
 			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
 		} else {
 			out[o++] = (char)c;

@@ -145,7 +145,9 @@ static void render_status_json(const struct daemon *d, const struct target *only
 	buf_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%.3f,\"config\":",
 		   MCONN_VERSION, (int)getpid(), (double)(now - d->start_mono) / 1e9);
 	buf_json_string(out, d->config_path, strlen(d->config_path));
-	buf_printf(out, ",\"sessions\":%u,\"targets\":[", d->n_sess);
+	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu},"
+		   "\"targets\":[", d->n_sess, d->ctl.n_clients,
+		   (unsigned long long)d->ctl.rejected_busy);
 	for (size_t i = 0; i < d->n_targets; i++) {
 		if (only && d->targets[i] != only)
 			continue;

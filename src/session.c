@@ -301,6 +301,8 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 		session_enter(s, env, SESS_STOPPED, 0);
 		return 0;
 	}
+	if (ev != SEV_TIMER && ev != SEV_IO)
+		return -EBADE;
 	switch (s->state) {
 	case SESS_IDLE:
 		if (ev != SEV_TIMER)

@@ -6,7 +6,7 @@
 #include "target.h"
 #include "util.h"
 
-/* The shortest pause between attempts while a target is down, even at interval 0. */
+/* The first backoff pause, even at interval 0; backoff_max, when smaller, still caps it. */
 #define BACKOFF_FLOOR_NS (100 * NSEC_PER_MSEC)
 
 static const char *const health_names[] = { "unknown", "up", "down" };

@@ -42,4 +42,4 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 echo
 echo "demo: the same in JSON (mconnctl -j status):"
-"$BUILD/mconnctl" -s "$sock" -j status
+"$BUILD/mconnctl" -s "$sock" -j status | jq .

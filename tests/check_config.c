@@ -1,0 +1,1046 @@
+/* Unit tests for config.c: a configuration is loaded from memory (or from temporary
+ * files, for what only files can get wrong), and what a user would see is asserted:
+ * the values a target gets, and the exact text and line of every error message. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+#define FILE_NAME "t.conf"
+#define TARGET_A "[target \"a\"]\naddress = 127.0.0.1:7\n"
+#define MAX_EXPECTED 8
+
+#define DURATION_EXPECT "expected a number with unit us, ms, s, m or h (bare = seconds)"
+#define ADDRESS_EXPECT "expected host:port, [ipv6]:port or name:port with a port from 1 to 65535"
+#define MESSAGE_EXPECT "expected 1 or more bytes with escapes \\n \\r \\t \\\\ \\xHH"
+#define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
+#define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
+#define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
+	"backoff_max, rise, fall, mode, close, source"
+#define NAME_65 "a1234567890123456789012345678901234567890123456789012345678901234"
+
+/* The outcome of one load, kept together so every test can free it the same way. */
+struct loaded {
+	int r;
+	struct config *cfg;
+	struct config_errors errs;
+};
+
+static void load_text(const char *text, bool resolve, struct loaded *l)
+{
+	*l = (struct loaded){ 0 };
+	l->r = config_load_string(text, FILE_NAME, resolve, &l->cfg, &l->errs);
+}
+
+static void loaded_free(struct loaded *l)
+{
+	config_free(l->cfg);
+	config_errors_clear(&l->errs);
+	*l = (struct loaded){ 0 };
+}
+
+/* Join every error into one line, so a failing assertion shows what was reported. */
+static const char *errors_dump(const struct config_errors *errs, char *out, size_t n)
+{
+	char one[1024];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < errs->n && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s[%s]", i ? " " : "",
+				      config_error_format(&errs->v[i], one, sizeof(one)));
+	return out;
+}
+
+/* Assert that loading failed with exactly these errors, in this order. */
+static void assert_errors(const struct loaded *l, const char *const *want)
+{
+	char dump[8192], got[1024];
+	size_t n_want = 0;
+
+	while (n_want < MAX_EXPECTED && want[n_want])
+		n_want++;
+	ck_assert_msg(l->r == -EINVAL, "load returned %d; errors: %s", l->r,
+		      errors_dump(&l->errs, dump, sizeof(dump)));
+	ck_assert_ptr_null(l->cfg);
+	ck_assert_msg(l->errs.n == n_want, "%zu errors, expected %zu: %s", l->errs.n, n_want,
+		      errors_dump(&l->errs, dump, sizeof(dump)));
+	for (size_t i = 0; i < n_want; i++)
+		ck_assert_str_eq(config_error_format(&l->errs.v[i], got, sizeof(got)), want[i]);
+	ck_assert_uint_eq(l->errs.dropped, 0);
+}
+
+/* Assert that loading succeeded, showing the errors if it did not. */
+static void assert_loaded(const struct loaded *l)
+{
+	char dump[8192];
+
+	ck_assert_msg(l->r == 0 && l->errs.n == 0, "load returned %d; errors: %s", l->r,
+		      errors_dump(&l->errs, dump, sizeof(dump)));
+	ck_assert_ptr_nonnull(l->cfg);
+}
+
+static void assert_message(const struct target_conf *t, uint32_t k, const void *bytes, size_t len)
+{
+	uint32_t got_len;
+	const uint8_t *got;
+
+	ck_assert_uint_lt(k, t->n_messages);
+	got = target_conf_message(t, k, &got_len);
+	ck_assert_msg(got_len == len, "message %u is %u bytes, expected %zu", k, got_len, len);
+	ck_assert_mem_eq(got, bytes, len);
+}
+
+static const struct {
+	const char *what;
+	const char *text;
+	const char *errors[MAX_EXPECTED];
+} error_cases[] = {
+	{ "unknown section", "[daemon]\nlog_level = info\n[targets \"a\"]\naddress = 127.0.0.1:7\n",
+	  { "t.conf:3: unknown section [targets \"a\"]; " SECTION_EXPECT } },
+	{ "unknown section, its keys ignored", "[foo]\nbar = 1\n",
+	  { "t.conf:1: unknown section [foo]; " SECTION_EXPECT } },
+	{ "unknown key in a target", TARGET_A "port = 7\n",
+	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
+	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, log_level" } },
+	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, log_level" } },
+	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
+	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
+	{ "bad duration", TARGET_A "interval = 5x\n",
+	  { "t.conf:3: interval: invalid duration '5x'; " DURATION_EXPECT ", from 0 to 1h00m" } },
+	{ "duration too long", TARGET_A "timeout = 2h\n",
+	  { "t.conf:3: timeout: invalid duration '2h'; " DURATION_EXPECT ", from 1.00ms to 1h00m" } },
+	{ "duration too short", TARGET_A "connect_timeout = 500us\n",
+	  { "t.conf:3: connect_timeout: invalid duration '500us'; " DURATION_EXPECT
+	    ", from 1.00ms to 10m00s" } },
+	{ "negative duration", TARGET_A "backoff_max = -1s\n",
+	  { "t.conf:3: backoff_max: invalid duration '-1s'; " DURATION_EXPECT ", from 0 to 1h00m" } },
+	{ "number below range", TARGET_A "connections = 0\n",
+	  { "t.conf:3: connections: invalid value '0'; expected a whole number from 1 to 100000" } },
+	{ "number above range", TARGET_A "connections = 100001\n",
+	  { "t.conf:3: connections: invalid value '100001'; expected a whole number from 1 to 100000" } },
+	{ "rise above range", TARGET_A "rise = 1001\n",
+	  { "t.conf:3: rise: invalid value '1001'; expected a whole number from 1 to 1000" } },
+	{ "number that is a word", TARGET_A "fall = three\n",
+	  { "t.conf:3: fall: invalid value 'three'; expected a whole number from 1 to 1000" } },
+	{ "bad mode", TARGET_A "mode = cycles\n",
+	  { "t.conf:3: mode: invalid value 'cycles'; expected cycle or persistent" } },
+	{ "bad close", TARGET_A "close = RST\n",
+	  { "t.conf:3: close: invalid value 'RST'; expected fin or rst" } },
+	{ "bad log level", "[daemon]\nlog_level = loud\n",
+	  { "t.conf:2: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
+	    "notice, info, debug or 0-7" } },
+	{ "log level out of range", "[daemon]\nlog_level = 8\n",
+	  { "t.conf:2: log_level: invalid value '8'; expected emerg, alert, crit, err, warning, "
+	    "notice, info, debug or 0-7" } },
+	{ "relative control socket", "[daemon]\ncontrol_socket = run/mconnd.sock\n",
+	  { "t.conf:2: control_socket: invalid path 'run/mconnd.sock'; expected an absolute path "
+	    "of at most 107 bytes" } },
+	{ "duplicate target",
+	  TARGET_A "\n[target \"b\"]\naddress = 127.0.0.1:8\n[target \"a\"]\naddress = 127.0.0.1:9\n",
+	  { "t.conf:6: target \"a\" is defined twice; first at t.conf:1" } },
+	{ "duplicate key", TARGET_A "rise = 2\nfall = 3\nrise = 3\n",
+	  { "t.conf:5: rise: given twice in [target \"a\"]; keep one" } },
+	{ "duplicate address", TARGET_A "address = 127.0.0.1:8\n",
+	  { "t.conf:3: address: given twice in [target \"a\"]; keep one" } },
+	{ "missing address", "[target \"a\"]\nrise = 2\n",
+	  { "t.conf:1: address: [target \"a\"] has no address; it is required" } },
+	{ "connect_timeout over timeout", TARGET_A "connect_timeout = 3s\ntimeout = 2s\n",
+	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (3.00s) is longer than "
+	    "timeout (2.00s); it must not be" } },
+	{ "connect_timeout just over timeout", TARGET_A "timeout = 2s\nconnect_timeout = 2500ms\n",
+	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (2.50s) is longer than "
+	    "timeout (2.00s); it must not be" } },
+	{ "connect_timeout over the default timeout", TARGET_A "connect_timeout = 6s\n",
+	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (6.00s) is longer than "
+	    "timeout (5.00s); it must not be" } },
+	{ "IPv6 source for an IPv4 target", TARGET_A "source = ::1\n",
+	  { "t.conf:1: source: [target \"a\"]: source ::1 is not of the address family of 127.0.0.1:7" } },
+	{ "IPv4 source for an IPv6 target", "[target \"a\"]\naddress = [::1]:7\nsource = 127.0.0.1\n",
+	  { "t.conf:1: source: [target \"a\"]: source 127.0.0.1 is not of the address family of [::1]:7" } },
+	{ "source that is a name", TARGET_A "source = localhost\n",
+	  { "t.conf:3: source: invalid address 'localhost'; expected a numeric IPv4 or IPv6 address" } },
+	{ "total connections over the limit",
+	  TARGET_A "connections = 100000\n[target \"b\"]\naddress = 127.0.0.1:8\n",
+	  { "t.conf: connections: 100001 connections in all; at most 100000 are allowed" } },
+	{ "line without '='", TARGET_A "rise 3\n", { "t.conf:3: " SYNTAX_ERROR } },
+	{ "target name with a space", "[target \"a b\"]\naddress = 127.0.0.1:7\n",
+	  { "t.conf:1: invalid target name \"a b\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -" } },
+	{ "target name with a slash", "[target \"web/1\"]\naddress = 127.0.0.1:7\n",
+	  { "t.conf:1: invalid target name \"web/1\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -" } },
+	{ "target name of 65 characters", "[target \"" NAME_65 "\"]\naddress = 127.0.0.1:7\n",
+	  { "t.conf:1: invalid target name \"" NAME_65 "\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -" } },
+	{ "bad escape in a message", TARGET_A "message = a\\q\n",
+	  { "t.conf:3: message: invalid message 'a\\q'; " MESSAGE_EXPECT } },
+	{ "empty message", TARGET_A "message =\n",
+	  { "t.conf:3: message: invalid message ''; " MESSAGE_EXPECT } },
+	{ "inline comment is part of a number", TARGET_A "rise = 3 ; three\n",
+	  { "t.conf:3: rise: invalid value '3 ; three'; expected a whole number from 1 to 1000" } },
+	{ "CRLF with comments and blank lines",
+	  "; comment\r\n# comment\r\n\r\n[target \"a\"]\r\naddress = 127.0.0.1:7\r\n\r\n"
+	  "  # indented comment\r\nrise = zero\r\n",
+	  { "t.conf:8: rise: invalid value 'zero'; expected a whole number from 1 to 1000" } },
+	{ "CRLF unknown section", "[daemon]\r\nlog_level = info\r\n\r\n[bogus]\r\nx = 1\r\n",
+	  { "t.conf:4: unknown section [bogus]; " SECTION_EXPECT } },
+	{ "CRLF syntax error", "[daemon]\r\n# c\r\nlog_level\r\n", { "t.conf:3: " SYNTAX_ERROR } },
+	{ "last line without a newline", TARGET_A "\n\nfall = 0",
+	  { "t.conf:5: fall: invalid value '0'; expected a whole number from 1 to 1000" } },
+	{ "several errors in one file",
+	  "[daemon]\nlog_level = loud\n[target \"a\"]\naddress = 127.0.0.1:7\nrise = 0\nmode = x\n\n"
+	  "[target \"b\"]\ninterval = 1y\n[target \"c d\"]\nrise = 2\n[target \"a\"]\n",
+	  { "t.conf:2: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
+	    "notice, info, debug or 0-7",
+	    "t.conf:5: rise: invalid value '0'; expected a whole number from 1 to 1000",
+	    "t.conf:6: mode: invalid value 'x'; expected cycle or persistent",
+	    "t.conf:9: interval: invalid duration '1y'; " DURATION_EXPECT ", from 0 to 1h00m",
+	    "t.conf:10: invalid target name \"c d\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -",
+	    "t.conf:12: target \"a\" is defined twice; first at t.conf:3",
+	    "t.conf:8: address: [target \"b\"] has no address; it is required" } },
+};
+
+START_TEST(test_error_messages)
+{
+	struct config_errors errs = { 0 };
+	struct config dummy, *c = &dummy;
+	struct loaded l;
+
+	load_text(error_cases[_i].text, false, &l);
+	ck_assert_msg(l.r < 0, "case '%s' loaded", error_cases[_i].what);
+	assert_errors(&l, error_cases[_i].errors);
+	loaded_free(&l);
+	ck_assert_int_eq(config_load_string(error_cases[_i].text, FILE_NAME, false, &c, &errs), -EINVAL);
+	ck_assert_ptr_eq(c, &dummy);
+	config_errors_clear(&errs);
+}
+END_TEST
+
+/* Errors are appended to a list that may hold earlier ones; those must not hide the new
+ * file's errors, whatever lines they were on. */
+START_TEST(test_errors_append)
+{
+	static const char bad_line_3[] = TARGET_A "rise 3\n";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char got[512];
+
+	ck_assert_int_eq(config_load_string(bad_line_3, "one.conf", false, &c, &errs), -EINVAL);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(config_load_string(TARGET_A "rise = 0\n", "two.conf", false, &c, &errs),
+			 -EINVAL);
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_msg(config_load_string(bad_line_3, "three.conf", false, &c, &errs) == -EINVAL,
+		      "a file with a syntax error loaded");
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 3);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), "one.conf:3: " SYNTAX_ERROR);
+	ck_assert_str_eq(config_error_format(&errs.v[1], got, sizeof(got)),
+			 "two.conf:3: rise: invalid value '0'; expected a whole number from 1 to 1000");
+	ck_assert_str_eq(config_error_format(&errs.v[2], got, sizeof(got)), "three.conf:3: " SYNTAX_ERROR);
+	config_errors_clear(&errs);
+}
+END_TEST
+
+/* A bad address is one mistake and gets one message, not also "has no address". */
+static const char *const bad_addresses[] = {
+	"127.0.0.1:0", "localhost:7", "::1:7", "127.0.0.1", "[::1]:65536",
+};
+
+START_TEST(test_bad_address_reported_once)
+{
+	char text[256], want[512];
+	const char *expect[2] = { want, NULL };
+	struct loaded l;
+
+	snprintf(text, sizeof(text), "[target \"a\"]\naddress = %s\n", bad_addresses[_i]);
+	snprintf(want, sizeof(want), "t.conf:2: address: invalid address '%s'; " ADDRESS_EXPECT,
+		 bad_addresses[_i]);
+	load_text(text, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+}
+END_TEST
+
+/* inih reports only the first syntax error; every one must still be named, in order. */
+START_TEST(test_every_syntax_error_reported)
+{
+	static const char *const expect[] = {
+		"t.conf:2: " SYNTAX_ERROR,
+		"t.conf:3: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
+		"notice, info, debug or 0-7",
+		"t.conf:4: " SYNTAX_ERROR,
+		NULL,
+	};
+	struct loaded l;
+
+	load_text("[daemon]\nfoo\nlog_level = loud\nbar\n", false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_error_limit)
+{
+	struct loaded l;
+	struct buf b;
+	char first[256];
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "[daemon]\n");
+	for (int k = 0; k < CONFIG_MAX_ERRORS + 50; k++)
+		buf_printf(&b, "bogus%d = 1\n", k);
+	ck_assert(!b.overflow);
+	load_text(b.data, false, &l);
+	ck_assert_int_eq(l.r, -EINVAL);
+	ck_assert_uint_eq(l.errs.n, CONFIG_MAX_ERRORS);
+	ck_assert_uint_eq(l.errs.dropped, 50);
+	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
+			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
+			 "control_socket, log_level");
+	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+/* A [daemon] key given twice is refused like a target key given twice. */
+START_TEST(test_duplicate_daemon_key)
+{
+	struct loaded l;
+
+	load_text("[daemon]\nlog_level = info\nlog_level = debug\n", false, &l);
+	ck_assert_int_eq(l.r, -EINVAL);
+	ck_assert_uint_eq(l.errs.n, 1);
+	ck_assert_uint_eq(l.errs.v[0].line, 3);
+	ck_assert_str_eq(l.errs.v[0].key, "log_level");
+	loaded_free(&l);
+}
+END_TEST
+
+/* inih skips a UTF-8 byte order mark; the section it precedes must count too. */
+START_TEST(test_byte_order_mark)
+{
+	struct loaded l;
+
+	load_text("\xef\xbb\xbf[daemon]\nlog_level = debug\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->log_level, 7);
+	loaded_free(&l);
+}
+END_TEST
+
+/* A section line longer than one read of inih's must not leave keys in the previous
+ * section: here an unknown section's key would silently set target a's rise. */
+START_TEST(test_long_section_line)
+{
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 4096);
+	buf_printf(&b, TARGET_A "[%0300d]\nrise = 4\n", 0);
+	load_text(b.data, false, &l);
+	ck_assert_msg(l.r == -EINVAL, "a 300-character unknown section was accepted");
+	ck_assert_uint_ge(l.errs.n, 1);
+	ck_assert_uint_eq(l.errs.v[0].line, 3);
+	loaded_free(&l);
+
+	buf_free(&b);
+	buf_init(&b, 4096);
+	buf_printf(&b, TARGET_A "%250s[target \"b\"]\naddress = 127.0.0.1:8\n", "");
+	load_text(b.data, false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->n_targets, 2);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	static const char m1[] = "Message 1 from client.", m2[] = "Message 2 from client.";
+	const struct target_conf *t;
+	struct loaded l;
+	char addr[64];
+
+	load_text(TARGET_A, false, &l);
+	assert_loaded(&l);
+	ck_assert_str_eq(l.cfg->path, FILE_NAME);
+	ck_assert_str_eq(l.cfg->control_socket, "/run/mconnd.sock");
+	ck_assert_int_eq(l.cfg->log_level, 6);
+	ck_assert_uint_eq(l.cfg->n_targets, 1);
+	ck_assert_uint_eq(l.cfg->total_connections, 1);
+	t = l.cfg->targets[0];
+	ck_assert_str_eq(t->name, "a");
+	ck_assert_str_eq(t->file, FILE_NAME);
+	ck_assert_uint_eq(t->line, 1);
+	ck_assert_str_eq(t->address_text, "127.0.0.1:7");
+	ck_assert_str_eq(format_address(&t->addr, addr, sizeof(addr)), "127.0.0.1:7");
+	ck_assert(!t->has_source);
+	ck_assert_uint_eq(t->connections, 1);
+	ck_assert_int_eq(t->interval, NSEC_PER_SEC);
+	ck_assert_int_eq(t->connect_timeout, 2 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->timeout, 5 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->backoff_max, 5 * NSEC_PER_SEC);
+	ck_assert_uint_eq(t->rise, 2);
+	ck_assert_uint_eq(t->fall, 3);
+	ck_assert_int_eq(t->mode, MODE_CYCLE);
+	ck_assert_int_eq(t->close, CLOSE_FIN);
+	ck_assert_uint_eq(t->n_messages, 2);
+	ck_assert_uint_eq(t->msg_bytes, 44);
+	assert_message(t, 0, m1, sizeof(m1) - 1);
+	assert_message(t, 1, m2, sizeof(m2) - 1);
+	ck_assert_ptr_eq(config_find_target(l.cfg, "a"), t);
+	ck_assert_ptr_null(config_find_target(l.cfg, "b"));
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_every_key)
+{
+	const struct target_conf *t;
+	struct loaded l;
+	char addr[64];
+
+	load_text("[daemon]\n"
+		  "control_socket = /run/test/m.sock\n"
+		  "log_level = debug\n"
+		  "[target \"web-1.example:80\"]\n"
+		  "address = [::1]:8080\n"
+		  "connections = 100000\n"
+		  "interval = 250ms\n"
+		  "connect_timeout = 1.5s\n"
+		  "timeout = 1m\n"
+		  "backoff_max = 30s\n"
+		  "rise = 1\n"
+		  "fall = 1000\n"
+		  "mode = persistent\n"
+		  "close = rst\n"
+		  "source = [::1]\n"
+		  "message = ping\\n\n",
+		  false, &l);
+	assert_loaded(&l);
+	ck_assert_str_eq(l.cfg->control_socket, "/run/test/m.sock");
+	ck_assert_int_eq(l.cfg->log_level, 7);
+	ck_assert_uint_eq(l.cfg->total_connections, 100000);
+	t = config_find_target(l.cfg, "web-1.example:80");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->line, 4);
+	ck_assert_str_eq(t->address_text, "[::1]:8080");
+	ck_assert_str_eq(format_address(&t->addr, addr, sizeof(addr)), "[::1]:8080");
+	ck_assert_uint_eq(t->connections, 100000);
+	ck_assert_int_eq(t->interval, 250 * NSEC_PER_MSEC);
+	ck_assert_int_eq(t->connect_timeout, 1500 * NSEC_PER_MSEC);
+	ck_assert_int_eq(t->timeout, 60 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->backoff_max, 30 * NSEC_PER_SEC);
+	ck_assert_uint_eq(t->rise, 1);
+	ck_assert_uint_eq(t->fall, 1000);
+	ck_assert_int_eq(t->mode, MODE_PERSISTENT);
+	ck_assert_int_eq(t->close, CLOSE_RST);
+	ck_assert(t->has_source);
+	ck_assert_str_eq(t->source_text, "[::1]");
+	ck_assert_str_eq(format_address(&t->source, addr, sizeof(addr)), "[::1]:0");
+	ck_assert_uint_eq(t->n_messages, 1);
+	assert_message(t, 0, "ping\n", 5);
+	loaded_free(&l);
+}
+END_TEST
+
+static const struct {
+	const char *value;
+	int level;
+} level_cases[] = {
+	{ "emerg", 0 }, { "alert", 1 }, { "crit", 2 }, { "err", 3 }, { "error", 3 },
+	{ "warning", 4 }, { "notice", 5 }, { "info", 6 }, { "debug", 7 }, { "0", 0 }, { "7", 7 },
+};
+
+START_TEST(test_log_level)
+{
+	char text[128];
+	struct loaded l;
+
+	snprintf(text, sizeof(text), "[daemon]\nlog_level = %s\n", level_cases[_i].value);
+	load_text(text, false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->log_level, level_cases[_i].level);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_enum_names)
+{
+	ck_assert_str_eq(target_mode_name(MODE_CYCLE), "cycle");
+	ck_assert_str_eq(target_mode_name(MODE_PERSISTENT), "persistent");
+	ck_assert_str_eq(target_mode_name(_MODE_MAX), "?");
+	ck_assert_str_eq(close_mode_name(CLOSE_FIN), "fin");
+	ck_assert_str_eq(close_mode_name(CLOSE_RST), "rst");
+	ck_assert_str_eq(close_mode_name(_CLOSE_MAX), "?");
+}
+END_TEST
+
+START_TEST(test_resolve_names)
+{
+	struct loaded l;
+
+	load_text("[target \"a\"]\naddress = localhost:7\n", true, &l);
+	assert_loaded(&l);
+	ck_assert_str_eq(l.cfg->targets[0]->address_text, "localhost:7");
+	ck_assert_uint_ne(l.cfg->targets[0]->addr.len, 0);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_messages_replace_defaults_in_order)
+{
+	const struct target_conf *a, *b;
+	struct loaded l;
+
+	load_text(TARGET_A "message = first\nrise = 3\nmessage = second\nmessage = third\n"
+			   "[target \"b\"]\naddress = 127.0.0.1:8\n",
+		  false, &l);
+	assert_loaded(&l);
+	a = config_find_target(l.cfg, "a");
+	ck_assert_uint_eq(a->n_messages, 3);
+	ck_assert_uint_eq(a->msg_bytes, 16);
+	assert_message(a, 0, "first", 5);
+	assert_message(a, 1, "second", 6);
+	assert_message(a, 2, "third", 5);
+	b = config_find_target(l.cfg, "b");
+	ck_assert_uint_eq(b->n_messages, 2);
+	assert_message(b, 0, "Message 1 from client.", 22);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_messages_escapes)
+{
+	const struct target_conf *t;
+	struct loaded l;
+
+	load_text(TARGET_A "message = GET / HTTP/1.0\\r\\n\\r\\n\n"
+			   "message = \\x20padded\\x20\n"
+			   "message = tab\\there\\\\\n"
+			   "message = \\x00\\xff\\xFe\n"
+			   "message =   trimmed   \n",
+		  false, &l);
+	assert_loaded(&l);
+	t = l.cfg->targets[0];
+	ck_assert_uint_eq(t->n_messages, 5);
+	assert_message(t, 0, "GET / HTTP/1.0\r\n\r\n", 18);
+	assert_message(t, 1, " padded ", 8);
+	assert_message(t, 2, "tab\there\\", 9);
+	assert_message(t, 3, "\0\xff\xfe", 3);
+	assert_message(t, 4, "trimmed", 7);
+	loaded_free(&l);
+}
+END_TEST
+
+/* Inline comments are off: ';' and '#' after the '=' are bytes of the value. */
+START_TEST(test_messages_inline_semicolon)
+{
+	const struct target_conf *t;
+	struct loaded l;
+
+	load_text(TARGET_A "message = a ; b\nmessage = a;b\nmessage = x # y\nmessage = host:port=1\n",
+		  false, &l);
+	assert_loaded(&l);
+	t = l.cfg->targets[0];
+	ck_assert_uint_eq(t->n_messages, 4);
+	assert_message(t, 0, "a ; b", 5);
+	assert_message(t, 1, "a;b", 3);
+	assert_message(t, 2, "x # y", 5);
+	assert_message(t, 3, "host:port=1", 11);
+	loaded_free(&l);
+}
+END_TEST
+
+/* Multi-line values are off: an indented line is a line of its own, not more message. */
+START_TEST(test_no_continuation_lines)
+{
+	static const char *const expect[] = { "t.conf:4: " SYNTAX_ERROR, NULL };
+	const struct target_conf *t;
+	struct loaded l;
+
+	load_text(TARGET_A "message = one\n  rise = 5\n", false, &l);
+	assert_loaded(&l);
+	t = l.cfg->targets[0];
+	ck_assert_uint_eq(t->n_messages, 1);
+	assert_message(t, 0, "one", 3);
+	ck_assert_uint_eq(t->rise, 5);
+	loaded_free(&l);
+
+	load_text(TARGET_A "message = one\n    two\n", false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_crlf_values)
+{
+	const struct target_conf *t;
+	struct loaded l;
+
+	load_text("[target \"a\"]\r\naddress = 127.0.0.1:7\r\nmessage = hello\r\nmode = persistent\r\n",
+		  false, &l);
+	assert_loaded(&l);
+	t = l.cfg->targets[0];
+	assert_message(t, 0, "hello", 5);
+	ck_assert_int_eq(t->mode, MODE_PERSISTENT);
+	loaded_free(&l);
+}
+END_TEST
+
+/* Append "message = " and the escapes of n bytes to b; returns the bytes encoded. */
+static uint8_t *append_escaped_message(struct buf *b, size_t n)
+{
+	uint8_t *bytes = malloc(n);
+
+	ck_assert_ptr_nonnull(bytes);
+	buf_printf(b, "message = ");
+	for (size_t k = 0; k < n; k++) {
+		bytes[k] = (uint8_t)(k * 7 + k / 256);
+		buf_printf(b, k % 2 ? "\\x%02x" : "\\x%02X", bytes[k]);
+	}
+	buf_printf(b, "\n");
+	ck_assert(!b->overflow);
+	return bytes;
+}
+
+/* The longest message, 8192 bytes written as 32768 characters of \xHH, arrives intact,
+ * and the line count stays right after it. */
+START_TEST(test_longest_message)
+{
+	static const char *const expect[] = {
+		"t.conf:4: rise: invalid value 'x'; expected a whole number from 1 to 1000", NULL,
+	};
+	const struct target_conf *t;
+	struct loaded l;
+	struct buf b;
+	uint8_t *bytes;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A);
+	bytes = append_escaped_message(&b, CONFIG_MAX_MESSAGE_BYTES);
+	ck_assert_uint_gt(b.len, 32768);
+	buf_printf(&b, "message = after\n");
+	load_text(b.data, false, &l);
+	assert_loaded(&l);
+	t = l.cfg->targets[0];
+	ck_assert_uint_eq(t->n_messages, 2);
+	assert_message(t, 0, bytes, CONFIG_MAX_MESSAGE_BYTES);
+	assert_message(t, 1, "after", 5);
+	loaded_free(&l);
+
+	buf_free(&b);
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A);
+	free(append_escaped_message(&b, CONFIG_MAX_MESSAGE_BYTES));
+	buf_printf(&b, "rise = x\n");
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+	free(bytes);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_message_too_long)
+{
+	static const char *const expect[] = {
+		"t.conf:3: message: message too long (at most 8192 bytes)", NULL,
+	};
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A);
+	free(append_escaped_message(&b, CONFIG_MAX_MESSAGE_BYTES + 1));
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_too_many_messages)
+{
+	static const char *const expect[] = {
+		"t.conf:67: message: too many messages (at most 64 per target)", NULL,
+	};
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A);
+	for (int k = 0; k < CONFIG_MAX_MESSAGES; k++)
+		buf_printf(&b, "message = m%d\n", k);
+	load_text(b.data, false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->targets[0]->n_messages, CONFIG_MAX_MESSAGES);
+	assert_message(l.cfg->targets[0], CONFIG_MAX_MESSAGES - 1, "m63", 3);
+	loaded_free(&l);
+
+	buf_printf(&b, "message = one too many\n");
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_line_too_long)
+{
+	char want[128];
+	const char *expect[2] = { want, NULL };
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A "message = %050000d\nrise = 0\n", 7);
+	snprintf(want, sizeof(want), "t.conf:3: line too long (%d bytes; at most %d)", 50010,
+		 CONFIG_MAX_LINE - 3);
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+/* A line of CONFIG_MAX_LINE - 3 characters is read whole; one more is refused. */
+START_TEST(test_line_length_limit)
+{
+	static const char *const expect_ok[] = {
+		"t.conf:4: rise: invalid value '0'; expected a whole number from 1 to 1000", NULL,
+	};
+	char want[128];
+	const char *expect_long[2] = { want, NULL };
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A "#%0*d\nrise = 0\n", CONFIG_MAX_LINE - 4, 0);
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect_ok);
+	loaded_free(&l);
+	buf_free(&b);
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, TARGET_A "#%0*d\nrise = 0\n", CONFIG_MAX_LINE - 3, 0);
+	snprintf(want, sizeof(want), "t.conf:3: line too long (%d bytes; at most %d)",
+		 CONFIG_MAX_LINE - 2, CONFIG_MAX_LINE - 3);
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect_long);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_too_many_targets)
+{
+	char want[128];
+	const char *expect[2] = { want, NULL };
+	struct loaded l;
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	for (int k = 0; k < CONFIG_MAX_TARGETS; k++)
+		buf_printf(&b, "[target \"t%d\"]\naddress = 127.0.0.1:%d\n", k, k + 1);
+	load_text(b.data, false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->n_targets, CONFIG_MAX_TARGETS);
+	ck_assert_uint_eq(l.cfg->total_connections, CONFIG_MAX_TARGETS);
+	ck_assert_uint_eq(config_find_target(l.cfg, "t1023")->line, 2 * CONFIG_MAX_TARGETS - 1);
+	loaded_free(&l);
+
+	buf_printf(&b, "[target \"t%d\"]\naddress = 127.0.0.1:9\n", CONFIG_MAX_TARGETS);
+	snprintf(want, sizeof(want), "t.conf:%d: too many targets (at most %d)",
+		 2 * CONFIG_MAX_TARGETS + 1, CONFIG_MAX_TARGETS);
+	load_text(b.data, false, &l);
+	assert_errors(&l, expect);
+	loaded_free(&l);
+	buf_free(&b);
+}
+END_TEST
+
+/* connect_timeout may equal timeout: the connect phase may use the whole budget. */
+START_TEST(test_connect_timeout_equal_timeout)
+{
+	struct loaded l;
+
+	load_text(TARGET_A "connect_timeout = 3s\ntimeout = 3000ms\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->targets[0]->connect_timeout, l.cfg->targets[0]->timeout);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_total_connections_at_limit)
+{
+	struct loaded l;
+
+	load_text(TARGET_A "connections = 99999\n[target \"b\"]\naddress = 127.0.0.1:8\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->total_connections, CONFIG_MAX_TOTAL_CONNECTIONS);
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_free_nothing)
+{
+	struct config_errors errs = { 0 };
+
+	config_free(NULL);
+	config_errors_clear(&errs);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_ptr_null(errs.v);
+}
+END_TEST
+
+/* A directory for the files tests write, made and removed outside the tests' processes
+ * so that a failing test leaves nothing behind; each test uses its own file names. */
+static char tmpdir[64];
+
+static void tmpdir_setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void tmpdir_teardown(void)
+{
+	nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Write len bytes to a file in tmpdir and return its path in out. */
+static const char *write_file(const char *name, const void *data, size_t len, char *out, size_t n)
+{
+	int fd;
+
+	snprintf(out, n, "%s/%s", tmpdir, name);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return out;
+}
+
+/* Load a file and expect one error naming it, with the given text after "PATH". */
+static void assert_file_error(const char *path, int ret, const char *suffix)
+{
+	struct config_errors errs = { 0 };
+	struct config dummy, *c = &dummy;
+	char want[512], got[512];
+
+	ck_assert_int_eq(config_load(path, false, &c, &errs), ret);
+	ck_assert_ptr_eq(c, &dummy);
+	ck_assert_uint_eq(errs.n, 1);
+	snprintf(want, sizeof(want), "%s%s", path, suffix);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+	config_errors_clear(&errs);
+}
+
+START_TEST(test_file_missing)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
+	assert_file_error(path, -ENOENT, ": cannot read: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_file_is_directory)
+{
+	assert_file_error(tmpdir, -EISDIR, ": cannot read: Is a directory");
+}
+END_TEST
+
+START_TEST(test_file_too_large)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/big.conf", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, CONFIG_MAX_FILE_BYTES + 1), 0);
+	close(fd);
+	assert_file_error(path, -EFBIG, ": file too large (at most 4194304 bytes)");
+}
+END_TEST
+
+/* A file of exactly CONFIG_MAX_FILE_BYTES is read whole, up to its last line. */
+START_TEST(test_file_at_size_limit)
+{
+	static const char tail[] = "[target \"last\"]\naddress = 127.0.0.1:9\n";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char path[128], *text = malloc(CONFIG_MAX_FILE_BYTES);
+	size_t o = 0;
+
+	ck_assert_ptr_nonnull(text);
+	memcpy(text, TARGET_A, strlen(TARGET_A));
+	o = strlen(TARGET_A);
+	while (o < CONFIG_MAX_FILE_BYTES - (sizeof(tail) - 1)) {
+		size_t line = MIN(1000, CONFIG_MAX_FILE_BYTES - (sizeof(tail) - 1) - o);
+
+		memset(text + o, '#', line);
+		text[o + line - 1] = '\n';
+		o += line;
+	}
+	memcpy(text + o, tail, sizeof(tail) - 1);
+	write_file("full.conf", text, CONFIG_MAX_FILE_BYTES, path, sizeof(path));
+	ck_assert_int_eq(config_load(path, false, &c, &errs), 0);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_uint_eq(c->n_targets, 2);
+	ck_assert_ptr_nonnull(config_find_target(c, "last"));
+	config_free(c);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_file_errors_name_the_file)
+{
+	static const char text[] = "[target \"a\"]\nrise = 0\n";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char path[128], want[512], got[512];
+
+	write_file("bad.conf", text, sizeof(text) - 1, path, sizeof(path));
+	ck_assert_int_eq(config_load(path, false, &c, &errs), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(errs.n, 2);
+	snprintf(want, sizeof(want), "%s:2: rise: invalid value '0'; expected a whole number from 1 to 1000",
+		 path);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+	snprintf(want, sizeof(want), "%s:1: address: [target \"a\"] has no address; it is required", path);
+	ck_assert_str_eq(config_error_format(&errs.v[1], got, sizeof(got)), want);
+	config_errors_clear(&errs);
+}
+END_TEST
+
+/* A NUL byte must be refused, not end the file early and drop what follows it. */
+START_TEST(test_file_with_nul_byte)
+{
+	static const char text[] = TARGET_A "\0[target \"b\"]\naddress = 127.0.0.1:8\n";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char path[128], want[512], got[512];
+	int r;
+
+	write_file("nul.conf", text, sizeof(text) - 1, path, sizeof(path));
+	r = config_load(path, false, &c, &errs);
+	ck_assert_msg(r == -EINVAL, "a file with a NUL byte loaded with %zu targets",
+		      c ? c->n_targets : 0);
+	ck_assert_uint_eq(errs.n, 1);
+	snprintf(want, sizeof(want), "%s:3: NUL byte in the file", path);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+	config_errors_clear(&errs);
+}
+END_TEST
+
+/* The example shipped in conf/ is valid; the tests run from the repository's root. */
+START_TEST(test_shipped_example)
+{
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	const struct target_conf *t;
+	char dump[8192];
+
+	ck_assert_msg(config_load("conf/mconnd.conf", true, &c, &errs) == 0, "errors: %s",
+		      errors_dump(&errs, dump, sizeof(dump)));
+	ck_assert_str_eq(c->control_socket, "/run/mconnd.sock");
+	ck_assert_int_eq(c->log_level, 6);
+	ck_assert_uint_eq(c->n_targets, 1);
+	t = config_find_target(c, "local-echo");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(t->address_text, "127.0.0.1:65432");
+	ck_assert_uint_eq(t->connections, 4);
+	ck_assert_uint_eq(t->n_messages, 2);
+	assert_message(t, 0, "Message 1 from client.", 22);
+	assert_message(t, 1, "Message 2 from client.", 22);
+	ck_assert_int_eq(t->mode, MODE_CYCLE);
+	ck_assert_int_eq(t->close, CLOSE_FIN);
+	ck_assert(!t->has_source);
+	config_free(c);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_error_messages, 0, ELEMENTSOF(error_cases));
+	tcase_add_loop_test(tc, test_bad_address_reported_once, 0, ELEMENTSOF(bad_addresses));
+	tcase_add_test(tc, test_errors_append);
+	tcase_add_test(tc, test_every_syntax_error_reported);
+	tcase_add_test(tc, test_error_limit);
+	tcase_add_test(tc, test_duplicate_daemon_key);
+	tcase_add_test(tc, test_byte_order_mark);
+	tcase_add_test(tc, test_long_section_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_every_key);
+	tcase_add_loop_test(tc, test_log_level, 0, ELEMENTSOF(level_cases));
+	tcase_add_test(tc, test_enum_names);
+	tcase_add_test(tc, test_resolve_names);
+	tcase_add_test(tc, test_connect_timeout_equal_timeout);
+	tcase_add_test(tc, test_total_connections_at_limit);
+	tcase_add_test(tc, test_free_nothing);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("messages_and_lines");
+	tcase_add_test(tc, test_messages_replace_defaults_in_order);
+	tcase_add_test(tc, test_messages_escapes);
+	tcase_add_test(tc, test_messages_inline_semicolon);
+	tcase_add_test(tc, test_no_continuation_lines);
+	tcase_add_test(tc, test_crlf_values);
+	tcase_add_test(tc, test_longest_message);
+	tcase_add_test(tc, test_message_too_long);
+	tcase_add_test(tc, test_too_many_messages);
+	tcase_add_test(tc, test_line_too_long);
+	tcase_add_test(tc, test_line_length_limit);
+	tcase_add_test(tc, test_too_many_targets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_unchecked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+	tcase_add_test(tc, test_file_missing);
+	tcase_add_test(tc, test_file_is_directory);
+	tcase_add_test(tc, test_file_too_large);
+	tcase_add_test(tc, test_file_at_size_limit);
+	tcase_add_test(tc, test_file_errors_name_the_file);
+	tcase_add_test(tc, test_file_with_nul_byte);
+	tcase_add_test(tc, test_shipped_example);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

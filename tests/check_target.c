@@ -1,0 +1,455 @@
+/* Unit tests for per-target accounting: rise/fall health transitions and what they
+ * report, counters by failure class, latency recording, and the capped backoff (while
+ * the target is down, and after a local resource shortage). */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "target.h"
+#include "util.h"
+
+#define T0 (5000 * NSEC_PER_SEC)
+#define SEC NSEC_PER_SEC
+#define MS NSEC_PER_MSEC
+
+static void conf_fill(struct target_conf *c, uint32_t rise, uint32_t fall)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->name, "echo");
+	c->interval = 1 * SEC;
+	c->connect_timeout = 2 * SEC;
+	c->timeout = 5 * SEC;
+	c->backoff_max = 5 * SEC;
+	c->rise = rise;
+	c->fall = fall;
+}
+
+static const struct session_result res_ok = { .err = SERR_NONE, .connect_ns = 2 * MS,
+					       .cycle_ns = 5 * MS };
+
+static struct session_result res_fail(enum session_error e, int err_no)
+{
+	return (struct session_result){ .err = e, .err_no = err_no, .connect_ns = -1,
+					.cycle_ns = 1 * MS };
+}
+
+/* Feed one result at now; assert whether health changed. */
+static void feed(struct target *t, const struct session_result *r, int64_t now, bool change,
+		 struct health_change *hc)
+{
+	struct health_change mine;
+
+	memset(&mine, 0xa5, sizeof(mine));
+	ck_assert_int_eq(target_record_result(t, r, now, &mine), change);
+	if (!change) {
+		/* Out-parameters are written only when there is something to report. */
+		struct health_change untouched;
+
+		memset(&untouched, 0xa5, sizeof(untouched));
+		ck_assert_mem_eq(&mine, &untouched, sizeof(mine));
+	}
+	if (hc)
+		*hc = mine;
+}
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(health_state_name(HEALTH_UNKNOWN), "unknown");
+	ck_assert_str_eq(health_state_name(HEALTH_UP), "up");
+	ck_assert_str_eq(health_state_name(HEALTH_DOWN), "down");
+	ck_assert_str_eq(health_state_name(_HEALTH_MAX), "?");
+}
+END_TEST
+
+START_TEST(test_new_and_free)
+{
+	struct target_conf c;
+	struct target *t;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_eq(t->conf, &c);
+	ck_assert_int_eq(t->health, HEALTH_UNKNOWN);
+	ck_assert_int_eq(t->health_since, T0);
+	ck_assert_uint_eq(t->cycles_ok, 0);
+	ck_assert_uint_eq(t->cycles_failed, 0);
+	ck_assert_uint_eq(t->health_changes, 0);
+	for (int e = 0; e < _SERR_MAX; e++)
+		ck_assert_uint_eq(t->errors[e], 0);
+	target_free(t);
+	target_free(NULL);
+}
+END_TEST
+
+static const uint32_t rise_values[] = { 1, 2, 5, 10 };
+
+START_TEST(test_rise_from_unknown)
+{
+	uint32_t rise = rise_values[_i];
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	int64_t now = T0;
+
+	conf_fill(&c, rise, 3);
+	t = target_new(&c, T0);
+	for (uint32_t k = 1; k < rise; k++) {
+		now += SEC;
+		feed(t, &res_ok, now, false, NULL);
+		ck_assert_int_eq(t->health, HEALTH_UNKNOWN);
+	}
+	now += SEC;
+	feed(t, &res_ok, now, true, &hc);
+	ck_assert_int_eq(hc.from, HEALTH_UNKNOWN);
+	ck_assert_int_eq(hc.to, HEALTH_UP);
+	ck_assert_uint_eq(hc.count, rise);
+	ck_assert_int_eq(hc.reason, SERR_NONE);
+	ck_assert_int_eq(hc.in_previous_ns, (int64_t)rise * SEC);
+	ck_assert_int_eq(t->health, HEALTH_UP);
+	ck_assert_int_eq(t->health_since, now);
+	ck_assert_uint_eq(t->health_changes, 1);
+	/* More successes keep it up without reporting anything. */
+	for (int k = 0; k < 3; k++)
+		feed(t, &res_ok, now + SEC * (k + 1), false, NULL);
+	ck_assert_uint_eq(t->health_changes, 1);
+	ck_assert_uint_eq(t->cycles_ok, rise + 3);
+	target_free(t);
+}
+END_TEST
+
+/* Bring a fresh target up at T0 + rise seconds; returns the time. */
+static int64_t bring_up(struct target *t)
+{
+	int64_t now = T0;
+
+	while (t->health != HEALTH_UP) {
+		now += SEC;
+		target_record_result(t, &res_ok, now, &(struct health_change){ 0 });
+	}
+	return now;
+}
+
+static const uint32_t fall_values[] = { 1, 3, 7 };
+
+START_TEST(test_fall_from_up)
+{
+	uint32_t fall = fall_values[_i];
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	struct session_result r;
+	int64_t up_at, now;
+
+	conf_fill(&c, 2, fall);
+	t = target_new(&c, T0);
+	now = up_at = bring_up(t);
+	for (uint32_t k = 1; k < fall; k++) {
+		r = res_fail(SERR_REFUSED, ECONNREFUSED);
+		now += SEC;
+		feed(t, &r, now, false, NULL);
+		ck_assert_int_eq(t->health, HEALTH_UP);
+	}
+	/* The reason reported is the failure that tipped it over. */
+	r = res_fail(SERR_TIMEOUT, ETIMEDOUT);
+	now += 250 * MS;
+	feed(t, &r, now, true, &hc);
+	ck_assert_int_eq(hc.from, HEALTH_UP);
+	ck_assert_int_eq(hc.to, HEALTH_DOWN);
+	ck_assert_uint_eq(hc.count, fall);
+	ck_assert_int_eq(hc.reason, SERR_TIMEOUT);
+	ck_assert_int_eq(hc.in_previous_ns, now - up_at);
+	ck_assert_int_eq(t->health, HEALTH_DOWN);
+	ck_assert_int_eq(t->health_since, now);
+	ck_assert_uint_eq(t->health_changes, 2);
+	/* Further failures while down report nothing. */
+	r = res_fail(SERR_RESET, ECONNRESET);
+	feed(t, &r, now + SEC, false, NULL);
+	feed(t, &r, now + 2 * SEC, false, NULL);
+	ck_assert_uint_eq(t->health_changes, 2);
+	ck_assert_uint_eq(t->consec_fail, fall + 2);
+	target_free(t);
+}
+END_TEST
+
+START_TEST(test_unknown_to_down)
+{
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	struct session_result r = res_fail(SERR_UNREACHABLE, ENETUNREACH);
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	feed(t, &r, T0 + 1 * SEC, false, NULL);
+	feed(t, &r, T0 + 2 * SEC, false, NULL);
+	feed(t, &r, T0 + 3 * SEC, true, &hc);
+	ck_assert_int_eq(hc.from, HEALTH_UNKNOWN);
+	ck_assert_int_eq(hc.to, HEALTH_DOWN);
+	ck_assert_uint_eq(hc.count, 3);
+	ck_assert_int_eq(hc.reason, SERR_UNREACHABLE);
+	ck_assert_int_eq(hc.in_previous_ns, 3 * SEC);
+	target_free(t);
+}
+END_TEST
+
+/* 'o' is a success, 'f' a failure; want is the health after each step ('u'nknown,
+ * 'U'p, 'D'own), with rise 2 and fall 3. */
+static const struct seq_case {
+	const char *steps;
+	const char *want;
+} seq_cases[] = {
+	{ "oo", "uU" },
+	{ "ofoo", "uuuU" },
+	{ "oofffo", "uUUUDD" },
+	{ "ooffoff", "uUUUUUU" },
+	{ "ooffofff", "uUUUUUUD" },
+	{ "fffofoo", "uuDDDDU" },
+	{ "fffofofoo", "uuDDDDDDU" },
+	{ "ffoffo", "uuuuuu" },
+	{ "ffoffoo", "uuuuuuU" },
+};
+
+START_TEST(test_sequences)
+{
+	const struct seq_case *sc = &seq_cases[_i];
+	struct target_conf c;
+	struct target *t;
+	uint64_t changes = 0;
+	enum health_state prev = HEALTH_UNKNOWN;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	for (size_t k = 0; sc->steps[k]; k++) {
+		struct session_result r = sc->steps[k] == 'o' ? res_ok : res_fail(SERR_EOF, 0);
+		struct health_change hc;
+		bool changed = target_record_result(t, &r, T0 + (int64_t)k * SEC, &hc);
+		enum health_state want = sc->want[k] == 'U'   ? HEALTH_UP
+					 : sc->want[k] == 'D' ? HEALTH_DOWN
+							      : HEALTH_UNKNOWN;
+
+		ck_assert_msg(t->health == want, "%s step %zu: health %s, want %s", sc->steps, k,
+			      health_state_name(t->health), health_state_name(want));
+		ck_assert_int_eq(changed, want != prev);
+		if (changed) {
+			ck_assert_int_eq(hc.from, prev);
+			ck_assert_int_eq(hc.to, want);
+			changes++;
+		}
+		prev = want;
+	}
+	ck_assert_uint_eq(t->health_changes, changes);
+	target_free(t);
+}
+END_TEST
+
+START_TEST(test_counters_per_class)
+{
+	static const struct {
+		enum session_error e;
+		int err_no;
+	} fails[] = {
+		{ SERR_REFUSED, ECONNREFUSED }, { SERR_REFUSED, ECONNREFUSED },
+		{ SERR_CONNECT_TIMEOUT, ETIMEDOUT }, { SERR_TIMEOUT, ETIMEDOUT },
+		{ SERR_RESET, ECONNRESET },	     { SERR_EOF, 0 },
+		{ SERR_MISMATCH, 0 },		     { SERR_MISMATCH, 0 },
+		{ SERR_MISMATCH, 0 },		     { SERR_UNREACHABLE, EHOSTUNREACH },
+		{ SERR_RESOURCE, EMFILE },
+	};
+	uint64_t want[_SERR_MAX] = { 0 };
+	struct target_conf c;
+	struct target *t;
+	int64_t now = T0;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	for (size_t k = 0; k < sizeof(fails) / sizeof(fails[0]); k++) {
+		struct session_result r = res_fail(fails[k].e, fails[k].err_no);
+
+		now += SEC;
+		target_record_result(t, &r, now, &(struct health_change){ 0 });
+		want[fails[k].e]++;
+		ck_assert_int_eq(t->last_error, fails[k].e);
+		ck_assert_int_eq(t->last_errno, fails[k].err_no);
+		ck_assert_int_eq(t->last_error_at, now);
+		/* A success in between leaves the last error in place. */
+		target_record_result(t, &res_ok, now + 1, &(struct health_change){ 0 });
+		ck_assert_int_eq(t->last_error, fails[k].e);
+		ck_assert_int_eq(t->last_error_at, now);
+	}
+	for (int e = 0; e < _SERR_MAX; e++)
+		ck_assert_msg(t->errors[e] == want[e], "errors[%s] = %llu, want %llu",
+			      session_error_name((enum session_error)e),
+			      (unsigned long long)t->errors[e], (unsigned long long)want[e]);
+	ck_assert_uint_eq(t->cycles_failed, 11);
+	ck_assert_uint_eq(t->cycles_ok, 11);
+	target_free(t);
+}
+END_TEST
+
+START_TEST(test_latency_recorded)
+{
+	struct target_conf c;
+	struct target *t;
+	struct session_result reused = { .err = SERR_NONE, .connect_ns = -1, .cycle_ns = 3 * MS };
+	struct session_result failed = res_fail(SERR_TIMEOUT, ETIMEDOUT);
+	struct latency_summary sum;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	target_record_result(t, &res_ok, T0 + SEC, &(struct health_change){ 0 });
+	/* A persistent cycle on a held connection has no connect time to record. */
+	target_record_result(t, &reused, T0 + 2 * SEC, &(struct health_change){ 0 });
+	/* Failed cycles are counted, not timed. */
+	target_record_result(t, &failed, T0 + 3 * SEC, &(struct health_change){ 0 });
+	latency_summarize(&t->connect_lat, 0, T0 + 3 * SEC, &sum);
+	ck_assert_uint_eq(sum.count, 1);
+	ck_assert_int_eq(sum.max, 2 * MS);
+	latency_summarize(&t->cycle_lat, 0, T0 + 3 * SEC, &sum);
+	ck_assert_uint_eq(sum.count, 2);
+	ck_assert_int_eq(sum.max, 5 * MS);
+	latency_summarize(&t->cycle_lat, 1, T0 + 3 * SEC, &sum);
+	ck_assert_uint_eq(sum.count, 2);
+	target_free(t);
+}
+END_TEST
+
+static const struct pause_case {
+	int64_t interval;
+	int64_t backoff_max;
+	enum health_state health;
+	uint32_t fails;
+	enum session_error err;
+	int64_t want;
+} pause_cases[] = {
+	/* Not down, or no failure yet: the interval. */
+	{ 1 * SEC, 5 * SEC, HEALTH_UP, 0, SERR_NONE, 1 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_UP, 7, SERR_REFUSED, 1 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_UNKNOWN, 7, SERR_TIMEOUT, 1 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 0, SERR_NONE, 1 * SEC },
+	{ 0, 5 * SEC, HEALTH_UP, 9, SERR_MISMATCH, 0 },
+	/* Down: doubling from the interval, capped at backoff_max. */
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 1 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 2, SERR_REFUSED, 2 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 3, SERR_REFUSED, 4 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 4, SERR_REFUSED, 5 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 100, SERR_RESET, 5 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, UINT32_MAX, SERR_EOF, 5 * SEC },
+	{ 300 * MS, 1 * SEC, HEALTH_DOWN, 2, SERR_REFUSED, 600 * MS },
+	{ 300 * MS, 1 * SEC, HEALTH_DOWN, 3, SERR_REFUSED, 1 * SEC },
+	{ 1 * SEC, 3600 * SEC, HEALTH_DOWN, 12, SERR_REFUSED, 2048 * SEC },
+	{ 1 * SEC, 3600 * SEC, HEALTH_DOWN, 13, SERR_REFUSED, 3600 * SEC },
+	{ 1 * SEC, 3600 * SEC, HEALTH_DOWN, 64, SERR_REFUSED, 3600 * SEC },
+	/* Interval 0: a floor of 100 ms, then doubling. */
+	{ 0, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 100 * MS },
+	{ 0, 5 * SEC, HEALTH_DOWN, 2, SERR_REFUSED, 200 * MS },
+	{ 0, 5 * SEC, HEALTH_DOWN, 3, SERR_REFUSED, 400 * MS },
+	{ 0, 5 * SEC, HEALTH_DOWN, 6, SERR_REFUSED, 3200 * MS },
+	{ 0, 5 * SEC, HEALTH_DOWN, 7, SERR_REFUSED, 5 * SEC },
+	{ 50 * MS, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 100 * MS },
+	/* backoff_max below the interval: the cap is the interval. */
+	{ 10 * SEC, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 10 * SEC },
+	{ 10 * SEC, 5 * SEC, HEALTH_DOWN, 6, SERR_REFUSED, 10 * SEC },
+	/* backoff_max 0 disables backoff. */
+	{ 1 * SEC, 0, HEALTH_DOWN, 5, SERR_REFUSED, 1 * SEC },
+	{ 0, 0, HEALTH_DOWN, 5, SERR_REFUSED, 0 },
+	/* A local resource shortage backs off whatever the health: never a busy retry. */
+	{ 1 * SEC, 5 * SEC, HEALTH_UP, 1, SERR_RESOURCE, 1 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_UP, 3, SERR_RESOURCE, 4 * SEC },
+	{ 1 * SEC, 5 * SEC, HEALTH_UNKNOWN, 9, SERR_RESOURCE, 5 * SEC },
+	{ 0, 5 * SEC, HEALTH_UP, 1, SERR_RESOURCE, 100 * MS },
+	{ 0, 5 * SEC, HEALTH_UNKNOWN, 4, SERR_RESOURCE, 800 * MS },
+	{ 0, 0, HEALTH_UP, 5, SERR_RESOURCE, 100 * MS },
+	{ 0, 0, HEALTH_DOWN, 5, SERR_RESOURCE, 100 * MS },
+	{ 2 * SEC, 0, HEALTH_UP, 5, SERR_RESOURCE, 2 * SEC },
+};
+
+START_TEST(test_pause_table)
+{
+	const struct pause_case *pc = &pause_cases[_i];
+	struct target_conf c;
+	struct target *t;
+	int64_t got;
+
+	conf_fill(&c, 2, 3);
+	c.interval = pc->interval;
+	c.backoff_max = pc->backoff_max;
+	t = target_new(&c, T0);
+	t->health = pc->health;
+	got = target_pause(t, pc->fails, pc->err);
+	ck_assert_msg(got == pc->want,
+		      "interval %lld backoff_max %lld %s fails %u %s: pause %lld, want %lld",
+		      (long long)pc->interval, (long long)pc->backoff_max,
+		      health_state_name(pc->health), pc->fails, session_error_name(pc->err),
+		      (long long)got, (long long)pc->want);
+	target_free(t);
+}
+END_TEST
+
+/* Health and backoff together, as the daemon drives them. */
+START_TEST(test_pause_follows_health)
+{
+	struct target_conf c;
+	struct target *t;
+	struct session_result r = res_fail(SERR_REFUSED, ECONNREFUSED);
+	uint32_t fails = 0;
+	int64_t now;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	now = bring_up(t);
+	for (int k = 0; k < 2; k++) {
+		target_record_result(t, &r, ++now, &(struct health_change){ 0 });
+		ck_assert_int_eq(target_pause(t, ++fails, r.err), 1 * SEC);
+	}
+	target_record_result(t, &r, ++now, &(struct health_change){ 0 });
+	ck_assert_int_eq(t->health, HEALTH_DOWN);
+	ck_assert_int_eq(target_pause(t, ++fails, r.err), 4 * SEC);
+	target_record_result(t, &r, ++now, &(struct health_change){ 0 });
+	ck_assert_int_eq(target_pause(t, ++fails, r.err), 5 * SEC);
+	target_record_result(t, &res_ok, ++now, &(struct health_change){ 0 });
+	target_record_result(t, &res_ok, ++now, &(struct health_change){ 0 });
+	ck_assert_int_eq(t->health, HEALTH_UP);
+	ck_assert_int_eq(target_pause(t, 0, SERR_NONE), 1 * SEC);
+	target_free(t);
+}
+END_TEST
+
+static Suite *target_suite(void)
+{
+	Suite *s = suite_create("target");
+	TCase *th = tcase_create("health");
+	TCase *tp = tcase_create("pause");
+
+	tcase_add_test(th, test_names);
+	tcase_add_test(th, test_new_and_free);
+	tcase_add_loop_test(th, test_rise_from_unknown, 0,
+			    (int)(sizeof(rise_values) / sizeof(rise_values[0])));
+	tcase_add_loop_test(th, test_fall_from_up, 0,
+			    (int)(sizeof(fall_values) / sizeof(fall_values[0])));
+	tcase_add_test(th, test_unknown_to_down);
+	tcase_add_loop_test(th, test_sequences, 0, (int)(sizeof(seq_cases) / sizeof(seq_cases[0])));
+	tcase_add_test(th, test_counters_per_class);
+	tcase_add_test(th, test_latency_recorded);
+	suite_add_tcase(s, th);
+
+	tcase_add_loop_test(tp, test_pause_table, 0,
+			    (int)(sizeof(pause_cases) / sizeof(pause_cases[0])));
+	tcase_add_test(tp, test_pause_follows_health);
+	suite_add_tcase(s, tp);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(target_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,397 @@
+/* Unit tests for the deadline heap: ordering, moving, cancelling, growing, and a long
+ * randomized run checked step by step against a plain array model. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "timer.h"
+
+#define MODEL_IDS 64u
+
+/* A small deterministic PRNG (xorshift64*), so failures replay exactly. */
+static uint64_t rng_next(uint64_t *st)
+{
+	uint64_t x = *st;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*st = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Check the heap property and that slot_of mirrors every entry. */
+static void heap_check(const struct timer_heap *h)
+{
+	uint32_t armed = 0;
+
+	ck_assert_uint_le(h->n, h->cap);
+	for (uint32_t i = 0; i < h->n; i++) {
+		ck_assert_uint_lt(h->v[i].id, h->ids);
+		ck_assert_uint_eq(h->slot_of[h->v[i].id], i);
+		if (i > 0)
+			ck_assert_int_le(h->v[(i - 1) / 2].due, h->v[i].due);
+	}
+	for (uint32_t id = 0; id < h->ids; id++)
+		if (h->slot_of[id] != TIMER_NONE)
+			armed++;
+	ck_assert_uint_eq(armed, h->n);
+}
+
+START_TEST(test_init_empty)
+{
+	struct timer_heap h;
+	uint32_t id = 77;
+
+	ck_assert_int_eq(timer_heap_init(&h, 8), 0);
+	ck_assert_uint_eq(h.n, 0);
+	ck_assert_uint_eq(h.ids, 8);
+	ck_assert_int_eq(timer_next_due(&h), INT64_MAX);
+	ck_assert_int_eq(timer_pop_due(&h, INT64_MAX, &id), -EAGAIN);
+	ck_assert_uint_eq(id, 77);
+	for (uint32_t i = 0; i < 8; i++)
+		ck_assert(!timer_armed(&h, i));
+	ck_assert(!timer_armed(&h, 8));
+	ck_assert(!timer_armed(&h, TIMER_NONE));
+	timer_cancel(&h, 3);
+	timer_cancel(&h, 1000);
+	ck_assert_uint_eq(h.n, 0);
+	timer_heap_free(&h);
+	ck_assert_ptr_null(h.v);
+	ck_assert_ptr_null(h.slot_of);
+}
+END_TEST
+
+START_TEST(test_random_pop_order)
+{
+	enum { N = 2000 };
+	struct timer_heap h;
+	uint64_t st = 0x9E3779B97F4A7C15ULL;
+	uint8_t seen[N] = { 0 };
+	int64_t last = INT64_MIN;
+	uint32_t id;
+
+	ck_assert_int_eq(timer_heap_init(&h, N), 0);
+	for (uint32_t i = 0; i < N; i++)
+		timer_set(&h, i, (int64_t)(rng_next(&st) % 5000) - 1000);
+	heap_check(&h);
+	ck_assert_uint_eq(h.n, N);
+	for (uint32_t k = 0; k < N; k++) {
+		int64_t due = timer_next_due(&h);
+
+		ck_assert_int_eq(timer_pop_due(&h, INT64_MAX, &id), 0);
+		ck_assert_uint_lt(id, N);
+		ck_assert_uint_eq(seen[id], 0);
+		seen[id] = 1;
+		ck_assert(!timer_armed(&h, id));
+		ck_assert_int_ge(due, last);
+		last = due;
+		if (k % 97 == 0)
+			heap_check(&h);
+	}
+	ck_assert_uint_eq(h.n, 0);
+	ck_assert_int_eq(timer_pop_due(&h, INT64_MAX, &id), -EAGAIN);
+	timer_heap_free(&h);
+}
+END_TEST
+
+/* Pop everything due by now into out; returns how many. */
+static uint32_t pop_all(struct timer_heap *h, int64_t now, uint32_t *out, uint32_t max)
+{
+	uint32_t n = 0, id;
+
+	while (n < max && timer_pop_due(h, now, &id) == 0)
+		out[n++] = id;
+	return n;
+}
+
+static const struct set_case {
+	const char *what;
+	uint32_t id;
+	int64_t due;
+	uint32_t order[5];
+} set_cases[] = {
+	{ "move last to first", 4, 5, { 4, 0, 1, 2, 3 } },
+	{ "move first to last", 0, 100, { 1, 2, 3, 4, 0 } },
+	{ "move middle earlier", 3, 15, { 0, 3, 1, 2, 4 } },
+	{ "move middle later", 1, 45, { 0, 2, 3, 1, 4 } },
+	{ "move middle past the tail", 1, 60, { 0, 2, 3, 4, 1 } },
+	{ "same due keeps set", 2, 30, { 0, 1, 2, 3, 4 } },
+	{ "move last earlier by one step", 4, 35, { 0, 1, 2, 4, 3 } },
+};
+
+START_TEST(test_set_moves)
+{
+	const struct set_case *c = &set_cases[_i];
+	struct timer_heap h;
+	uint32_t out[8];
+
+	ck_assert_int_eq(timer_heap_init(&h, 5), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		timer_set(&h, i, 10 * (int64_t)(i + 1));
+	timer_set(&h, c->id, c->due);
+	heap_check(&h);
+	ck_assert_msg(h.n == 5, "%s: %u entries", c->what, h.n);
+	ck_assert_uint_eq(pop_all(&h, INT64_MAX, out, 8), 5);
+	for (uint32_t i = 0; i < 5; i++)
+		ck_assert_msg(out[i] == c->order[i], "%s: pop %u gave id %u, want %u", c->what, i,
+			      out[i], c->order[i]);
+	timer_heap_free(&h);
+}
+END_TEST
+
+START_TEST(test_cancel_middle)
+{
+	struct timer_heap h;
+	uint32_t out[16], n;
+	int64_t prev = INT64_MIN;
+
+	ck_assert_int_eq(timer_heap_init(&h, 16), 0);
+	for (uint32_t i = 0; i < 15; i++)
+		timer_set(&h, i, (int64_t)((i * 7) % 15));
+	/* Cancel entries sitting in the middle of the array, not just the root or the tail. */
+	for (uint32_t slot = 5; slot <= 7; slot++) {
+		uint32_t id = h.v[slot].id;
+
+		timer_cancel(&h, id);
+		ck_assert(!timer_armed(&h, id));
+		heap_check(&h);
+	}
+	ck_assert_uint_eq(h.n, 12);
+	timer_cancel(&h, 15);
+	timer_cancel(&h, 15);
+	ck_assert_uint_eq(h.n, 12);
+	n = pop_all(&h, INT64_MAX, out, 16);
+	ck_assert_uint_eq(n, 12);
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t due = (int64_t)((out[i] * 7) % 15);
+
+		ck_assert_int_ge(due, prev);
+		prev = due;
+	}
+	timer_heap_free(&h);
+}
+END_TEST
+
+START_TEST(test_cancel_last_and_root)
+{
+	struct timer_heap h;
+	uint32_t id;
+
+	ck_assert_int_eq(timer_heap_init(&h, 4), 0);
+	timer_set(&h, 0, 10);
+	timer_set(&h, 1, 20);
+	timer_set(&h, 2, 30);
+	timer_cancel(&h, h.v[h.n - 1].id);
+	heap_check(&h);
+	timer_cancel(&h, h.v[0].id);
+	heap_check(&h);
+	ck_assert_uint_eq(h.n, 1);
+	ck_assert_int_eq(timer_next_due(&h), 20);
+	ck_assert_int_eq(timer_pop_due(&h, 20, &id), 0);
+	ck_assert_uint_eq(id, 1);
+	timer_heap_free(&h);
+}
+END_TEST
+
+START_TEST(test_rearm)
+{
+	struct timer_heap h;
+	uint32_t id;
+
+	ck_assert_int_eq(timer_heap_init(&h, 4), 0);
+	timer_set(&h, 2, 100);
+	timer_set(&h, 2, 50);
+	timer_set(&h, 2, 70);
+	ck_assert_uint_eq(h.n, 1);
+	ck_assert_int_eq(timer_next_due(&h), 70);
+	ck_assert_int_eq(timer_pop_due(&h, 70, &id), 0);
+	ck_assert_uint_eq(id, 2);
+	ck_assert(!timer_armed(&h, 2));
+	timer_set(&h, 2, 170);
+	ck_assert(timer_armed(&h, 2));
+	ck_assert_int_eq(timer_next_due(&h), 170);
+	timer_cancel(&h, 2);
+	timer_set(&h, 2, 5);
+	ck_assert_uint_eq(h.n, 1);
+	ck_assert_int_eq(timer_next_due(&h), 5);
+	timer_heap_free(&h);
+}
+END_TEST
+
+START_TEST(test_pop_due_respects_now)
+{
+	struct timer_heap h;
+	uint32_t id = 99;
+
+	ck_assert_int_eq(timer_heap_init(&h, 4), 0);
+	timer_set(&h, 3, 30);
+	timer_set(&h, 1, 10);
+	timer_set(&h, 2, 20);
+	ck_assert_int_eq(timer_next_due(&h), 10);
+	ck_assert_int_eq(timer_pop_due(&h, 9, &id), -EAGAIN);
+	ck_assert_uint_eq(id, 99);
+	ck_assert_uint_eq(h.n, 3);
+	ck_assert_int_eq(timer_pop_due(&h, 20, &id), 0);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(timer_pop_due(&h, 20, &id), 0);
+	ck_assert_uint_eq(id, 2);
+	id = 99;
+	ck_assert_int_eq(timer_pop_due(&h, 20, &id), -EAGAIN);
+	ck_assert_uint_eq(id, 99);
+	ck_assert_int_eq(timer_next_due(&h), 30);
+	ck_assert_int_eq(timer_pop_due(&h, 30, &id), 0);
+	ck_assert_uint_eq(id, 3);
+	ck_assert_int_eq(timer_next_due(&h), INT64_MAX);
+	timer_heap_free(&h);
+}
+END_TEST
+
+START_TEST(test_grow_keeps_entries)
+{
+	struct timer_heap h;
+	uint32_t out[300], n;
+
+	ck_assert_int_eq(timer_heap_init(&h, 4), 0);
+	for (uint32_t i = 0; i < 4; i++)
+		timer_set(&h, i, 1000 - (int64_t)i);
+	ck_assert_int_eq(timer_heap_grow(&h, 2), 0);
+	ck_assert_uint_eq(h.ids, 4);
+	ck_assert_int_eq(timer_heap_grow(&h, 256), 0);
+	ck_assert_uint_eq(h.ids, 256);
+	heap_check(&h);
+	for (uint32_t i = 0; i < 4; i++)
+		ck_assert(timer_armed(&h, i));
+	for (uint32_t i = 4; i < 256; i++) {
+		ck_assert(!timer_armed(&h, i));
+		timer_set(&h, i, (int64_t)(i * 3));
+	}
+	heap_check(&h);
+	n = pop_all(&h, INT64_MAX, out, 300);
+	ck_assert_uint_eq(n, 256);
+	/* Ids 4..255 are due at 12..765, then 3, 2, 1, 0 at 997..1000. */
+	for (uint32_t i = 0; i < 252; i++)
+		ck_assert_uint_eq(out[i], i + 4);
+	for (uint32_t i = 0; i < 4; i++)
+		ck_assert_uint_eq(out[252 + i], 3 - i);
+	timer_heap_free(&h);
+}
+END_TEST
+
+/* The model: due[id] when armed[id]. */
+struct model {
+	int64_t due[MODEL_IDS];
+	uint8_t armed[MODEL_IDS];
+};
+
+static int64_t model_min(const struct model *m)
+{
+	int64_t best = INT64_MAX;
+
+	for (uint32_t i = 0; i < MODEL_IDS; i++)
+		if (m->armed[i] && m->due[i] < best)
+			best = m->due[i];
+	return best;
+}
+
+static void model_compare(const struct timer_heap *h, const struct model *m)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < MODEL_IDS; i++) {
+		ck_assert_int_eq(timer_armed(h, i) != 0, m->armed[i] != 0);
+		if (m->armed[i]) {
+			ck_assert_int_eq(h->v[h->slot_of[i]].due, m->due[i]);
+			n++;
+		}
+	}
+	ck_assert_uint_eq(h->n, n);
+	ck_assert_int_eq(timer_next_due(h), model_min(m));
+}
+
+START_TEST(test_random_against_model)
+{
+	struct timer_heap h;
+	struct model m = { { 0 }, { 0 } };
+	uint64_t st = 20240601u;
+	int64_t now = 0;
+	unsigned pops = 0, sets = 0, cancels = 0;
+
+	ck_assert_int_eq(timer_heap_init(&h, MODEL_IDS), 0);
+	for (int step = 0; step < 20000; step++) {
+		uint64_t r = rng_next(&st);
+		uint32_t id = (uint32_t)(r % MODEL_IDS);
+		unsigned op = (unsigned)((r >> 8) % 10);
+
+		if (op < 5) {
+			/* Dues in a narrow range, so ties happen often. */
+			int64_t due = now + (int64_t)((r >> 16) % 200) - 20;
+
+			timer_set(&h, id, due);
+			m.due[id] = due;
+			m.armed[id] = 1;
+			sets++;
+		} else if (op < 7) {
+			timer_cancel(&h, id);
+			m.armed[id] = 0;
+			cancels++;
+		} else {
+			int64_t min = model_min(&m);
+			uint32_t got = TIMER_NONE;
+			int rc = timer_pop_due(&h, now, &got);
+
+			if (min > now) {
+				ck_assert_int_eq(rc, -EAGAIN);
+				ck_assert_uint_eq(got, TIMER_NONE);
+			} else {
+				ck_assert_int_eq(rc, 0);
+				ck_assert_uint_lt(got, MODEL_IDS);
+				ck_assert(m.armed[got]);
+				ck_assert_int_eq(m.due[got], min);
+				m.armed[got] = 0;
+				pops++;
+			}
+			now += (int64_t)((r >> 24) % 30);
+		}
+		model_compare(&h, &m);
+		if (step % 256 == 0)
+			heap_check(&h);
+	}
+	/* Make sure every kind of operation really ran many times. */
+	ck_assert_uint_gt(pops, 1000);
+	ck_assert_uint_gt(sets, 5000);
+	ck_assert_uint_gt(cancels, 2000);
+	heap_check(&h);
+	timer_heap_free(&h);
+}
+END_TEST
+
+static Suite *timer_suite(void)
+{
+	Suite *s = suite_create("timer");
+	TCase *tc = tcase_create("heap");
+
+	tcase_add_test(tc, test_init_empty);
+	tcase_add_test(tc, test_random_pop_order);
+	tcase_add_loop_test(tc, test_set_moves, 0, (int)(sizeof(set_cases) / sizeof(set_cases[0])));
+	tcase_add_test(tc, test_cancel_middle);
+	tcase_add_test(tc, test_cancel_last_and_root);
+	tcase_add_test(tc, test_rearm);
+	tcase_add_test(tc, test_pop_due_respects_now);
+	tcase_add_test(tc, test_grow_keeps_entries);
+	tcase_add_test(tc, test_random_against_model);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(timer_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
