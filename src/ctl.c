@@ -167,6 +167,7 @@ static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
 	}
 	(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
 	cl->fd = fd;
+	cl->writable = true;
 	cl->uid = cred.uid;
 	cl->gid = cred.gid;
 	cl->pid = cred.pid;

@@ -127,6 +127,7 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	render_json_latency(out, "latency_ms", &t->cycle_lat, 1, now);
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
+	render_json_latency(out, "connect_total_ms", &t->connect_lat, 0, now);
 	if (t->cycles_failed == 0) {
 		buf_printf(out, "\"last_error\":null,\"last_error_detail\":null}");
 		return;

@@ -95,12 +95,13 @@ start_mconnd() {
 	fi
 }
 
-# stop_mconnd: SIGTERM, expect exit 0 and no sanitizer report.
+# stop_mconnd [SIGNAL]: SIGTERM (or SIGNAL), expect exit 0 and no sanitizer report.
 stop_mconnd() {
-	kill -TERM "$MCONND_PID"
+	sig=${1:-TERM}
+	kill -"$sig" "$MCONND_PID"
 	wait "$MCONND_PID"
 	rc=$?
-	check "mconnd exits 0 on SIGTERM (got $rc)" test "$rc" = 0
+	check "mconnd exits 0 on SIG$sig (got $rc)" test "$rc" = 0
 	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:|==[0-9]+== [A-Z]' "$T/mconnd.log"; then
 		fail "sanitizer report in mconnd's log:"
 		sed -n '1,40p' "$T/mconnd.log"

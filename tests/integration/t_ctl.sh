@@ -39,5 +39,5 @@ pkill -P $$ -x sleep 2>/dev/null
 check "serves again once clients leave" wait_for 10 "$MCONNCTL" version
 check "busy rejections are counted" test "$(js '.control.rejected_busy > 0')" = true
 check "sessions kept cycling" tjs_true web '.cycles_failed == 0 and .state == "up"'
-stop_mconnd
+stop_mconnd INT
 finish

@@ -22,35 +22,37 @@ start_echod noaccept noaccept -b 1 -l 127.0.0.1:0
 
 target() { # NAME PORT
 	printf '[target "%s"]\naddress = 127.0.0.1:%s\nconnections = 2\ninterval = 100ms\n' "$1" "$2"
-	printf 'connect_timeout = 300ms\ntimeout = 500ms\nfall = 2\n'
+	printf 'connect_timeout = 300ms\ntimeout = 500ms\nfall = 2\nmode = %s\n' "$MODE"
 }
-{
-	conf_header
-	target refused "$gone_PORT"
-	target silent "$silent_PORT"
-	target corrupt "$corrupt_PORT"
-	target close "$close_PORT"
-	target reset "$reset_PORT"
-	target drip "$drip_PORT"
-	target noaccept "$noaccept_PORT"
-} >"$T/c.conf"
-start_mconnd "$T/c.conf"
-
 expect() { # TARGET CLASS
-	check "$1: counted as $2 and nothing else" wait_for 10 only_class "$1" "$2"
-	check "$1: down" wait_for 10 tjs_true "$1" '.state == "down"'
-	check "$1: last_error is $2" test "$(tjs "$1" .last_error)" = "$2"
+	check "$MODE $1: counted as $2 and nothing else" wait_for 10 only_class "$1" "$2"
+	check "$MODE $1: down" wait_for 10 tjs_true "$1" '.state == "down"'
+	check "$MODE $1: last_error is $2" test "$(tjs "$1" .last_error)" = "$2"
 }
-expect refused refused
-expect silent timeout
-expect corrupt mismatch
-expect close eof
-expect reset reset
-expect drip timeout
-expect noaccept connect_timeout
-check "status still answers" sh -c "'$MCONNCTL' status >/dev/null"
-check "down logged with the reason" grep -q 'target corrupt is down after 2 failures: mismatch' "$T/mconnd.log"
-stop_mconnd
+for MODE in cycle persistent; do
+	{
+		conf_header
+		target refused "$gone_PORT"
+		target silent "$silent_PORT"
+		target corrupt "$corrupt_PORT"
+		target close "$close_PORT"
+		target reset "$reset_PORT"
+		target drip "$drip_PORT"
+		target noaccept "$noaccept_PORT"
+	} >"$T/c.conf"
+	start_mconnd "$T/c.conf"
+	expect refused refused
+	expect silent timeout
+	expect corrupt mismatch
+	expect close eof
+	expect reset reset
+	expect drip timeout
+	expect noaccept connect_timeout
+	check "$MODE: status still answers" sh -c "'$MCONNCTL' status >/dev/null"
+	check "$MODE: down logged with the reason" \
+		grep -q 'target corrupt is down after 2 failures: mismatch' "$T/mconnd.log"
+	stop_mconnd
+done
 
 # Unreachable: a network namespace of our own whose loopback is down.
 if unshare -rn true 2>/dev/null; then NS="unshare -rn"; else NS="unshare -n"; fi
