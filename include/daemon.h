@@ -15,7 +15,7 @@ struct config;
 struct target;
 
 #define DAEMON_MAX_EVENTS 512
-#define DAEMON_MAX_TIMERS_PER_TURN 4096
+#define DAEMON_MAX_TIMERS_PER_TURN 256
 #define DAEMON_SCRATCH 65536
 
 struct daemon {

@@ -98,6 +98,8 @@ start_mconnd() {
 # stop_mconnd [SIGNAL]: SIGTERM (or SIGNAL), expect exit 0 and no sanitizer report.
 stop_mconnd() {
 	sig=${1:-TERM}
+	check "no event was refused by a session's state machine" \
+		test "$(js .loop.unexpected_events)" = 0
 	kill -"$sig" "$MCONND_PID"
 	wait "$MCONND_PID"
 	rc=$?
