@@ -4,10 +4,12 @@
 # 'make check'); safe to run again.
 set -eu
 
-# Build: compiler, pkg-config and the three libraries (libsystemd, inih, Check).
+# Build: compiler and C library headers (gcc only recommends libc6-dev), pkg-config
+# and the three libraries (libsystemd, inih, Check).
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
-# the daemon's memory, socat talks to the control socket like a person would.
-PKGS="gcc make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat"
+# the daemon's memory, socat talks to the control socket like a person would,
+# procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
 
 missing=""
 for p in $PKGS; do

@@ -6,7 +6,7 @@ passed=0
 failed=0
 for t in t_*.sh; do
 	[ -n "${ONLY:-}" ] && [ "$t" != "$ONLY" ] && continue
-	echo "== $t (${BUILD:-build})"
+	echo "== $t (${BUILD:-build}${VALGRIND:+, under valgrind})"
 	if sh "./$t"; then
 		passed=$((passed + 1))
 	else
