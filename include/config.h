@@ -61,11 +61,14 @@ struct target_conf {
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
+	unsigned key_line[24];
 };
 
 struct config {
 	char *path;
 	char *control_socket;
+	int64_t control_idle_timeout;
+	int64_t control_io_timeout;
 	int log_level;
 	struct target_conf **targets;
 	size_t n_targets;

@@ -14,11 +14,15 @@
 struct daemon;
 
 #define CTL_MAX_CLIENTS 64
-#define CTL_IDLE_TIMEOUT_NS (60LL * NSEC_PER_SEC)
+/* Requests one client may have answered per loop turn before others get a go. */
+#define CTL_REQUESTS_PER_TURN 4
+/* Replies waiting in all clients' buffers beyond which new requests get ERR busy. */
+#define CTL_OUTPUT_BUDGET (64u << 20)
 
-/* epoll data for the listening socket and for client slot i. */
+/* epoll data for the listening socket and for client slot i in its generation g: a
+ * slot closed and reused within one epoll batch does not get its old events. */
 #define CTL_EVDATA_LISTEN (EVDATA_OTHER | 1u)
-#define CTL_EVDATA_CLIENT(i) (EVDATA_OTHER | 0x100u | (uint64_t)(i))
+#define CTL_EVDATA_CLIENT(i, g) (EVDATA_OTHER | 0x100u | (uint64_t)(i) | ((uint64_t)(g) << 16))
 
 struct ctl_client {
 	int fd;
@@ -29,6 +33,7 @@ struct ctl_client {
 	gid_t gid;
 	pid_t pid;
 	int64_t last_active;
+	int64_t line_since;
 	size_t in_len;
 	char in[CTL_MAX_LINE + 1];
 	struct buf out;
@@ -39,7 +44,12 @@ struct ctl_server {
 	bool activated;
 	char *path;
 	uint32_t n_clients;
+	uint64_t pending;
 	uint64_t rejected_busy;
+	uint64_t timed_out;
+	int64_t idle_timeout;
+	int64_t io_timeout;
+	uint32_t gen[CTL_MAX_CLIENTS];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
 
@@ -52,7 +62,11 @@ void ctl_close(struct ctl_server *c);
 /* Handle an epoll event whose data has EVDATA_OTHER set and belongs to the server. */
 void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now);
 
-/* Drop clients idle for longer than the timeout. */
+/* Go on with clients that had more requests than one turn allows. */
+void ctl_run_pending(struct daemon *d, int64_t now);
+
+/* Drop clients idle for idle_timeout, or stalled (a reply not read, a request line
+ * not finished) for io_timeout. */
 void ctl_sweep(struct daemon *d, int64_t now);
 
 #endif

@@ -25,7 +25,8 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* Decode \n \r \t \\ \xHH escapes into out (at most cap bytes); -EINVAL names bad input. */
 int parse_escapes(const char *s, uint8_t *out, size_t cap, size_t *ret_len);
 
-/* Parse "host:port", "[v6]:port"; resolves names only when resolve is true. */
+/* Parse "host:port", "[v6]:port"; resolves names only when resolve is true.
+ * -EHOSTUNREACH: the name does not resolve; -EADDRNOTAVAIL: not a unicast address. */
 int parse_address(const char *s, bool resolve, struct sockaddr_any *ret);
 
 /* Parse a numeric IPv4 or IPv6 address (optionally in brackets) with port 0. */

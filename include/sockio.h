@@ -30,7 +30,12 @@ struct sockio {
 	int epfd;
 	uint32_t open;
 	uint32_t max_open;
+	uint16_t port_lo;
+	uint16_t port_hi;
 };
+
+/* Prepare the context: the epoll instance, no fd limit yet, the ephemeral ports. */
+void sockio_init(struct sockio *io, int epfd);
 
 extern const struct session_io sockio_ops;
 

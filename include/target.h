@@ -53,13 +53,15 @@ struct target *target_new(const struct target_conf *conf, int64_t now);
 /* Free a target; target_free(NULL) does nothing. */
 void target_free(struct target *t);
 
-/* Count a finished cycle; returns true and fills ret when health changed. */
+/* Count a finished cycle; returns true and fills ret when health changed. A local
+ * resource shortage is counted but says nothing about the target's health. */
 bool target_record_result(struct target *t, const struct session_result *res, int64_t now,
 			  struct health_change *ret);
 
 /* Return the pause before the next cycle of a session with fails consecutive failures,
- * the last of class err: the interval, or a capped backoff while the target is down
- * and after a local resource shortage (never a busy retry). */
+ * the last of class err: the interval after a success; after a failure at least
+ * max(interval, 100ms), doubling per failure up to backoff_max while the target is
+ * down or after a local resource shortage. */
 int64_t target_pause(const struct target *t, uint32_t fails, enum session_error err);
 
 /* Return the name of a health state ("unknown", "up", "down"). */

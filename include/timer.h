@@ -43,6 +43,12 @@ static inline int timer_armed(const struct timer_heap *h, uint32_t id)
 	return id < h->ids && h->slot_of[id] != TIMER_NONE;
 }
 
+/* Return id's deadline, or INT64_MAX when it has none. */
+static inline int64_t timer_due(const struct timer_heap *h, uint32_t id)
+{
+	return timer_armed(h, id) ? h->v[h->slot_of[id]].due : INT64_MAX;
+}
+
 /* Return the earliest deadline, or INT64_MAX when the heap is empty. */
 int64_t timer_next_due(const struct timer_heap *h);
 

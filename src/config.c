@@ -103,6 +103,10 @@ static void ctx_error(struct parse_ctx *ctx, const char *key, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A bad address line (even "address 1.2.3.4" without '=') was an attempt at
+	 * one: do not also say the address is missing. */
+	if (ctx->sect == SECT_TARGET && ctx->target && key && strncmp(key, "address", 7) == 0)
+		ctx->target->address_given = true;
 	e = realloc(errs->v, (errs->n + 1) * sizeof(*e));
 	if (!e)
 		abort();
@@ -181,10 +185,14 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 			  sizeof(t->address_text) - 1);
 		return -EINVAL;
 	}
-	t->address_given = true;
 	r = parse_address(value, ctx->resolve, field);
 	if (r == -EHOSTUNREACH) {
 		ctx_error(ctx, k->name, "cannot resolve the host in '%s'", value);
+		return r;
+	}
+	if (r == -EADDRNOTAVAIL) {
+		ctx_error(ctx, k->name, "'%s' is not a unicast address; expected one TCP can connect to",
+			  value);
 		return r;
 	}
 	if (r < 0) {
@@ -270,6 +278,10 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 static const struct key_def keys[] = {
 	{ "control_socket", SECT_DAEMON, key_socket_path, D(control_socket), 0, 0, NULL,
 	  "an absolute path of at most 107 bytes" },
+	{ "control_idle_timeout", SECT_DAEMON, key_duration, D(control_idle_timeout), 1 * SEC,
+	  86400 * SEC, NULL, NULL },
+	{ "control_io_timeout", SECT_DAEMON, key_duration, D(control_io_timeout), 100 * MS,
+	  600 * SEC, NULL, NULL },
 	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
@@ -288,6 +300,9 @@ static const struct key_def keys[] = {
 	{ "source", SECT_TARGET, key_source, T(source), 0, 0, NULL,
 	  "a numeric IPv4 or IPv6 address" },
 };
+
+_Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
+	       "key_line must have a slot for every key");
 
 /* List the keys of a section kind, for "unknown key" messages. */
 static void keys_list(enum section_kind sect, char *out, size_t n)
@@ -333,11 +348,14 @@ static int config_handler(void *user, const char *section, const char *name, con
 			}
 			*seen |= 1ull << i;
 		}
+		if (ctx->sect == SECT_TARGET)
+			ctx->target->key_line[i] = ctx->line;
 		k->parse(ctx, k, (char *)base + k->offset, value);
 		return 1;
 	}
 	keys_list(ctx->sect, known, sizeof(known));
-	ctx_error(ctx, name, "unknown key; accepted keys in this section: %s", known);
+	ctx_error(ctx, name, "unknown key%s; accepted keys in this section: %s",
+		  strpbrk(name, " \t") ? " (is an '=' missing?)" : "", known);
 	return 1;
 }
 
@@ -424,6 +442,13 @@ static void section_header(struct parse_ctx *ctx, const char *line, size_t n)
 	}
 	memcpy(inner, line + 1, len);
 	inner[len] = '\0';
+	for (const char *q = end + 1; q < line + n; q++) {
+		if (*q != ' ' && *q != '\t' && *q != '\r') {
+			ctx->sect = SECT_BAD;
+			ctx_error(ctx, NULL, "unexpected text after [%s]", inner);
+			return;
+		}
+	}
 	if (strcmp(inner, "daemon") == 0) {
 		ctx->sect = SECT_DAEMON;
 	} else if (len > 9 && strncmp(inner, "target \"", 8) == 0 && inner[len - 1] == '"' &&
@@ -511,7 +536,25 @@ static int config_check_lines(struct parse_ctx *ctx)
 	return 0;
 }
 
-/* Check one target as a whole; errors point at its section line. */
+/* Return the index of a key in the table. */
+static size_t key_index(const char *name)
+{
+	size_t i = 0;
+
+	while (strcmp(keys[i].name, name) != 0)
+		i++;
+	return i;
+}
+
+/* The line where t set the first of two keys it set, else its section line. */
+static unsigned target_key_line(const struct target_conf *t, const char *a, const char *b)
+{
+	unsigned la = t->key_line[key_index(a)], lb = t->key_line[key_index(b)];
+
+	return la ? la : lb ? lb : t->line;
+}
+
+/* Check one target as a whole; errors point at the lines of the keys involved. */
 static void config_validate_target(struct parse_ctx *ctx, const struct target_conf *t)
 {
 	char a[32], b[32];
@@ -519,11 +562,13 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 	ctx->line = t->line;
 	if (t->addr.len == 0 && !t->address_given)
 		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
+	ctx->line = target_key_line(t, "connect_timeout", "timeout");
 	if (t->connect_timeout > t->timeout)
 		ctx_error(ctx, "connect_timeout",
 			  "[target \"%s\"]: connect_timeout (%s) is longer than timeout (%s); it must not be",
 			  t->name, format_duration(t->connect_timeout, a, sizeof(a)),
 			  format_duration(t->timeout, b, sizeof(b)));
+	ctx->line = target_key_line(t, "source", "address");
 	if (t->has_source && t->addr.len && t->source.ss.ss_family != t->addr.ss.ss_family)
 		ctx_error(ctx, "source",
 			  "[target \"%s\"]: source %s is not of the address family of %s",
@@ -555,6 +600,8 @@ static struct config *config_new(const char *path)
 		abort();
 	c->path = xstrdup(path);
 	c->control_socket = xstrdup("/run/mconnd.sock");
+	c->control_idle_timeout = 60 * SEC;
+	c->control_io_timeout = 10 * SEC;
 	c->log_level = 6;
 	return c;
 }

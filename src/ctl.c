@@ -19,8 +19,6 @@
 #include "daemon.h"
 #include "log.h"
 
-/* A client whose reply has not moved for this long is dropped. */
-#define CTL_STUCK_TIMEOUT_NS (10LL * NSEC_PER_SEC)
 
 /* Refuse a path whose directory others may write to, and a live socket of another
  * daemon; remove a stale one. */
@@ -124,6 +122,7 @@ static void ctl_client_close(struct ctl_server *c, uint32_t slot)
 	buf_free(&cl->out);
 	free(cl);
 	c->clients[slot] = NULL;
+	c->pending &= ~(1ull << slot);
 	c->n_clients--;
 }
 
@@ -173,7 +172,7 @@ static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
 	cl->pid = cred.pid;
 	cl->last_active = now;
 	buf_init(&cl->out, CTL_MAX_REPLY);
-	ev.data.u64 = CTL_EVDATA_CLIENT(slot);
+	ev.data.u64 = CTL_EVDATA_CLIENT(slot, ++c->gen[slot]);
 	c->clients[slot] = cl;
 	c->n_clients++;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -216,27 +215,48 @@ static int ctl_client_flush(struct ctl_client *cl, int64_t now)
 	return 0;
 }
 
-/* Answer complete request lines, one at a time while no reply is pending. */
-static void ctl_client_process(struct daemon *d, struct ctl_client *cl)
+/* Sum the replies waiting in every client's buffer. */
+static size_t ctl_output_pending(const struct ctl_server *c)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->clients[i])
+			n += c->clients[i]->out.len;
+	return n;
+}
+
+/* Answer one complete request line while no reply is pending; returns true when it
+ * did. At EOF an unterminated last line counts as a request. */
+static bool ctl_client_answer(struct daemon *d, struct ctl_client *cl, int64_t now)
 {
 	char *nl;
+	size_t used;
 
+	if (cl->out.len > 0 || cl->want_close)
+		return false;
 	if (cl->eof && cl->in_len > 0 && cl->in_len < CTL_MAX_LINE &&
 	    !memchr(cl->in, '\n', cl->in_len))
 		cl->in[cl->in_len++] = '\n';
-	while (cl->out.len == 0 && !cl->want_close &&
-	       (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
-		size_t used = (size_t)(nl - cl->in) + 1;
-
-		*nl = '\0';
-		ctlcmd_dispatch(d, cl, cl->in, &cl->out);
-		memmove(cl->in, cl->in + used, cl->in_len - used);
-		cl->in_len -= used;
-	}
-	if (cl->out.len == 0 && cl->in_len >= CTL_MAX_LINE) {
+	nl = memchr(cl->in, '\n', cl->in_len);
+	if (!nl) {
+		if (cl->in_len < CTL_MAX_LINE)
+			return false;
 		buf_printf(&cl->out, "ERR line too long (at most %d bytes)\n\n", CTL_MAX_LINE - 1);
 		cl->want_close = true;
+		return true;
 	}
+	used = (size_t)(nl - cl->in) + 1;
+	*nl = '\0';
+	if (ctl_output_pending(&d->ctl) > CTL_OUTPUT_BUDGET)
+		buf_printf(&cl->out, "ERR busy: too many replies waiting to be read; try again\n\n");
+	else
+		ctlcmd_dispatch(d, cl, cl->in, &cl->out);
+	memmove(cl->in, cl->in + used, cl->in_len - used);
+	cl->in_len -= used;
+	cl->last_active = now;
+	cl->line_since = cl->in_len ? now : 0;
+	return true;
 }
 
 /* Read until the socket is drained (1), the line buffer is full (0), or EOF (-1). */
@@ -252,19 +272,21 @@ static int ctl_client_read(struct ctl_client *cl, int64_t now)
 		if (n <= 0)
 			return -1;
 		cl->in_len += (size_t)n;
-		cl->last_active = now;
+		if (cl->line_since == 0)
+			cl->line_since = now;
 	}
 	return 0;
 }
 
-/* Read, answer and write for as long as the client has requests and takes replies. */
+/* Read, answer and write while the client has requests and takes replies, at most
+ * CTL_REQUESTS_PER_TURN requests per call: a client with more waits on the pending
+ * list for the loop's next turn, so no client can hold the loop. */
 static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, int64_t now)
 {
-	struct ctl_client *cl = slot < CTL_MAX_CLIENTS ? d->ctl.clients[slot] : NULL;
-	bool drained = false;
+	struct ctl_client *cl = d->ctl.clients[slot];
+	unsigned budget = CTL_REQUESTS_PER_TURN;
+	bool drained = false, answered;
 
-	if (!cl)
-		return;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		cl->writable = true;
 	for (;;) {
@@ -274,18 +296,20 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 			cl->eof = r < 0;
 			drained = r > 0;
 		}
-		ctl_client_process(d, cl);
+		answered = ctl_client_answer(d, cl, now);
 		if (ctl_client_flush(cl, now) < 0)
 			break;
 		if (cl->out.len > 0)
 			return;
 		if (cl->want_close)
 			break;
-		if (memchr(cl->in, '\n', cl->in_len))
-			continue;
-		if (cl->eof)
+		if (answered && --budget == 0) {
+			d->ctl.pending |= 1ull << slot;
+			return;
+		}
+		if (!answered && cl->eof)
 			break;
-		if (drained)
+		if (!answered && drained)
 			return;
 	}
 	ctl_client_close(&d->ctl, slot);
@@ -293,21 +317,46 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 
 void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now)
 {
-	if (data == CTL_EVDATA_LISTEN)
+	uint32_t slot = (uint32_t)(data & 0xffu);
+
+	if (data == CTL_EVDATA_LISTEN) {
 		ctl_accept(d, now);
-	else
-		ctl_client_event(d, (uint32_t)(data & 0xffu), events, now);
+		return;
+	}
+	/* An event for a client that left in this batch, maybe for a new one in its slot. */
+	if (slot >= CTL_MAX_CLIENTS || !d->ctl.clients[slot] ||
+	    CTL_EVDATA_CLIENT(slot, d->ctl.gen[slot]) != data)
+		return;
+	ctl_client_event(d, slot, events, now);
 }
 
+void ctl_run_pending(struct daemon *d, int64_t now)
+{
+	uint64_t pending = d->ctl.pending;
+
+	d->ctl.pending = 0;
+	for (uint32_t i = 0; pending; i++, pending >>= 1)
+		if ((pending & 1) && d->ctl.clients[i])
+			ctl_client_event(d, i, 0, now);
+}
+
+/* Pick up connections an fd shortage left in the backlog, and drop clients that are
+ * idle, that do not read their reply, or that take too long to send a request line. */
 void ctl_sweep(struct daemon *d, int64_t now)
 {
+	struct ctl_server *c = &d->ctl;
+
 	ctl_accept(d, now);
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
-		struct ctl_client *cl = d->ctl.clients[i];
+		struct ctl_client *cl = c->clients[i];
 
 		if (!cl)
 			continue;
-		if (now - cl->last_active > (cl->out.len ? CTL_STUCK_TIMEOUT_NS : CTL_IDLE_TIMEOUT_NS))
-			ctl_client_close(&d->ctl, i);
+		if ((cl->out.len && now - cl->last_active > c->io_timeout) ||
+		    (cl->line_since && now - cl->line_since > c->io_timeout) ||
+		    now - cl->last_active > c->idle_timeout) {
+			c->timed_out++;
+			ctl_client_close(c, i);
+		}
 	}
 }

@@ -177,5 +177,9 @@ void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, s
 		reply_error(out, "unknown option; only -j is accepted");
 		return;
 	}
+	if (rq.argc == 0) {
+		reply_error(out, "no command; try 'help'");
+		return;
+	}
 	dispatch_words(d, &rq, out);
 }

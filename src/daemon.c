@@ -100,11 +100,11 @@ static int daemon_alloc_session(struct daemon *d, uint32_t *ret_id)
 		d->sess = v;
 		memset(v + d->cap_sess, 0, (size_t)(cap - d->cap_sess) * sizeof(*v));
 		f = realloc(d->free_ids, (size_t)cap * sizeof(*f));
-		if (!f || timer_heap_grow(&d->timers, cap) < 0) {
-			free(f);
+		if (!f)
 			return -ENOMEM;
-		}
 		d->free_ids = f;
+		if (timer_heap_grow(&d->timers, cap) < 0)
+			return -ENOMEM;
 		for (uint32_t i = cap; i > d->cap_sess; i--)
 			d->free_ids[d->n_free++] = i - 1;
 		d->cap_sess = cap;
@@ -162,7 +162,6 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 	struct rlimit rl;
 	uint64_t cur;
 
-	d->sio.max_open = UINT32_MAX;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	rl.rlim_cur = rl.rlim_max;
@@ -191,7 +190,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
-	d->sio.epfd = d->epfd;
+	sockio_init(&d->sio, d->epfd);
 	d->env = (struct session_env){ .io = &sockio_ops, .io_ctx = &d->sio, .timers = &d->timers,
 				       .on_result = daemon_on_result, .scratch = d->scratch,
 				       .scratch_len = sizeof(d->scratch) };
@@ -223,9 +222,13 @@ int daemon_open_control(struct daemon *d)
 	char err[256];
 	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
 
-	if (r < 0)
+	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
-	return r;
+		return r;
+	}
+	d->ctl.idle_timeout = d->cfg->control_idle_timeout;
+	d->ctl.io_timeout = d->cfg->control_io_timeout;
+	return 0;
 }
 
 /* Fire timers due at now, at most a bounded number per turn. Each handler gets a
@@ -325,6 +328,8 @@ int daemon_run(struct daemon *d)
 		bool more = daemon_run_timers(d, now);
 		int n;
 
+		ctl_run_pending(d, now);
+		more |= d->ctl.pending != 0;
 		daemon_tick(d, now);
 		n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, more ? 0 : daemon_wait_ms(d, now));
 		if (n < 0 && errno != EINTR)

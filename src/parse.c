@@ -224,6 +224,27 @@ static int address_resolve(const char *host, uint16_t port, struct sockaddr_any 
 	return 0;
 }
 
+/* True when host looks like a number in some inet_aton shorthand ("127.1", "10"),
+ * which the resolver would accept and we do not. */
+static bool host_is_numeric_shorthand(const char *host)
+{
+	return host[strspn(host, "0123456789.")] == '\0' ||
+	       (host[0] == '0' && (host[1] == 'x' || host[1] == 'X'));
+}
+
+/* Refuse what TCP cannot connect to: unspecified, broadcast and multicast addresses. */
+static bool address_is_unicast(const struct sockaddr_any *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		uint32_t v = ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr);
+
+		return v != 0 && v != 0xffffffffu && (v >> 28) != 0xe;
+	}
+	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+
+	return !IN6_IS_ADDR_UNSPECIFIED(v6) && !IN6_IS_ADDR_MULTICAST(v6);
+}
+
 int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 {
 	char host[256];
@@ -238,10 +259,12 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 	if (r < 0)
 		return r;
 	r = address_numeric(host, (uint16_t)port, &a);
-	if (r < 0 && (s[0] == '[' || !resolve))
+	if (r < 0 && (s[0] == '[' || !resolve || host_is_numeric_shorthand(host)))
 		return -EINVAL;
 	if (r < 0)
 		r = address_resolve(host, (uint16_t)port, &a);
+	if (r == 0 && !address_is_unicast(&a))
+		r = -EADDRNOTAVAIL;
 	if (r == 0)
 		*ret = a;
 	return r;

@@ -94,7 +94,11 @@ static void session_enter(struct session *s, struct session_env *env, enum sessi
 	s->state = (uint8_t)st;
 }
 
-/* End the cycle: account it, then close or hold, and schedule the next one. */
+static void session_holding_io(struct session *s, struct session_env *env, int64_t now);
+
+/* End the cycle: account it, then close or hold, and schedule the next one. A held
+ * connection is checked at once: a FIN that came with the last echo leaves no new
+ * edge behind it. */
 static void session_finish(struct session *s, struct session_env *env, enum session_error err,
 			   int err_no, int64_t now)
 {
@@ -118,6 +122,8 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 	s->last_errno = err_no;
 	pause = env->on_result(env, s, &res, now);
 	session_enter(s, env, keep ? SESS_HOLDING : SESS_IDLE, now + pause);
+	if (keep)
+		session_holding_io(s, env, now);
 }
 
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
@@ -237,7 +243,7 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 
 	if (!(s->ready & SESS_READY_OUT))
 		return;
-	r = env->io->connect_result(env->io_ctx, s->fd);
+	r = env->io->connect_result(env->io_ctx, s->fd, s->target->conf);
 	if (r < 0) {
 		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
 		return;
@@ -266,8 +272,7 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 		session_finish(s, env, SERR_MISMATCH, 0, now);
 		return;
 	}
-	session_close_fd(s, env);
-	s->state = SESS_IDLE;
+	session_enter(s, env, SESS_IDLE, timer_due(env->timers, s->id));
 }
 
 /* Deadline passed: start the next cycle, or fail the one under way. */

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +23,46 @@ static int sockio_bind_source(int fd, const struct target_conf *tc)
 		return -errno;
 	if (bind(fd, (const struct sockaddr *)&tc->source.ss, tc->source.len) < 0)
 		return -errno;
+	return 0;
+}
+
+void sockio_init(struct sockio *io, int epfd)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned lo = 1, hi = 65535;
+
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
+			lo = 1;
+			hi = 65535;
+		}
+		fclose(f);
+	}
+	*io = (struct sockio){ .epfd = epfd, .max_open = UINT32_MAX, .port_lo = (uint16_t)lo,
+			       .port_hi = (uint16_t)hi };
+}
+
+static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* A connect to a local port in the ephemeral range can pick that very port as its
+ * source and connect to itself (a TCP simultaneous open), echoing its own bytes. */
+static int sockio_check_self(const struct sockio *io, int fd, const struct sockaddr_any *to)
+{
+	struct sockaddr_storage me;
+	socklen_t len = sizeof(me);
+	uint16_t port = sockaddr_port(&to->ss);
+
+	if (port < io->port_lo || port > io->port_hi)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&me, &len) < 0)
+		return -errno;
+	if (len == to->len && memcmp(&me, &to->ss, len) == 0)
+		return -ECONNREFUSED;
 	return 0;
 }
 
@@ -55,8 +97,11 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	s->fd = fd;
 	io->open++;
 	if (connect(fd, (const struct sockaddr *)&tc->addr.ss, tc->addr.len) == 0)
+		r = sockio_check_self(io, fd, &tc->addr);
+	else
+		r = -errno;
+	if (r == 0)
 		return 0;
-	r = -errno;
 	if (r == -EINPROGRESS)
 		return r;
 	s->fd = -1;
@@ -66,15 +111,16 @@ fail:
 	return r;
 }
 
-static int sockio_connect_result(void *ctx, int fd)
+static int sockio_connect_result(void *ctx, int fd, const struct target_conf *tc)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	(void)ctx;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
-	return -err;
+	if (err)
+		return -err;
+	return sockio_check_self(ctx, fd, &tc->addr);
 }
 
 static ssize_t sockio_send(void *ctx, int fd, const void *p, size_t n)

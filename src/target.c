@@ -6,8 +6,9 @@
 #include "target.h"
 #include "util.h"
 
-/* The first backoff pause, even at interval 0; backoff_max, when smaller, still caps it. */
-#define BACKOFF_FLOOR_NS (100 * NSEC_PER_MSEC)
+/* The shortest pause after a failed cycle, whatever the interval: a failing session
+ * never retries at once. */
+#define RETRY_FLOOR_NS (100 * NSEC_PER_MSEC)
 
 static const char *const health_names[] = { "unknown", "up", "down" };
 
@@ -71,6 +72,8 @@ bool target_record_result(struct target *t, const struct session_result *res, in
 	t->last_error = res->err;
 	t->last_errno = res->err_no;
 	t->last_error_at = now;
+	if (res->err == SERR_RESOURCE)
+		return false;
 	t->consec_ok = 0;
 	t->consec_fail++;
 	if (t->health != HEALTH_DOWN && t->consec_fail >= c->fall) {
@@ -83,14 +86,14 @@ bool target_record_result(struct target *t, const struct session_result *res, in
 int64_t target_pause(const struct target *t, uint32_t fails, enum session_error err)
 {
 	const struct target_conf *c = t->conf;
-	int64_t pause = c->interval, cap;
+	int64_t pause, cap;
 
-	if (fails == 0 || (t->health != HEALTH_DOWN && err != SERR_RESOURCE))
+	if (fails == 0)
+		return c->interval;
+	pause = MAX(c->interval, RETRY_FLOOR_NS);
+	if (c->backoff_max == 0 || (t->health != HEALTH_DOWN && err != SERR_RESOURCE))
 		return pause;
-	if (c->backoff_max == 0)
-		return err == SERR_RESOURCE ? MAX(pause, BACKOFF_FLOOR_NS) : pause;
-	cap = MAX(c->backoff_max, c->interval);
-	pause = MAX(c->interval, BACKOFF_FLOOR_NS);
+	cap = MAX(c->backoff_max, pause);
 	for (uint32_t i = 1; i < fails && pause < cap; i++)
 		pause *= 2;
 	return MIN(pause, cap);

@@ -110,9 +110,9 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, log_level" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, log_level" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -152,21 +152,35 @@ static const struct {
 	  { "t.conf:5: rise: given twice in [target \"a\"]; keep one" } },
 	{ "duplicate address", TARGET_A "address = 127.0.0.1:8\n",
 	  { "t.conf:3: address: given twice in [target \"a\"]; keep one" } },
+	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
+	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
+	    "section: address, connections, message, interval, connect_timeout, timeout, "
+	    "backoff_max, rise, fall, mode, close, source" } },
+	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
+	  { "t.conf:1: unexpected text after [target \"a\"]" } },
+	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
+	  { "t.conf:2: address: '224.0.0.1:7' is not a unicast address; expected one TCP can "
+	    "connect to" } },
+	{ "unspecified address", "[target \"a\"]\naddress = [::]:7\n",
+	  { "t.conf:2: address: '[::]:7' is not a unicast address; expected one TCP can connect to" } },
+	{ "inet_aton shorthand", "[target \"a\"]\naddress = 127.1:7\n",
+	  { "t.conf:2: address: invalid address '127.1:7'; expected host:port, [ipv6]:port or "
+	    "name:port with a port from 1 to 65535" } },
 	{ "missing address", "[target \"a\"]\nrise = 2\n",
 	  { "t.conf:1: address: [target \"a\"] has no address; it is required" } },
 	{ "connect_timeout over timeout", TARGET_A "connect_timeout = 3s\ntimeout = 2s\n",
-	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (3.00s) is longer than "
+	  { "t.conf:3: connect_timeout: [target \"a\"]: connect_timeout (3.00s) is longer than "
 	    "timeout (2.00s); it must not be" } },
 	{ "connect_timeout just over timeout", TARGET_A "timeout = 2s\nconnect_timeout = 2500ms\n",
-	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (2.50s) is longer than "
+	  { "t.conf:4: connect_timeout: [target \"a\"]: connect_timeout (2.50s) is longer than "
 	    "timeout (2.00s); it must not be" } },
 	{ "connect_timeout over the default timeout", TARGET_A "connect_timeout = 6s\n",
-	  { "t.conf:1: connect_timeout: [target \"a\"]: connect_timeout (6.00s) is longer than "
+	  { "t.conf:3: connect_timeout: [target \"a\"]: connect_timeout (6.00s) is longer than "
 	    "timeout (5.00s); it must not be" } },
 	{ "IPv6 source for an IPv4 target", TARGET_A "source = ::1\n",
-	  { "t.conf:1: source: [target \"a\"]: source ::1 is not of the address family of 127.0.0.1:7" } },
+	  { "t.conf:3: source: [target \"a\"]: source ::1 is not of the address family of 127.0.0.1:7" } },
 	{ "IPv4 source for an IPv6 target", "[target \"a\"]\naddress = [::1]:7\nsource = 127.0.0.1\n",
-	  { "t.conf:1: source: [target \"a\"]: source 127.0.0.1 is not of the address family of [::1]:7" } },
+	  { "t.conf:3: source: [target \"a\"]: source 127.0.0.1 is not of the address family of [::1]:7" } },
 	{ "source that is a name", TARGET_A "source = localhost\n",
 	  { "t.conf:3: source: invalid address 'localhost'; expected a numeric IPv4 or IPv6 address" } },
 	{ "total connections over the limit",
@@ -304,7 +318,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, log_level");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);

@@ -132,12 +132,13 @@ static int fake_connect(void *ctx, struct session *s, const struct target_conf *
 	return (int)st->ret;
 }
 
-static int fake_connect_result(void *ctx, int fd)
+static int fake_connect_result(void *ctx, int fd, const struct target_conf *tc)
 {
 	struct fix *f = ctx;
 	const struct step *st = step_next(f, OP_CONNECT_RESULT);
 
 	fd_check_open(f, fd);
+	ck_assert_ptr_eq(tc, &f->conf);
 	return (int)st->ret;
 }
 
@@ -862,7 +863,9 @@ END_TEST
 static void persistent_first_cycle(struct fix *f)
 {
 	connect_slowly(f, T0);
-	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL));
+	/* Holding, the connection is read until EAGAIN: a FIN that came with the last
+	 * echo makes no new edge. */
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL), RECV(-EAGAIN));
 	io(f, SESS_READY_OUT | SESS_READY_IN, T0 + 1 * MS);
 	script_done(f);
 	assert_result(f, 1, SERR_NONE, 0, 1 * MS, 1 * MS);
@@ -882,11 +885,11 @@ START_TEST(test_persistent_reuse)
 	fd = f->s.fd;
 	/* Nothing new is reported on an idle writable socket (edge-triggered), so the
 	 * next cycle must send on the readiness it remembers, without an event. */
-	SCRIPT(f, SEND(ALL), RECV(-EAGAIN));
+	SCRIPT(f, SEND(ALL));
 	fire(f, now);
 	assert_state(f, SESS_EXCHANGING);
 	assert_due(f, now + 5 * SEC);
-	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL), RECV(-EAGAIN));
 	io(f, SESS_READY_IN, now + 2 * MS);
 	script_done(f);
 	/* No connect in this cycle. */
@@ -909,7 +912,7 @@ START_TEST(test_persistent_reuse)
 	ck_assert_int_eq(f->closed_fd[0], fd);
 	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
 	fire(f, now + PAUSE);
-	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL), RECV(-EAGAIN));
 	io(f, SESS_READY_IN, now + PAUSE + 2 * MS);
 	script_done(f);
 	assert_result(f, 4, SERR_NONE, 0, 0, 2 * MS);
@@ -943,7 +946,7 @@ START_TEST(test_persistent_holding_events)
 	fire(f, now);
 	SCRIPT(f, SEND(ALL));
 	io(f, SESS_READY_OUT, now + 1 * MS);
-	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL), RECV(-EAGAIN));
 	io(f, SESS_READY_IN, now + 2 * MS);
 	script_done(f);
 	assert_result(f, 2, SERR_NONE, 0, -1, 2 * MS);
@@ -983,7 +986,7 @@ START_TEST(test_persistent_drop_while_holding)
 	fire(f, due);
 	assert_state(f, SESS_CONNECTING);
 	ck_assert_int_ne(f->s.fd, fd);
-	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL));
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL), RECV(-EAGAIN));
 	io(f, SESS_READY_OUT | SESS_READY_IN, due + 4 * MS);
 	script_done(f);
 	assert_result(f, 2, SERR_NONE, 0, 4 * MS, 4 * MS);
@@ -994,6 +997,30 @@ START_TEST(test_persistent_drop_while_holding)
 END_TEST
 
 /* Bytes nobody asked for arrive on a held connection: a mismatch. */
+/* The peer echoes and closes at once: the FIN is seen in the same edge as the last
+ * echo, the cycle counts as ok, and the connection is dropped quietly. */
+START_TEST(test_persistent_fin_with_last_echo)
+{
+	struct fix *f = fix_new(MODE_PERSISTENT, CLOSE_FIN);
+
+	connect_slowly(f, T0);
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL), RECV(0));
+	io(f, SESS_READY_OUT | SESS_READY_IN, T0 + 1 * MS);
+	script_done(f);
+	ck_assert_uint_eq(f->n_res, 1);
+	assert_result(f, 1, SERR_NONE, 0, 1 * MS, 1 * MS);
+	assert_state(f, SESS_IDLE);
+	ck_assert_int_eq(f->s.fd, -1);
+	ck_assert_uint_eq(f->closes, 1);
+	ck_assert_uint_eq(f->s.fails, 0);
+	assert_due(f, T0 + 1 * MS + PAUSE);
+	SCRIPT(f, CONNECT(-EINPROGRESS, PHASE_CONNECT));
+	fire(f, T0 + 1 * MS + PAUSE);
+	assert_state(f, SESS_CONNECTING);
+	fix_free(f);
+}
+END_TEST
+
 START_TEST(test_persistent_stray_bytes)
 {
 	struct fix *f = fix_new(MODE_PERSISTENT, CLOSE_FIN);
@@ -1139,6 +1166,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tp, test_persistent_holding_events);
 	tcase_add_loop_test(tp, test_persistent_drop_while_holding, 0, 2);
 	tcase_add_test(tp, test_persistent_stray_bytes);
+	tcase_add_test(tp, test_persistent_fin_with_last_echo);
 	suite_add_tcase(s, tp);
 
 	tcase_add_loop_test(te, test_stop, 0, _STOP_MAX);

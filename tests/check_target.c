@@ -317,6 +317,31 @@ START_TEST(test_latency_recorded)
 }
 END_TEST
 
+/* Running out of local fds or ports is mconnd's problem, not the target's: counted,
+ * but neither a failure towards fall nor a break in a run of successes. */
+START_TEST(test_resource_leaves_health)
+{
+	struct target_conf c;
+	struct target *t;
+	struct session_result res = res_fail(SERR_RESOURCE, EMFILE);
+	struct health_change hc;
+
+	conf_fill(&c, 2, 3);
+	t = target_new(&c, T0);
+	ck_assert(!target_record_result(t, &res_ok, T0 + 1, &hc));
+	for (int i = 0; i < 10; i++)
+		ck_assert(!target_record_result(t, &res, T0 + 2 + i, &hc));
+	ck_assert_int_eq(t->health, HEALTH_UNKNOWN);
+	ck_assert_uint_eq(t->errors[SERR_RESOURCE], 10);
+	ck_assert_uint_eq(t->cycles_failed, 10);
+	ck_assert_int_eq(t->last_error, SERR_RESOURCE);
+	ck_assert(target_record_result(t, &res_ok, T0 + 20, &hc));
+	ck_assert_int_eq(hc.to, HEALTH_UP);
+	ck_assert_uint_eq(hc.count, 2);
+	target_free(t);
+}
+END_TEST
+
 static const struct pause_case {
 	int64_t interval;
 	int64_t backoff_max;
@@ -325,12 +350,15 @@ static const struct pause_case {
 	enum session_error err;
 	int64_t want;
 } pause_cases[] = {
-	/* Not down, or no failure yet: the interval. */
+	/* Not down, or no failure yet: the interval, but never under 100 ms after a
+	 * failure, so a failing session at interval 0 does not retry in a busy loop. */
 	{ 1 * SEC, 5 * SEC, HEALTH_UP, 0, SERR_NONE, 1 * SEC },
 	{ 1 * SEC, 5 * SEC, HEALTH_UP, 7, SERR_REFUSED, 1 * SEC },
 	{ 1 * SEC, 5 * SEC, HEALTH_UNKNOWN, 7, SERR_TIMEOUT, 1 * SEC },
 	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 0, SERR_NONE, 1 * SEC },
-	{ 0, 5 * SEC, HEALTH_UP, 9, SERR_MISMATCH, 0 },
+	{ 0, 5 * SEC, HEALTH_UP, 0, SERR_NONE, 0 },
+	{ 0, 5 * SEC, HEALTH_UP, 9, SERR_MISMATCH, 100 * MS },
+	{ 20 * MS, 5 * SEC, HEALTH_UNKNOWN, 1, SERR_REFUSED, 100 * MS },
 	/* Down: doubling from the interval, capped at backoff_max. */
 	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 1 * SEC },
 	{ 1 * SEC, 5 * SEC, HEALTH_DOWN, 2, SERR_REFUSED, 2 * SEC },
@@ -353,9 +381,11 @@ static const struct pause_case {
 	/* backoff_max below the interval: the cap is the interval. */
 	{ 10 * SEC, 5 * SEC, HEALTH_DOWN, 1, SERR_REFUSED, 10 * SEC },
 	{ 10 * SEC, 5 * SEC, HEALTH_DOWN, 6, SERR_REFUSED, 10 * SEC },
-	/* backoff_max 0 disables backoff. */
+	/* backoff_max 0 disables the doubling, not the floor. */
 	{ 1 * SEC, 0, HEALTH_DOWN, 5, SERR_REFUSED, 1 * SEC },
-	{ 0, 0, HEALTH_DOWN, 5, SERR_REFUSED, 0 },
+	{ 0, 0, HEALTH_DOWN, 5, SERR_REFUSED, 100 * MS },
+	/* backoff_max under the floor: the floor wins. */
+	{ 0, 50 * MS, HEALTH_DOWN, 5, SERR_REFUSED, 100 * MS },
 	/* A local resource shortage backs off whatever the health: never a busy retry. */
 	{ 1 * SEC, 5 * SEC, HEALTH_UP, 1, SERR_RESOURCE, 1 * SEC },
 	{ 1 * SEC, 5 * SEC, HEALTH_UP, 3, SERR_RESOURCE, 4 * SEC },
@@ -436,6 +466,7 @@ static Suite *target_suite(void)
 	tcase_add_test(th, test_latency_recorded);
 	suite_add_tcase(s, th);
 
+	tcase_add_test(th, test_resource_leaves_health);
 	tcase_add_loop_test(tp, test_pause_table, 0,
 			    (int)(sizeof(pause_cases) / sizeof(pause_cases[0])));
 	tcase_add_test(tp, test_pause_follows_health);

@@ -54,6 +54,21 @@ for MODE in cycle persistent; do
 	stop_mconnd
 done
 
+# A failing session never retries at once, even at interval 0: at most one attempt
+# per 100 ms floor (about 20 in 2 s), not tens of thousands.
+{
+	conf_header
+	printf '[target "eager"]\naddress = 127.0.0.1:%s\ninterval = 0\nbackoff_max = 0\n' "$gone_PORT"
+} >"$T/e.conf"
+start_mconnd "$T/e.conf"
+check "eager: refused counted" wait_for 10 tjs_true eager '.errors.refused >= 5'
+n1=$(tjs eager .cycles_failed)
+sleep 2 # a measuring window: we count attempts in it, we wait for nothing
+n2=$(tjs eager .cycles_failed)
+check "eager: about 10 attempts a second, not a busy loop ($n1 -> $n2 in 2 s)" \
+	test $((n2 - n1)) -le 30
+stop_mconnd
+
 # Unreachable: a network namespace of our own whose loopback is down.
 if unshare -rn true 2>/dev/null; then NS="unshare -rn"; else NS="unshare -n"; fi
 {
@@ -81,5 +96,7 @@ check "many: no other failure class" \
 	test "$(tjs many '[.errors | to_entries[] | select(.key != "resource") | .value] | add')" = 0
 check "many: shortage logged once" test "$(grep -c 'out of local resources' "$T/mconnd.log")" = 1
 check "many: control socket answers" sh -c "'$MCONNCTL' status >/dev/null"
+check "many: a local shortage does not make the target down" tjs_true many '.state == "up"'
+
 stop_mconnd
 finish
