@@ -56,7 +56,11 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 /* Open the control socket; returns 0 or -errno after logging why. */
 int daemon_open_control(struct daemon *d);
 
-/* Turn the loop until SIGTERM or SIGINT. */
+/* One turn of the loop: due timers, pending control clients, periodic work, then
+ * epoll_wait for at most max_wait_ms and the events it returns. 0 or -errno. */
+int daemon_turn(struct daemon *d, int max_wait_ms);
+
+/* Tell systemd we are ready and turn the loop until SIGTERM or SIGINT. */
 int daemon_run(struct daemon *d);
 
 /* Close every socket and free everything. */

@@ -315,40 +315,47 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 	return (int)((due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
-int daemon_run(struct daemon *d)
+int daemon_turn(struct daemon *d, int max_wait_ms)
 {
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
+	int64_t now = now_ns();
+	bool more = daemon_run_timers(d, now);
+	int n, wait;
+
+	ctl_run_pending(d, now);
+	more |= d->ctl.pending != 0;
+	daemon_tick(d, now);
+	wait = more ? 0 : daemon_wait_ms(d, now);
+	n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, MIN(wait, max_wait_ms));
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		uint64_t data = ev[i].data.u64;
+
+		now = now_ns();
+		if (!(data & EVDATA_OTHER))
+			daemon_session_event(d, data, ev[i].events, now);
+		else if (data == SIG_EVDATA)
+			daemon_signal_event(d);
+		else
+			ctl_handle_event(d, data, ev[i].events, now);
+	}
+	d->loop_turns++;
+	return 0;
+}
+
+int daemon_run(struct daemon *d)
+{
 	uint64_t usec;
+	int r = 0;
 
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d->watchdog_ns = (int64_t)usec * NSEC_PER_USEC;
 	sd_notify(0, "READY=1");
-	while (!d->stopping) {
-		int64_t now = now_ns();
-		bool more = daemon_run_timers(d, now);
-		int n;
-
-		ctl_run_pending(d, now);
-		more |= d->ctl.pending != 0;
-		daemon_tick(d, now);
-		n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, more ? 0 : daemon_wait_ms(d, now));
-		if (n < 0 && errno != EINTR)
-			return -errno;
-		for (int i = 0; i < n; i++) {
-			uint64_t data = ev[i].data.u64;
-
-			now = now_ns();
-			if (!(data & EVDATA_OTHER))
-				daemon_session_event(d, data, ev[i].events, now);
-			else if (data == SIG_EVDATA)
-				daemon_signal_event(d);
-			else
-				ctl_handle_event(d, data, ev[i].events, now);
-		}
-		d->loop_turns++;
-	}
+	while (!d->stopping && r == 0)
+		r = daemon_turn(d, 1000);
 	sd_notify(0, "STOPPING=1");
-	return 0;
+	return r;
 }
 
 uint32_t daemon_target_active(const struct daemon *d, const struct target *t)
