@@ -32,7 +32,7 @@ sample() {
 	fds=$(ls /proc/$mpid/fd | wc -l)
 	"$BUILD/mconnctl" -s "$SOCK" -j status >"$T/s.json"
 	okc=$(jq '[.targets[].cycles_ok] | add' "$T/s.json")
-	bad=$(jq '[.targets[].cycles_failed] | add + .loop.unexpected_events' "$T/s.json")
+	bad=$(jq '([.targets[].cycles_failed] | add) + .loop.unexpected_events' "$T/s.json")
 	cpu=$(awk '{print $14 + $15}' /proc/$mpid/stat)
 	echo "$1 $rss $fds $okc $bad $cpu"
 }

@@ -5,9 +5,13 @@
 set -u
 BUILD=${BUILD:-build}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-MCONND="$TOP/$BUILD/mconnd"
-MCONNCTL="$TOP/$BUILD/mconnctl"
-ECHOD="$TOP/$BUILD/echod"
+case $BUILD in
+/*) B=$BUILD ;;
+*) B=$TOP/$BUILD ;;
+esac
+MCONND="$B/mconnd"
+MCONNCTL="$B/mconnctl"
+ECHOD="$B/echod"
 T=$(mktemp -d /tmp/mconn-test.XXXXXX)
 SOCK="$T/mconnd.sock"
 export MCONND_SOCKET="$SOCK"
