@@ -50,43 +50,47 @@ static void log_stderr(int prio, const char *text)
 		fprintf(stderr, "<%d>%s\n", prio & 7, text);
 }
 
-void log_msg(int prio, const char *fmt, ...)
+/* Format and send one message; t (may be NULL) adds the journal's target fields. */
+static void log_send(int prio, const struct target_conf *t, const char *state,
+		     const char *error_class, const char *message_id, const char *fmt, va_list ap)
 {
 	char text[1024];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	if (!log_to_journal)
+		log_stderr(prio, text);
+	else if (!t)
+		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio,
+				"SYSLOG_IDENTIFIER=mconnd", NULL);
+	else
+		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio,
+				"SYSLOG_IDENTIFIER=mconnd", "TARGET=%s", t->name, "ADDRESS=%s",
+				t->address_text, "STATE=%s", state ? state : "",
+				"ERROR_CLASS=%s", error_class ? error_class : "",
+				"MESSAGE_ID=%s", message_id ? message_id : "", NULL);
+}
+
+void log_msg(int prio, const char *fmt, ...)
+{
 	va_list ap;
 
 	if (prio > log_max)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	log_send(prio, NULL, NULL, NULL, NULL, fmt, ap);
 	va_end(ap);
-	if (log_to_journal)
-		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio,
-				"SYSLOG_IDENTIFIER=mconnd", NULL);
-	else
-		log_stderr(prio, text);
 }
 
 void log_target(int prio, const struct target_conf *t, const char *state,
 		const char *error_class, const char *message_id, const char *fmt, ...)
 {
-	char text[1024];
 	va_list ap;
 
 	if (prio > log_max)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	log_send(prio, t, state, error_class, message_id, fmt, ap);
 	va_end(ap);
-	if (!log_to_journal) {
-		log_stderr(prio, text);
-		return;
-	}
-	sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=mconnd",
-			"TARGET=%s", t->name, "ADDRESS=%s", t->address_text,
-			"STATE=%s", state ? state : "", "ERROR_CLASS=%s",
-			error_class ? error_class : "", "MESSAGE_ID=%s",
-			message_id ? message_id : "", NULL);
 }
 
 void fatal(const char *fmt, ...)

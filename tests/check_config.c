@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "util.h"
+#include "check_main.h"
 
 #define FILE_NAME "t.conf"
 #define TARGET_A "[target \"a\"]\naddress = 127.0.0.1:7\n"
@@ -1048,13 +1049,4 @@ static Suite *config_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(config_suite)

@@ -6,6 +6,7 @@
 
 #include "histogram.h"
 #include "util.h"
+#include "check_main.h"
 
 /* A base time that sits well inside a slot and far from 0. */
 #define T0 (1000 * NSEC_PER_SEC + 3 * NSEC_PER_SEC + 7)
@@ -415,13 +416,4 @@ static Suite *histogram_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(histogram_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(histogram_suite)

@@ -12,6 +12,7 @@
 
 #include "parse.h"
 #include "util.h"
+#include "check_main.h"
 
 #define US NSEC_PER_USEC
 #define MS NSEC_PER_MSEC
@@ -660,13 +661,4 @@ static Suite *parse_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(parse_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(parse_suite)

@@ -9,6 +9,7 @@
 
 #include "proto.h"
 #include "util.h"
+#include "check_main.h"
 
 #define MAX_WORDS 4
 
@@ -345,13 +346,4 @@ static Suite *proto_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(proto_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(proto_suite)

@@ -13,6 +13,7 @@
 #include "target.h"
 #include "timer.h"
 #include "util.h"
+#include "check_main.h"
 
 #define SEC NSEC_PER_SEC
 #define MS NSEC_PER_MSEC
@@ -1176,13 +1177,4 @@ static Suite *session_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(session_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(session_suite)

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "target.h"
 #include "util.h"
+#include "check_main.h"
 
 #define T0 (5000 * NSEC_PER_SEC)
 #define SEC NSEC_PER_SEC
@@ -474,13 +475,4 @@ static Suite *target_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(target_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(target_suite)

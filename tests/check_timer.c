@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "timer.h"
+#include "check_main.h"
 
 #define MODEL_IDS 64u
 
@@ -385,13 +386,4 @@ static Suite *timer_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(timer_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(timer_suite)
