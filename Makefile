@@ -38,7 +38,7 @@ CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer session target proto
+UNIT_TESTS := parse config histogram timer session target proto ctl render
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod

@@ -2,11 +2,15 @@
 #ifndef MCONN_CTLCMD_H
 #define MCONN_CTLCMD_H
 
+#include <stddef.h>
+
 struct buf;
 struct ctl_client;
 struct daemon;
 
-/* Run one request line and append the whole framed reply to out. */
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, struct buf *out);
+/* Run one request line of len bytes (a NUL after them) and append the whole framed
+ * reply to out. */
+void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+		     struct buf *out);
 
 #endif

@@ -251,7 +251,7 @@ static bool ctl_client_answer(struct daemon *d, struct ctl_client *cl, int64_t n
 	if (ctl_output_pending(&d->ctl) > CTL_OUTPUT_BUDGET)
 		buf_printf(&cl->out, "ERR busy: too many replies waiting to be read; try again\n\n");
 	else
-		ctlcmd_dispatch(d, cl, cl->in, &cl->out);
+		ctlcmd_dispatch(d, cl, cl->in, used - 1, &cl->out);
 	memmove(cl->in, cl->in + used, cl->in_len - used);
 	cl->in_len -= used;
 	cl->last_active = now;
@@ -327,6 +327,13 @@ void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t 
 	if (slot >= CTL_MAX_CLIENTS || !d->ctl.clients[slot] ||
 	    CTL_EVDATA_CLIENT(slot, d->ctl.gen[slot]) != data)
 		return;
+	/* A client that used its budget this turn goes on in the next one, from the
+	 * pending list; only remember what the event says. */
+	if (d->ctl.pending & (1ull << slot)) {
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			d->ctl.clients[slot]->writable = true;
+		return;
+	}
 	ctl_client_event(d, slot, events, now);
 }
 

@@ -148,18 +148,22 @@ static void dispatch_words(struct daemon *d, struct ctl_request *rq, struct buf 
 			buf_printf(out, "\n");
 		return;
 	}
+	for (char *p = rq->argv[0]; *p; p++)
+		if ((unsigned char)*p >= 0x7f)
+			*p = '?';
 	snprintf(err, sizeof(err), "unknown command '%.32s'; try 'help'", rq->argv[0]);
 	reply_error(out, err);
 }
 
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, struct buf *out)
+void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+		     struct buf *out)
 {
 	char *argv[CTL_MAX_ARGS];
 	struct ctl_request rq = { .argv = argv, .now = now_ns() };
 
 	(void)c;
-	for (char *p = line; *p; p++) {
-		if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\r') {
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)line[i] < 0x20 && line[i] != '\t' && line[i] != '\r') {
 			reply_error(out, "invalid characters in request");
 			return;
 		}

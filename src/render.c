@@ -20,6 +20,17 @@ static size_t render_name_width(const struct daemon *d, const struct target *onl
 	return w;
 }
 
+/* The ADDRESS column is as wide as the longest address shown, like TARGET. */
+static int render_address_width(const struct daemon *d, const struct target *only)
+{
+	size_t w = 22;
+
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (!only || d->targets[i] == only)
+			w = MAX(w, strlen(d->targets[i]->conf->address_text));
+	return (int)w;
+}
+
 /* Say in words what went wrong last, from errno or from the class. */
 static const char *render_error_detail(const struct target *t)
 {
@@ -51,14 +62,14 @@ static void render_errors_text(const struct target *t, struct buf *out)
 }
 
 static void render_target_text(const struct daemon *d, const struct target *t, int w,
-			       int64_t now, struct buf *out)
+			       int aw, int64_t now, struct buf *out)
 {
 	struct latency_summary ls;
 	char p50[32], p99[32];
 
 	latency_summarize(&t->cycle_lat, 1, now, &ls);
-	buf_printf(out, "%-*s %-22s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
-		   t->conf->address_text, health_state_name(t->health),
+	buf_printf(out, "%-*s %-*s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
+		   aw, t->conf->address_text, health_state_name(t->health),
 		   target_mode_name(t->conf->mode), t->conf->connections,
 		   daemon_target_active(d, t), (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
@@ -69,17 +80,17 @@ static void render_target_text(const struct daemon *d, const struct target *t, i
 static void render_status_text(const struct daemon *d, const struct target *only, int64_t now,
 			       struct buf *out)
 {
-	int w = (int)render_name_width(d, only);
+	int w = (int)render_name_width(d, only), aw = render_address_width(d, only);
 	char up[32];
 
 	buf_printf(out, "mconnd %s, pid %d, up %s, %zu targets, %u sessions, config %s\n",
 		   MCONN_VERSION, (int)getpid(), format_duration(now - d->start_mono, up, sizeof(up)),
 		   d->n_targets, d->n_sess, d->config_path);
-	buf_printf(out, "%-*s %-22s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", "ADDRESS",
+	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
 	for (size_t i = 0; i < d->n_targets; i++)
 		if (!only || d->targets[i] == only)
-			render_target_text(d, d->targets[i], w, now, out);
+			render_target_text(d, d->targets[i], w, aw, now, out);
 }
 
 /* A duration in milliseconds as a JSON number, or null when unknown. */

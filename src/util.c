@@ -94,8 +94,29 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+/* Return the length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0. */
+static size_t utf8_length(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+	uint32_t cp;
+
+	if (p[0] < 0xc2 || p[0] > 0xf4 || len > n)
+		return 0;
+	cp = p[0] & (0x3f >> (len - 1));
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 int buf_json_string(struct buf *b, const char *s, size_t n)
 {
+	size_t k;
 	static const char hex[] = "0123456789abcdef";
 	char esc[7];
 	int r = buf_append(b, "\"", 1);
@@ -107,6 +128,9 @@ int buf_json_string(struct buf *b, const char *s, size_t n)
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			r = buf_append(b, esc, 2);
+		} else if (c >= 0x80 && (k = utf8_length((const unsigned char *)s + i, n - i)) > 0) {
+			r = buf_append(b, &s[i], k);
+			i += k - 1;
 		} else if (c < 0x20 || c >= 0x7f) {
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[c >> 4];
