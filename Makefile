@@ -69,6 +69,9 @@ $(BUILD)/echod: $(BUILD)/tests/echod.o
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
+# The control-socket suites share a harness that drives a real daemon in-process.
+$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render: $(BUILD)/tests/ctlharness.o
+
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done
 
@@ -97,14 +100,13 @@ lint-man:
 
 check: all lint-man check-unit check-integration check-load check-asan check-valgrind
 
-$(BUILD)/mconnd.service: systemd/mconnd.service.in
-	@mkdir -p $(@D)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< >$@
-
-install: $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/mconnd.service
+# The unit gets this install's paths, so it is written at install time, never cached.
+install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR)
-	install -m 0644 $(BUILD)/mconnd.service $(DESTDIR)$(UNITDIR)/mconnd.service
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mconnd.service
 	install -m 0755 $(BUILD)/mconnd $(DESTDIR)$(SBINDIR)/mconnd
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/

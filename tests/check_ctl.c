@@ -1,90 +1,40 @@
 /* Unit tests for the control server (ctl.c) with its dispatcher, through real sockets:
  * a daemon is set up from a configuration held in memory, its control socket lives in
  * a scratch directory, AF_UNIX clients connect to it, and each test turns the daemon's
- * loop one iteration at a time until the bytes a client expects have arrived. The
- * timeouts are tested without waiting: ctl_sweep() and ctl_handle_event() take the
- * time as a parameter. After every test, daemon_free() must leave no fd open. */
+ * loop one iteration at a time until the bytes a client expects have arrived; the
+ * harness in ctlharness.c does the setting up, turning and collecting. The timeouts are
+ * tested without waiting: ctl_sweep() and ctl_handle_event() take the time as a
+ * parameter. After every test, daemon_free() must leave no fd open. */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "proto.h"
 #include "util.h"
 #include "check_main.h"
+#include "ctlharness.h"
 
-#define MAX_TURNS 200
-#define TURN_MS 50
 /* Enough turns to fill a client's socket with replies it does not read. */
 #define STALL_TURNS 2000
-#define RX_MAX 65536
-#define MAX_OPEN (CTL_MAX_CLIENTS + 8)
 #define SEC NSEC_PER_SEC
 #define IDLE_TIMEOUT (30 * SEC)
 #define IO_TIMEOUT (5 * SEC)
 #define VERSION_REPLY "OK\nmconnd " MCONN_VERSION "\n\n"
 #define NOSUCH_REPLY "ERR no such target: nosuch\n\n"
 
-/* Made once per test case, in the parent: the scratch directory and a TCP port bound
- * on loopback that never listens, so the target's sessions are refused. */
-static char dir[64];
-static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static char conf_path[128];
-static int port_fd = -1;
-static unsigned port;
-
 /* Made per test, in the forked child. */
 static struct daemon *d;
 static unsigned fds_before;
-static int open_fds[MAX_OPEN];
-static size_t n_open;
-
-/* What one client has received so far. */
-struct rx {
-	size_t len;
-	bool eof;
-	int err;
-	char data[RX_MAX + 1];
-};
-
-static void scratch_setup(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-
-	snprintf(dir, sizeof(dir), "/tmp/ctltest-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
-	snprintf(conf_path, sizeof(conf_path), "%s/t.conf", dir);
-	port_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(port_fd, 0);
-	ck_assert_int_eq(bind(port_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(port_fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-}
-
-/* Remove only what this file made: the socket a failed test may leave, and the directory. */
-static void scratch_teardown(void)
-{
-	if (port_fd >= 0)
-		close(port_fd);
-	port_fd = -1;
-	unlink(sock_path);
-	rmdir(dir);
-}
 
 static unsigned count_fds(void)
 {
@@ -101,85 +51,30 @@ static unsigned count_fds(void)
 
 static void daemon_setup(void)
 {
-	struct config_errors errs = { 0 };
-	struct config *cfg = NULL;
 	char text[512];
 
 	fds_before = count_fds();
-	n_open = 0;
 	snprintf(text, sizeof(text),
 		 "[daemon]\ncontrol_socket = %s\ncontrol_idle_timeout = 30s\ncontrol_io_timeout = 5s\n"
 		 "[target \"refused\"]\naddress = 127.0.0.1:%u\nconnections = 2\ninterval = 1h\n",
-		 sock_path, port);
-	ck_assert_int_eq(config_load_string(text, conf_path, false, &cfg, &errs), 0);
-	d = malloc(sizeof(*d));
-	ck_assert_ptr_nonnull(d);
-	ck_assert_int_eq(daemon_init(d, cfg, conf_path), 0);
-	ck_assert_int_eq(daemon_open_control(d), 0);
+		 harness.sock_path, harness.port);
+	d = harness_daemon_start(text, harness.conf_path);
 	ck_assert_int_eq(d->ctl.idle_timeout, IDLE_TIMEOUT);
 	ck_assert_int_eq(d->ctl.io_timeout, IO_TIMEOUT);
 }
 
-static void clients_close_all(void)
-{
-	for (size_t i = 0; i < n_open; i++)
-		if (open_fds[i] >= 0)
-			close(open_fds[i]);
-	n_open = 0;
-}
-
 static void daemon_stop(void)
 {
-	if (!d)
-		return;
-	daemon_free(d);
-	free(d);
+	harness_daemon_free(d);
 	d = NULL;
 }
 
 /* Every test ends here: whatever it did, nothing of the daemon stays open. */
 static void daemon_teardown(void)
 {
-	clients_close_all();
+	harness_clients_close_all();
 	daemon_stop();
 	ck_assert_uint_eq(count_fds(), fds_before);
-}
-
-static void turn(void)
-{
-	ck_assert_int_eq(daemon_turn(d, TURN_MS), 0);
-}
-
-/* Turn the loop until cond holds, at most MAX_TURNS times. */
-#define TURN_UNTIL(cond)                                                                   \
-	do {                                                                               \
-		int turns_ = 0;                                                            \
-		while (!(cond)) {                                                          \
-			ck_assert_msg(turns_++ < MAX_TURNS, "still not %s after %d turns", \
-				      #cond, MAX_TURNS);                                   \
-			turn();                                                            \
-		}                                                                          \
-	} while (0)
-
-static int client_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_uint_lt(n_open, MAX_OPEN);
-	open_fds[n_open++] = fd;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void client_close(int fd)
-{
-	for (size_t i = 0; i < n_open; i++)
-		if (open_fds[i] == fd)
-			open_fds[i] = -1;
-	close(fd);
 }
 
 /* Connect and turn the loop until the daemon has taken the client into a slot. */
@@ -190,17 +85,17 @@ static int client_accepted(uint32_t *ret_slot)
 
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
 		had[i] = d->ctl.clients[i] != NULL;
-	fd = client_connect();
-	for (int t = 0; t <= MAX_TURNS; t++) {
+	fd = harness_client_connect();
+	for (int t = 0; t <= HARNESS_MAX_TURNS; t++) {
 		for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
 			if (!had[i] && d->ctl.clients[i]) {
 				*ret_slot = i;
 				return fd;
 			}
 		}
-		turn();
+		harness_turn(d);
 	}
-	ck_abort_msg("the daemon did not accept a client in %d turns", MAX_TURNS);
+	ck_abort_msg("the daemon did not accept a client in %d turns", HARNESS_MAX_TURNS);
 	return -1;
 }
 
@@ -211,89 +106,25 @@ static size_t held_bytes(uint32_t slot)
 	return d->ctl.clients[slot]->in_len;
 }
 
-static void client_send(int fd, const void *p, size_t n)
-{
-	ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
-#define SEND_STR(fd, s) client_send((fd), (s), sizeof(s) - 1)
-
-/* Take what has arrived; the daemon writes within its turn, so nothing is in flight. */
-static void rx_drain(int fd, struct rx *rx)
-{
-	while (!rx->eof && !rx->err) {
-		ssize_t n;
-
-		ck_assert_msg(rx->len < RX_MAX, "more than %d bytes of replies", RX_MAX);
-		n = recv(fd, rx->data + rx->len, RX_MAX - rx->len, MSG_DONTWAIT);
-		if (n > 0) {
-			rx->len += (size_t)n;
-			rx->data[rx->len] = '\0';
-		} else if (n == 0) {
-			rx->eof = true;
-		} else if (errno == EAGAIN) {
-			return;
-		} else if (errno != EINTR) {
-			rx->err = errno;
-		}
-	}
-}
-
-static size_t rx_replies(const struct rx *rx)
-{
-	size_t n = 0, off = 0, k;
-
-	while ((k = proto_reply_length(rx->data + off, rx->len - off)) > 0) {
-		off += k;
-		n++;
-	}
-	return n;
-}
-
-/* Turn the loop until n complete replies have arrived on fd. */
-static void pump_replies(int fd, struct rx *rx, size_t n)
-{
-	for (int t = 0; rx_drain(fd, rx), rx_replies(rx) < n; t++) {
-		ck_assert_msg(!rx->eof && !rx->err, "closed (%s) after %zu of %zu replies: '%s'",
-			      rx->err ? strerror(rx->err) : "EOF", rx_replies(rx), n, rx->data);
-		ck_assert_msg(t < MAX_TURNS, "%zu of %zu replies after %d turns: '%s'",
-			      rx_replies(rx), n, MAX_TURNS, rx->data);
-		turn();
-	}
-}
-
 /* Turn the loop until the daemon closes fd. */
-static void pump_eof(int fd, struct rx *rx)
+static void pump_eof(int fd, struct harness_rx *rx)
 {
-	for (int t = 0; rx_drain(fd, rx), !rx->eof && !rx->err; t++) {
-		ck_assert_msg(t < MAX_TURNS, "still open after %d turns", MAX_TURNS);
-		turn();
+	for (int t = 0; harness_rx_drain(fd, rx), !rx->eof && !rx->err; t++) {
+		ck_assert_msg(t < HARNESS_MAX_TURNS, "still open after %d turns",
+			      HARNESS_MAX_TURNS);
+		harness_turn(d);
 	}
-}
-
-/* Move the first complete reply out of rx into out. */
-static const char *rx_pop(struct rx *rx, char *out, size_t n)
-{
-	size_t k = proto_reply_length(rx->data, rx->len);
-
-	ck_assert_msg(k > 0, "no complete reply in '%s'", rx->data);
-	ck_assert_uint_lt(k, n);
-	memcpy(out, rx->data, k);
-	out[k] = '\0';
-	memmove(rx->data, rx->data + k, rx->len - k + 1);
-	rx->len -= k;
-	return out;
 }
 
 /* Send one request and assert its whole reply, and that nothing follows it. */
 static void assert_request(int fd, const char *req, const char *want)
 {
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	client_send(fd, req, strlen(req));
-	pump_replies(fd, &rx, 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), want);
+	harness_client_send(fd, req, strlen(req));
+	harness_pump_replies(d, fd, &rx, 1);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), want);
 	ck_assert_uint_eq(rx.len, 0);
 }
 
@@ -335,8 +166,8 @@ static void client_stall(int fd, uint32_t slot)
 			break;
 		ck_assert_msg(t < STALL_TURNS, "replies still flow after %d turns", STALL_TURNS);
 		if (client_unread(fd) == 0)
-			SEND_STR(fd, "help\n");
-		turn();
+			HARNESS_SEND_STR(fd, "help\n");
+		harness_turn(d);
 	}
 	ck_assert_uint_eq(d->ctl.clients[slot]->in_len, 0);
 }
@@ -345,14 +176,14 @@ START_TEST(test_request_reply)
 {
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
 	assert_request(fd, "version\n", VERSION_REPLY);
 	assert_request(fd, "version -j\n", "OK\n{\"version\":\"" MCONN_VERSION "\"}\n\n");
-	SEND_STR(fd, "help\n");
-	pump_replies(fd, &rx, 1);
-	rx_pop(&rx, got, sizeof(got));
+	HARNESS_SEND_STR(fd, "help\n");
+	harness_pump_replies(d, fd, &rx, 1);
+	harness_rx_pop(&rx, got, sizeof(got));
 	ck_assert_msg(strncmp(got, "OK\nstatus [-j] [TARGET] ", 24) == 0, "help: '%s'", got);
 	assert_request(fd, "status nosuch\n", NOSUCH_REPLY);
 	ck_assert_uint_eq(d->ctl.n_clients, 1);
@@ -367,13 +198,14 @@ START_TEST(test_pipelined_in_order)
 	};
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	SEND_STR(fd, "version -j\nstatus nosuch\nversion\nhelp\nsessions\nversion\nsessions nosuch\n");
-	pump_replies(fd, &rx, ELEMENTSOF(want));
+	HARNESS_SEND_STR(fd, "version -j\nstatus nosuch\nversion\nhelp\nsessions\nversion\n"
+			     "sessions nosuch\n");
+	harness_pump_replies(d, fd, &rx, ELEMENTSOF(want));
 	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
-		rx_pop(&rx, got, sizeof(got));
+		harness_rx_pop(&rx, got, sizeof(got));
 		if (want[i])
 			ck_assert_str_eq(got, want[i]);
 		else
@@ -389,19 +221,19 @@ START_TEST(test_request_split_across_writes)
 {
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	SEND_STR(fd, "vers");
-	TURN_UNTIL(held_bytes(slot) == 4);
-	SEND_STR(fd, "ion\nstatus no");
-	pump_replies(fd, &rx, 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
-	TURN_UNTIL(held_bytes(slot) == 9);
+	HARNESS_SEND_STR(fd, "vers");
+	HARNESS_TURN_UNTIL(d, held_bytes(slot) == 4);
+	HARNESS_SEND_STR(fd, "ion\nstatus no");
+	harness_pump_replies(d, fd, &rx, 1);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
+	HARNESS_TURN_UNTIL(d, held_bytes(slot) == 9);
 	ck_assert_uint_eq(rx.len, 0);
-	SEND_STR(fd, "such\n");
-	pump_replies(fd, &rx, 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), NOSUCH_REPLY);
+	HARNESS_SEND_STR(fd, "such\n");
+	harness_pump_replies(d, fd, &rx, 1);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), NOSUCH_REPLY);
 }
 END_TEST
 
@@ -409,13 +241,13 @@ START_TEST(test_unterminated_at_eof)
 {
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	SEND_STR(fd, "version");
+	HARNESS_SEND_STR(fd, "version");
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-	pump_replies(fd, &rx, 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
+	harness_pump_replies(d, fd, &rx, 1);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
 	pump_eof(fd, &rx);
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(rx.len, 0);
@@ -432,14 +264,15 @@ START_TEST(test_unterminated_after_pipelined)
 	};
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	SEND_STR(fd, "version\nstatus nosuch\nversion\nversion\nversion\nversion\nversion -j");
+	HARNESS_SEND_STR(fd, "version\nstatus nosuch\nversion\nversion\nversion\nversion\n"
+			     "version -j");
 	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
-	pump_replies(fd, &rx, ELEMENTSOF(want));
+	harness_pump_replies(d, fd, &rx, ELEMENTSOF(want));
 	for (size_t i = 0; i < ELEMENTSOF(want); i++)
-		ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), want[i]);
+		ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), want[i]);
 	pump_eof(fd, &rx);
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(rx.len, 0);
@@ -454,36 +287,36 @@ START_TEST(test_requests_per_turn)
 	const size_t one = sizeof(VERSION_REPLY) - 1;
 	uint32_t slot_a, slot_b;
 	int a = client_accepted(&slot_a), b = client_accepted(&slot_b);
-	struct rx rx_a = { 0 }, rx_b = { 0 };
-	char got[RX_MAX], ten[10 * 8 + 1] = "";
+	struct harness_rx rx_a = { 0 }, rx_b = { 0 };
+	char got[HARNESS_RX_MAX], ten[10 * 8 + 1] = "";
 	size_t before;
 
 	assert_request(a, "version\n", VERSION_REPLY);
 	assert_request(b, "version\n", VERSION_REPLY);
 	for (int i = 0; i < 10; i++)
 		strcat(ten, "version\n");
-	client_send(a, ten, strlen(ten));
-	SEND_STR(b, "version\n");
-	turn();
-	rx_drain(a, &rx_a);
-	rx_drain(b, &rx_b);
-	ck_assert_uint_eq(rx_replies(&rx_a), CTL_REQUESTS_PER_TURN);
+	harness_client_send(a, ten, strlen(ten));
+	HARNESS_SEND_STR(b, "version\n");
+	harness_turn(d);
+	harness_rx_drain(a, &rx_a);
+	harness_rx_drain(b, &rx_b);
+	ck_assert_uint_eq(harness_rx_replies(&rx_a), CTL_REQUESTS_PER_TURN);
 	ck_assert_uint_eq(rx_a.len, CTL_REQUESTS_PER_TURN * one);
-	ck_assert_uint_eq(rx_replies(&rx_b), 1);
+	ck_assert_uint_eq(harness_rx_replies(&rx_b), 1);
 	ck_assert_str_eq(rx_b.data, VERSION_REPLY);
-	for (int t = 0; rx_replies(&rx_a) < 10; t++) {
-		ck_assert_msg(t < MAX_TURNS, "%zu of 10 replies after %d turns", rx_replies(&rx_a),
-			      MAX_TURNS);
-		before = rx_replies(&rx_a);
-		turn();
-		rx_drain(a, &rx_a);
-		ck_assert_msg(rx_replies(&rx_a) - before <= CTL_REQUESTS_PER_TURN,
+	for (int t = 0; harness_rx_replies(&rx_a) < 10; t++) {
+		ck_assert_msg(t < HARNESS_MAX_TURNS, "%zu of 10 replies after %d turns",
+			      harness_rx_replies(&rx_a), HARNESS_MAX_TURNS);
+		before = harness_rx_replies(&rx_a);
+		harness_turn(d);
+		harness_rx_drain(a, &rx_a);
+		ck_assert_msg(harness_rx_replies(&rx_a) - before <= CTL_REQUESTS_PER_TURN,
 			      "%zu requests of one client answered in one turn (turn %d after the first)",
-			      rx_replies(&rx_a) - before, t + 1);
+			      harness_rx_replies(&rx_a) - before, t + 1);
 	}
 	ck_assert_uint_eq(rx_a.len, 10 * one);
 	for (int i = 0; i < 10; i++)
-		ck_assert_str_eq(rx_pop(&rx_a, got, sizeof(got)), VERSION_REPLY);
+		ck_assert_str_eq(harness_rx_pop(&rx_a, got, sizeof(got)), VERSION_REPLY);
 }
 END_TEST
 
@@ -492,14 +325,14 @@ START_TEST(test_line_too_long)
 	char line[CTL_MAX_LINE], want[64];
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
 	memset(line, 'x', sizeof(line));
-	client_send(fd, line, sizeof(line));
-	pump_replies(fd, &rx, 1);
+	harness_client_send(fd, line, sizeof(line));
+	harness_pump_replies(d, fd, &rx, 1);
 	snprintf(want, sizeof(want), "ERR line too long (at most %d bytes)\n\n", CTL_MAX_LINE - 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), want);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), want);
 	pump_eof(fd, &rx);
 	ck_assert_msg(rx.eof, "closed with %s, not EOF", strerror(rx.err));
 	ck_assert_uint_eq(rx.len, 0);
@@ -513,16 +346,16 @@ START_TEST(test_line_too_long_after_request)
 	char line[8 + CTL_MAX_LINE], want[64];
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
 	memcpy(line, "version\n", 8);
 	memset(line + 8, 'x', CTL_MAX_LINE);
-	client_send(fd, line, sizeof(line));
-	pump_replies(fd, &rx, 2);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
+	harness_client_send(fd, line, sizeof(line));
+	harness_pump_replies(d, fd, &rx, 2);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
 	snprintf(want, sizeof(want), "ERR line too long (at most %d bytes)\n\n", CTL_MAX_LINE - 1);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), want);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), want);
 	pump_eof(fd, &rx);
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(rx.len, 0);
@@ -558,8 +391,8 @@ START_TEST(test_longest_line_newline_later)
 
 	memset(line, ' ', sizeof(line));
 	memcpy(line, "version", 7);
-	client_send(fd, line, sizeof(line));
-	TURN_UNTIL(held_bytes(slot) == sizeof(line));
+	harness_client_send(fd, line, sizeof(line));
+	HARNESS_TURN_UNTIL(d, held_bytes(slot) == sizeof(line));
 	assert_request(fd, "\n", VERSION_REPLY);
 }
 END_TEST
@@ -568,8 +401,8 @@ END_TEST
  * makes it too long. */
 START_TEST(test_longest_line_at_eof)
 {
-	char line[CTL_MAX_LINE], want[64], got[RX_MAX];
-	struct rx rx = { 0 };
+	char line[CTL_MAX_LINE], want[64], got[HARNESS_RX_MAX];
+	struct harness_rx rx = { 0 };
 	uint32_t slot;
 	int fd;
 
@@ -577,18 +410,18 @@ START_TEST(test_longest_line_at_eof)
 	memcpy(line, "version", 7);
 	for (size_t len = CTL_MAX_LINE - 1; len <= CTL_MAX_LINE; len++) {
 		fd = client_accepted(&slot);
-		client_send(fd, line, len);
+		harness_client_send(fd, line, len);
 		ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
 		memset(&rx, 0, sizeof(rx));
-		pump_replies(fd, &rx, 1);
+		harness_pump_replies(d, fd, &rx, 1);
 		snprintf(want, sizeof(want), "ERR line too long (at most %d bytes)\n\n",
 			 CTL_MAX_LINE - 1);
-		ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)),
+		ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)),
 				 len < CTL_MAX_LINE ? VERSION_REPLY : want);
 		pump_eof(fd, &rx);
 		ck_assert(rx.eof);
 		ck_assert_uint_eq(rx.len, 0);
-		client_close(fd);
+		harness_client_close(fd);
 	}
 }
 END_TEST
@@ -621,14 +454,14 @@ START_TEST(test_garbage)
 {
 	uint32_t slot;
 	int fd = client_accepted(&slot);
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
-	client_send(fd, garbage_cases[_i].req, garbage_cases[_i].len);
-	SEND_STR(fd, "version\n");
-	pump_replies(fd, &rx, 2);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), garbage_cases[_i].want);
-	ck_assert_str_eq(rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
+	harness_client_send(fd, garbage_cases[_i].req, garbage_cases[_i].len);
+	HARNESS_SEND_STR(fd, "version\n");
+	harness_pump_replies(d, fd, &rx, 2);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), garbage_cases[_i].want);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
 	ck_assert_uint_eq(rx.len, 0);
 	ck_assert(!rx.eof && !rx.err);
 	ck_assert_uint_eq(d->ctl.n_clients, 1);
@@ -639,30 +472,30 @@ START_TEST(test_busy)
 {
 	int fds[CTL_MAX_CLIENTS], extra, fresh;
 	uint32_t slots[CTL_MAX_CLIENTS], slot;
-	struct rx rx = { 0 };
-	char got[RX_MAX];
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		fds[i] = client_accepted(&slots[i]);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	extra = client_connect();
-	TURN_UNTIL(d->ctl.rejected_busy == 1);
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
 	pump_eof(extra, &rx);
 	ck_assert_str_eq(rx.data, "ERR busy\n\n");
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 	assert_request(fds[CTL_MAX_CLIENTS - 1], "version\n", VERSION_REPLY);
 
-	client_close(fds[10]);
-	TURN_UNTIL(d->ctl.n_clients == CTL_MAX_CLIENTS - 1);
+	harness_client_close(fds[10]);
+	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == CTL_MAX_CLIENTS - 1);
 	ck_assert_ptr_null(d->ctl.clients[slots[10]]);
 	fresh = client_accepted(&slot);
 	ck_assert_uint_eq(slot, slots[10]);
 	assert_request(fresh, "version\n", VERSION_REPLY);
-	SEND_STR(fresh, "status -j\n");
+	HARNESS_SEND_STR(fresh, "status -j\n");
 	memset(&rx, 0, sizeof(rx));
-	pump_replies(fresh, &rx, 1);
-	rx_pop(&rx, got, sizeof(got));
+	harness_pump_replies(d, fresh, &rx, 1);
+	harness_rx_pop(&rx, got, sizeof(got));
 	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":1,"), "%s", got);
 	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
 }
@@ -674,16 +507,16 @@ START_TEST(test_sweep_idle)
 	uint32_t idle_slot, recent_slot;
 	int idle = client_accepted(&idle_slot), recent = client_accepted(&recent_slot);
 	int64_t now = now_ns(), later = now + IDLE_TIMEOUT + SEC;
-	struct rx rx = { 0 };
+	struct harness_rx rx = { 0 };
 
 	ctl_sweep(d, now + IDLE_TIMEOUT - SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 0);
 	ck_assert_uint_eq(d->ctl.n_clients, 2);
 
-	SEND_STR(recent, "version\n");
+	HARNESS_SEND_STR(recent, "version\n");
 	ctl_handle_event(d, CTL_EVDATA_CLIENT(recent_slot, d->ctl.gen[recent_slot]), EPOLLIN,
 			 later - SEC);
-	rx_drain(recent, &rx);
+	harness_rx_drain(recent, &rx);
 	ck_assert_str_eq(rx.data, VERSION_REPLY);
 
 	ctl_sweep(d, later);
@@ -691,7 +524,7 @@ START_TEST(test_sweep_idle)
 	ck_assert_ptr_null(d->ctl.clients[idle_slot]);
 	ck_assert_ptr_nonnull(d->ctl.clients[recent_slot]);
 	memset(&rx, 0, sizeof(rx));
-	rx_drain(idle, &rx);
+	harness_rx_drain(idle, &rx);
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(rx.len, 0);
 	assert_request(recent, "version\n", VERSION_REPLY);
@@ -703,12 +536,12 @@ START_TEST(test_sweep_partial_line)
 {
 	uint32_t part_slot, idle_slot;
 	int part = client_accepted(&part_slot), idle = client_accepted(&idle_slot);
-	struct rx rx = { 0 };
+	struct harness_rx rx = { 0 };
 	int64_t now;
 
 	assert_request(idle, "version\n", VERSION_REPLY);
-	SEND_STR(part, "vers");
-	TURN_UNTIL(held_bytes(part_slot) == 4);
+	HARNESS_SEND_STR(part, "vers");
+	HARNESS_TURN_UNTIL(d, held_bytes(part_slot) == 4);
 	now = now_ns();
 
 	ctl_sweep(d, now + IO_TIMEOUT - SEC);
@@ -719,7 +552,7 @@ START_TEST(test_sweep_partial_line)
 	ck_assert_uint_eq(d->ctl.timed_out, 1);
 	ck_assert_ptr_null(d->ctl.clients[part_slot]);
 	ck_assert_ptr_nonnull(d->ctl.clients[idle_slot]);
-	rx_drain(part, &rx);
+	harness_rx_drain(part, &rx);
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(rx.len, 0);
 	assert_request(idle, "version\n", VERSION_REPLY);
@@ -762,19 +595,19 @@ START_TEST(test_free_closes_everything)
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		fds[i] = client_accepted(&slots[i]);
-	extra = client_connect();
-	TURN_UNTIL(d->ctl.rejected_busy == 1);
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
 	client_stall(fds[2], slots[2]);
-	SEND_STR(fds[0], "vers");
+	HARNESS_SEND_STR(fds[0], "vers");
 	for (int i = 0; i < 10; i++)
 		strcat(ten, "version\n");
-	client_send(fds[1], ten, strlen(ten));
-	TURN_UNTIL(d->ctl.pending != 0);
-	TURN_UNTIL(held_bytes(slots[0]) == 4);
+	harness_client_send(fds[1], ten, strlen(ten));
+	HARNESS_TURN_UNTIL(d, d->ctl.pending != 0);
+	HARNESS_TURN_UNTIL(d, held_bytes(slots[0]) == 4);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 
 	daemon_stop();
-	ck_assert_int_eq(access(sock_path, F_OK), -1);
+	ck_assert_int_eq(access(harness.sock_path, F_OK), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		int r = drain_to_close(fds[i]);
@@ -782,7 +615,7 @@ START_TEST(test_free_closes_everything)
 		ck_assert_msg(r == 0 || r == -ECONNRESET, "client %d: %s", i, strerror(-r));
 	}
 	ck_assert_int_eq(drain_to_close(extra), 0);
-	clients_close_all();
+	harness_clients_close_all();
 	ck_assert_uint_eq(count_fds(), fds_before);
 }
 END_TEST
@@ -793,7 +626,7 @@ static Suite *ctl_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("requests");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_request_reply);
@@ -806,7 +639,7 @@ static Suite *ctl_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_line_too_long);
@@ -819,7 +652,7 @@ static Suite *ctl_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("timeouts");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_sweep_idle);

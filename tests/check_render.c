@@ -1,25 +1,21 @@
 /* Unit tests for the renderers (render.c) as a user of the control socket sees them:
  * a daemon with two targets on a loopback port that refuses is set up from memory, a
  * real AF_UNIX client asks through the dispatcher, and the test turns the loop until
- * the reply has arrived. Text tables are checked for their rows and column alignment,
- * JSON with a small structural reader written here (no JSON library), counters set on
- * the targets directly for the numbers to appear. Every request is followed by a
+ * the reply has arrived (the harness in ctlharness.c does the setting up, turning and
+ * collecting). Text tables are checked for their rows and column alignment, JSON with
+ * a small structural reader written here (no JSON library), counters set on the
+ * targets directly for the numbers to appear. Every request is followed by a
  * `version` on the same connection, so a body with an empty line would show. */
 #include <check.h>
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "histogram.h"
@@ -29,10 +25,8 @@
 #include "timer.h"
 #include "util.h"
 #include "check_main.h"
+#include "ctlharness.h"
 
-#define MAX_TURNS 200
-#define TURN_MS 50
-#define RX_MAX 65536
 #define SEC NSEC_PER_SEC
 #define MS NSEC_PER_MSEC
 #define VERSION_REPLY "OK\nmconnd " MCONN_VERSION "\n\n"
@@ -45,67 +39,25 @@
 #define UTF8_NAME "caf\xc3\xa9.conf"
 #define MAX_TOKS 16
 
-/* Made once per test case, in the parent: the scratch directory and a TCP port bound
- * on loopback that never listens, so every session's connect is refused. */
-static char dir[64];
-static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static char conf_path[128];
-static char utf8_path[128];
+/* The refusing port as the targets' address, made with the scratch directory, and the
+ * non-ASCII configuration path in it. */
 static char address[32];
-static int port_fd = -1;
+static char utf8_path[128];
 
 /* Made per test, in the forked child. */
 static struct daemon *d;
 static int client = -1;
 
+/* The harness's scratch, and the refusing port as an address the targets connect to. */
 static void scratch_setup(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-
-	snprintf(dir, sizeof(dir), "/tmp/ctltest-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(sock_path, sizeof(sock_path), "%s/s.sock", dir);
-	snprintf(conf_path, sizeof(conf_path), "%s/t.conf", dir);
-	port_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(port_fd, 0);
-	ck_assert_int_eq(bind(port_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(getsockname(port_fd, (struct sockaddr *)&sa, &len), 0);
-	snprintf(address, sizeof(address), "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+	harness_scratch_setup();
+	snprintf(address, sizeof(address), "127.0.0.1:%u", harness.port);
 }
-
-/* Remove only what this file made: the socket a failed test may leave, and the directory. */
-static void scratch_teardown(void)
-{
-	if (port_fd >= 0)
-		close(port_fd);
-	port_fd = -1;
-	unlink(sock_path);
-	rmdir(dir);
-}
-
-static void turn(void)
-{
-	ck_assert_int_eq(daemon_turn(d, TURN_MS), 0);
-}
-
-/* Turn the loop until cond holds, at most MAX_TURNS times. */
-#define TURN_UNTIL(cond)                                                                   \
-	do {                                                                               \
-		int turns_ = 0;                                                            \
-		while (!(cond)) {                                                          \
-			ck_assert_msg(turns_++ < MAX_TURNS, "still not %s after %d turns", \
-				      #cond, MAX_TURNS);                                   \
-			turn();                                                            \
-		}                                                                          \
-	} while (0)
 
 /* Start the daemon on the two targets and extra ones, as if read from path. */
 static void daemon_start(const char *extra, const char *path)
 {
-	struct config_errors errs = { 0 };
-	struct config *cfg = NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char text[1024];
 
 	snprintf(text, sizeof(text),
@@ -113,16 +65,9 @@ static void daemon_start(const char *extra, const char *path)
 		 "[target \"" NAME_A "\"]\naddress = %s\nconnections = 1\ninterval = 1h\n"
 		 "[target \"" NAME_B "\"]\naddress = %s\nconnections = 3\ninterval = 1h\n"
 		 "mode = persistent\nclose = rst\n%s",
-		 sock_path, address, address, extra);
-	ck_assert_int_eq(config_load_string(text, path, false, &cfg, &errs), 0);
-	d = malloc(sizeof(*d));
-	ck_assert_ptr_nonnull(d);
-	ck_assert_int_eq(daemon_init(d, cfg, path), 0);
-	ck_assert_int_eq(daemon_open_control(d), 0);
-	client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(client, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	ck_assert_int_eq(connect(client, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		 harness.sock_path, address, address, extra);
+	d = harness_daemon_start(text, path);
+	client = harness_client_connect();
 }
 
 /* Sessions that have not started yet: every first cycle an hour away. */
@@ -137,9 +82,9 @@ static void sessions_hold(void)
 
 static void setup_before_cycles(void)
 {
-	daemon_start("", conf_path);
+	daemon_start("", harness.conf_path);
 	sessions_hold();
-	TURN_UNTIL(d->ctl.n_clients == 1);
+	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == 1);
 }
 
 /* A third target with an address longer than most, and a configuration file whose
@@ -151,28 +96,28 @@ static void setup_odd_inputs(void)
 	snprintf(extra, sizeof(extra),
 		 "[target \"" NAME_C "\"]\naddress = " LONG_ADDRESS "%s\ninterval = 1h\n",
 		 strrchr(address, ':'));
-	snprintf(utf8_path, sizeof(utf8_path), "%s/" UTF8_NAME, dir);
+	snprintf(utf8_path, sizeof(utf8_path), "%s/" UTF8_NAME, harness.dir);
 	daemon_start(extra, utf8_path);
 	sessions_hold();
-	TURN_UNTIL(d->ctl.n_clients == 1);
+	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == 1);
 }
 
 /* The first session of each target has run one cycle, refused. */
 static void setup_after_refused(void)
 {
-	daemon_start("", conf_path);
-	TURN_UNTIL(d->targets[0]->cycles_failed == 1 && d->targets[1]->cycles_failed == 1 &&
-		   daemon_target_active(d, d->targets[0]) == 0 &&
-		   daemon_target_active(d, d->targets[1]) == 0 && d->ctl.n_clients == 1);
+	daemon_start("", harness.conf_path);
+	HARNESS_TURN_UNTIL(d, d->targets[0]->cycles_failed == 1 &&
+				      d->targets[1]->cycles_failed == 1 &&
+				      daemon_target_active(d, d->targets[0]) == 0 &&
+				      daemon_target_active(d, d->targets[1]) == 0 &&
+				      d->ctl.n_clients == 1);
 }
 
 static void daemon_teardown(void)
 {
-	if (client >= 0)
-		close(client);
+	harness_clients_close_all();
 	client = -1;
-	daemon_free(d);
-	free(d);
+	harness_daemon_free(d);
 	d = NULL;
 }
 
@@ -181,29 +126,15 @@ static void daemon_teardown(void)
  * and leave its rest in front of it. */
 static const char *ask(const char *line, char *out, size_t n)
 {
-	static char rx[RX_MAX + 1];
-	size_t len = 0, k;
-	int t;
+	static struct harness_rx rx;
 
-	ck_assert_int_eq(send(client, line, strlen(line), MSG_NOSIGNAL), (ssize_t)strlen(line));
-	ck_assert_int_eq(send(client, "\nversion\n", 9, MSG_NOSIGNAL), 9);
-	for (t = 0;; t++) {
-		ssize_t r;
-
-		while ((r = recv(client, rx + len, RX_MAX - len, MSG_DONTWAIT)) > 0)
-			len += (size_t)r;
-		ck_assert_msg(r < 0 && errno == EAGAIN, "connection closed after '%.*s'", (int)len, rx);
-		rx[len] = '\0';
-		k = proto_reply_length(rx, len);
-		if (k > 0 && proto_reply_length(rx + k, len - k) > 0)
-			break;
-		ck_assert_msg(t < MAX_TURNS, "no two replies after %d turns: '%s'", MAX_TURNS, rx);
-		turn();
-	}
-	ck_assert_uint_lt(k, n);
-	ck_assert_str_eq(rx + k, VERSION_REPLY);
-	memcpy(out, rx, k);
-	out[k] = '\0';
+	memset(&rx, 0, sizeof(rx));
+	harness_client_send(client, line, strlen(line));
+	HARNESS_SEND_STR(client, "\nversion\n");
+	harness_pump_replies(d, client, &rx, 2);
+	ck_assert_msg(!rx.eof && !rx.err, "connection closed after '%s'", rx.data);
+	harness_rx_pop(&rx, out, n);
+	ck_assert_str_eq(rx.data, VERSION_REPLY);
 	ck_assert_msg(strncmp(out, "OK\n", 3) == 0 || strncmp(out, "ERR ", 4) == 0, "reply: '%s'",
 		      out);
 	return out;
@@ -548,7 +479,7 @@ static void assert_json_str(const char *obj, const char *key, const char *want)
 /* The status object of the target named name. */
 static const char *status_target(const char *status, const char *name, char *out, size_t n)
 {
-	static char targets[RX_MAX];
+	static char targets[HARNESS_RX_MAX];
 
 	json_sub(status, "targets", targets, sizeof(targets));
 	for (size_t k = 0; k < json_count(targets); k++) {
@@ -639,7 +570,7 @@ static void assert_status_header(const char *status)
 	assert_json_str(status, "version", MCONN_VERSION);
 	ck_assert(json_num(status, "pid") == getpid());
 	ck_assert(json_num(status, "uptime_s") >= 0);
-	assert_json_str(status, "config", conf_path);
+	assert_json_str(status, "config", harness.conf_path);
 	ck_assert(json_num(status, "sessions") == 4);
 	json_sub(status, "control", control, sizeof(control));
 	ck_assert_uint_eq(json_count(control), 3);
@@ -655,7 +586,7 @@ static void assert_status_header(const char *status)
 
 START_TEST(test_status_json_before_cycles)
 {
-	static char reply[RX_MAX], t[RX_MAX], targets[RX_MAX];
+	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX], targets[HARNESS_RX_MAX];
 	const char *status = ask_ok("status -j", reply, sizeof(reply));
 
 	assert_status_header(status);
@@ -688,7 +619,7 @@ START_TEST(test_status_counters)
 {
 	static const unsigned want_a[] = { 0, 0, 3, 2, 0, 0, 0, 0 };
 	static const unsigned want_b[] = { 0, 0, 0, 0, 0, 1, 0, 0 };
-	static char reply[RX_MAX], t[RX_MAX];
+	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	struct target *a = daemon_find_target(d, NAME_A), *b = daemon_find_target(d, NAME_B);
 	int64_t now = now_ns();
 	char line[512], header[512], word[64], lat[512];
@@ -755,7 +686,7 @@ END_TEST
 START_TEST(test_status_json_after_refused)
 {
 	static const unsigned want[] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-	static char reply[RX_MAX], t[RX_MAX];
+	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	const char *status = ask_ok("status -j", reply, sizeof(reply));
 
 	assert_status_header(status);
@@ -783,7 +714,7 @@ START_TEST(test_status_json_one_target)
 {
 	static const char *const asks[] = { "status -j " NAME_B, "status " NAME_B " -j",
 					    "-j status " NAME_B };
-	static char reply[RX_MAX], targets[RX_MAX], t[RX_MAX];
+	static char reply[HARNESS_RX_MAX], targets[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 
 	for (size_t i = 0; i < ELEMENTSOF(asks); i++) {
 		const char *status = ask_ok(asks[i], reply, sizeof(reply));
@@ -802,7 +733,7 @@ END_TEST
 START_TEST(test_status_text)
 {
 	static const char align[] = "llllrrrrrr";
-	static char reply[RX_MAX];
+	static char reply[HARNESS_RX_MAX];
 	char want[512], header[512], line[512], word[64];
 	const char *text = ask_ok("status", reply, sizeof(reply));
 
@@ -810,7 +741,7 @@ START_TEST(test_status_text)
 	snprintf(want, sizeof(want), "mconnd %s, pid %d, up ", MCONN_VERSION, (int)getpid());
 	line_of(text, 0, line, sizeof(line));
 	ck_assert_msg(strncmp(line, want, strlen(want)) == 0, "%s", line);
-	snprintf(want, sizeof(want), ", 2 targets, 4 sessions, config %s", conf_path);
+	snprintf(want, sizeof(want), ", 2 targets, 4 sessions, config %s", harness.conf_path);
 	ck_assert_msg(strstr(line, want) != NULL, "%s", line);
 	line_of(text, 1, header, sizeof(header));
 	ck_assert_str_eq(word_of(header, 0, word, sizeof(word)), "TARGET");
@@ -859,7 +790,7 @@ static const char sessions_align[] = "rlrrrlr";
 
 START_TEST(test_sessions_text)
 {
-	static char reply[RX_MAX];
+	static char reply[HARNESS_RX_MAX];
 	struct target *b = daemon_find_target(d, NAME_B);
 	struct session *s1 = &d->sess[b->sess[1]];
 	char header[512], line[512], word[64], idx[8];
@@ -896,7 +827,7 @@ END_TEST
 /* After the refused first cycle: the session that ran says so, the others are unborn. */
 START_TEST(test_sessions_after_refused)
 {
-	static char reply[RX_MAX], arr[RX_MAX], s[RX_MAX];
+	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
 	char header[512], line[512], word[64];
 	const char *text = ask_ok("sessions " NAME_B, reply, sizeof(reply));
 
@@ -926,7 +857,7 @@ START_TEST(test_sessions_json)
 {
 	static const char *const keys[] = { "index", "state", "fd", "cycles_ok", "cycles_failed",
 					    "last_result", "last_latency_ms" };
-	static char reply[RX_MAX], arr[RX_MAX], s[RX_MAX];
+	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
 	struct target *b = daemon_find_target(d, NAME_B);
 	struct session *s1 = &d->sess[b->sess[1]];
 	const char *obj;
@@ -966,7 +897,7 @@ START_TEST(test_help)
 {
 	static const char *const usages[] = { "status [-j] [TARGET]", "sessions [-j] TARGET", "help",
 					      "version [-j]", "-j" };
-	static char reply[RX_MAX];
+	static char reply[HARNESS_RX_MAX];
 	const char *text = ask_ok("help", reply, sizeof(reply));
 	char line[512];
 	size_t col = 0;
@@ -1003,7 +934,7 @@ END_TEST
 /* Every column stays lined up when an address is longer than the usual ones. */
 START_TEST(test_status_text_long_address)
 {
-	static char reply[RX_MAX];
+	static char reply[HARNESS_RX_MAX];
 	char header[512], line[512], word[64];
 	const char *text = ask_ok("status", reply, sizeof(reply));
 
@@ -1020,14 +951,14 @@ END_TEST
 /* The configuration's path comes out of JSON as the same characters. */
 START_TEST(test_status_json_utf8_config)
 {
-	static char reply[RX_MAX];
+	static char reply[HARNESS_RX_MAX];
 	const char *status = ask_ok("status -j", reply, sizeof(reply)), *v;
 	char raw[160], escaped[160];
 
 	assert_json_line(status);
 	v = json_get(status, "config");
-	snprintf(raw, sizeof(raw), "\"%s/" UTF8_NAME "\"", dir);
-	snprintf(escaped, sizeof(escaped), "\"%s/caf\\u00e9.conf\"", dir);
+	snprintf(raw, sizeof(raw), "\"%s/" UTF8_NAME "\"", harness.dir);
+	snprintf(escaped, sizeof(escaped), "\"%s/caf\\u00e9.conf\"", harness.dir);
 	ck_assert_msg(strncmp(v, raw, strlen(raw)) == 0 || strncmp(v, escaped, strlen(escaped)) == 0,
 		      "config is %.*s, not %s", (int)(json_value(v) - v), v, escaped);
 }
@@ -1057,7 +988,7 @@ static Suite *render_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("before_cycles");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, setup_before_cycles, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_status_json_before_cycles);
@@ -1071,7 +1002,7 @@ static Suite *render_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("after_refused");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, setup_after_refused, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_status_json_after_refused);
@@ -1080,7 +1011,7 @@ static Suite *render_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("odd_inputs");
-	tcase_add_unchecked_fixture(tc, scratch_setup, scratch_teardown);
+	tcase_add_unchecked_fixture(tc, scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, setup_odd_inputs, daemon_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_status_text_long_address);
