@@ -53,6 +53,10 @@ struct ctl_server {
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
 
+/* Check that path can hold our socket: its directory exists and is not writable by
+ * others, and nothing but a socket is there. 0, or -errno with a message. */
+int ctl_check_path(const char *path, char *err, size_t errlen);
+
 /* Take a socket-activated listener or create path; returns 0 or -errno with a message. */
 int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen);
 

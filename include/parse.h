@@ -38,6 +38,9 @@ bool name_is_valid(const char *s);
 /* Format a duration for people ("850us", "12.3ms", "2.00s", "1h05m") into out. */
 char *format_duration(int64_t ns, char *out, size_t n);
 
+/* Format a duration the way a configuration would write it ("1h", "90s", "1500ms"). */
+char *format_duration_exact(int64_t ns, char *out, size_t n);
+
 /* Format an address as "1.2.3.4:80" or "[::1]:80" into out. */
 char *format_address(const struct sockaddr_any *a, char *out, size_t n);
 

@@ -32,6 +32,7 @@ struct target {
 	enum session_error last_error;
 	int last_errno;
 	int64_t last_error_at;
+	int64_t last_ok_at;
 	uint32_t *sess;
 	uint32_t n_sess;
 	struct latency connect_lat;

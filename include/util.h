@@ -25,6 +25,12 @@ struct buf {
 	bool overflow;
 };
 
+/* Return "s" unless n is 1, for "%llu target%s". */
+static inline const char *plural_s(unsigned long long n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* Return CLOCK_MONOTONIC in nanoseconds. */
 int64_t now_ns(void);
 

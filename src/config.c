@@ -116,14 +116,25 @@ static void ctx_error(struct parse_ctx *ctx, const char *key, const char *fmt, .
 					      .msg = xstrdup(msg) };
 }
 
+/* Inline comments are off: say so when a bad value looks like it carries one. */
+static const char *comment_hint(const char *value)
+{
+	if (strstr(value, " #") || strstr(value, " ;") || strstr(value, "\t#") ||
+	    strstr(value, "\t;"))
+		return " (a comment may only start a line: here '#' or ';' is part of the value)";
+	return "";
+}
+
 static int key_uint(struct parse_ctx *ctx, const struct key_def *k, void *field,
 		    const char *value)
 {
 	uint64_t v;
+	int r = parse_uint(value, (uint64_t)k->min, (uint64_t)k->max, &v);
 
-	if (parse_uint(value, (uint64_t)k->min, (uint64_t)k->max, &v) < 0) {
-		ctx_error(ctx, k->name, "invalid value '%s'; expected a whole number from %lld to %lld",
-			  value, (long long)k->min, (long long)k->max);
+	if (r < 0) {
+		ctx_error(ctx, k->name, "%s '%s'; expected a whole number from %lld to %lld%s",
+			  r == -ERANGE ? "out of range:" : "invalid value", value, (long long)k->min,
+			  (long long)k->max, comment_hint(value));
 		return -EINVAL;
 	}
 	*(uint32_t *)field = (uint32_t)v;
@@ -135,13 +146,19 @@ static int key_duration(struct parse_ctx *ctx, const struct key_def *k, void *fi
 {
 	char lo[32], hi[32];
 	int64_t v;
+	int r = parse_duration(value, &v);
 
-	if (parse_duration(value, &v) < 0 || v < k->min || v > k->max) {
+	format_duration_exact(k->min, lo, sizeof(lo));
+	format_duration_exact(k->max, hi, sizeof(hi));
+	if (r < 0 && r != -ERANGE) {
 		ctx_error(ctx, k->name,
-			  "invalid duration '%s'; expected a number with unit us, ms, s, m or h (bare = seconds), from %s to %s",
-			  value, format_duration(k->min, lo, sizeof(lo)),
-			  format_duration(k->max, hi, sizeof(hi)));
+			  "invalid duration '%s'; expected a number with unit us, ms, s, m or h (bare = seconds), from %s to %s%s",
+			  value, lo, hi, comment_hint(value));
 		return -EINVAL;
+	}
+	if (r < 0 || v < k->min || v > k->max) {
+		ctx_error(ctx, k->name, "out of range: '%s'; expected from %s to %s", value, lo, hi);
+		return -ERANGE;
 	}
 	*(int64_t *)field = v;
 	return 0;
@@ -156,7 +173,8 @@ static int key_enum(struct parse_ctx *ctx, const struct key_def *k, void *field,
 			return 0;
 		}
 	}
-	ctx_error(ctx, k->name, "invalid value '%s'; expected %s", value, k->accepts);
+	ctx_error(ctx, k->name, "invalid value '%s'; expected %s%s", value, k->accepts,
+		  comment_hint(value));
 	return -EINVAL;
 }
 
@@ -196,7 +214,8 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 		return r;
 	}
 	if (r < 0) {
-		ctx_error(ctx, k->name, "invalid address '%s'; expected %s", value, k->accepts);
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
 		return r;
 	}
 	snprintf(t->address_text, sizeof(t->address_text), "%s", value);
@@ -209,7 +228,8 @@ static int key_source(struct parse_ctx *ctx, const struct key_def *k, void *fiel
 	struct target_conf *t = ctx->target;
 
 	if (strlen(value) >= sizeof(t->source_text) || parse_source(value, field) < 0) {
-		ctx_error(ctx, k->name, "invalid address '%s'; expected %s", value, k->accepts);
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
 		return -EINVAL;
 	}
 	snprintf(t->source_text, sizeof(t->source_text), "%s", value);
@@ -263,8 +283,10 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 {
 	char **dst = field;
 
-	if (value[0] != '/' || strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		ctx_error(ctx, k->name, "invalid path '%s'; expected %s", value, k->accepts);
+	if (value[0] != '/' || strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
+	    strpbrk(value, " \t")) {
+		ctx_error(ctx, k->name, "invalid path '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
 		return -EINVAL;
 	}
 	free(*dst);
@@ -277,7 +299,7 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 
 static const struct key_def keys[] = {
 	{ "control_socket", SECT_DAEMON, key_socket_path, D(control_socket), 0, 0, NULL,
-	  "an absolute path of at most 107 bytes" },
+	  "an absolute path of at most 107 bytes, without white space" },
 	{ "control_idle_timeout", SECT_DAEMON, key_duration, D(control_idle_timeout), 1 * SEC,
 	  86400 * SEC, NULL, NULL },
 	{ "control_io_timeout", SECT_DAEMON, key_duration, D(control_io_timeout), 100 * MS,
@@ -675,7 +697,7 @@ static int file_read_all(const char *path, char **ret, size_t *ret_len)
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
 		goto out;
 	}
 	if (st.st_size > CONFIG_MAX_FILE_BYTES) {
@@ -710,6 +732,8 @@ int config_load(const char *path, bool resolve, struct config **ret, struct conf
 
 		if (r == -EFBIG)
 			ctx_error(&ctx, NULL, "file too large (at most %u bytes)", CONFIG_MAX_FILE_BYTES);
+		else if (r == -EBADFD)
+			ctx_error(&ctx, NULL, "cannot read: not a regular file");
 		else
 			ctx_error(&ctx, NULL, "cannot read: %s", strerror(-r));
 		return r;

@@ -22,13 +22,11 @@
 
 /* Refuse a path whose directory others may write to, and a live socket of another
  * daemon; remove a stale one. */
-static int ctl_prepare_path(const char *path, char *err, size_t errlen)
+int ctl_check_path(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
 	char *slash;
-	int fd, r;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
@@ -48,6 +46,17 @@ static int ctl_prepare_path(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
 		return -EEXIST;
 	}
+	return 0;
+}
+
+static int ctl_prepare_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r = ctl_check_path(path, err, errlen);
+
+	if (r < 0 || lstat(path, &st) < 0)
+		return r;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

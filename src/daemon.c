@@ -61,13 +61,13 @@ static void daemon_log_health(const struct target *t, const struct health_change
 	format_duration(hc->in_previous_ns, dur, sizeof(dur));
 	if (hc->to == HEALTH_DOWN)
 		log_target(LOG_WARNING, t->conf, "down", session_error_name(hc->reason),
-			   MCONN_MESSAGE_HEALTH, "target %s is down after %u failures: %s (was %s for %s)",
-			   t->conf->name, hc->count, session_error_name(hc->reason),
+			   MCONN_MESSAGE_HEALTH, "target %s is down after %u failure%s: %s (was %s for %s)",
+			   t->conf->name, hc->count, plural_s(hc->count), session_error_name(hc->reason),
 			   health_state_name(hc->from), dur);
 	else
 		log_target(LOG_NOTICE, t->conf, "up", NULL, MCONN_MESSAGE_HEALTH,
-			   "target %s is up after %u successes (was %s for %s)", t->conf->name,
-			   hc->count, health_state_name(hc->from), dur);
+			   "target %s is up after %u success%s (was %s for %s)", t->conf->name,
+			   hc->count, hc->count == 1 ? "" : "es", health_state_name(hc->from), dur);
 }
 
 static int64_t daemon_on_result(struct session_env *env, struct session *s,
@@ -172,7 +172,7 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 	d->sio.max_open = cur > FD_RESERVE ? (uint32_t)MIN(cur - FD_RESERVE, UINT32_MAX) : 0;
 	if (cfg->total_connections > d->sio.max_open)
 		log_msg(LOG_WARNING,
-			"%llu connections configured but only %u may be open at once (open files limit %llu); the rest count as 'resource'",
+			"%llu connections configured but only %u may be open at once (open files limit %llu); a session that finds none free counts a 'resource' failure",
 			(unsigned long long)cfg->total_connections, d->sio.max_open,
 			(unsigned long long)cur);
 }
@@ -271,10 +271,10 @@ static void daemon_signal_event(struct daemon *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			log_msg(LOG_INFO, "received %s, stopping", strsignal((int)si.ssi_signo));
+			log_msg(LOG_NOTICE, "received SIG%s, stopping", sigabbrev_np((int)si.ssi_signo));
 			d->stopping = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_NOTICE, "SIGHUP received; reload is not supported yet, ignored");
+			log_msg(LOG_NOTICE, "received SIGHUP: reload is not supported yet; ignored");
 		}
 	}
 }
@@ -282,7 +282,7 @@ static void daemon_signal_event(struct daemon *d)
 /* Once a second: status line for systemd, idle control clients. */
 static void daemon_tick(struct daemon *d, int64_t now)
 {
-	size_t up = 0, down = 0;
+	size_t up = 0, down = 0, unknown = 0;
 
 	if (d->watchdog_ns && now >= d->next_watchdog) {
 		sd_notify(0, "WATCHDOG=1");
@@ -294,9 +294,11 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	for (size_t i = 0; i < d->n_targets; i++) {
 		up += d->targets[i]->health == HEALTH_UP;
 		down += d->targets[i]->health == HEALTH_DOWN;
+		unknown += d->targets[i]->health == HEALTH_UNKNOWN;
 	}
-	sd_notifyf(0, "STATUS=%zu targets: %zu up, %zu down; %u sessions", d->n_targets, up,
-		   down, d->n_sess);
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s",
+		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
+		   plural_s(d->n_sess));
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
 }

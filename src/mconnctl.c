@@ -135,20 +135,34 @@ int main(int argc, char **argv)
 	ssize_t end;
 	int opt, fd, rc;
 
-	while ((opt = getopt(argc, argv, "+s:jhV")) != -1) {
+	if (path && !*path)
+		path = NULL;
+	opterr = 0;
+	while ((opt = getopt(argc, argv, "+:s:jhV")) != -1) {
 		switch (opt) {
 		case 's': path = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mconnctl %s\n", MCONN_VERSION); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case ':':
+			fprintf(stderr, "mconnctl: option -%c needs an argument\n", optopt);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "mconnctl: unknown option -%c\n", optopt);
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind == argc) {
+		fprintf(stderr, "mconnctl: no command given\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!path || !*path)
+	if (path && !*path) {
+		fprintf(stderr, "mconnctl: empty socket path\n");
+		return EXIT_USAGE;
+	}
+	if (!path)
 		path = CTL_DEFAULT_SOCKET;
 	buf_init(&req, CTL_MAX_LINE);
 	buf_init(&reply, CTL_MAX_REPLY);

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "daemon.h"
 #include "log.h"
 #include "proto.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
@@ -22,7 +24,8 @@ static void usage(FILE *f)
 		"  -h        show this help and exit\n"
 		"  -V        show the version and exit\n"
 		"\n"
-		"Signals: SIGTERM and SIGINT stop cleanly. Query it with mconnctl(8).\n"
+		"Signals: SIGTERM and SIGINT stop cleanly; SIGHUP (reload) is not supported yet\n"
+		"and is ignored. Query the daemon with mconnctl(8).\n"
 		"See mconnd(8) and mconnd.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
 }
@@ -66,8 +69,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test_only) {
-		printf("configuration OK: %zu targets, %llu connections\n", cfg->n_targets,
-		       (unsigned long long)cfg->total_connections);
+		char err[256];
+
+		if (ctl_check_path(cfg->control_socket, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: control_socket: %s\n", path, err);
+			config_free(cfg);
+			return 1;
+		}
+		printf("configuration OK: %zu target%s, %llu connection%s\n", cfg->n_targets,
+		       plural_s(cfg->n_targets), (unsigned long long)cfg->total_connections,
+		       plural_s(cfg->total_connections));
 		config_free(cfg);
 		return 0;
 	}
@@ -79,11 +90,13 @@ int main(int argc, char **argv)
 		daemon_free(&d);
 		return 1;
 	}
-	log_msg(LOG_INFO, "mconnd %s started: %zu targets, %u sessions, control socket %s",
-		MCONN_VERSION, d.n_targets, d.n_sess, d.cfg->control_socket);
+	log_msg(LOG_NOTICE, "mconnd %s started: %zu target%s, %u session%s, control socket %s",
+		MCONN_VERSION, d.n_targets, plural_s(d.n_targets), d.n_sess, plural_s(d.n_sess),
+		d.cfg->control_socket);
 	r = daemon_run(&d);
 	daemon_free(&d);
 	if (r < 0)
 		fatal("event loop failed: %s", strerror(-r));
+	log_msg(LOG_NOTICE, "mconnd stopped");
 	return 0;
 }

@@ -330,6 +330,28 @@ char *format_duration(int64_t ns, char *out, size_t n)
 	return out;
 }
 
+char *format_duration_exact(int64_t ns, char *out, size_t n)
+{
+	static const struct {
+		const char *unit;
+		int64_t mult;
+	} units[] = { { "h", 3600 * NSEC_PER_SEC }, { "m", 60 * NSEC_PER_SEC },
+		      { "s", NSEC_PER_SEC }, { "ms", NSEC_PER_MSEC }, { "us", NSEC_PER_USEC } };
+
+	if (ns == 0) {
+		snprintf(out, n, "0");
+		return out;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+		if (ns % units[i].mult == 0) {
+			snprintf(out, n, "%lld%s", (long long)(ns / units[i].mult), units[i].unit);
+			return out;
+		}
+	}
+	snprintf(out, n, "%.3fus", (double)ns / 1e3);
+	return out;
+}
+
 char *format_address(const struct sockaddr_any *a, char *out, size_t n)
 {
 	char host[INET6_ADDRSTRLEN];

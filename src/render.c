@@ -1,5 +1,7 @@
 /* Status and session listings, as aligned text or as one line of JSON. Text replies
  * never contain an empty line, since an empty line ends a reply. */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,8 +34,20 @@ static int render_address_width(const struct daemon *d, const struct target *onl
 }
 
 /* Say in words what went wrong last, from errno or from the class. */
-static const char *render_error_detail(const struct target *t)
+static const char *render_error_detail(const struct target *t, char *out, size_t n)
 {
+	char limit[32];
+
+	if (t->last_errno == ETIMEDOUT && t->last_error == SERR_TIMEOUT) {
+		snprintf(out, n, "no complete echo within timeout (%s)",
+			 format_duration(t->conf->timeout, limit, sizeof(limit)));
+		return out;
+	}
+	if (t->last_errno == ETIMEDOUT && t->last_error == SERR_CONNECT_TIMEOUT) {
+		snprintf(out, n, "not connected within connect_timeout (%s)",
+			 format_duration(t->conf->connect_timeout, limit, sizeof(limit)));
+		return out;
+	}
 	if (t->last_errno)
 		return strerror(t->last_errno);
 	if (t->last_error == SERR_MISMATCH)
@@ -43,8 +57,9 @@ static const char *render_error_detail(const struct target *t)
 	return "no details";
 }
 
-static void render_errors_text(const struct target *t, struct buf *out)
+static void render_errors_text(const struct target *t, int64_t now, struct buf *out)
 {
+	char detail[128], ago[32];
 	const char *sep = "";
 
 	if (t->cycles_failed == 0)
@@ -57,8 +72,9 @@ static void render_errors_text(const struct target *t, struct buf *out)
 			   (unsigned long long)t->errors[e]);
 		sep = ",";
 	}
-	buf_printf(out, "; last: %s (%s)\n", session_error_name(t->last_error),
-		   render_error_detail(t));
+	buf_printf(out, "; last: %s (%s), %s ago\n", session_error_name(t->last_error),
+		   render_error_detail(t, detail, sizeof(detail)),
+		   format_duration(now - t->last_error_at, ago, sizeof(ago)));
 }
 
 static void render_target_text(const struct daemon *d, const struct target *t, int w,
@@ -74,7 +90,7 @@ static void render_target_text(const struct daemon *d, const struct target *t, i
 		   daemon_target_active(d, t), (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
 		   format_duration(ls.p99, p99, sizeof(p99)));
-	render_errors_text(t, out);
+	render_errors_text(t, now, out);
 }
 
 static void render_status_text(const struct daemon *d, const struct target *only, int64_t now,
@@ -83,9 +99,10 @@ static void render_status_text(const struct daemon *d, const struct target *only
 	int w = (int)render_name_width(d, only), aw = render_address_width(d, only);
 	char up[32];
 
-	buf_printf(out, "mconnd %s, pid %d, up %s, %zu targets, %u sessions, config %s\n",
+	buf_printf(out, "mconnd %s, pid %d, up %s, %zu target%s, %u session%s, config %s\n",
 		   MCONN_VERSION, (int)getpid(), format_duration(now - d->start_mono, up, sizeof(up)),
-		   d->n_targets, d->n_sess, d->config_path);
+		   d->n_targets, plural_s(d->n_targets), d->n_sess, plural_s(d->n_sess),
+		   d->config_path);
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
 	for (size_t i = 0; i < d->n_targets; i++)
@@ -118,6 +135,8 @@ static void render_json_latency(struct buf *out, const char *key, const struct l
 static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
 			       struct buf *out)
 {
+	char detail[128];
+	const char *text;
 	const struct target_conf *c = t->conf;
 
 	buf_printf(out, "{\"name\":");
@@ -139,13 +158,18 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
 	render_json_latency(out, "connect_total_ms", &t->connect_lat, 0, now);
+	if (t->cycles_ok)
+		buf_printf(out, "\"last_ok_ago_s\":%.3f,", (double)(now - t->last_ok_at) / 1e9);
+	else
+		buf_printf(out, "\"last_ok_ago_s\":null,");
 	if (t->cycles_failed == 0) {
 		buf_printf(out, "\"last_error\":null,\"last_error_detail\":null}");
 		return;
 	}
 	buf_printf(out, "\"last_error\":\"%s\",\"last_error_detail\":",
 		   session_error_name(t->last_error));
-	buf_json_string(out, render_error_detail(t), strlen(render_error_detail(t)));
+	text = render_error_detail(t, detail, sizeof(detail));
+	buf_json_string(out, text, strlen(text));
 	buf_printf(out, ",\"last_error_ago_s\":%.3f}", (double)(now - t->last_error_at) / 1e9);
 }
 

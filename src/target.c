@@ -56,6 +56,7 @@ bool target_record_result(struct target *t, const struct session_result *res, in
 
 	if (res->err == SERR_NONE) {
 		t->cycles_ok++;
+		t->last_ok_at = now;
 		t->consec_fail = 0;
 		t->consec_ok++;
 		if (res->connect_ns >= 0)

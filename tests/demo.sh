@@ -36,7 +36,8 @@ done
 echo "demo: mconnd (pid $mconnd_pid) checks 127.0.0.1:65432; status every 3 s for ${SECONDS_TO_RUN} s, Ctrl-C stops"
 end=$(($(date +%s) + SECONDS_TO_RUN))
 while [ "$(date +%s)" -lt "$end" ]; do
-	sleep 3
+	left=$((end - $(date +%s)))
+	sleep $((left < 3 ? left : 3))
 	echo
 	"$BUILD/mconnctl" -s "$sock" status || exit 1
 done
