@@ -20,8 +20,6 @@
 #include "log.h"
 
 
-/* Refuse a path whose directory others may write to, and a live socket of another
- * daemon; remove a stale one. */
 int ctl_check_path(const char *path, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -49,6 +47,7 @@ int ctl_check_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Check the path, refuse a live socket of another daemon, remove a stale one. */
 static int ctl_prepare_path(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -19,7 +19,8 @@ static void usage(FILE *f)
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
 		"  -c FILE   configuration file (default %s)\n"
-		"  -t        check the configuration, print 'configuration OK' or every error, exit\n"
+		"  -t        check the configuration (and the control socket's path), print\n"
+		"            'configuration OK' or every error, exit\n"
 		"  -v        log at debug priority (overrides log_level)\n"
 		"  -h        show this help and exit\n"
 		"  -V        show the version and exit\n"
@@ -49,17 +50,25 @@ int main(int argc, char **argv)
 	bool test_only = false, verbose = false;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "c:tvhV")) != -1) {
+	opterr = 0;
+	while ((opt = getopt(argc, argv, ":c:tvhV")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': test_only = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mconnd %s\n", MCONN_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case ':':
+			fprintf(stderr, "mconnd: option -%c needs an argument\n", optopt);
+			return 2;
+		default:
+			fprintf(stderr, "mconnd: unknown option -%c\n", optopt);
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "mconnd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
