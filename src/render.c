@@ -38,12 +38,12 @@ static const char *render_error_detail(const struct target *t, char *out, size_t
 {
 	char limit[32];
 
-	if (t->last_errno == ETIMEDOUT && t->last_error == SERR_TIMEOUT) {
+	if (t->last_errno == ETIME && t->last_error == SERR_TIMEOUT) {
 		snprintf(out, n, "no complete echo within timeout (%s)",
 			 format_duration(t->conf->timeout, limit, sizeof(limit)));
 		return out;
 	}
-	if (t->last_errno == ETIMEDOUT && t->last_error == SERR_CONNECT_TIMEOUT) {
+	if (t->last_errno == ETIME && t->last_error == SERR_CONNECT_TIMEOUT) {
 		snprintf(out, n, "not connected within connect_timeout (%s)",
 			 format_duration(t->conf->connect_timeout, limit, sizeof(limit)));
 		return out;

@@ -275,7 +275,8 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 	session_enter(s, env, SESS_IDLE, timer_due(env->timers, s->id));
 }
 
-/* Deadline passed: start the next cycle, or fail the one under way. */
+/* Deadline passed: start the next cycle, or fail the one under way. Our own deadlines
+ * report ETIME, so they read apart from the kernel's ETIMEDOUT. */
 static void session_timer(struct session *s, struct session_env *env, int64_t now)
 {
 	const struct target_conf *c = s->target->conf;
@@ -289,10 +290,10 @@ static void session_timer(struct session *s, struct session_env *env, int64_t no
 		session_finish(s, env,
 			       now - s->cycle_start >= c->connect_timeout ? SERR_CONNECT_TIMEOUT
 									  : SERR_TIMEOUT,
-			       ETIMEDOUT, now);
+			       ETIME, now);
 		break;
 	case SESS_EXCHANGING:
-		session_finish(s, env, SERR_TIMEOUT, ETIMEDOUT, now);
+		session_finish(s, env, SERR_TIMEOUT, ETIME, now);
 		break;
 	default:
 		break;

@@ -657,7 +657,7 @@ START_TEST(test_connect_timeout)
 	assert_due(f, T0 + c->due);
 	fire(f, T0 + c->due);
 	script_done(f);
-	assert_result(f, 1, c->want, ETIMEDOUT, -1, c->due);
+	assert_result(f, 1, c->want, ETIME, -1, c->due);
 	assert_state(f, SESS_IDLE);
 	ck_assert_uint_eq(f->closes, 1);
 	assert_due(f, T0 + c->due + PAUSE);
@@ -682,7 +682,7 @@ START_TEST(test_exchange_timeout)
 	assert_state(f, SESS_EXCHANGING);
 	fire(f, T0 + 5 * SEC);
 	script_done(f);
-	assert_result(f, 1, SERR_TIMEOUT, ETIMEDOUT, 1 * MS, 5 * SEC);
+	assert_result(f, 1, SERR_TIMEOUT, ETIME, 1 * MS, 5 * SEC);
 	assert_state(f, SESS_IDLE);
 	ck_assert_uint_eq(f->closes, 1);
 	assert_due(f, T0 + 5 * SEC + PAUSE);

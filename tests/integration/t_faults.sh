@@ -48,6 +48,10 @@ for MODE in cycle persistent; do
 	expect reset reset
 	expect drip timeout
 	expect noaccept connect_timeout
+	check "$MODE: a timeout names the limit" \
+		test "$(tjs silent .last_error_detail)" = "no complete echo within timeout (500.0ms)"
+	check "$MODE: a connect timeout names the limit" \
+		test "$(tjs noaccept .last_error_detail)" = "not connected within connect_timeout (300.0ms)"
 	check "$MODE: status still answers" sh -c "'$MCONNCTL' status >/dev/null"
 	check "$MODE: down logged with the reason" \
 		grep -q 'target corrupt is down after 2 failures: mismatch' "$T/mconnd.log"
