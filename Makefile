@@ -43,6 +43,9 @@ UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 
+# Keep the test objects between runs (make would delete them as intermediates).
+.SECONDARY:
+
 .PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo
 all: $(PROGRAMS)
 
