@@ -11,28 +11,34 @@ start_echod echo6 echo -l '[::1]:0'
 	printf '[target "per"]\naddress = 127.0.0.1:%s\nconnections = 3\ninterval = 50ms\nmode = persistent\nclose = rst\n' "$echo_PORT"
 	printf '[target "six"]\naddress = [::1]:%s\nconnections = 2\ninterval = 50ms\n' "$echo6_PORT"
 	printf 'message = a\\x00b\\r\\n\nmessage = %s\n' "$(head -c 3000 /dev/zero | tr '\0' 'x')"
+	printf '[target "src"]\naddress = 127.0.0.1:%s\nconnections = 2\ninterval = 50ms\n' "$echo_PORT"
+	printf 'mode = persistent\nsource = 127.0.0.2\n'
 } >"$T/c.conf"
 
 check "mconnd -t accepts the file" sh -c "'$MCONND' -t -c '$T/c.conf' | grep -q 'configuration OK'"
 start_mconnd "$T/c.conf"
 
-for t in cyc per six; do
+for t in cyc per six src; do
 	check "$t comes up" wait_for 10 tjs_true "$t" '.state == "up" and .cycles_ok >= 20'
 done
 check "no cycle failed" test "$(js '[.targets[].cycles_failed] | add')" = 0
 check "every failure class is present and zero" \
-	test "$(js '[.targets[].errors | to_entries[] | .value] | length')" = 24
+	test "$(js '[.targets[].errors | to_entries[] | .value] | length')" = 32
+# The held connections of "src" come from 127.0.0.2 (0200007F in /proc/net/tcp).
+port_hex=$(printf '%04X' "$echo_PORT")
+check "source binds the local address" \
+	test "$(grep -c " 0200007F:[0-9A-F]* 0100007F:$port_hex 01 " /proc/$MCONND_PID/net/tcp)" = 2
 check "latency percentiles are numbers" tjs_true cyc '(.latency_ms.p50 > 0) and (.latency_ms.p99 >= .latency_ms.p50) and (.latency_ms.max >= .latency_ms.p99)'
 check "json has version, pid, uptime, config" \
 	test "$(js '[.version, (.pid|tostring), (.uptime_s > 0|tostring), .config] | join(" ")')" = "0.1.0 $MCONND_PID true $T/c.conf"
 check "persistent sessions hold their connection" tjs_true per '.sessions_active == 3 and .mode == "persistent"'
 
 "$MCONNCTL" status >"$T/status.txt"
-check "text status lists all three targets" test "$(grep -cE '^(cyc|per|six) ' "$T/status.txt")" = 3
+check "text status lists all four targets" test "$(grep -cE '^(cyc|per|six|src) ' "$T/status.txt")" = 4
 check "text status shows the header" grep -q '^TARGET ' "$T/status.txt"
 "$MCONNCTL" status six >"$T/six.txt"
 check "status TARGET shows that target" grep -q '^six ' "$T/six.txt"
-check "status TARGET shows no other" test "$(grep -cE '^(cyc|per) ' "$T/six.txt")" = 0
+check "status TARGET shows no other" test "$(grep -cE '^(cyc|per|src) ' "$T/six.txt")" = 0
 check "sessions lists every session" sh -c "'$MCONNCTL' sessions cyc | tail -n +2 | wc -l | grep -qx 5"
 check "sessions -j has per-session cycles" \
 	sh -c "'$MCONNCTL' -j sessions per | jq -e '[.sessions[].cycles_ok] | min > 0' >/dev/null"
