@@ -315,9 +315,12 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 			d->ctl.pending |= 1ull << slot;
 			return;
 		}
-		if (!answered && cl->eof)
+		/* A reply flushed just now may have held back a request already read. */
+		if (answered || (cl->eof ? cl->in_len > 0 : memchr(cl->in, '\n', cl->in_len) != NULL))
+			continue;
+		if (cl->eof)
 			break;
-		if (!answered && drained)
+		if (drained)
 			return;
 	}
 	ctl_client_close(&d->ctl, slot);

@@ -279,6 +279,30 @@ START_TEST(test_unterminated_after_pipelined)
 }
 END_TEST
 
+/* A client writes many requests and EOF, then reads nothing until the daemon cannot
+ * send: every request is still answered once it reads, none dropped at EOF. */
+START_TEST(test_backpressure_then_eof)
+{
+	enum { N = 400 };
+	static char req[N * 8];
+	int small = 4096;
+	uint32_t slot;
+	int fd = client_accepted(&slot);
+	struct harness_rx rx = { 0 };
+	struct ctl_client *cl = d->ctl.clients[slot];
+
+	for (size_t i = 0; i < N; i++)
+		memcpy(req + 8 * i, "version\n", 8);
+	ck_assert_int_eq(setsockopt(cl->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	harness_client_send(fd, req, sizeof(req));
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	HARNESS_TURN_UNTIL(d, d->ctl.clients[slot] && cl->eof && cl->out.len > 0 && !cl->writable);
+	pump_eof(fd, &rx);
+	ck_assert(rx.eof);
+	ck_assert_uint_eq(harness_rx_replies(&rx), N);
+}
+END_TEST
+
 /* One client's ten pipelined requests take several turns, at most
  * CTL_REQUESTS_PER_TURN each, while another client is answered in the first. The
  * client reads its replies between turns, as any client does. */
@@ -634,6 +658,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_request_split_across_writes);
 	tcase_add_test(tc, test_unterminated_at_eof);
 	tcase_add_test(tc, test_unterminated_after_pipelined);
+	tcase_add_test(tc, test_backpressure_then_eof);
 	tcase_add_test(tc, test_requests_per_turn);
 	tcase_add_loop_test(tc, test_garbage, 0, ELEMENTSOF(garbage_cases));
 	suite_add_tcase(s, tc);
