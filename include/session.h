@@ -95,6 +95,8 @@ struct session_io {
 	ssize_t (*recv)(void *ctx, int fd, void *p, size_t n);
 	/* Close fd, abortively when rst is true. */
 	void (*close)(void *ctx, int fd, bool rst);
+	/* Return the readiness fd has now, as SESS_READY_* bits, without waiting. */
+	unsigned (*ready)(void *ctx, int fd);
 };
 
 /* Everything a session needs from its owner. */

@@ -666,6 +666,8 @@ static int config_load_mem(const char *text, size_t len, const char *name, bool 
 
 	if (config_check_lines(&ctx) == 0) {
 		config_parse_text(&ctx);
+		ctx.sect = SECT_NONE;
+		ctx.target = NULL;
 		config_validate(&ctx);
 	}
 	if (errs->n + errs->dropped != before) {

@@ -217,20 +217,23 @@ static int ctl_client_flush(struct ctl_client *cl, int64_t now)
 			return -errno;
 		buf_consume(&cl->out, (size_t)n);
 		cl->last_active = now;
+		if (cl->out.len == 0)
+			cl->line_since = cl->in_len ? now : 0;
 	}
 	if (cl->out.len == 0 && cl->out.cap > 65536)
 		buf_free(&cl->out);
 	return 0;
 }
 
-/* Sum the replies waiting in every client's buffer. */
+/* Sum the memory every client's reply buffer holds (its capacity, which a reply
+ * keeps until it is fully sent). */
 static size_t ctl_output_pending(const struct ctl_server *c)
 {
 	size_t n = 0;
 
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (c->clients[i])
-			n += c->clients[i]->out.len;
+			n += c->clients[i]->out.cap;
 	return n;
 }
 
@@ -371,7 +374,7 @@ void ctl_sweep(struct daemon *d, int64_t now)
 		if (!cl)
 			continue;
 		if ((cl->out.len && now - cl->last_active > c->io_timeout) ||
-		    (cl->line_since && now - cl->line_since > c->io_timeout) ||
+		    (cl->line_since && !cl->out.len && now - cl->line_since > c->io_timeout) ||
 		    now - cl->last_active > c->idle_timeout) {
 			c->timed_out++;
 			ctl_client_close(c, i);

@@ -232,16 +232,22 @@ static bool host_is_numeric_shorthand(const char *host)
 	       (host[0] == '0' && (host[1] == 'x' || host[1] == 'X'));
 }
 
-/* Refuse what TCP cannot connect to: unspecified, broadcast and multicast addresses. */
+/* An IPv4 address in host order that is neither 0.0.0.0, broadcast nor multicast. */
+static bool ipv4_is_unicast(uint32_t v)
+{
+	return v != 0 && v != 0xffffffffu && (v >> 28) != 0xe;
+}
+
+/* Refuse what TCP cannot connect to: unspecified, broadcast and multicast addresses,
+ * also when written as IPv4-mapped IPv6. */
 static bool address_is_unicast(const struct sockaddr_any *a)
 {
-	if (a->ss.ss_family == AF_INET) {
-		uint32_t v = ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr);
-
-		return v != 0 && v != 0xffffffffu && (v >> 28) != 0xe;
-	}
 	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
 
+	if (a->ss.ss_family == AF_INET)
+		return ipv4_is_unicast(ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr));
+	if (IN6_IS_ADDR_V4MAPPED(v6))
+		return ipv4_is_unicast(ntohl(v6->s6_addr32[3]));
 	return !IN6_IS_ADDR_UNSPECIFIED(v6) && !IN6_IS_ADDR_MULTICAST(v6);
 }
 

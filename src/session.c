@@ -275,12 +275,31 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 	session_enter(s, env, SESS_IDLE, timer_due(env->timers, s->id));
 }
 
+/* Before a deadline fails a cycle, look at the socket once more: a loop held up (a
+ * long turn, a stopped process) may not have read an answer that is there. Returns
+ * true when that look moved the cycle on, to its end or to its next state. */
+static bool session_last_look(struct session *s, struct session_env *env, int64_t now)
+{
+	uint8_t state = s->state;
+	uint64_t cycles = s->cycles_ok + s->cycles_failed;
+
+	s->ready |= (uint8_t)env->io->ready(env->io_ctx, s->fd);
+	if (state == SESS_CONNECTING)
+		session_connected(s, env, now);
+	else
+		session_exchange(s, env, now);
+	return s->state != state || s->cycles_ok + s->cycles_failed != cycles;
+}
+
 /* Deadline passed: start the next cycle, or fail the one under way. Our own deadlines
  * report ETIME, so they read apart from the kernel's ETIMEDOUT. */
 static void session_timer(struct session *s, struct session_env *env, int64_t now)
 {
 	const struct target_conf *c = s->target->conf;
 
+	if ((s->state == SESS_CONNECTING || s->state == SESS_EXCHANGING) &&
+	    session_last_look(s, env, now))
+		return;
 	switch (s->state) {
 	case SESS_IDLE:
 	case SESS_HOLDING:

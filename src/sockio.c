@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -152,10 +153,26 @@ static void sockio_close(void *ctx, int fd, bool rst)
 	close(fd);
 }
 
+static unsigned sockio_ready(void *ctx, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
+	unsigned r = 0;
+
+	(void)ctx;
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	if (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+		r |= SESS_READY_IN;
+	if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+		r |= SESS_READY_OUT;
+	return r;
+}
+
 const struct session_io sockio_ops = {
 	.connect = sockio_connect,
 	.connect_result = sockio_connect_result,
 	.send = sockio_send,
 	.recv = sockio_recv,
 	.close = sockio_close,
+	.ready = sockio_ready,
 };

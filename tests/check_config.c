@@ -166,6 +166,12 @@ static const struct {
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
 	  { "t.conf:2: address: '224.0.0.1:7' is not a unicast address; expected one TCP can "
 	    "connect to" } },
+	{ "IPv4-mapped unspecified address", "[target \"a\"]\naddress = [::ffff:0.0.0.0]:7\n",
+	  { "t.conf:2: address: '[::ffff:0.0.0.0]:7' is not a unicast address; expected one TCP "
+	    "can connect to" } },
+	{ "two targets without an address", "[target \"a\"]\nrise = 2\n[target \"b\"]\nrise = 2\n",
+	  { "t.conf:1: address: [target \"a\"] has no address; it is required",
+	    "t.conf:3: address: [target \"b\"] has no address; it is required" } },
 	{ "unspecified address", "[target \"a\"]\naddress = [::]:7\n",
 	  { "t.conf:2: address: '[::]:7' is not a unicast address; expected one TCP can connect to" } },
 	{ "inet_aton shorthand", "[target \"a\"]\naddress = 127.1:7\n",

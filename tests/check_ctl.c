@@ -584,6 +584,30 @@ START_TEST(test_sweep_partial_line)
 END_TEST
 
 /* A client that does not read its replies is dropped after io_timeout. */
+/* A client still taking its reply, with its next request already sent, is not
+ * stalled: io_timeout counts for an unfinished line only once no reply is waiting. */
+START_TEST(test_sweep_reading_with_pipelined_request)
+{
+	uint32_t slot;
+	int fd = client_accepted(&slot);
+	struct ctl_client *cl;
+	int64_t now;
+
+	client_stall(fd, slot);
+	/* As if "help\nversion\n" had come in one read: the second line waits. */
+	cl = d->ctl.clients[slot];
+	memcpy(cl->in, "version\n", 8);
+	cl->in_len = 8;
+	cl->line_since = now_ns();
+	now = cl->line_since + IO_TIMEOUT + SEC;
+	/* The reply moved a moment ago: the client reads, slowly but steadily. */
+	cl->last_active = now - SEC;
+	ctl_sweep(d, now);
+	ck_assert_uint_eq(d->ctl.timed_out, 0);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]);
+}
+END_TEST
+
 START_TEST(test_sweep_reply_pending)
 {
 	uint32_t stall_slot, idle_slot;
@@ -659,6 +683,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_unterminated_at_eof);
 	tcase_add_test(tc, test_unterminated_after_pipelined);
 	tcase_add_test(tc, test_backpressure_then_eof);
+	tcase_add_test(tc, test_sweep_reading_with_pipelined_request);
 	tcase_add_test(tc, test_requests_per_turn);
 	tcase_add_loop_test(tc, test_garbage, 0, ELEMENTSOF(garbage_cases));
 	suite_add_tcase(s, tc);

@@ -86,6 +86,10 @@ struct fix {
 	int closed_fd[MAX_LOG];
 	bool closed_rst[MAX_LOG];
 
+	/* What the last look before a deadline finds, and how often it looked. */
+	unsigned look_ready;
+	unsigned looks;
+
 	/* What on_result saw. */
 	struct session_result res[MAX_LOG];
 	int64_t res_at[MAX_LOG];
@@ -188,6 +192,15 @@ static ssize_t fake_recv(void *ctx, int fd, void *p, size_t n)
 	return (ssize_t)k;
 }
 
+static unsigned fake_ready(void *ctx, int fd)
+{
+	struct fix *f = ctx;
+
+	fd_check_open(f, fd);
+	f->looks++;
+	return f->look_ready;
+}
+
 static void fake_close(void *ctx, int fd, bool rst)
 {
 	struct fix *f = ctx;
@@ -203,6 +216,7 @@ static void fake_close(void *ctx, int fd, bool rst)
 static const struct session_io fake_io = {
 	.connect = fake_connect,
 	.connect_result = fake_connect_result,
+	.ready = fake_ready,
 	.send = fake_send,
 	.recv = fake_recv,
 	.close = fake_close,
@@ -1133,12 +1147,70 @@ START_TEST(test_unknown_event_is_unexpected)
 }
 END_TEST
 
+/* A deadline fires with the echo already waiting, unread because the loop was held
+ * up: the last look reads it and the cycle succeeds instead of timing out. */
+START_TEST(test_last_look_finds_echo)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	assert_state(f, SESS_EXCHANGING);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	fire(f, T0 + 5 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->looks, 1);
+	assert_result(f, 1, SERR_NONE, 0, 0, 5 * SEC);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
+/* The connect deadline fires on a connection that has in fact been made: the cycle
+ * goes on to the exchange under the whole-cycle deadline; nothing is counted. */
+START_TEST(test_last_look_finds_connection)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	f->conf.connect_timeout = 1 * SEC;
+	connect_slowly(f, T0);
+	f->look_ready = SESS_READY_OUT;
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
+	fire(f, T0 + 1 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->looks, 1);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_state(f, SESS_EXCHANGING);
+	assert_due(f, T0 + 5 * SEC);
+	fix_free(f);
+}
+END_TEST
+
+/* Nothing there at the deadline: the look finds nothing and the cycle times out. */
+START_TEST(test_last_look_finds_nothing)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	SCRIPT(f, RECV(-EAGAIN));
+	f->look_ready = SESS_READY_IN;
+	fire(f, T0 + 5 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->looks, 1);
+	assert_result(f, 1, SERR_TIMEOUT, ETIME, 0, 5 * SEC);
+	fix_free(f);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
 	TCase *tn = tcase_create("names");
 	TCase *tc = tcase_create("cycle");
 	TCase *tf = tcase_create("failures");
+	TCase *tl = tcase_create("last_look");
 	TCase *tp = tcase_create("persistent");
 	TCase *te = tcase_create("events");
 
@@ -1162,6 +1234,10 @@ static Suite *session_suite(void)
 	tcase_add_loop_test(tf, test_exchange_fails, 0, (int)ELEMENTSOF(exchange_fail_cases));
 	tcase_add_test(tf, test_mismatch_at_first_wrong_byte);
 	suite_add_tcase(s, tf);
+	tcase_add_test(tl, test_last_look_finds_echo);
+	tcase_add_test(tl, test_last_look_finds_connection);
+	tcase_add_test(tl, test_last_look_finds_nothing);
+	suite_add_tcase(s, tl);
 
 	tcase_add_test(tp, test_persistent_reuse);
 	tcase_add_test(tp, test_persistent_holding_events);
