@@ -35,7 +35,6 @@ struct daemon {
 	size_t n_targets;
 	struct ctl_server ctl;
 	int64_t start_mono;
-	int64_t start_wall;
 	int64_t next_tick;
 	int64_t watchdog_ns;
 	int64_t next_watchdog;
@@ -46,7 +45,6 @@ struct daemon {
 	uint64_t loop_turns;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
-	uint64_t resource_episodes;
 	uint8_t scratch[DAEMON_SCRATCH];
 };
 

@@ -3,6 +3,7 @@
 #ifndef MCONN_LOG_H
 #define MCONN_LOG_H
 
+#include <stdbool.h>
 #include <syslog.h>
 
 struct target_conf;
@@ -10,8 +11,8 @@ struct target_conf;
 /* Choose the sink (journal or stderr) and the most verbose priority shown. */
 void log_open(int max_priority);
 
-/* Change the most verbose priority shown. */
-void log_set_level(int max_priority);
+/* Return true when messages of priority prio are shown, to skip building them. */
+bool log_enabled(int prio);
 
 /* Log a plain message. */
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

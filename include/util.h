@@ -34,9 +34,6 @@ static inline const char *plural_s(unsigned long long n)
 /* Return CLOCK_MONOTONIC in nanoseconds. */
 int64_t now_ns(void);
 
-/* Return CLOCK_REALTIME in nanoseconds. */
-int64_t wallclock_ns(void);
-
 /* Prepare an empty buffer that never grows beyond limit bytes. */
 void buf_init(struct buf *b, size_t limit);
 

@@ -38,7 +38,6 @@ static void daemon_note_resource(struct daemon *d, struct session *s,
 	if (d->resource_episode)
 		return;
 	d->resource_episode = true;
-	d->resource_episodes++;
 	log_target(LOG_WARNING, s->target->conf, NULL, "resource", NULL,
 		   "out of local resources (%s); sessions keep retrying with backoff",
 		   strerror(res->err_no));
@@ -80,7 +79,7 @@ static int64_t daemon_on_result(struct session_env *env, struct session *s,
 		daemon_log_health(s->target, &hc);
 	if (res->err == SERR_RESOURCE)
 		daemon_note_resource(d, s, res, now);
-	if (res->err != SERR_NONE)
+	if (res->err != SERR_NONE && log_enabled(LOG_DEBUG))
 		log_target(LOG_DEBUG, s->target->conf, NULL, session_error_name(res->err), NULL,
 			   "target %s session %u: %s (%s)", s->target->conf->name, s->id,
 			   session_error_name(res->err), res->err_no ? strerror(res->err_no) : "echo");
@@ -186,7 +185,6 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	d->epfd = d->sigfd = d->ctl.listen_fd = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
-	d->start_wall = wallclock_ns();
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;

@@ -37,9 +37,9 @@ void log_open(int max_priority)
 	log_tty = isatty(STDERR_FILENO);
 }
 
-void log_set_level(int max_priority)
+bool log_enabled(int prio)
 {
-	log_max = max_priority;
+	return prio <= log_max;
 }
 
 static void log_stderr(int prio, const char *text)

@@ -15,14 +15,6 @@ int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
 }
 
-int64_t wallclock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 void buf_init(struct buf *b, size_t limit)
 {
 	*b = (struct buf){ .limit = limit };
