@@ -46,7 +46,8 @@ PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo
+.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
+	fuzz fuzz-build check-fuzz
 all: $(PROGRAMS)
 
 deps:
@@ -96,6 +97,40 @@ load: $(PROGRAMS)
 
 check-load: $(PROGRAMS)
 	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
+
+# libFuzzer harnesses (tests/fuzz/), built with clang, ASan and UBSan: the daemon's
+# objects get coverage instrumentation, each harness links libFuzzer's main.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
+FUZZ_HARNESSES := parse config ctl
+FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%.o: tests/fuzz/fuzz_%.c | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each harness for FUZZ_SECONDS (default 60): fails on a crash, leak or timeout.
+fuzz: $(FUZZ_BIN)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_BUILD)
+
+# What 'make check' runs: every corpus replayed (the regression inputs among them),
+# then 5 seconds of fuzzing per harness.
+check-fuzz: $(FUZZ_BIN)
+	@FUZZ_SECONDS=0 sh tests/fuzz/run.sh $(FUZZ_BUILD)
+	@FUZZ_SECONDS=5 sh tests/fuzz/run.sh $(FUZZ_BUILD)
 
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

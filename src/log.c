@@ -51,7 +51,7 @@ static void log_stderr(int prio, const char *text)
 }
 
 /* Format and send one message; t (may be NULL) adds the journal's target fields. */
-static void log_send(int prio, const struct target_conf *t, const char *state,
+__attribute__((format(printf, 6, 0))) static void log_send(int prio, const struct target_conf *t, const char *state,
 		     const char *error_class, const char *message_id, const char *fmt, va_list ap)
 {
 	char text[1024];
