@@ -9,7 +9,11 @@ set -eu
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
 # the daemon's memory, socat talks to the control socket like a person would,
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+# Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
+# is only recommended by clang, and recommends are not installed), clang-tidy and
+# cppcheck for 'make lint'.
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck"
 
 missing=""
 for p in $PKGS; do

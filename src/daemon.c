@@ -199,7 +199,9 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	if (r < 0)
 		return r;
 	daemon_raise_nofile(d, cfg);
-	d->targets = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*d->targets));
+	/* An array of pointers: the element is a pointer by design. */
+	d->targets = calloc(cfg->n_targets ? cfg->n_targets : 1,
+			    sizeof(*d->targets)); /* NOLINT(bugprone-sizeof-expression) */
 	if (!d->targets)
 		return -ENOMEM;
 	d->cfg = cfg;

@@ -398,7 +398,7 @@ char *format_escapes(const uint8_t *p, size_t len, char *out, size_t n)
 			break;
 		if (pair) {
 			out[o++] = '\\';
-			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+			out[o++] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\');
 		} else if (hex) {
 			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
 		} else {

@@ -226,7 +226,7 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 	}
 	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %9s\n", i, session_state_name(s->state),
 		   s->fd, (unsigned long long)s->cycles_ok, (unsigned long long)s->cycles_failed,
-		   s->cycles_ok + s->cycles_failed ? session_error_name(s->last_result) : "-",
+		   (s->cycles_ok + s->cycles_failed) ? session_error_name(s->last_result) : "-",
 		   format_duration(s->last_latency, lat, sizeof(lat)));
 }
 

@@ -94,7 +94,7 @@ static struct daemon *fake_daemon_new(void)
 	for (size_t i = 0; i < d->n_targets; i++)
 		fake_history(d->targets[i], (unsigned)i, now);
 	for (uint32_t i = 0; i < d->cap_sess; i++) {
-		d->sess[i].cycles_ok = i * 3;
+		d->sess[i].cycles_ok = (uint64_t)i * 3;
 		d->sess[i].cycles_failed = i;
 		d->sess[i].last_result = (uint8_t)(i % _SERR_MAX);
 		d->sess[i].last_latency = (int64_t)i * 1000 - 1;
