@@ -17,6 +17,9 @@ struct target;
 #define DAEMON_MAX_EVENTS 512
 #define DAEMON_MAX_TIMERS_PER_TURN 256
 #define DAEMON_SCRATCH 65536
+/* A loop that did not run for this long beyond what it asked for was stopped or
+ * starved: the deadlines move on by the time lost. */
+#define DAEMON_STALL_NS (250 * NSEC_PER_MSEC)
 
 struct daemon {
 	struct config *cfg;
@@ -45,6 +48,9 @@ struct daemon {
 	uint64_t loop_turns;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
+	uint64_t stalls;
+	int64_t stalled_ns;
+	int64_t mark;
 	uint8_t scratch[DAEMON_SCRATCH];
 };
 

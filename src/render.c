@@ -183,11 +183,13 @@ static void render_status_json(const struct daemon *d, const struct target *only
 	buf_json_string(out, d->config_path, strlen(d->config_path));
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
 		   "\"timed_out\":%llu},"
-		   "\"loop\":{\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},"
+		   "\"loop\":{\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
+		   "\"stalls\":%llu,\"stalled_s\":%.3f},"
 		   "\"targets\":[", d->n_sess, d->ctl.n_clients,
 		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
 		   (unsigned long long)d->loop_turns,
-		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events);
+		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events,
+		   (unsigned long long)d->stalls, (double)d->stalled_ns / 1e9);
 	for (size_t i = 0; i < d->n_targets; i++) {
 		if (only && d->targets[i] != only)
 			continue;

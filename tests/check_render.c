@@ -593,10 +593,12 @@ static void assert_status_header(const char *status)
 	ck_assert(json_num(control, "rejected_busy") == 0);
 	ck_assert(json_num(control, "timed_out") == 0);
 	json_sub(status, "loop", loop, sizeof(loop));
-	ck_assert_uint_eq(json_count(loop), 3);
+	ck_assert_uint_eq(json_count(loop), 5);
 	ck_assert(json_num(loop, "turns") >= 1);
 	ck_assert(json_num(loop, "stale_events") >= 0);
 	ck_assert(json_num(loop, "unexpected_events") == 0);
+	ck_assert(json_num(loop, "stalls") >= 0);
+	ck_assert(json_num(loop, "stalled_s") >= 0);
 }
 
 START_TEST(test_status_json_before_cycles)
