@@ -47,7 +47,7 @@ PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 .SECONDARY:
 
 .PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	fuzz fuzz-build check-fuzz lint
+	fuzz fuzz-build check-fuzz lint soak
 all: $(PROGRAMS)
 
 deps:
@@ -94,6 +94,11 @@ check-valgrind: $(PROGRAMS)
 # RSS and fds flat. 'make check' runs a 15-second version.
 load: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/load.sh
+
+# 10,000 sessions over 4 targets for SOAK_SECONDS (default 600) with periodic faults
+# and reloads: RSS, fds and CPU every 10 s; fails if RSS or fds grow. Not in 'check'.
+soak: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/soak.sh
 
 check-load: $(PROGRAMS)
 	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
