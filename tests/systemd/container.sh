@@ -138,6 +138,8 @@ check "mconnd.service is not running before the first client" \
 check "the first 'mconnctl status', by alice of group mconn, is answered" \
 	quiet as alice mconnctl status
 check "and started mconnd.service" test "$(show mconnd.service ActiveState)" = active
+check "the daemon left the socket's owner and mode alone" \
+	test "$(in_ct stat -c '%U:%G %a' /run/mconnd.sock)" = "root:mconn 660"
 MAIN=$(show mconnd.service MainPID)
 check "the daemon got the socket from systemd (no socket of its own)" \
 	journal_has mconnd.service "started: 1 target, 2 sessions, control socket passed by systemd"
