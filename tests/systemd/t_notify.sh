@@ -56,6 +56,11 @@ check "no ping comes before half of WATCHDOG_USEC (10% slack for the clock)" \
 check "every ping comes before WATCHDOG_USEC has passed" grep -q ' late 0$' "$T/wd.stats"
 check "pings average within 190-300 ms" awk '{ m = $7 + 0; exit !(m >= 190000 && m <= 300000) }' "$T/wd.stats"
 
+# The status line stays current: the server goes away, the target goes down.
+stop_pid "$e_PID"
+check "STATUS= follows the target down" wait_for 10 has \
+	' STATUS=1 target: 0 up, 1 down, 0 unknown; 4 sessions; '
+
 stop_mconnd
 last_is() { [ "$(tail -n 1 "$LOG" | cut -d' ' -f2-)" = "$1" ]; }
 check "STOPPING=1 is the last datagram" wait_for 5 last_is STOPPING=1
