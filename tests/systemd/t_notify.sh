@@ -46,15 +46,17 @@ grep ' WATCHDOG=1$' "$LOG" | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | so
 stall=$(tail -n 1 "$T/gaps")
 sed '$d' "$T/gaps" | awk -v half=$((WD_USEC / 2)) -v full=$WD_USEC '
 	{ n++; if (n == 1) min = $1; max = $1; sum += $1
-	  if ($1 < half * 0.9) early++; if ($1 >= full) late++ }
+	  if ($1 < half / 2) early++; if ($1 >= full) late++ }
 	END { printf "%d gaps, min %d us, mean %d us, max %d us, early %d, late %d\n",
 		n, min, sum / n, max, early, late }' >"$T/wd.stats"
 say "watchdog pings (WATCHDOG_USEC=$WD_USEC): $(cat "$T/wd.stats"); stall gap $stall us"
 check "no ping while the process was stopped (gap of $stall us)" test "$stall" -ge 900000
-check "no ping comes before half of WATCHDOG_USEC (10% slack for the clock)" \
+# Receipt times carry the scheduling delays of a busy machine: a ping read late
+# makes the next gap short, so the bound below is loose and the mean is the test.
+check "no ping comes sooner than a quarter of WATCHDOG_USEC after the previous one" \
 	grep -q ' early 0,' "$T/wd.stats"
 check "every ping comes before WATCHDOG_USEC has passed" grep -q ' late 0$' "$T/wd.stats"
-check "pings average within 190-300 ms" awk '{ m = $7 + 0; exit !(m >= 190000 && m <= 300000) }' "$T/wd.stats"
+check "pings come every half of WATCHDOG_USEC: the mean gap is within 190-300 ms" awk '{ m = $7 + 0; exit !(m >= 190000 && m <= 300000) }' "$T/wd.stats"
 
 # The status line stays current: the server goes away, the target goes down.
 stop_pid "$e_PID"
