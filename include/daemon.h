@@ -51,6 +51,9 @@ struct daemon {
 	int64_t resource_last;
 	uint64_t resource_in_episode;
 	uint64_t loop_turns;
+	uint64_t cycles_total;
+	uint64_t status_cycles;
+	int64_t status_at;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
 	uint8_t scratch[DAEMON_SCRATCH];
@@ -77,6 +80,9 @@ int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int6
 
 /* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
 void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep);
+
+/* Send systemd the one-line STATUS= summary, with the cycle rate since the last one. */
+void daemon_notify_status(struct daemon *d, int64_t now);
 
 /* Count the sessions of t that have a connection or a connect in progress. */
 uint32_t daemon_target_active(const struct daemon *d, const struct target *t);
