@@ -82,6 +82,13 @@ static size_t read_reply(int fd, char *buf, size_t n, int *closed)
 	return len;
 }
 
+/* Say that fd is connected, so a test can order what follows after it. */
+static void say_connected(void)
+{
+	printf("connected\n");
+	fflush(stdout);
+}
+
 static int cmp_ll(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -160,6 +167,7 @@ static int probe_longline(size_t bytes)
 
 	if (!line || fd < 0)
 		return 1;
+	say_connected();
 	memset(line, 'a', bytes);
 	line[bytes] = '\n';
 	while (off < bytes + 1) {
@@ -194,6 +202,7 @@ static int probe_garbage(size_t bytes, unsigned seed)
 
 	if (!junk || fd < 0)
 		return 1;
+	say_connected();
 	srand(seed);
 	for (size_t i = 0; i < bytes; i++)
 		junk[i] = (char)(rand() & 0xff);
@@ -225,6 +234,7 @@ static int probe_noread(void)
 
 	if (fd < 0)
 		return 1;
+	say_connected();
 	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
 	while (mono_us() < deadline) {
 		ssize_t r = send(fd, "status\n", 7, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -28,6 +28,8 @@ noread_pid=$!
 long_pid=$!
 "$PROBE" -s "$SOCK" garbage 262144 7 >"$T/garbage.out" 2>&1 &
 garbage_pid=$!
+all_connected() { for f in noread long garbage; do grep -q '^connected' "$T/$f.out" || return 1; done; }
+check "the three are connected before the crowd comes" wait_for 10 all_connected
 mkfifo "$T/hold.in"
 "$PROBE" -s "$SOCK" hold 200 <"$T/hold.in" >"$T/hold.out" 2>&1 &
 hold_pid=$!
@@ -44,6 +46,7 @@ say "$(cat "$T/latency.out")"
 exec 7>&-
 wait "$hold_pid"
 wait "$long_pid"
+say "$(grep -v '^connected' "$T/long.out")"
 check "a 1 MiB line gets ERR line too long and the connection is closed" \
 	grep -q 'reply: ERR line too long.*closed: yes' "$T/long.out"
 wait "$garbage_pid"
