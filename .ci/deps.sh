@@ -9,11 +9,15 @@ set -eu
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
 # the daemon's memory, socat talks to the control socket like a person would,
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+# systemd tests: systemd gives systemd-analyze (verify, security) and
+# systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
+PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="$PKGS systemd systemd-container debootstrap"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
 # is only recommended by clang, and recommends are not installed), clang-tidy and
-# cppcheck for 'make lint'.
-PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
-PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck"
+# cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.
+PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
 
 missing=""
 for p in $PKGS; do

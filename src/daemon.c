@@ -15,6 +15,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "reconcile.h"
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
@@ -75,6 +76,7 @@ static int64_t daemon_on_result(struct session_env *env, struct session *s,
 	struct daemon *d = daemon_of(env);
 	struct health_change hc;
 
+	d->cycles_total++;
 	if (target_record_result(s->target, res, now, &hc))
 		daemon_log_health(s->target, &hc);
 	if (res->err == SERR_RESOURCE)
@@ -113,25 +115,39 @@ static int daemon_alloc_session(struct daemon *d, uint32_t *ret_id)
 	return 0;
 }
 
-/* Create a target's sessions with their first cycles spread over one interval. */
-static int daemon_start_target(struct daemon *d, struct target *t, int64_t now)
+int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
+	uint32_t *v;
 
-	t->sess = calloc(c->connections, sizeof(*t->sess));
-	if (!t->sess)
+	if (count == 0)
+		return 0;
+	v = realloc(t->sess, (size_t)(t->n_sess + count) * sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < c->connections; i++) {
+	t->sess = v;
+	for (uint32_t i = 0; i < count; i++) {
 		uint32_t id;
 		int r = daemon_alloc_session(d, &id);
 
 		if (r < 0)
 			return r;
 		session_init(&d->sess[id], &d->env, t, id,
-			     now + (int64_t)((double)c->interval * i / c->connections));
+			     now + (int64_t)((double)c->interval * i / count));
 		t->sess[t->n_sess++] = id;
 	}
 	return 0;
+}
+
+void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep)
+{
+	while (t->n_sess > keep) {
+		uint32_t id = t->sess[--t->n_sess];
+
+		session_handle(&d->sess[id], &d->env, SEV_STOP, 0);
+		d->free_ids[d->n_free++] = id;
+		d->n_sess--;
+	}
 }
 
 static int daemon_open_signals(struct daemon *d)
@@ -215,9 +231,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	if (r < 0)
 		return r;
 	daemon_raise_nofile(d, cfg);
-	/* An array of pointers: the element is a pointer by design. */
-	d->targets = calloc(cfg->n_targets ? cfg->n_targets : 1,
-			    sizeof(*d->targets)); /* NOLINT(bugprone-sizeof-expression) */
+	d->targets = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*d->targets));
 	if (!d->targets)
 		return -ENOMEM;
 	d->cfg = cfg;
@@ -226,7 +240,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		if (!d->targets[i])
 			return -ENOMEM;
 		d->n_targets++;
-		r = daemon_start_target(d, d->targets[i], now);
+		r = daemon_add_sessions(d, d->targets[i], cfg->targets[i]->connections, now);
 		if (r < 0)
 			return r;
 	}
@@ -238,6 +252,11 @@ int daemon_open_control(struct daemon *d)
 	char err[256];
 	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
 
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
+	}
+	r = ctl_set_access(&d->ctl, d->cfg->control_mode, d->cfg->control_gid, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		return r;
@@ -290,31 +309,47 @@ static void daemon_signal_event(struct daemon *d)
 			log_msg(LOG_NOTICE, "received SIG%s, stopping", sigabbrev_np((int)si.ssi_signo));
 			d->stopping = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_NOTICE, "received SIGHUP: reload is not supported yet; ignored");
+			d->reload_requested = true;
 		}
 	}
 }
 
-/* Once a second: status line for systemd, idle control clients. */
-static void daemon_tick(struct daemon *d, int64_t now)
+/* The one-line summary systemd shows as the service's status, with the cycle rate
+ * since the previous one. */
+void daemon_notify_status(struct daemon *d, int64_t now)
 {
 	size_t up = 0, down = 0, unknown = 0;
+	double rate = 0;
 
-	if (d->watchdog_ns && now >= d->next_watchdog) {
-		sd_notify(0, "WATCHDOG=1");
-		d->next_watchdog = now + d->watchdog_ns / 2;
-	}
-	if (now < d->next_tick)
-		return;
-	d->next_tick = now + TICK_NS;
 	for (size_t i = 0; i < d->n_targets; i++) {
 		up += d->targets[i]->health == HEALTH_UP;
 		down += d->targets[i]->health == HEALTH_DOWN;
 		unknown += d->targets[i]->health == HEALTH_UNKNOWN;
 	}
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s",
+	if (d->status_at && now > d->status_at)
+		rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
+		       (double)(now - d->status_at);
+	d->status_at = now;
+	d->status_cycles = d->cycles_total;
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s%s",
 		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
-		   plural_s(d->n_sess));
+		   plural_s(d->n_sess), rate, d->last_reload_wall ? "; last reload " : "",
+		   !d->last_reload_wall ? "" : d->last_reload_ok ? "ok" : "failed");
+}
+
+/* Every turn: the watchdog, when due. Once a second: status line for systemd, the
+ * end of a resource episode, idle control clients. */
+static void daemon_tick(struct daemon *d, int64_t now)
+{
+	if (d->watchdog_ns && now >= d->next_watchdog) {
+		sd_notify(0, "WATCHDOG=1");
+		/* From the time of sending: now may be late by this turn's timers. */
+		d->next_watchdog = now_ns() + d->watchdog_ns / 2;
+	}
+	if (now < d->next_tick)
+		return;
+	d->next_tick = now + TICK_NS;
+	daemon_notify_status(d, now);
 	if (daemon_fd_budget(d))
 		log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
 			d->sio.max_open);
@@ -377,6 +412,10 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 
 	ctl_run_pending(d, now);
 	more |= d->ctl.pending != 0;
+	if (d->reload_requested) {
+		log_msg(LOG_NOTICE, "received SIGHUP, reloading %s", d->config_path);
+		daemon_reload(d, NULL);
+	}
 	daemon_tick(d, now);
 	wait = MIN(more ? 0 : daemon_wait_ms(d, now), max_wait_ms);
 	daemon_mark(d, 0);

@@ -58,6 +58,14 @@ unknown = 1
 ; comment
 # comment
 '
+seed config '[daemon]
+include = /nonexistent/conf.d/*.conf
+admin_group = root
+control_group = 0
+control_mode = 0660
+[target "x"]
+address = 127.0.0.1:9
+'
 seed config '[target "many"]
 address = 127.0.0.1:1
 connections = 100000

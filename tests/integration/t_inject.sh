@@ -208,4 +208,78 @@ check "pause: the stop is counted as a stall of about 2 s" \
 check "pause: the stall is logged" grep -q 'the loop did not run for' "$T/mconnd.log"
 check "pause: still up" tjs_true pause '.state == "up"'
 stop_mconnd
+
+# --- SIGHUP and `mconnctl set` storms under load -------------------------------------
+# 1,000 sessions over three targets. A storm of SIGHUPs with the file flipping
+# between two valid versions, a storm of `set`, `pause` and `resume`, then both at
+# once; then a last reload puts back what the file says. Throughout, status answers,
+# and a session whose target was not touched never fails; at the end the sessions are
+# what the file says, every one cycles, and fds and memory are what they were.
+storm_conf() { # CONNECTIONS_OF_A INTERVAL_OF_A
+	conf_header
+	printf '[target "a"]\naddress = 127.0.0.1:%s\nconnections = %s\ninterval = %s\n' "$echo_PORT" "$1" "$2"
+	printf '[target "b"]\naddress = 127.0.0.1:%s\nconnections = %s\ninterval = 50ms\nmode = persistent\n' \
+		"$echo_PORT" "$STORM_B"
+	printf '[target "c"]\naddress = 127.0.0.1:%s\nconnections = %s\ninterval = 50ms\nclose = rst\n' \
+		"$echo_PORT" "$STORM_C"
+}
+STORM_A=500 STORM_B=300 STORM_C=200 STORMS=300
+if [ -n "${VALGRIND:-}" ]; then STORM_A=50 STORM_B=30 STORM_C=20 STORMS=30; fi
+storm_conf "$STORM_A" 50ms >"$T/storm.conf"
+start_mconnd "$T/storm.conf"
+check "storm: cycling" wait_for 10 tjs_true b ".cycles_ok > 5 * $STORM_B"
+fds0=$(nfds "$MCONND_PID")
+rss0=$(rss_kib "$MCONND_PID")
+okb=$(tjs b .cycles_ok)
+hup_storm() {
+	i=0
+	while [ $i -lt "$STORMS" ]; do
+		if [ $((i % 2)) = 0 ]; then
+			storm_conf $((STORM_A - STORM_A / 5)) 20ms >"$T/storm.new"
+		else
+			storm_conf "$STORM_A" 50ms >"$T/storm.new"
+		fi
+		mv "$T/storm.new" "$T/storm.conf"
+		kill -HUP "$MCONND_PID"
+		i=$((i + 1))
+	done
+}
+set_storm() {
+	i=0
+	while [ $i -lt "$STORMS" ]; do
+		case $((i % 6)) in
+		0) "$MCONNCTL" set a connections $((STORM_A / 2)) ;;
+		1) "$MCONNCTL" set a interval 20ms ;;
+		2) "$MCONNCTL" pause c ;;
+		3) "$MCONNCTL" set a connections "$STORM_A" ;;
+		4) "$MCONNCTL" resume c ;;
+		5) "$MCONNCTL" set a timeout 3s ;;
+		esac >/dev/null || return 1
+		i=$((i + 1))
+	done
+}
+hup_storm
+check "storm: status answers after $STORMS SIGHUPs" status_answers
+check "storm: SIGHUPs reloaded (coalesced: $(js .reload.ok) reloads)" test "$(js '.reload.ok > 0 and .reload.failed == 0')" = true
+check "storm: every set, pause and resume answered OK" set_storm
+hup_storm &
+hpid=$!
+check "storm: set storm during a SIGHUP storm answered OK" set_storm
+wait $hpid
+check "storm: status answers after both storms" status_answers
+check "storm: a last reload puts back the file" sh -c "'$MCONNCTL' resume c >/dev/null 2>&1; '$MCONNCTL' reload >/dev/null"
+check "storm: the sessions the file asks for ($(js .sessions))" \
+	test "$(js .sessions)" = $((STORM_A + STORM_B + STORM_C))
+check "storm: b, never touched, never failed" tjs_true b '.cycles_failed == 0'
+check "storm: b kept its counters through every reload" tjs_true b ".cycles_ok >= $okb"
+check "storm: no target failed a cycle" test "$(js '[.targets[].cycles_failed] | add')" = 0
+"$MCONNCTL" -j sessions a | jq '[.sessions[].cycles_ok]' >"$T/s0"
+check "storm: every session of a cycles after the storms" wait_for 10 sh -c \
+	"'$MCONNCTL' -j sessions a | jq -e --argjson a \"\$(cat '$T/s0')\" '[.sessions[].cycles_ok] as \$b | [range(0; \$a | length) | \$b[.] > \$a[.]] | all' >/dev/null"
+wait_for 10 sh -c "[ \$(ls /proc/$MCONND_PID/fd | wc -l) -le $((fds0 + 16)) ]"
+check "storm: fds back to what they were ($fds0 -> $(nfds "$MCONND_PID"))" \
+	test "$(nfds "$MCONND_PID")" -le $((fds0 + 16))
+rss1=$(rss_kib "$MCONND_PID")
+check "storm: memory bounded (RSS $rss0 -> $rss1 KiB)" test "$rss1" -le $((rss0 + 2048))
+stop_mconnd
 finish
