@@ -4,7 +4,8 @@
 #   - every 60 s the echo server of target "flap" is killed, and restarted 10 s later;
 #   - every 90 s the daemon is stopped (SIGSTOP) for 1 s;
 #   - every 120 s the daemon's open-files limit drops below what it uses for 10 s;
-#   - every 30 s a reload (SIGHUP).
+#   - every 30 s a reload (SIGHUP); every 40 s `mconnctl set rst interval 1s`, undone
+#     20 s later by `mconnctl reload`.
 # Samples RSS, open fds and CPU every 10 s and prints the series. Fails if the daemon
 # dies or stops answering, if a session's machine refused an event, if RSS grew by
 # more than SOAK_RSS_KIB (default 2048) or the fds not held by a session (open fds
@@ -116,6 +117,13 @@ while :; do
 	if [ $((k % 3)) = 0 ]; then
 		kill -HUP $mpid
 		fault="$fault reload"
+	fi
+	if [ $((k % 4)) = 1 ]; then
+		"$BUILD/mconnctl" set rst interval 1s >/dev/null || die "set failed at ${t}s"
+		fault="$fault set"
+	elif [ $((k % 4)) = 3 ]; then
+		"$BUILD/mconnctl" reload >/dev/null || die "reload failed at ${t}s"
+		fault="$fault reload-ctl"
 	fi
 	if [ $((k % 12)) = 0 ]; then
 		prlimit --pid $mpid --nofile=$((fds - 500)):
