@@ -46,7 +46,7 @@ PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo
+.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo bench
 all: $(PROGRAMS)
 
 deps:
@@ -96,6 +96,15 @@ load: $(PROGRAMS)
 
 check-load: $(PROGRAMS)
 	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
+
+# The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
+# baselines, every scenario of issue 6 three times; about 7 minutes.
+$(BUILD)/bench/limit: tests/bench/limit.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+bench: $(PROGRAMS) $(BUILD)/bench/limit
+	@BUILD=$(BUILD) python3 tests/bench/run.py
 
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "histogram.h"
 #include "session.h"
 #include "sockio.h"
 #include "timer.h"
@@ -45,6 +46,8 @@ struct daemon {
 	uint64_t loop_turns;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
+	/* How late each cycle started after its scheduled time: the loop keeping up. */
+	struct latency lateness;
 	uint8_t scratch[DAEMON_SCRATCH];
 };
 

@@ -236,9 +236,16 @@ static bool daemon_run_timers(struct daemon *d, int64_t now)
 	uint32_t id;
 
 	for (int i = 0; i < DAEMON_MAX_TIMERS_PER_TURN; i++) {
+		int64_t due = timer_next_due(&d->timers), t;
+		struct session *s;
+
 		if (timer_pop_due(&d->timers, now, &id) < 0)
 			return false;
-		if (session_handle(&d->sess[id], &d->env, SEV_TIMER, now_ns()) < 0)
+		s = &d->sess[id];
+		t = now_ns();
+		if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
+			latency_record(&d->lateness, t - due, t);
+		if (session_handle(s, &d->env, SEV_TIMER, t) < 0)
 			d->unexpected_events++;
 	}
 	return true;
