@@ -229,6 +229,16 @@ int daemon_open_control(struct daemon *d)
 	return 0;
 }
 
+/* Give a session its timer event (already taken off the heap); a cycle that starts
+ * counts how late it starts. */
+static void daemon_fire(struct daemon *d, struct session *s, int64_t due, int64_t now)
+{
+	if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
+		latency_record(&d->lateness, now - due, now);
+	if (session_handle(s, &d->env, SEV_TIMER, now) < 0)
+		d->unexpected_events++;
+}
+
 /* Fire timers due at now, at most a bounded number per turn. Each handler gets a
  * fresh clock reading, so a cycle's timings do not include its wait in this batch. */
 static bool daemon_run_timers(struct daemon *d, int64_t now)
@@ -236,17 +246,11 @@ static bool daemon_run_timers(struct daemon *d, int64_t now)
 	uint32_t id;
 
 	for (int i = 0; i < DAEMON_MAX_TIMERS_PER_TURN; i++) {
-		int64_t due = timer_next_due(&d->timers), t;
-		struct session *s;
+		int64_t due = timer_next_due(&d->timers);
 
 		if (timer_pop_due(&d->timers, now, &id) < 0)
 			return false;
-		s = &d->sess[id];
-		t = now_ns();
-		if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
-			latency_record(&d->lateness, t - due, t);
-		if (session_handle(s, &d->env, SEV_TIMER, t) < 0)
-			d->unexpected_events++;
+		daemon_fire(d, &d->sess[id], due, now_ns());
 	}
 	return true;
 }
@@ -255,6 +259,7 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 {
 	uint32_t id = evdata_id(data);
 	struct session *s;
+	int64_t due;
 
 	if (id >= d->cap_sess || (d->sess[id].gen & 0x7fffffffu) != evdata_gen(data) ||
 	    d->sess[id].fd < 0) {
@@ -266,8 +271,17 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 		s->ready |= SESS_READY_IN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->ready |= SESS_READY_OUT;
-	if (session_handle(s, &d->env, SEV_IO, now) < 0)
+	if (session_handle(s, &d->env, SEV_IO, now) < 0) {
 		d->unexpected_events++;
+		return;
+	}
+	/* A cycle that ended with its next one due at once (interval 0) starts here, not
+	 * a turn later: at most one start per event, so nothing can chain. */
+	due = timer_due(&d->timers, id);
+	if ((s->state == SESS_IDLE || s->state == SESS_HOLDING) && due <= now) {
+		timer_cancel(&d->timers, id);
+		daemon_fire(d, s, due, now);
+	}
 }
 
 static void daemon_signal_event(struct daemon *d)
