@@ -260,6 +260,7 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 	uint32_t id = evdata_id(data);
 	struct session *s;
 	int64_t due;
+	int r;
 
 	if (id >= d->cap_sess || (d->sess[id].gen & 0x7fffffffu) != evdata_gen(data) ||
 	    d->sess[id].fd < 0) {
@@ -271,7 +272,11 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 		s->ready |= SESS_READY_IN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->ready |= SESS_READY_OUT;
-	if (session_handle(s, &d->env, SEV_IO, now) < 0) {
+	d->sio.ev_fd = s->fd;
+	d->sio.ev = events;
+	r = session_handle(s, &d->env, SEV_IO, now);
+	d->sio.ev_fd = -1;
+	if (r < 0) {
 		d->unexpected_events++;
 		return;
 	}
