@@ -9,7 +9,11 @@ set -eu
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
 # the daemon's memory, socat talks to the control socket like a person would,
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+# systemd tests: systemd gives systemd-analyze (verify, security) and
+# systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="$PKGS systemd systemd-container debootstrap"
 
 missing=""
 for p in $PKGS; do
