@@ -17,12 +17,16 @@ struct target;
 
 #define DAEMON_MAX_EVENTS 512
 #define DAEMON_MAX_TIMERS_PER_TURN 256
+#define DAEMON_CTL_EVERY 64
 #define DAEMON_SCRATCH 65536
 
 struct daemon {
 	struct config *cfg;
 	const char *config_path;
 	int epfd;
+	/* The control server's own epoll instance, nested in epfd and also looked at
+	 * every DAEMON_CTL_EVERY session events, so a busy loop still answers at once. */
+	int ctl_epfd;
 	int sigfd;
 	struct sockio sio;
 	struct session_env env;
