@@ -376,7 +376,10 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 	return (int)((due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
-/* Answer whatever the control server has ready, without waiting. */
+/* Answer whatever the control server has ready, without waiting. The loop calls this,
+ * and fires due timers, every DAEMON_CTL_EVERY session events: a full batch of
+ * connects and closes takes milliseconds, and neither a request nor a cycle start
+ * should wait for all of it. */
 static void daemon_run_control(struct daemon *d)
 {
 	struct epoll_event ev[CTL_MAX_CLIENTS + 1];
@@ -409,6 +412,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			if (++since_ctl == DAEMON_CTL_EVERY) {
 				since_ctl = 0;
 				daemon_run_control(d);
+				(void)daemon_run_timers(d, now_ns());
 			}
 		} else if (data == SIG_EVDATA) {
 			daemon_signal_event(d);

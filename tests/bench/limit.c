@@ -10,9 +10,10 @@
  * not need: a read is attempted only after an EPOLLIN edge.
  *
  * Output, once the run ends: one JSON line
- *   {"ops":N,"failed":N,"secs":S,"cpu_s":S}
+ *   {"ops":N,"failed":N,"secs":S,"cpu_s":S,"p99_lateness_ms":MS}
  * counting completed cycles (or round trips) and CPU (user+sys) over the measured
- * window only, after the warm-up.
+ * window only, after the warm-up; with an interval, the 99th percentile of how late
+ * a cycle started after its slot (in the window), as mconnd reports its own.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -63,6 +64,8 @@ struct limit {
 	uint64_t ops, failed;
 	uint64_t counted_ops, counted_failed;
 	bool counting;
+	int64_t *late;
+	size_t n_late, cap_late;
 };
 
 static int64_t mono_ns(void)
@@ -251,6 +254,8 @@ static void start_due(struct limit *l, int64_t t0, uint64_t *cursor, int64_t now
 		if (due > now)
 			return;
 		(*cursor)++;
+		if (l->counting && l->n_late < l->cap_late)
+			l->late[l->n_late++] = now - due;
 		if (!l->persistent) {
 			if (s->fd < 0)
 				sess_connect(l, s, idx);
@@ -310,6 +315,13 @@ static void options(struct limit *l, int argc, char **argv, double *warm, double
 		usage();
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv)
 {
 	static struct limit l;
@@ -330,6 +342,12 @@ int main(int argc, char **argv)
 	}
 	l.epfd = epoll_create1(EPOLL_CLOEXEC);
 	l.s = calloc(l.n, sizeof(*l.s));
+	if (l.interval_ns) {
+		l.cap_late = (size_t)((dur + 1) * 1e9 / (double)l.interval_ns * l.n);
+		l.late = calloc(l.cap_late, sizeof(*l.late));
+		if (!l.late)
+			return 1;
+	}
 	if (l.epfd < 0 || !l.s)
 		return 1;
 	for (uint32_t i = 0; i < l.n; i++) {
@@ -361,9 +379,14 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			sess_event(&l, ev[i].data.u32, ev[i].events);
 	}
-	printf("{\"ops\":%llu,\"failed\":%llu,\"secs\":%.3f,\"cpu_s\":%.4f}\n",
+	printf("{\"ops\":%llu,\"failed\":%llu,\"secs\":%.3f,\"cpu_s\":%.4f",
 	       (unsigned long long)(l.ops - l.counted_ops),
 	       (unsigned long long)(l.failed - l.counted_failed), (double)(now - t_count) / 1e9,
 	       cpu_s() - cpu0);
+	if (l.n_late) {
+		qsort(l.late, l.n_late, sizeof(*l.late), cmp_i64);
+		printf(",\"p99_lateness_ms\":%.3f", (double)l.late[l.n_late * 99 / 100] / 1e6);
+	}
+	printf("}\n");
 	return 0;
 }

@@ -303,7 +303,7 @@ def scenario_rate(tmp, echod):
         for rep in range(REPS):
             r = run_mconnd(tmp, echod, targets_for(echod.port, n, mode, "fin", "1s", src), warm,
                            dur)
-            r["p99"] = r["status"]["loop"]["lateness_ms"]["p99"]
+            r["p99_lateness_ms"] = r["status"]["loop"]["lateness_ms"]["p99"]
             m_runs.append(r)
             a = baseline_args(echod.port, n, mode, "fin", src, 1000)
             a[a.index("-w") + 1], a[a.index("-d") + 1] = str(warm), str(dur)
@@ -313,7 +313,8 @@ def scenario_rate(tmp, echod):
                    [r["cpu_s"] / r["secs"] * 100 for r in rs],
                    rate=median_spread([r["ops"] / r["secs"] for r in rs])[0],
                    failed=sum(r["failed"] for r in rs),
-                   p99_lateness_ms=median_spread([r.get("p99") for r in rs])[0])
+                   p99_lateness_ms=median_spread([r.get("p99_lateness_ms") for r in rs])[0],
+                   server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
         log("  %s: mconnd %.1f %% of a core" % (case, results[-2]["median"]))
 
 
