@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The "classic" baseline of make bench: a multi-connection echo client in the style
 mconnd descends from. N non-blocking sockets registered with selectors for read and
-write; on writable, send the next message; on readable, recv and count the bytes;
-when every byte has come back (and matches), close and, to keep the load going,
-start the next connection at once. In persistent mode one connection per slot
-resends its message each time the echo is complete.
+write for their whole life, as the classic client does; on writable, send the next
+message; on readable, recv and count the bytes; when every byte has come back (and
+matches), close and, to keep the load going, start the next connection at once. In
+persistent mode one connection per slot resends its messages each time the echo is
+complete. Like the original, it never stops asking for writability, so every select
+returns every socket that is not busy reading: that is part of what it costs.
 
 Prints one JSON line: {"ops":N,"failed":N,"secs":S,"cpu_s":S} for the measured
 window after the warm-up, like limit.c.
@@ -80,7 +82,6 @@ def main():
                     data.recv_total = 0
                     data.got = b""
                     data.messages = list(msgs)
-                    sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, data)
                     return
                 close_conn(sock)
                 start_conn(data.connid)
@@ -97,8 +98,6 @@ def main():
                     start_conn(data.connid)
                     return
                 data.outb = data.outb[sent:]
-            elif not data.messages:
-                sel.modify(sock, selectors.EVENT_READ, data)
 
     for i in range(args.n):
         start_conn(i)
