@@ -14,6 +14,8 @@ set -eu
 # a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
 PKGS="$PKGS systemd systemd-container debootstrap"
+# make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
+PKGS="$PKGS python3"
 
 missing=""
 for p in $PKGS; do

@@ -292,6 +292,8 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 		s->ready |= SESS_READY_IN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->ready |= SESS_READY_OUT;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->ready |= SESS_READY_HUP;
 	d->sio.ev_fd = s->fd;
 	d->sio.ev = events;
 	r = session_handle(s, &d->env, SEV_IO, now);

@@ -203,7 +203,7 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 			*ret_err = SERR_MISMATCH;
 			return -EBADMSG;
 		}
-		if ((size_t)n < want)
+		if ((size_t)n < want && !(s->ready & SESS_READY_HUP))
 			s->ready &= (uint8_t)~SESS_READY_IN;
 		s->recvd += (uint32_t)n;
 	}

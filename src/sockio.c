@@ -171,6 +171,8 @@ static unsigned sockio_ready(void *ctx, int fd)
 		r |= SESS_READY_IN;
 	if (p.revents & (POLLOUT | POLLHUP | POLLERR))
 		r |= SESS_READY_OUT;
+	if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+		r |= SESS_READY_HUP;
 	return r;
 }
 
