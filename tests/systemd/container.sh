@@ -4,7 +4,9 @@
 # DESTDIR=/proc/<its PID 1>/root' (the container's own root, seen from here), and
 # check what an operator would see: socket activation, the sandbox, the journal's
 # fields, reload, the watchdog, permissions, stop. Needs root.
-# See ../shared/notes/systemd-e2e.md for why it is done this way.
+# There is no machined and no host systemd here: nspawn runs with --register=no
+# --keep-unit, commands go in through nsenter (machinectl and systemctl -M cannot
+# work), and --volatile=overlay keeps the cached root file system pristine.
 . "$(dirname "$0")/../integration/lib.sh"
 unset MCONND_SOCKET
 
@@ -34,7 +36,9 @@ silent() { "$@" >"$T/last.out" 2>&1 || { sed 's/^/    /' "$T/last.out"; return 1
 # A file in the container's root, written from here.
 ct_path() { printf '/proc/%s/root%s' "$LEADER" "$1"; }
 show() { in_ct systemctl show -P "$2" "$1"; }
-is_running() { in_ct systemctl is-system-running --wait 2>/dev/null | grep -qE '^(running|degraded)$'; }
+is_running() {
+	in_ct timeout 30 systemctl is-system-running --wait 2>/dev/null | grep -qE '^(running|degraded)$'
+}
 # journal_has UNIT REGEX [FIELD=VALUE...]: an entry of UNIT matching REGEX (and fields).
 journal_has() {
 	u=$1
