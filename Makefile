@@ -35,14 +35,15 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
-              src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c
+              src/target.c src/daemon.c src/reconcile.c src/ctl.c src/ctlcmd.c src/render.c \
+              src/log.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
 UNIT_TESTS := parse config histogram timer session target proto ctl render
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
+PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
 # Stands in for systemd's notification socket in the systemd tests.
 NOTIFYRECV := $(BUILD)/notifyrecv
 
@@ -71,6 +72,9 @@ $(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/echod: $(BUILD)/tests/echod.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/ctlprobe: $(BUILD)/tests/ctlprobe.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(NOTIFYRECV): $(BUILD)/tests/systemd/notifyrecv.o

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "reconcile.h"
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
@@ -114,25 +115,39 @@ static int daemon_alloc_session(struct daemon *d, uint32_t *ret_id)
 	return 0;
 }
 
-/* Create a target's sessions with their first cycles spread over one interval. */
-static int daemon_start_target(struct daemon *d, struct target *t, int64_t now)
+int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
+	uint32_t *v;
 
-	t->sess = calloc(c->connections, sizeof(*t->sess));
-	if (!t->sess)
+	if (count == 0)
+		return 0;
+	v = realloc(t->sess, (size_t)(t->n_sess + count) * sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < c->connections; i++) {
+	t->sess = v;
+	for (uint32_t i = 0; i < count; i++) {
 		uint32_t id;
 		int r = daemon_alloc_session(d, &id);
 
 		if (r < 0)
 			return r;
 		session_init(&d->sess[id], &d->env, t, id,
-			     now + (int64_t)((double)c->interval * i / c->connections));
+			     now + (int64_t)((double)c->interval * i / count));
 		t->sess[t->n_sess++] = id;
 	}
 	return 0;
+}
+
+void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep)
+{
+	while (t->n_sess > keep) {
+		uint32_t id = t->sess[--t->n_sess];
+
+		session_handle(&d->sess[id], &d->env, SEV_STOP, 0);
+		d->free_ids[d->n_free++] = id;
+		d->n_sess--;
+	}
 }
 
 static int daemon_open_signals(struct daemon *d)
@@ -209,7 +224,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		if (!d->targets[i])
 			return -ENOMEM;
 		d->n_targets++;
-		r = daemon_start_target(d, d->targets[i], now);
+		r = daemon_add_sessions(d, d->targets[i], cfg->targets[i]->connections, now);
 		if (r < 0)
 			return r;
 	}
@@ -221,6 +236,11 @@ int daemon_open_control(struct daemon *d)
 	char err[256];
 	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
 
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
+	}
+	r = ctl_set_access(&d->ctl, d->cfg->control_mode, d->cfg->control_gid, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		return r;
@@ -273,14 +293,14 @@ static void daemon_signal_event(struct daemon *d)
 			log_msg(LOG_NOTICE, "received SIG%s, stopping", sigabbrev_np((int)si.ssi_signo));
 			d->stopping = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_NOTICE, "received SIGHUP: reload is not supported yet; ignored");
+			d->reload_requested = true;
 		}
 	}
 }
 
 /* The one-line summary systemd shows as the service's status, with the cycle rate
  * since the previous one. */
-static void daemon_notify_status(struct daemon *d, int64_t now)
+void daemon_notify_status(struct daemon *d, int64_t now)
 {
 	size_t up = 0, down = 0, unknown = 0;
 	double rate = 0;
@@ -295,9 +315,10 @@ static void daemon_notify_status(struct daemon *d, int64_t now)
 		       (double)(now - d->status_at);
 	d->status_at = now;
 	d->status_cycles = d->cycles_total;
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s",
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s%s",
 		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
-		   plural_s(d->n_sess), rate);
+		   plural_s(d->n_sess), rate, d->last_reload_wall ? "; last reload " : "",
+		   !d->last_reload_wall ? "" : d->last_reload_ok ? "ok" : "failed");
 }
 
 /* Every turn: the watchdog, when due. Once a second: status line for systemd, the
@@ -340,6 +361,10 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 
 	ctl_run_pending(d, now);
 	more |= d->ctl.pending != 0;
+	if (d->reload_requested) {
+		log_msg(LOG_NOTICE, "received SIGHUP, reloading %s", d->config_path);
+		daemon_reload(d, NULL);
+	}
 	daemon_tick(d, now);
 	wait = more ? 0 : daemon_wait_ms(d, now);
 	n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, MIN(wait, max_wait_ms));

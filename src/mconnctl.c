@@ -29,6 +29,12 @@ static void usage(FILE *f)
 		"  sessions TARGET     each session's state, cycles, last result and latency\n"
 		"  help                the commands the daemon knows\n"
 		"  version             the daemon's version\n"
+		"Commands that change the daemon (root, mconnd's user or admin_group):\n"
+		"  reload              read the configuration files again, apply what changed\n"
+		"  set TARGET KEY VALUE  change connections, interval, connect_timeout,\n"
+		"                      timeout, rise or fall until the next reload\n"
+		"  pause TARGET        close a target's sessions, keep its counters\n"
+		"  resume TARGET       start a paused target again\n"
 		"\n"
 		"Options:\n"
 		"  -s SOCKET  control socket (default: $MCONND_SOCKET, else %s)\n"
@@ -117,6 +123,7 @@ static int print_reply(const char *data, size_t len)
 
 	if (first >= 4 && strncmp(data, "ERR ", 4) == 0) {
 		fprintf(stderr, "mconnctl: %.*s\n", (int)(first - 4), data + 4);
+		fwrite(nl + 1, 1, len - first - 2, stderr);
 		return EXIT_ERR;
 	}
 	if (first != 2 || strncmp(data, "OK", 2) != 0) {

@@ -24,11 +24,12 @@ check "-j alone is not a command" \
 	sh -c "printf -- '-j\n' | socat -t 5 - UNIX-CONNECT:'$SOCK' | grep -q '^ERR no command'"
 
 # Hold 64 connections open, each after one answered request (so we know it holds a
-# slot, without asking the daemon): the next client is told it is busy.
+# slot, without asking the daemon) and with half of the next one sent, so that none is
+# idle and none can be evicted: the next client is told it is busy.
 holders=""
 i=0
 while [ $i -lt 64 ]; do
-	(echo version; exec sleep 30) | socat - UNIX-CONNECT:"$SOCK" >"$T/h.$i" &
+	(printf 'version\nvers'; exec sleep 30) | socat - UNIX-CONNECT:"$SOCK" >"$T/h.$i" &
 	holders="$holders $!"
 	i=$((i + 1))
 done
