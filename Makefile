@@ -135,7 +135,9 @@ lint-man:
 check: all lint-man check-unit check-integration check-sd check-systemd check-load check-asan check-valgrind
 
 # The units get this install's paths, so they are written at install time, never
-# cached. The admin group comes from sysusers.d: run systemd-sysusers afterwards.
+# cached. The admin group mconn comes from sysusers.d (run systemd-sysusers
+# afterwards); the installed configuration, unless one exists, names it as
+# admin_group (the unit needs the group anyway; the demo's copy cannot assume it).
 UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
@@ -150,8 +152,11 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || \
-		install -m 0644 conf/mconnd.conf $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \
+		sed 's/^#admin_group = mconn$$/admin_group = mconn/' conf/mconnd.conf \
+		>$(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf; }
 
 demo: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/demo.sh

@@ -59,6 +59,7 @@ struct daemon {
 	uint64_t cycles_total;
 	uint64_t status_cycles;
 	int64_t status_at;
+	double status_rate;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
 	/* How late each cycle started after its scheduled time: the loop keeping up. */
@@ -88,8 +89,9 @@ int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int6
 /* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
 void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep);
 
-/* Send systemd the one-line STATUS= summary, with the cycle rate since the last one. */
-void daemon_notify_status(struct daemon *d, int64_t now);
+/* Send systemd the one-line STATUS= summary: health, sessions, the cycle rate over
+ * the last second, and the time and result of the last reload. */
+void daemon_notify_status(struct daemon *d);
 
 /* Count the sessions of t that have a connection or a connect in progress. */
 uint32_t daemon_target_active(const struct daemon *d, const struct target *t);

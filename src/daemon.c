@@ -3,11 +3,13 @@
  * lives in one array indexed by id; ids are reused through a free list. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -345,31 +347,39 @@ static void daemon_signal_event(struct daemon *d)
 	}
 }
 
-/* The one-line summary systemd shows as the service's status, with the cycle rate
- * since the previous one. */
-void daemon_notify_status(struct daemon *d, int64_t now)
+/* Write "; last reload HH:MM:SS: <summary or first error>" to buf, or "" before any. */
+static void daemon_format_reload(const struct daemon *d, char *buf, size_t len)
+{
+	time_t at = (time_t)(d->last_reload_wall / NSEC_PER_SEC);
+	char hms[16] = "?";
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (!d->last_reload_wall)
+		return;
+	if (localtime_r(&at, &tm))
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	snprintf(buf, len, "; last reload %s: %s", hms, d->last_reload_msg);
+}
+
+void daemon_notify_status(struct daemon *d)
 {
 	size_t up = 0, down = 0, unknown = 0;
-	double rate = 0;
+	char reload[320];
 
 	for (size_t i = 0; i < d->n_targets; i++) {
 		up += d->targets[i]->health == HEALTH_UP;
 		down += d->targets[i]->health == HEALTH_DOWN;
 		unknown += d->targets[i]->health == HEALTH_UNKNOWN;
 	}
-	if (d->status_at && now > d->status_at)
-		rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
-		       (double)(now - d->status_at);
-	d->status_at = now;
-	d->status_cycles = d->cycles_total;
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s%s",
+	daemon_format_reload(d, reload, sizeof(reload));
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s",
 		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
-		   plural_s(d->n_sess), rate, d->last_reload_wall ? "; last reload " : "",
-		   !d->last_reload_wall ? "" : d->last_reload_ok ? "ok" : "failed");
+		   plural_s(d->n_sess), d->status_rate, reload);
 }
 
-/* Every turn: the watchdog, when due. Once a second: status line for systemd, the
- * end of a resource episode, idle control clients. */
+/* Every turn: the watchdog, when due. Once a second: the cycle rate and the status
+ * line for systemd, the end of a resource episode, idle control clients. */
 static void daemon_tick(struct daemon *d, int64_t now)
 {
 	if (d->watchdog_ns && now >= d->next_watchdog) {
@@ -380,7 +390,12 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	if (now < d->next_tick)
 		return;
 	d->next_tick = now + TICK_NS;
-	daemon_notify_status(d, now);
+	if (d->status_at && now > d->status_at)
+		d->status_rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
+				 (double)(now - d->status_at);
+	d->status_at = now;
+	d->status_cycles = d->cycles_total;
+	daemon_notify_status(d);
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
 }
