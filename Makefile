@@ -92,9 +92,9 @@ check-unit: $(UNIT_BIN)
 check-integration: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# The unit and integration tests again, built with ASan and UBSan.
+# The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
 check-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
 check-valgrind: $(PROGRAMS)
