@@ -275,6 +275,9 @@ def throughput_case(tmp, echod, scenario, case, n, mode, close, sources):
                                cpu_ms_per_1k=median_spread(cpu)[0],
                                failed=sum(r["failed"] for r in rs),
                                server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
+    row = [r for r in results if r["case"] == case and r["client"] == "mconnd"][0]
+    row["vs_limit"] = "%.0f%%" % (100 * rates["mconnd"] / rates["limit"])
+    row["vs_classic"] = "%.1fx" % (rates["mconnd"] / rates["classic"])
     log("  %s: mconnd %.0f/s = %.0f %% of limit, %.1fx classic" % (
         case, rates["mconnd"], 100 * rates["mconnd"] / rates["limit"],
         rates["mconnd"] / rates["classic"]))
@@ -388,6 +391,8 @@ def scenario_startup(tmp, echod):
 def fmt(v, unit=""):
     if v is None:
         return "-"
+    if isinstance(v, int):
+        return "{:,}".format(v)
     if abs(v) >= 1000:
         return "{:,.0f}".format(v)
     if abs(v) >= 10:
@@ -408,20 +413,17 @@ def print_table(info):
     print("-" * len(hdr))
     for r in results:
         det = []
-        for k in ("cpu_ms_per_1k", "failed", "server_cpu_pct", "rate", "p99_lateness_ms",
-                  "fds", "bytes_per_session", "p50_ms", "samples", "note"):
+        for k in ("vs_limit", "vs_classic", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
+                  "p99_lateness_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
             if k in r and r[k] is not None:
                 det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
         print("%-22s %-28s %-8s %-16s %12s %6s%%  %s" % (
             r["scenario"], r["case"], r["client"], r["metric"] + " " + r["unit"],
             fmt(r["median"]), fmt(r["spread_pct"]), " ".join(det)))
     print()
-    for r in results:
-        if r["metric"] == "rate" and r["client"] == "mconnd":
-            lim = [x for x in results if x["case"] == r["case"] and x["client"] == "limit"][0]
-            cla = [x for x in results if x["case"] == r["case"] and x["client"] == "classic"][0]
-            print("%-28s mconnd = %5.1f %% of limit, %5.1fx classic" % (
-                r["case"], 100 * r["median"] / lim["median"], r["median"] / cla["median"]))
+    print("rate = completed cycles or round trips per second (median of %d runs), spread ="
+          " (max - min) / median; cpu_ms_per_1k = CPU (user+sys) ms per 1,000 of them;"
+          " server_cpu_pct = echod's share of CPU 0" % REPS)
 
 
 def main():
