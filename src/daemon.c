@@ -421,10 +421,16 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 static void daemon_run_control(struct daemon *d)
 {
 	struct epoll_event ev[CTL_MAX_CLIENTS + 1];
-	int n = epoll_wait(d->ctl_epfd, ev, (int)ELEMENTSOF(ev), 0);
 
-	for (int i = 0; i < n; i++)
-		ctl_handle_event(d, ev[i].data.u64, ev[i].events, now_ns());
+	/* A second look answers a client accepted by the first, whose request is there. */
+	for (int round = 0; round < 2; round++) {
+		int n = epoll_wait(d->ctl_epfd, ev, (int)ELEMENTSOF(ev), 0);
+
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			ctl_handle_event(d, ev[i].data.u64, ev[i].events, now_ns());
+	}
 }
 
 int daemon_turn(struct daemon *d, int max_wait_ms)
