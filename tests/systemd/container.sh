@@ -205,8 +205,9 @@ in_ct systemctl status --no-pager -l -n 30 mconnd.service >"$T/status.out" 2>&1
 check "systemctl status shows the error: file, line, key" \
 	grep -qE '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval' "$T/status.out"
 check "and that the reload failed" grep -q 'Reload failed for' "$T/status.out"
-check "the journal has the error" \
-	journal_has mconnd.service '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval'
+check "the journal has the error, from mconnd at error priority" \
+	journal_has mconnd.service '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval' \
+	SYSLOG_IDENTIFIER=mconnd PRIORITY=3
 check "StatusText tells the reload failed" wait_for 5 status_has \
 	'; last reload [0-9:]{8}: failed: /etc/mconnd/conf.d/echo2.conf:[0-9]+: interval'
 [ "$FAILS" = 0 ] || sed 's/^/    /' "$T/reload.out" "$T/status.out"
