@@ -36,6 +36,8 @@ silent() { "$@" >"$T/last.out" 2>&1 || { sed 's/^/    /' "$T/last.out"; return 1
 # A file in the container's root, written from here.
 ct_path() { printf '/proc/%s/root%s' "$LEADER" "$1"; }
 show() { in_ct systemctl show -P "$2" "$1"; }
+# is_pid VALUE: a real process id, not empty and not 0.
+is_pid() { case $1 in '' | 0 | *[!0-9]*) return 1 ;; esac; }
 is_running() {
 	in_ct timeout 30 systemctl is-system-running --wait 2>/dev/null | grep -qE '^(running|degraded)$'
 }
@@ -232,7 +234,15 @@ check "and changed nothing" test "$(tfield echo1 interval_ms)" = 300
 in_ct chmod 0660 /run/mconnd.sock
 
 # --- The watchdog: a stopped loop stops pinging; systemd kills and restarts it.
-in_ct kill -STOP "$MAIN"
+# Never 'kill -STOP 0' (systemd's MainPID when there is none): that would stop
+# this script's own process group.
+MAIN=$(show mconnd.service MainPID)
+if is_pid "$MAIN"; then
+	ok "the service has a main process to stop ($MAIN)"
+	in_ct kill -STOP "$MAIN"
+else
+	fail "the service has no main process to stop (MainPID '$MAIN')"
+fi
 restarted() { p=$(show mconnd.service MainPID); [ "$p" != 0 ] && [ "$p" != "$MAIN" ] && [ "$(show mconnd.service ActiveState)" = active ]; }
 check "kill -STOP of the main PID: killed by the watchdog and restarted" wait_for 20 restarted
 check "the journal says why" journal_has mconnd.service 'Watchdog timeout'
