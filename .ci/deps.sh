@@ -11,9 +11,10 @@ set -eu
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
-# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv);
+# man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
-PKGS="$PKGS systemd systemd-container debootstrap"
+PKGS="$PKGS systemd systemd-container debootstrap man-db"
 
 missing=""
 for p in $PKGS; do
