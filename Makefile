@@ -51,7 +51,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	check-sd check-systemd
+	check-sd check-systemd bench
 all: $(PROGRAMS)
 
 deps:
@@ -118,6 +118,15 @@ check-sd: $(PROGRAMS) $(NOTIFYRECV)
 # cached in MCONN_ROOTFS_CACHE (default /var/cache/mconn).
 check-systemd: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/systemd/container.sh
+
+# The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
+# baselines, every scenario of issue 6 three times; about 7 minutes.
+$(BUILD)/bench/limit: tests/bench/limit.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+bench: $(PROGRAMS) $(BUILD)/bench/limit
+	@BUILD=$(BUILD) python3 tests/bench/run.py
 
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

@@ -15,6 +15,8 @@ set -eu
 # man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
 PKGS="$PKGS systemd systemd-container debootstrap man-db"
+# make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
+PKGS="$PKGS python3"
 
 missing=""
 for p in $PKGS; do
