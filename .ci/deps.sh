@@ -11,9 +11,12 @@ set -eu
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
-# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv);
+# man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
-PKGS="$PKGS systemd systemd-container debootstrap"
+PKGS="$PKGS systemd systemd-container debootstrap man-db"
+# make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
+PKGS="$PKGS python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
 # is only recommended by clang, and recommends are not installed), clang-tidy and
 # cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "histogram.h"
 #include "session.h"
 #include "sockio.h"
 #include "timer.h"
@@ -16,6 +17,7 @@ struct target;
 
 #define DAEMON_MAX_EVENTS 512
 #define DAEMON_MAX_TIMERS_PER_TURN 256
+#define DAEMON_CTL_EVERY 64
 #define DAEMON_SCRATCH 65536
 /* A loop that did not run for this long beyond what it asked for was stopped or
  * starved: the deadlines move on by the time lost. */
@@ -25,6 +27,9 @@ struct daemon {
 	struct config *cfg;
 	const char *config_path;
 	int epfd;
+	/* The control server's own epoll instance, nested in epfd and also looked at
+	 * every DAEMON_CTL_EVERY session events, so a busy loop still answers at once. */
+	int ctl_epfd;
 	int sigfd;
 	struct sockio sio;
 	struct session_env env;
@@ -57,8 +62,11 @@ struct daemon {
 	uint64_t cycles_total;
 	uint64_t status_cycles;
 	int64_t status_at;
+	double status_rate;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
+	/* How late each cycle started after its scheduled time: the loop keeping up. */
+	struct latency lateness;
 	uint64_t stalls;
 	int64_t stalled_ns;
 	int64_t mark;
@@ -87,8 +95,9 @@ int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int6
 /* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
 void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep);
 
-/* Send systemd the one-line STATUS= summary, with the cycle rate since the last one. */
-void daemon_notify_status(struct daemon *d, int64_t now);
+/* Send systemd the one-line STATUS= summary: health, sessions, the cycle rate over
+ * the last second, and the time and result of the last reload. */
+void daemon_notify_status(struct daemon *d);
 
 /* Count the sessions of t that have a connection or a connect in progress. */
 uint32_t daemon_target_active(const struct daemon *d, const struct target *t);

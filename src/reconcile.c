@@ -199,7 +199,7 @@ static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t no
 	else
 		d->reloads_failed++;
 	sd_notify(0, "READY=1");
-	daemon_notify_status(d, now_ns());
+	daemon_notify_status(d);
 }
 
 int daemon_reload(struct daemon *d, struct buf *out)
