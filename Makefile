@@ -5,6 +5,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/mconn
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 # Where systemd looks for units: from pkg-config when systemd says, else under PREFIX.
@@ -204,7 +205,8 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d
+	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
+	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \
 		sed 's/^#admin_group = mconn$$/admin_group = mconn/' conf/mconnd.conf \
 		>$(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf && \

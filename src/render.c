@@ -198,7 +198,7 @@ static void render_json_changes(struct buf *out, unsigned bits)
 static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
 			       struct buf *out)
 {
-	char detail[128];
+	char detail[128], resolved[80];
 	const char *text;
 	const struct target_conf *c = t->conf;
 
@@ -206,6 +206,9 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	buf_json_string(out, c->name, strlen(c->name));
 	buf_printf(out, ",\"address\":");
 	buf_json_string(out, c->address_text, strlen(c->address_text));
+	format_address(&c->addr, resolved, sizeof(resolved));
+	buf_printf(out, ",\"resolved\":");
+	buf_json_string(out, resolved, strlen(resolved));
 	buf_printf(out, ",\"paused\":%s,\"generation\":%u,\"restarted_at\":", t->paused ? "true" : "false",
 		   t->generation);
 	if (t->generation)

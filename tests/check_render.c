@@ -545,7 +545,7 @@ static void assert_latency(const char *target, const char *key, unsigned count, 
 }
 
 static const char *const target_keys[] = {
-	"name", "address", "paused", "generation", "restarted_at", "restart_changes",
+	"name", "address", "resolved", "paused", "generation", "restarted_at", "restart_changes",
 	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
@@ -574,6 +574,7 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 		json_get(t, target_keys[i]);
 	assert_json_str(t, "name", name);
 	assert_json_str(t, "address", address);
+	assert_json_str(t, "resolved", address);
 	assert_json_str(t, "state", "unknown");
 	ck_assert(json_num(t, "state_for_s") >= 0);
 	ck_assert(json_num(t, "health_changes") == 0);
