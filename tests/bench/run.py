@@ -353,7 +353,8 @@ def scenario_footprint(tmp, echod):
 def scenario_control(tmp, echod):
     n = 1000
     has_metrics = None
-    lat = {"status": [], "metrics": []}
+    lat = {"status": [], "mconnctl status": [], "metrics": []}
+    ctl = os.path.join(BUILD, "mconnctl")
     for rep in range(REPS):
         m = Mconnd(tmp, targets_for(echod.port, n, "cycle", "rst"))
         try:
@@ -363,12 +364,16 @@ def scenario_control(tmp, echod):
             end = time.monotonic() + DUR
             while time.monotonic() < end:
                 lat["status"].append(m.request("status", True)[1] * 1000)
+                t0 = time.monotonic()
+                subprocess.run([ctl, "-s", m.sock, "status"], stdout=subprocess.DEVNULL,
+                               check=True)
+                lat["mconnctl status"].append((time.monotonic() - t0) * 1000)
                 if has_metrics:
                     lat["metrics"].append(m.request("metrics", True)[1] * 1000)
                 time.sleep(0.02)
         finally:
             m.stop()
-    for what in ("status", "metrics"):
+    for what in ("status", "mconnctl status", "metrics"):
         v = sorted(lat[what])
         if not v:
             results.append({"scenario": "5 control under load", "case": "churn N=1000 rst",
@@ -409,7 +414,7 @@ def print_table(info):
         CPU_SERVER, CPU_CLIENT, info["loadavg"]))
     print("sysctl: " + ", ".join("%s=%s" % (k.split("/")[-1], v) for k, v in info["sysctl"].items()))
     print()
-    hdr = "%-22s %-28s %-8s %-16s %12s %7s  %s" % ("scenario", "case", "client", "metric",
+    hdr = "%-22s %-28s %-8s %-24s %10s %7s  %s" % ("scenario", "case", "client", "metric",
                                                    "median", "spread", "details")
     print(hdr)
     print("-" * len(hdr))
@@ -419,7 +424,7 @@ def print_table(info):
                   "p99_lateness_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
             if k in r and r[k] is not None:
                 det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
-        print("%-22s %-28s %-8s %-16s %12s %6s%%  %s" % (
+        print("%-22s %-28s %-8s %-24s %10s %6s%%  %s" % (
             r["scenario"], r["case"], r["client"], r["metric"] + " " + r["unit"],
             fmt(r["median"]), fmt(r["spread_pct"]), " ".join(det)))
     print()
