@@ -94,7 +94,7 @@ check-integration: $(PROGRAMS)
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
 check-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
+	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
 check-valgrind: $(PROGRAMS)
