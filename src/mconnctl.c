@@ -65,15 +65,15 @@ static int connect_socket(const char *path)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "mconnctl: socket path too long: %s\n", path);
-		return -1;
-	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "mconnctl: cannot connect to %s: %s (is mconnd running?)\n", path,
-			strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "mconnctl: cannot connect to %s: %s%s\n", path, strerror(e),
+			e == EACCES ? " (the socket's mode and group do not let this user in; see control_mode and control_group in mconnd.conf(5))"
+			: e == ENOENT || e == ECONNREFUSED ? " (is mconnd running, and is this its control_socket?)"
+			: "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -171,6 +171,11 @@ int main(int argc, char **argv)
 	}
 	if (!path)
 		path = CTL_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "mconnctl: socket path too long (at most %zu bytes): %s\n",
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
+		return EXIT_USAGE;
+	}
 	buf_init(&req, CTL_MAX_LINE);
 	buf_init(&reply, CTL_MAX_REPLY);
 	rc = build_request(argc - optind, argv + optind, json, &req);

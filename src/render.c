@@ -198,7 +198,7 @@ static void render_json_changes(struct buf *out, unsigned bits)
 static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
 			       struct buf *out)
 {
-	char detail[128];
+	char detail[128], resolved[80];
 	const char *text;
 	const struct target_conf *c = t->conf;
 
@@ -206,6 +206,9 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	buf_json_string(out, c->name, strlen(c->name));
 	buf_printf(out, ",\"address\":");
 	buf_json_string(out, c->address_text, strlen(c->address_text));
+	format_address(&c->addr, resolved, sizeof(resolved));
+	buf_printf(out, ",\"resolved\":");
+	buf_json_string(out, resolved, strlen(resolved));
 	buf_printf(out, ",\"paused\":%s,\"generation\":%u,\"restarted_at\":", t->paused ? "true" : "false",
 		   t->generation);
 	if (t->generation)
@@ -271,9 +274,11 @@ static void render_status_json(const struct daemon *d, const struct target *only
 		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
 		   (unsigned long long)d->ctl.evicted);
 	render_json_latency(out, "lateness_ms", &d->lateness, 1, now);
-	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},"
+	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
+		   "\"stalls\":%llu,\"stalled_s\":%.3f},"
 		   "\"targets\":[", (unsigned long long)d->loop_turns,
-		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events);
+		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events,
+		   (unsigned long long)d->stalls, (double)d->stalled_ns / 1e9);
 	for (size_t i = 0; i < d->n_targets; i++) {
 		if (only && d->targets[i] != only)
 			continue;
@@ -312,7 +317,7 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 	}
 	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %9s\n", i, session_state_name(s->state),
 		   s->fd, (unsigned long long)s->cycles_ok, (unsigned long long)s->cycles_failed,
-		   s->cycles_ok + s->cycles_failed ? session_error_name(s->last_result) : "-",
+		   (s->cycles_ok + s->cycles_failed) ? session_error_name(s->last_result) : "-",
 		   format_duration(s->last_latency, lat, sizeof(lat)));
 }
 
