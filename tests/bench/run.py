@@ -319,6 +319,9 @@ def scenario_rate(tmp, echod):
                    rate=median_spread([r["ops"] / r["secs"] for r in rs])[0],
                    failed=sum(r["failed"] for r in rs),
                    p99_lateness_ms=median_spread([r.get("p99_lateness_ms") for r in rs])[0],
+                   p99_lateness_runs=[r.get("p99_lateness_ms") for r in rs],
+                   p99_lateness_steady_ms=median_spread(
+                       [r.get("p99_lateness_window_ms") for r in rs])[0],
                    server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
         log("  %s: mconnd %.1f %% of a core" % (case, results[-2]["median"]))
 
@@ -421,7 +424,7 @@ def print_table(info):
     for r in results:
         det = []
         for k in ("vs_limit", "vs_classic", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
-                  "p99_lateness_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
+                  "p99_lateness_ms", "p99_lateness_steady_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
             if k in r and r[k] is not None:
                 det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
         print("%-22s %-28s %-8s %-24s %10s %6s%%  %s" % (
