@@ -22,8 +22,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -34,7 +34,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
-              src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c
+              src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c \
+              src/metrics.c src/http.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 

@@ -12,11 +12,20 @@
 #include "timer.h"
 
 struct config;
+struct http_listener;
 struct target;
 
 #define DAEMON_MAX_EVENTS 512
 #define DAEMON_MAX_TIMERS_PER_TURN 256
 #define DAEMON_SCRATCH 65536
+
+/* What rendering the metrics costs the loop. */
+struct scrape_stats {
+	uint64_t renders;
+	int64_t last_ns;
+	int64_t max_ns;
+	size_t last_bytes;
+};
 
 struct daemon {
 	struct config *cfg;
@@ -34,7 +43,10 @@ struct daemon {
 	struct target **targets;
 	size_t n_targets;
 	struct ctl_server ctl;
+	struct http_listener *http;
+	struct scrape_stats scrape;
 	int64_t start_mono;
+	int64_t start_wall;
 	int64_t next_tick;
 	int64_t watchdog_ns;
 	int64_t next_watchdog;
@@ -53,6 +65,10 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 
 /* Open the control socket; returns 0 or -errno after logging why. */
 int daemon_open_control(struct daemon *d);
+
+/* Start the metrics HTTP listener when metrics_listen is set; 0 or -errno after
+ * logging why. */
+int daemon_open_metrics(struct daemon *d);
 
 /* One turn of the loop: due timers, pending control clients, periodic work, then
  * epoll_wait for at most max_wait_ms and the events it returns. 0 or -errno. */

@@ -37,6 +37,7 @@ struct target {
 	uint32_t n_sess;
 	struct latency connect_lat;
 	struct latency cycle_lat;
+	struct count_window fail_win;
 };
 
 /* What a result did to health, for the caller to log. */

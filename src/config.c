@@ -294,6 +294,21 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 	return 0;
 }
 
+static int key_listen(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		      const char *value)
+{
+	struct config *c = ctx->cfg;
+
+	if (strlen(value) >= 64 || parse_listen(value, field) < 0) {
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	free(c->metrics_listen_text);
+	c->metrics_listen_text = xstrdup(value);
+	return 0;
+}
+
 #define T(f) offsetof(struct target_conf, f)
 #define D(f) offsetof(struct config, f)
 
@@ -306,6 +321,8 @@ static const struct key_def keys[] = {
 	  600 * SEC, NULL, NULL },
 	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
+	{ "metrics_listen", SECT_DAEMON, key_listen, D(metrics_listen), 0, 0, NULL,
+	  "a numeric ADDR:PORT or [V6ADDR]:PORT (port 0: the kernel picks one)" },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
 	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
 	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
@@ -753,6 +770,7 @@ void config_free(struct config *c)
 		target_conf_free(c->targets[i]);
 	free(c->targets);
 	free(c->control_socket);
+	free(c->metrics_listen_text);
 	free(c->path);
 	free(c);
 }

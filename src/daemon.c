@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "target.h"
 
@@ -21,7 +22,7 @@
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
-#define FD_RESERVE (CTL_MAX_CLIENTS + 32)
+#define FD_RESERVE (CTL_MAX_CLIENTS + HTTP_MAX_CLIENTS + 32)
 
 static struct daemon *daemon_of(struct session_env *env)
 {
@@ -185,6 +186,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	d->epfd = d->sigfd = d->ctl.listen_fd = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
+	d->start_wall = wall_ns();
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
@@ -226,6 +228,22 @@ int daemon_open_control(struct daemon *d)
 	}
 	d->ctl.idle_timeout = d->cfg->control_idle_timeout;
 	d->ctl.io_timeout = d->cfg->control_io_timeout;
+	return 0;
+}
+
+int daemon_open_metrics(struct daemon *d)
+{
+	char err[256];
+	int r;
+
+	if (!d->cfg->metrics_listen_text)
+		return 0;
+	r = http_open(&d->http, d, &d->cfg->metrics_listen, err, sizeof(err));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
+	}
+	log_msg(LOG_INFO, "serving metrics on http://%s/metrics", http_address(d->http));
 	return 0;
 }
 
@@ -308,6 +326,8 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 
 	if (d->watchdog_ns)
 		due = MIN(due, d->next_watchdog);
+	if (d->http)
+		due = MIN(due, http_next_due(d->http, now));
 	if (due <= now)
 		return 0;
 	if (due - now >= TICK_NS)
@@ -320,6 +340,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
 	int64_t now = now_ns();
 	bool more = daemon_run_timers(d, now);
+	bool http_ready = false;
 	int n, wait;
 
 	ctl_run_pending(d, now);
@@ -337,9 +358,14 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			daemon_session_event(d, data, ev[i].events, now);
 		else if (data == SIG_EVDATA)
 			daemon_signal_event(d);
+		else if (data == HTTP_EVDATA)
+			http_ready = true;
 		else
 			ctl_handle_event(d, data, ev[i].events, now);
 	}
+	now = now_ns();
+	if (d->http && (http_ready || http_next_due(d->http, now) <= now))
+		http_run(d->http);
 	d->loop_turns++;
 	return 0;
 }
@@ -385,6 +411,7 @@ void daemon_free(struct daemon *d)
 		target_free(t);
 	}
 	ctl_close(&d->ctl);
+	http_close(d->http);
 	free(d->targets);
 	free(d->sess);
 	free(d->free_ids);

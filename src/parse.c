@@ -276,6 +276,25 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 	return r;
 }
 
+int parse_listen(const char *s, struct sockaddr_any *ret)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *port_s;
+	uint64_t port;
+	struct sockaddr_any a;
+	int r = address_split(s, host, sizeof(host), &port_s);
+
+	if (r < 0)
+		return r;
+	r = parse_uint(port_s, 0, 65535, &port);
+	if (r < 0)
+		return r;
+	r = address_numeric(host, (uint16_t)port, &a);
+	if (r == 0)
+		*ret = a;
+	return r;
+}
+
 int parse_source(const char *s, struct sockaddr_any *ret)
 {
 	char host[INET6_ADDRSTRLEN + 2];

@@ -1,0 +1,213 @@
+/* Prometheus metrics: every target's health, sessions, cycle counters by result and
+ * latency histograms, in the text exposition format 0.0.4. One pass over the targets
+ * per family, each line formatted once into a stack buffer and appended. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "metrics.h"
+#include "proto.h"
+#include "target.h"
+#include "util.h"
+
+#define US NSEC_PER_USEC
+#define MS NSEC_PER_MSEC
+#define SEC NSEC_PER_SEC
+
+/* From loopback (tens of microseconds) to slow WAN paths (seconds). */
+const int64_t metrics_buckets_ns[] = {
+	50 * US, 100 * US, 250 * US, 500 * US, 1 * MS, 2500 * US, 5 * MS, 10 * MS, 25 * MS,
+	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
+};
+const size_t metrics_n_buckets = ELEMENTSOF(metrics_buckets_ns);
+
+/* The labels of one target, escaped once per render. */
+struct labels {
+	char s[2 * (MCONN_NAME_MAX + 280) + 32];
+};
+
+/* Format one line and append it; a line longer than the stack buffer is cut, which
+ * no line of ours can be (the labels are bounded). */
+__attribute__((format(printf, 2, 3)))
+static void put(struct buf *out, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_append(out, line, MIN((size_t)n, sizeof(line) - 1));
+}
+
+static void family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Escape a label value: backslash, double quote and newline, as the format asks. */
+static size_t label_escape(const char *v, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *v && o + 2 < n; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n') {
+			out[o++] = '\\';
+			out[o++] = *v == '\n' ? 'n' : *v;
+		} else {
+			out[o++] = *v;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void labels_of(const struct target *t, struct labels *l)
+{
+	char name[2 * MCONN_NAME_MAX + 2], addr[2 * 280];
+
+	label_escape(t->conf->name, name, sizeof(name));
+	label_escape(t->conf->address_text, addr, sizeof(addr));
+	snprintf(l->s, sizeof(l->s), "target=\"%s\",address=\"%s\"", name, addr);
+}
+
+/* Format a nanosecond bound as seconds with no trailing zeros ("0.00025", "2.5"). */
+static const char *format_le(int64_t ns, char *out, size_t n)
+{
+	size_t len;
+
+	snprintf(out, n, "%lld.%09lld", (long long)(ns / SEC), (long long)(ns % SEC));
+	len = strlen(out);
+	while (out[len - 1] == '0')
+		out[--len] = '\0';
+	if (out[len - 1] == '.')
+		out[len - 1] = '\0';
+	return out;
+}
+
+/* One histogram: fold the log-linear buckets into the fixed bounds, cumulatively. */
+static void render_histogram(struct buf *out, const char *name, const struct labels *l,
+			     const struct hist *h)
+{
+	uint64_t cum = 0;
+	uint32_t i = 0;
+	char le[32];
+
+	for (size_t k = 0; k < metrics_n_buckets; k++) {
+		int64_t bound = metrics_buckets_ns[k];
+
+		for (; i < HIST_BUCKETS; i++) {
+			int64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
+
+			if (hi != INT64_MAX && lo + (hi - lo - 1) / 2 > bound)
+				break;
+			cum += h->b[i];
+		}
+		put(out, "%s_bucket{%s,le=\"%s\"} %llu\n", name, l->s,
+		    format_le(bound, le, sizeof(le)), (unsigned long long)cum);
+	}
+	put(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, l->s, (unsigned long long)h->count);
+	put(out, "%s_sum{%s} %.9f\n", name, l->s, (double)h->sum / 1e9);
+	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
+}
+
+static void render_health(const struct daemon *d, const struct labels *ls, struct buf *out)
+{
+	family(out, "mconn_target_up", "gauge",
+	       "1 when the target is up (rise consecutive good cycles), 0 when down or not yet known.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_target_up{%s} %d\n", ls[i].s, d->targets[i]->health == HEALTH_UP);
+	family(out, "mconn_target_state", "gauge", "1 for the target's current health state.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		for (int h = 0; h < _HEALTH_MAX; h++)
+			put(out, "mconn_target_state{%s,state=\"%s\"} %d\n", ls[i].s,
+			    health_state_name(h), d->targets[i]->health == (enum health_state)h);
+	family(out, "mconn_health_changes_total", "counter",
+	       "Changes of the target's health state (unknown, up, down).");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_health_changes_total{%s} %llu\n", ls[i].s,
+		    (unsigned long long)d->targets[i]->health_changes);
+}
+
+static void render_sessions(const struct daemon *d, const struct labels *ls, struct buf *out)
+{
+	family(out, "mconn_sessions", "gauge", "Echo sessions the target runs.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_sessions{%s} %u\n", ls[i].s, d->targets[i]->n_sess);
+	family(out, "mconn_sessions_active", "gauge",
+	       "Sessions with a connection open or a connect in progress.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_sessions_active{%s} %u\n", ls[i].s,
+		    daemon_target_active(d, d->targets[i]));
+}
+
+static void render_cycles(const struct daemon *d, const struct labels *ls, struct buf *out)
+{
+	family(out, "mconn_cycles_total", "counter",
+	       "Finished echo cycles by result: ok or the failure class.");
+	for (size_t i = 0; i < d->n_targets; i++) {
+		const struct target *t = d->targets[i];
+
+		put(out, "mconn_cycles_total{%s,result=\"ok\"} %llu\n", ls[i].s,
+		    (unsigned long long)t->cycles_ok);
+		for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
+			put(out, "mconn_cycles_total{%s,result=\"%s\"} %llu\n", ls[i].s,
+			    session_error_name(e), (unsigned long long)t->errors[e]);
+	}
+	family(out, "mconn_cycle_duration_seconds", "histogram",
+	       "Time of a good cycle from connect start to the last echoed byte.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		render_histogram(out, "mconn_cycle_duration_seconds", &ls[i],
+				 &d->targets[i]->cycle_lat.total);
+	family(out, "mconn_connect_duration_seconds", "histogram",
+	       "Time to establish the connection, in good cycles that connected.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		render_histogram(out, "mconn_connect_duration_seconds", &ls[i],
+				 &d->targets[i]->connect_lat.total);
+}
+
+static void render_process(const struct daemon *d, struct buf *out)
+{
+	family(out, "mconn_build_info", "gauge", "Always 1; the version of mconnd in a label.");
+	put(out, "mconn_build_info{version=\"%s\"} 1\n", MCONN_VERSION);
+	family(out, "mconn_start_time_seconds", "gauge",
+	       "When mconnd started, in seconds since the Unix epoch.");
+	put(out, "mconn_start_time_seconds %.3f\n", (double)d->start_wall / 1e9);
+}
+
+void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
+{
+	struct labels one, *ls = d->n_targets ? calloc(d->n_targets, sizeof(*ls)) : &one;
+
+	(void)now;
+	if (!ls) {
+		out->overflow = true;
+		return;
+	}
+	for (size_t i = 0; i < d->n_targets; i++)
+		labels_of(d->targets[i], &ls[i]);
+	render_process(d, out);
+	render_health(d, ls, out);
+	render_sessions(d, ls, out);
+	render_cycles(d, ls, out);
+	if (ls != &one)
+		free(ls);
+}
+
+void metrics_scrape(struct daemon *d, struct buf *out)
+{
+	int64_t start = now_ns(), took;
+	size_t before = out->len;
+
+	metrics_render(d, start, out);
+	took = now_ns() - start;
+	d->scrape.renders++;
+	d->scrape.last_ns = took;
+	d->scrape.max_ns = MAX(d->scrape.max_ns, took);
+	d->scrape.last_bytes = out->len - before;
+}
