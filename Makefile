@@ -36,10 +36,13 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c \
               src/metrics.c src/http.c
+# mconnctl's own side: the client, check's thresholds, top.
+CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer session target proto ctl render
+UNIT_TESTS := parse config histogram timer session target proto ctl render metrics range
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
@@ -64,7 +67,7 @@ $(BUILD)/tests/%.o: tests/%.c | deps
 $(BUILD)/mconnd: $(BUILD)/mconnd.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(COMMON_OBJ)
+$(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/echod: $(BUILD)/tests/echod.o
@@ -74,7 +77,10 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # The control-socket suites share a harness that drives a real daemon in-process.
-$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render: $(BUILD)/tests/ctlharness.o
+$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics: $(BUILD)/tests/ctlharness.o
+
+# The range parser is mconnctl's, not the daemon's.
+$(BUILD)/tests/check_range: $(BUILD)/range.o
 
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done

@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlclient.h"
+#include "mconnctl.h"
 #include "proto.h"
 #include "util.h"
 
@@ -50,81 +52,7 @@ static int build_request(int argc, char **argv, bool json, struct buf *req)
 	}
 	if (json)
 		buf_printf(req, " -j");
-	buf_printf(req, "\n");
-	return req->overflow ? -E2BIG : 0;
-}
-
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "mconnctl: socket path too long: %s\n", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "mconnctl: cannot connect to %s: %s (is mconnd running?)\n", path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Send the request and read until the reply's empty line; returns its length or -1. */
-static ssize_t exchange(int fd, const struct buf *req, struct buf *reply)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char chunk[65536];
-	size_t end;
-
-	/* A daemon that refuses us (ERR busy) may close before reading the request:
-	 * read its reply even when the send fails. */
-	(void)!send(fd, req->data, req->len, MSG_NOSIGNAL);
-	while ((end = proto_reply_length(reply->data, reply->len)) == 0) {
-		ssize_t n;
-
-		if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
-			fprintf(stderr, "mconnctl: no reply within %d s\n", REPLY_TIMEOUT_MS / 1000);
-			return -1;
-		}
-		n = recv(fd, chunk, sizeof(chunk), 0);
-		if (n < 0 && errno == ECONNRESET && reply->len == 0) {
-			fprintf(stderr, "mconnctl: the daemon closed the connection\n");
-			return -1;
-		}
-		if (n <= 0) {
-			fprintf(stderr, "mconnctl: connection closed before the reply ended\n");
-			return -1;
-		}
-		if (buf_append(reply, chunk, (size_t)n) < 0) {
-			fprintf(stderr, "mconnctl: reply too large\n");
-			return -1;
-		}
-	}
-	return (ssize_t)end;
-}
-
-/* Print the reply's body; returns the exit status its first line calls for. */
-static int print_reply(const char *data, size_t len)
-{
-	const char *nl = memchr(data, '\n', len);
-	size_t first = (size_t)(nl - data);
-
-	if (first >= 4 && strncmp(data, "ERR ", 4) == 0) {
-		fprintf(stderr, "mconnctl: %.*s\n", (int)(first - 4), data + 4);
-		return EXIT_ERR;
-	}
-	if (first != 2 || strncmp(data, "OK", 2) != 0) {
-		fprintf(stderr, "mconnctl: unexpected reply: %.*s\n", (int)MIN(first, 80), data);
-		return EXIT_UNREACHABLE;
-	}
-	fwrite(nl + 1, 1, len - first - 2, stdout);
-	return 0;
+	return req->overflow || req->len >= CTL_MAX_LINE ? -E2BIG : 0;
 }
 
 int main(int argc, char **argv)
@@ -132,8 +60,8 @@ int main(int argc, char **argv)
 	const char *path = getenv("MCONND_SOCKET");
 	struct buf req, reply;
 	bool json = false;
-	ssize_t end;
-	int opt, fd, rc;
+	char err[512];
+	int opt, rc;
 
 	if (path && !*path)
 		path = NULL;
@@ -164,7 +92,11 @@ int main(int argc, char **argv)
 	}
 	if (!path)
 		path = CTL_DEFAULT_SOCKET;
-	buf_init(&req, CTL_MAX_LINE);
+	if (strcmp(argv[optind], "check") == 0)
+		return check_main(path, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "top") == 0)
+		return top_main(path, argc - optind, argv + optind);
+	buf_init(&req, CTL_MAX_LINE + 1);
 	buf_init(&reply, CTL_MAX_REPLY);
 	rc = build_request(argc - optind, argv + optind, json, &req);
 	if (rc < 0) {
@@ -175,13 +107,19 @@ int main(int argc, char **argv)
 		buf_free(&req);
 		return EXIT_USAGE;
 	}
-	fd = connect_socket(path);
-	rc = EXIT_UNREACHABLE;
-	if (fd >= 0) {
-		end = exchange(fd, &req, &reply);
-		if (end > 0)
-			rc = print_reply(reply.data, (size_t)end);
-		close(fd);
+	switch (ctlclient_query(path, req.data, &reply, err, sizeof(err))) {
+	case CTL_OK:
+		fwrite(reply.data, 1, reply.len, stdout);
+		rc = 0;
+		break;
+	case CTL_ERR:
+		fprintf(stderr, "mconnctl: %s\n", err);
+		rc = EXIT_ERR;
+		break;
+	default:
+		fprintf(stderr, "mconnctl: %s\n", err);
+		rc = EXIT_UNREACHABLE;
+		break;
 	}
 	buf_free(&req);
 	buf_free(&reply);
