@@ -18,8 +18,14 @@ extern const size_t metrics_n_buckets;
 
 /* Append the exposition of d's state at now (monotonic ns) to out. Counters are the
  * counts since each target started; histograms are cumulative, from the log-linear
- * histograms, a log-linear bucket counted under the first bound its midpoint fits. */
+ * histograms: a log-linear bucket (1/32 of a power of two wide) counts under every
+ * bound at or above its lowest value, so a value at a bound counts under it and one
+ * at most 3 % above a bound may too. */
 void metrics_render(const struct daemon *d, int64_t now, struct buf *out);
+
+/* Escape a label value into out (n bytes): backslash, double quote and newline, as
+ * the format asks; returns the length written, cut to fit. */
+size_t metrics_label_escape(const char *v, char *out, size_t n);
 
 /* Render as metrics_render() does and account the time and size it took in d. */
 void metrics_scrape(struct daemon *d, struct buf *out);

@@ -50,8 +50,7 @@ static void family(struct buf *out, const char *name, const char *type, const ch
 	put(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Escape a label value: backslash, double quote and newline, as the format asks. */
-static size_t label_escape(const char *v, char *out, size_t n)
+size_t metrics_label_escape(const char *v, char *out, size_t n)
 {
 	size_t o = 0;
 
@@ -71,8 +70,8 @@ static void labels_of(const struct target *t, struct labels *l)
 {
 	char name[2 * MCONN_NAME_MAX + 2], addr[2 * 280];
 
-	label_escape(t->conf->name, name, sizeof(name));
-	label_escape(t->conf->address_text, addr, sizeof(addr));
+	metrics_label_escape(t->conf->name, name, sizeof(name));
+	metrics_label_escape(t->conf->address_text, addr, sizeof(addr));
 	snprintf(l->s, sizeof(l->s), "target=\"%s\",address=\"%s\"", name, addr);
 }
 
@@ -101,13 +100,8 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	for (size_t k = 0; k < metrics_n_buckets; k++) {
 		int64_t bound = metrics_buckets_ns[k];
 
-		for (; i < HIST_BUCKETS; i++) {
-			int64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
-
-			if (hi != INT64_MAX && lo + (hi - lo - 1) / 2 > bound)
-				break;
+		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= bound; i++)
 			cum += h->b[i];
-		}
 		put(out, "%s_bucket{%s,le=\"%s\"} %llu\n", name, l->s,
 		    format_le(bound, le, sizeof(le)), (unsigned long long)cum);
 	}

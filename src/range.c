@@ -44,6 +44,8 @@ int range_parse(const char *s, const struct range_unit *units, struct range *ret
 	colon = strchr(s, ':');
 	if (!colon) {
 		e = range_number(s, strlen(s), units, &r.end);
+	} else if (colon == s && !colon[1]) {
+		return -EINVAL;
 	} else {
 		if (colon - s == 1 && s[0] == '~')
 			r.start = -INFINITY;
@@ -120,7 +122,7 @@ static int thresholds_item(const char *s, size_t len, struct thresholds *t, char
 			 e == -ERANGE ? ": start above end"
 			 : units == ms_units ? "; numbers take us, ms (default) or s"
 					     : "; numbers are percent, with or without %");
-		return e;
+		return -EINVAL;
 	}
 	*has = true;
 	return 0;
