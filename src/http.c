@@ -89,8 +89,10 @@ static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Co
 	return ret;
 }
 
-/* Answer at once, on the first call: no request we serve has a body, and one that
- * comes with a body is refused. */
+/* MHD calls this once the headers are in, and again when the body is. A method we
+ * do not serve is answered at once (MHD then closes the connection); a GET or HEAD is
+ * answered on the second call, so the connection stays open for the next request. A
+ * request that comes with a body is refused. */
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -99,13 +101,20 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
-	h->stats.requests++;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		h->stats.requests++;
 		h->stats.bad_method++;
 		return http_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 				       "only GET and HEAD are served\n", true);
+	}
+	if (!*con_cls) {
+		*con_cls = h;
+		return MHD_YES;
+	}
+	h->stats.requests++;
+	if (*upload_data_size != 0) {
+		h->stats.failed++;
+		return http_reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n", false);
 	}
 	if (strcmp(url, "/metrics") != 0) {
 		h->stats.not_found++;

@@ -1,0 +1,91 @@
+#!/bin/sh
+# Prometheus metrics: `mconnctl metrics` and the metrics_listen HTTP endpoint both pass
+# promtool's checks and agree; only GET and HEAD of /metrics are served; the listener's
+# connection and request-size limits hold while sessions keep cycling; a bad or busy
+# metrics_listen is a clear startup error.
+. "$(dirname "$0")/lib.sh"
+
+start_echod echo echo -l 127.0.0.1:0
+{
+	conf_header
+	printf 'metrics_listen = 127.0.0.1:0\n'
+	printf '[target "web"]\naddress = 127.0.0.1:%s\nconnections = 4\ninterval = 50ms\n' "$echo_PORT"
+	printf '[target "off"]\naddress = 127.0.0.1:1\ninterval = 50ms\n'
+} >"$T/c.conf"
+start_mconnd "$T/c.conf"
+ADDR=$(js .metrics.listen)
+check "the listener's address is in status" sh -c "expr '$ADDR' : '127\.0\.0\.1:[0-9][0-9]*\$' >/dev/null"
+check "the address is logged" grep -q "serving metrics on http://$ADDR/metrics" "$T/mconnd.log"
+check "web comes up" wait_for 10 tjs_true web '.state == "up"'
+
+"$MCONNCTL" metrics >"$T/m.txt"
+check "mconnctl metrics exits 0" test $? = 0
+check "promtool accepts mconnctl metrics" promtool check metrics <"$T/m.txt"
+code=$(curl -s -o "$T/h.txt" -D "$T/h.hdr" -w '%{http_code}' "http://$ADDR/metrics")
+check "GET /metrics is 200 (got $code)" test "$code" = 200
+check "promtool accepts the HTTP endpoint" promtool check metrics <"$T/h.txt"
+check "Content-Type is the 0.0.4 text format" \
+	grep -qi '^Content-Type: text/plain; version=0.0.4; charset=utf-8' "$T/h.hdr"
+# The same families and series both ways (values move between the two reads).
+series() { grep -v '^#' "$1" | sed 's/ [^ ]*$//' | sort; }
+check "both ways give the same series" test "$(series "$T/m.txt")" = "$(series "$T/h.txt")"
+for f in mconn_build_info mconn_target_up mconn_target_state mconn_sessions \
+	mconn_sessions_active mconn_cycles_total mconn_cycle_duration_seconds \
+	mconn_connect_duration_seconds mconn_health_changes_total mconn_start_time_seconds; do
+	check "HELP and TYPE for $f" sh -c "grep -q '^# HELP $f ' '$T/h.txt' && grep -q '^# TYPE $f ' '$T/h.txt'"
+done
+check "web is up in the metrics" grep -q "^mconn_target_up{target=\"web\",address=\"127.0.0.1:$echo_PORT\"} 1$" "$T/h.txt"
+check "off's refusals are counted" \
+	grep -qE '^mconn_cycles_total\{target="off",address="127.0.0.1:1",result="refused"\} [1-9]' "$T/h.txt"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/")
+check "/ is 404 (got $code)" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/metrics/x")
+check "/metrics/x is 404 (got $code)" test "$code" = 404
+code=$(curl -s -o /dev/null -D "$T/p.hdr" -w '%{http_code}' -X POST -d 'x=1' "http://$ADDR/metrics")
+check "POST is 405 (got $code)" test "$code" = 405
+check "405 says Allow: GET, HEAD" grep -qi '^Allow: GET, HEAD' "$T/p.hdr"
+code=$(curl -s -I -o "$T/head.hdr" -w '%{http_code} %{size_download}' "http://$ADDR/metrics")
+check "HEAD is 200 without a body (got $code)" test "$code" = "200 0"
+check "the listener counted them" test "$(js '.metrics.http_not_found == 2 and .metrics.http_bad_method == 1')" = true
+
+# A request header far beyond the per-connection memory: refused, nothing else hurt.
+big=$(head -c 65536 /dev/zero | tr '\0' 'a')
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://$ADDR/metrics")
+check "a 64 KiB header is refused (got $code)" sh -c "[ '$code' = 431 ] || [ '$code' = 413 ] || [ '$code' = 000 ]"
+
+# Hold every connection the listener serves (16), each after one answered request
+# so we know it holds a slot: one more gets no answer; once they go, scrapes work.
+holders=""
+i=0
+while [ $i -lt 16 ]; do
+	(printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'; exec sleep 30) |
+		socat - "TCP:$ADDR" >"$T/hold.$i" 2>/dev/null &
+	holders="$holders $!"
+	i=$((i + 1))
+done
+PIDS="$PIDS $holders"
+held() { [ "$(grep -l '^HTTP/1.1 200' "$T"/hold.* | wc -l)" = 16 ]; }
+check "16 connections served and held" wait_for 20 held
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$ADDR/metrics")
+check "connection 17 is not served (got $code)" test "$code" = 000
+check "the control socket still answers" sh -c "\"$MCONNCTL\" version >/dev/null"
+for p in $holders; do kill "$p" 2>/dev/null; done
+pkill -P $$ -x sleep 2>/dev/null
+scrape() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$ADDR/metrics")" = 200 ]; }
+check "scrapes work again once they leave" wait_for 20 scrape
+check "sessions kept cycling without failure" tjs_true web '.cycles_failed == 0 and .cycles_ok > 20'
+check "every render was accounted" test "$(js '.metrics.renders >= 19 and .metrics.max_render_ms > 0')" = true
+stop_mconnd
+
+# Bad and busy listen addresses.
+sed 's/^metrics_listen = .*/metrics_listen = localhost:9/' "$T/c.conf" >"$T/bad.conf"
+"$MCONND" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
+check "mconnd -t rejects a name in metrics_listen" grep -q "metrics_listen: invalid address 'localhost:9'; expected a numeric ADDR:PORT" "$T/bad.out"
+# Take a port that is in use: the fixture server's.
+sed "s/^metrics_listen = .*/metrics_listen = 127.0.0.1:$echo_PORT/" "$T/c.conf" >"$T/busy.conf"
+$WRAP "$MCONND" -c "$T/busy.conf" 2>"$T/busy.log"
+rc=$?
+check "mconnd exits 1 when metrics_listen is taken (got $rc)" test "$rc" = 1
+check "and says why" grep -q "metrics_listen 127.0.0.1:$echo_PORT: Address already in use" "$T/busy.log"
+finish
