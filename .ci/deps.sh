@@ -5,11 +5,14 @@
 set -eu
 
 # Build: compiler and C library headers (gcc only recommends libc6-dev), pkg-config
-# and the three libraries (libsystemd, inih, Check).
+# and the libraries (libsystemd, inih, Check, libmicrohttpd for metrics_listen).
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
 # the daemon's memory, socat talks to the control socket like a person would,
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
-PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
+# Observability: prometheus (promtool checks the metrics and sample files; a real
+# server scrapes the daemon), curl talks to the HTTP endpoint and Prometheus's API,
+# tmux gives mconnctl top a pseudo-terminal.
+PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux prometheus curl tmux"
 
 missing=""
 for p in $PKGS; do
