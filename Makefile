@@ -50,7 +50,7 @@ PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo
+.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load scrape-cost lint-man install clean demo
 all: $(PROGRAMS)
 
 deps:
@@ -104,11 +104,15 @@ load: $(PROGRAMS)
 check-load: $(PROGRAMS)
 	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
 
+# What one scrape costs the loop with 10,000 sessions (SCRAPE_TARGETS=10|100|1000).
+scrape-cost: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/scrape_cost.sh
+
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
 
-check: all lint-man check-unit check-integration check-load check-asan check-valgrind
+check: all lint-man check-unit check-integration check-load scrape-cost check-asan check-valgrind
 
 # The unit gets this install's paths, so it is written at install time, never cached.
 install: $(BUILD)/mconnd $(BUILD)/mconnctl

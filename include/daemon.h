@@ -22,6 +22,7 @@ struct target;
 /* What rendering the metrics costs the loop. */
 struct scrape_stats {
 	uint64_t renders;
+	int64_t total_ns;
 	int64_t last_ns;
 	int64_t max_ns;
 	size_t last_bytes;

@@ -23,10 +23,17 @@ const int64_t metrics_buckets_ns[] = {
 	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
 };
 const size_t metrics_n_buckets = ELEMENTSOF(metrics_buckets_ns);
+/* The same bounds as the le label writes them, in seconds. */
+static const char *const bucket_le[] = {
+	"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+};
+_Static_assert(ELEMENTSOF(bucket_le) == ELEMENTSOF(metrics_buckets_ns), "one le per bound");
 
 /* The labels of one target, escaped once per render. */
 struct labels {
 	char s[2 * (MCONN_NAME_MAX + 280) + 32];
+	size_t len;
 };
 
 /* Format one line and append it; a line longer than the stack buffer is cut, which
@@ -72,38 +79,57 @@ static void labels_of(const struct target *t, struct labels *l)
 
 	metrics_label_escape(t->conf->name, name, sizeof(name));
 	metrics_label_escape(t->conf->address_text, addr, sizeof(addr));
-	snprintf(l->s, sizeof(l->s), "target=\"%s\",address=\"%s\"", name, addr);
+	l->len = (size_t)snprintf(l->s, sizeof(l->s), "target=\"%s\",address=\"%s\"", name, addr);
 }
 
-/* Format a nanosecond bound as seconds with no trailing zeros ("0.00025", "2.5"). */
-static const char *format_le(int64_t ns, char *out, size_t n)
+/* Append "PREFIX VALUE\n" with the number formatted by hand: most lines of a large
+ * exposition are bucket and counter lines, and vsnprintf would be most of its cost. */
+static void put_u64(struct buf *out, const char *prefix, size_t plen, uint64_t v)
 {
-	size_t len;
+	char line[1024], digits[24];
+	size_t n = 0;
 
-	snprintf(out, n, "%lld.%09lld", (long long)(ns / SEC), (long long)(ns % SEC));
-	len = strlen(out);
-	while (out[len - 1] == '0')
-		out[--len] = '\0';
-	if (out[len - 1] == '.')
-		out[len - 1] = '\0';
-	return out;
+	if (plen > sizeof(line) - sizeof(digits) - 2)
+		return;
+	memcpy(line, prefix, plen);
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	line[plen] = ' ';
+	for (size_t k = 0; k < n; k++)
+		line[plen + 1 + k] = digits[n - 1 - k];
+	line[plen + 1 + n] = '\n';
+	buf_append(out, line, plen + n + 2);
+}
+
+/* Copy n bytes to p; return the end. */
+static char *put_mem(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
 }
 
 /* One histogram: fold the log-linear buckets into the fixed bounds, cumulatively. */
 static void render_histogram(struct buf *out, const char *name, const struct labels *l,
 			     const struct hist *h)
 {
+	size_t nlen = strlen(name);
 	uint64_t cum = 0;
 	uint32_t i = 0;
-	char le[32];
+	char prefix[sizeof(l->s) + 128];
 
 	for (size_t k = 0; k < metrics_n_buckets; k++) {
-		int64_t bound = metrics_buckets_ns[k];
+		char *p = prefix;
 
-		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= bound; i++)
+		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= metrics_buckets_ns[k]; i++)
 			cum += h->b[i];
-		put(out, "%s_bucket{%s,le=\"%s\"} %llu\n", name, l->s,
-		    format_le(bound, le, sizeof(le)), (unsigned long long)cum);
+		p = put_mem(p, name, nlen);
+		p = put_mem(p, "_bucket{", 8);
+		p = put_mem(p, l->s, l->len);
+		p = put_mem(p, ",le=\"", 5);
+		p = put_mem(p, bucket_le[k], strlen(bucket_le[k]));
+		p = put_mem(p, "\"}", 2);
+		put_u64(out, prefix, (size_t)(p - prefix), cum);
 	}
 	put(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, l->s, (unsigned long long)h->count);
 	put(out, "%s_sum{%s} %.9f\n", name, l->s, (double)h->sum / 1e9);
@@ -201,6 +227,7 @@ void metrics_scrape(struct daemon *d, struct buf *out)
 	metrics_render(d, start, out);
 	took = now_ns() - start;
 	d->scrape.renders++;
+	d->scrape.total_ns += took;
 	d->scrape.last_ns = took;
 	d->scrape.max_ns = MAX(d->scrape.max_ns, took);
 	d->scrape.last_bytes = out->len - before;

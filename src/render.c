@@ -180,8 +180,9 @@ static void render_metrics_json(const struct daemon *d, struct buf *out)
 	const struct scrape_stats *s = &d->scrape;
 
 	buf_printf(out, "\"metrics\":{\"renders\":%llu,\"last_render_ms\":%.3f,"
-		   "\"max_render_ms\":%.3f,\"last_bytes\":%zu,\"listen\":",
-		   (unsigned long long)s->renders, (double)s->last_ns / 1e6,
+		   "\"mean_render_ms\":%.3f,\"max_render_ms\":%.3f,\"last_bytes\":%zu,"
+		   "\"listen\":", (unsigned long long)s->renders, (double)s->last_ns / 1e6,
+		   s->renders ? (double)s->total_ns / 1e6 / (double)s->renders : 0.0,
 		   (double)s->max_ns / 1e6, s->last_bytes);
 	if (!d->http) {
 		buf_printf(out, "null},");
