@@ -9,6 +9,7 @@ SYSCONFDIR ?= /etc
 DESTDIR    ?=
 # Where systemd looks for units: from pkg-config when systemd says, else under PREFIX.
 UNITDIR    ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),$(PREFIX)/lib/sysusers.d)
 
 BUILD      ?= build
 SANITIZE   ?=
@@ -46,11 +47,14 @@ UNIT_TESTS := parse config histogram timer session target proto ctl render metri
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
+# Stands in for systemd's notification socket in the systemd tests.
+NOTIFYRECV := $(BUILD)/notifyrecv
 
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load scrape-cost lint-man install clean demo
+.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
+	check-sd check-systemd scrape-cost
 all: $(PROGRAMS)
 
 deps:
@@ -71,6 +75,9 @@ $(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/echod: $(BUILD)/tests/echod.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(NOTIFYRECV): $(BUILD)/tests/systemd/notifyrecv.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
@@ -108,19 +115,35 @@ check-load: $(PROGRAMS)
 scrape-cost: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/scrape_cost.sh
 
+# The sd_notify datagrams (order, watchdog period), systemd-socket-activate, and the
+# installed units (systemd-analyze verify and security), without a running systemd.
+check-sd: $(PROGRAMS) $(NOTIFYRECV)
+	@BUILD=$(BUILD) sh tests/systemd/run.sh
+
+# The installed service under a real systemd, booted as PID 1 of a systemd-nspawn
+# container (root only). The root file system is built once with debootstrap and
+# cached in MCONN_ROOTFS_CACHE (default /var/cache/mconn).
+check-systemd: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/systemd/container.sh
+
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
 
-check: all lint-man check-unit check-integration check-load scrape-cost check-asan check-valgrind
+check: all lint-man check-unit check-integration check-sd check-systemd check-load scrape-cost check-asan check-valgrind
 
-# The unit gets this install's paths, so it is written at install time, never cached.
+# The units get this install's paths, so they are written at install time, never
+# cached. The admin group comes from sysusers.d: run systemd-sysusers afterwards.
+UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-		systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/mconnd.service
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR)
+	$(UNIT_SED) systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
+	$(UNIT_SED) systemd/mconnd.socket.in >$(DESTDIR)$(UNITDIR)/mconnd.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mconnd.service $(DESTDIR)$(UNITDIR)/mconnd.socket
+	install -m 0644 systemd/mconnd.sysusers $(DESTDIR)$(SYSUSERSDIR)/mconnd.conf
 	install -m 0755 $(BUILD)/mconnd $(DESTDIR)$(SBINDIR)/mconnd
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/

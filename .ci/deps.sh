@@ -12,7 +12,12 @@ set -eu
 # Observability: prometheus (promtool checks the metrics and sample files; a real
 # server scrapes the daemon), curl talks to the HTTP endpoint and Prometheus's API,
 # tmux gives mconnctl top a pseudo-terminal.
-PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux prometheus curl tmux"
+# systemd tests: systemd gives systemd-analyze (verify, security) and
+# systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
+PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="$PKGS prometheus curl tmux"
+PKGS="$PKGS systemd systemd-container debootstrap"
 
 missing=""
 for p in $PKGS; do

@@ -56,6 +56,9 @@ struct daemon {
 	int64_t resource_last;
 	uint64_t resource_in_episode;
 	uint64_t loop_turns;
+	uint64_t cycles_total;
+	uint64_t status_cycles;
+	int64_t status_at;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
 	uint8_t scratch[DAEMON_SCRATCH];

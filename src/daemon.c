@@ -76,6 +76,7 @@ static int64_t daemon_on_result(struct session_env *env, struct session *s,
 	struct daemon *d = daemon_of(env);
 	struct health_change hc;
 
+	d->cycles_total++;
 	if (target_record_result(s->target, res, now, &hc))
 		daemon_log_health(s->target, &hc);
 	if (res->err == SERR_RESOURCE)
@@ -295,26 +296,41 @@ static void daemon_signal_event(struct daemon *d)
 	}
 }
 
-/* Once a second: status line for systemd, idle control clients. */
-static void daemon_tick(struct daemon *d, int64_t now)
+/* The one-line summary systemd shows as the service's status, with the cycle rate
+ * since the previous one. */
+static void daemon_notify_status(struct daemon *d, int64_t now)
 {
 	size_t up = 0, down = 0, unknown = 0;
+	double rate = 0;
 
-	if (d->watchdog_ns && now >= d->next_watchdog) {
-		sd_notify(0, "WATCHDOG=1");
-		d->next_watchdog = now + d->watchdog_ns / 2;
-	}
-	if (now < d->next_tick)
-		return;
-	d->next_tick = now + TICK_NS;
 	for (size_t i = 0; i < d->n_targets; i++) {
 		up += d->targets[i]->health == HEALTH_UP;
 		down += d->targets[i]->health == HEALTH_DOWN;
 		unknown += d->targets[i]->health == HEALTH_UNKNOWN;
 	}
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s",
+	if (d->status_at && now > d->status_at)
+		rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
+		       (double)(now - d->status_at);
+	d->status_at = now;
+	d->status_cycles = d->cycles_total;
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s",
 		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
-		   plural_s(d->n_sess));
+		   plural_s(d->n_sess), rate);
+}
+
+/* Every turn: the watchdog, when due. Once a second: status line for systemd, the
+ * end of a resource episode, idle control clients. */
+static void daemon_tick(struct daemon *d, int64_t now)
+{
+	if (d->watchdog_ns && now >= d->next_watchdog) {
+		sd_notify(0, "WATCHDOG=1");
+		/* From the time of sending: now may be late by this turn's timers. */
+		d->next_watchdog = now_ns() + d->watchdog_ns / 2;
+	}
+	if (now < d->next_tick)
+		return;
+	d->next_tick = now + TICK_NS;
+	daemon_notify_status(d, now);
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
 }

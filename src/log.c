@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <systemd/sd-journal.h>
@@ -50,24 +52,49 @@ static void log_stderr(int prio, const char *text)
 		fprintf(stderr, "<%d>%s\n", prio & 7, text);
 }
 
-/* Format and send one message; t (may be NULL) adds the journal's target fields. */
+/* Add "NAME=value" to the journal entry being built, when value is set. */
+static size_t log_field(struct iovec *iov, size_t n, char *buf, size_t len, const char *name,
+			const char *value)
+{
+	if (!value || !*value)
+		return n;
+	snprintf(buf, len, "%s=%s", name, value);
+	iov[n] = (struct iovec){ .iov_base = buf, .iov_len = strlen(buf) };
+	return n + 1;
+}
+
+/* Send one entry with the fields that apply; t (may be NULL) adds the target's. */
+static void log_journal(int prio, const struct target_conf *t, const char *state,
+			const char *error_class, const char *message_id, const char *text)
+{
+	char f[8][1100], p[2] = { (char)('0' + (prio & 7)), '\0' };
+	struct iovec iov[8];
+	size_t n = 0;
+
+	n = log_field(iov, n, f[n], sizeof(f[n]), "MESSAGE", text);
+	n = log_field(iov, n, f[n], sizeof(f[n]), "PRIORITY", p);
+	n = log_field(iov, n, f[n], sizeof(f[n]), "SYSLOG_IDENTIFIER", "mconnd");
+	n = log_field(iov, n, f[n], sizeof(f[n]), "MESSAGE_ID", message_id);
+	if (t) {
+		n = log_field(iov, n, f[n], sizeof(f[n]), "TARGET", t->name);
+		n = log_field(iov, n, f[n], sizeof(f[n]), "ADDRESS", t->address_text);
+	}
+	n = log_field(iov, n, f[n], sizeof(f[n]), "STATE", state);
+	n = log_field(iov, n, f[n], sizeof(f[n]), "ERROR_CLASS", error_class);
+	sd_journal_sendv(iov, (int)n);
+}
+
+/* Format and send one message to the journal or stderr. */
 static void log_send(int prio, const struct target_conf *t, const char *state,
 		     const char *error_class, const char *message_id, const char *fmt, va_list ap)
 {
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (!log_to_journal)
-		log_stderr(prio, text);
-	else if (!t)
-		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio,
-				"SYSLOG_IDENTIFIER=mconnd", NULL);
+	if (log_to_journal)
+		log_journal(prio, t, state, error_class, message_id, text);
 	else
-		sd_journal_send("MESSAGE=%s", text, "PRIORITY=%d", prio,
-				"SYSLOG_IDENTIFIER=mconnd", "TARGET=%s", t->name, "ADDRESS=%s",
-				t->address_text, "STATE=%s", state ? state : "",
-				"ERROR_CLASS=%s", error_class ? error_class : "",
-				"MESSAGE_ID=%s", message_id ? message_id : "", NULL);
+		log_stderr(prio, text);
 }
 
 void log_msg(int prio, const char *fmt, ...)

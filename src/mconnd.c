@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	}
 	log_msg(LOG_NOTICE, "mconnd %s started: %zu target%s, %u session%s, control socket %s",
 		MCONN_VERSION, d.n_targets, plural_s(d.n_targets), d.n_sess, plural_s(d.n_sess),
-		d.cfg->control_socket);
+		d.ctl.activated ? "passed by systemd" : d.cfg->control_socket);
 	r = daemon_run(&d);
 	daemon_free(&d);
 	if (r < 0)

@@ -1,0 +1,202 @@
+#!/bin/sh
+# mconnd under a real systemd: boot Debian 12 with systemd as PID 1 in a
+# systemd-nspawn container, install the build into it with 'make install
+# DESTDIR=/proc/<its PID 1>/root' (the container's own root, seen from here), and
+# check what an operator would see: socket activation, the sandbox, the journal's
+# fields, reload, the watchdog, permissions, stop. Needs root.
+# See ../shared/notes/systemd-e2e.md for why it is done this way.
+. "$(dirname "$0")/../integration/lib.sh"
+unset MCONND_SOCKET
+
+if [ "$(id -u)" != 0 ]; then
+	echo "check-systemd: needs root (systemd-nspawn boots a container)" >&2
+	exit 1
+fi
+START=$(date +%s)
+ROOTFS=$(sh "$TOP/tests/systemd/rootfs.sh") || { echo "check-systemd: no root file system" >&2; exit 1; }
+NAME="mconn-check-$$"
+NSPAWN_PID=""
+LEADER=""
+
+# Run a command inside the container, as root, with a clean environment.
+in_ct() {
+	nsenter -t "$LEADER" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
+}
+# as USER COMMAND...: the same as an unprivileged user with that user's groups.
+as() {
+	u=$1
+	shift
+	in_ct setpriv --reuid="$u" --regid="$u" --init-groups "$@"
+}
+quiet() { "$@" >/dev/null; }
+# silent COMMAND...: show its output only when it fails.
+silent() { "$@" >"$T/last.out" 2>&1 || { sed 's/^/    /' "$T/last.out"; return 1; }; }
+# A file in the container's root, written from here.
+ct_path() { printf '/proc/%s/root%s' "$LEADER" "$1"; }
+show() { in_ct systemctl show -P "$2" "$1"; }
+is_running() { in_ct systemctl is-system-running --wait 2>/dev/null | grep -qE '^(running|degraded)$'; }
+# journal_has UNIT REGEX [FIELD=VALUE...]: an entry of UNIT matching REGEX (and fields).
+journal_has() {
+	u=$1
+	re=$2
+	shift 2
+	in_ct journalctl -q --no-pager -u "$u" "$@" -o cat | grep -qE "$re"
+}
+
+# Each container gets cgroups of its own (so several can run at once); nspawn runs
+# in the foreground of a shell that moved itself there, so $! is nspawn itself.
+boot() {
+	sh -c 'for c in systemd unified; do
+			mkdir -p "/sys/fs/cgroup/$c/$1" && echo $$ >"/sys/fs/cgroup/$c/$1/cgroup.procs"
+		done
+		exec systemd-nspawn -D "$2" -M "$1" --register=no --keep-unit --console=passive \
+			--volatile=overlay --bind-ro="$3:/usr/local/libexec/mconn-echod" -b' \
+		boot "$NAME" "$ROOTFS" "$B/echod" >"$T/nspawn.log" 2>&1 &
+	NSPAWN_PID=$!
+	wait_for 20 find_leader || return 1
+	i=0
+	# systemctl may not reach the manager at first ("Failed to connect to bus").
+	while [ $i -lt 60 ] && ! is_running; do
+		i=$((i + 1))
+		sleep 0.25
+	done
+	is_running
+}
+
+# The container's PID 1: nspawn's child running systemd.
+find_leader() {
+	LEADER=$(ps -o pid= -o comm= --ppid "$NSPAWN_PID" | awk '$2 == "systemd" { print $1; exit }')
+	[ -n "$LEADER" ]
+}
+
+halt() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	kill -TERM "$NSPAWN_PID" 2>/dev/null
+	i=0
+	while [ $i -lt 100 ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	kill -KILL "$NSPAWN_PID" 2>/dev/null
+	wait "$NSPAWN_PID" 2>/dev/null
+	NSPAWN_PID=""
+	for c in systemd unified; do
+		[ -d "/sys/fs/cgroup/$c/$NAME" ] &&
+			find "/sys/fs/cgroup/$c/$NAME" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	return 0
+}
+trap 'halt; cleanup' EXIT
+trap 'exit 1' INT TERM
+
+if ! boot; then
+	fail "container did not boot: $(tail -n 5 "$T/nspawn.log")"
+	exit 1
+fi
+ok "container $NAME booted with systemd as PID 1 ($(($(date +%s) - START)) s so far)"
+
+# Install as a package would: files, then sysusers, then daemon-reload and enable.
+make -s -C "$TOP" BUILD="$BUILD" install DESTDIR="$(ct_path /)" >"$T/install.log" 2>&1
+check "make install DESTDIR=<container root>" test $? = 0
+check "systemd-sysusers creates the admin group mconn" silent in_ct systemd-sysusers
+in_ct useradd -M -G mconn alice
+in_ct useradd -M bob
+
+# The fixture echo server, inside, as a transient service; it starts in 'corrupt'
+# mode and is switched to echo at once, so that USR2 can break it later.
+in_ct systemd-run -q --unit=mconn-echod -p RuntimeDirectory=mconn-echod \
+	/usr/local/libexec/mconn-echod -q -m corrupt -l 127.0.0.1:0 -p /run/mconn-echod/port
+check "echod runs in the container" wait_for 10 test -s "$(ct_path /run/mconn-echod/port)"
+in_ct systemctl kill -s USR1 mconn-echod
+PORT=$(cat "$(ct_path /run/mconn-echod/port)")
+
+CONF=$(ct_path /etc/mconnd/mconnd.conf)
+write_conf() {
+	{
+		printf '[daemon]\ncontrol_socket = /run/mconnd.sock\n'
+		printf '[target "echo1"]\naddress = 127.0.0.1:%s\nconnections = 2\n' "$PORT"
+		printf 'interval = 200ms\nrise = 1\nfall = 2\nbackoff_max = 0\n'
+		cat
+	} >"$CONF"
+}
+write_conf </dev/null
+# Test-only settings: a short watchdog, no core dump from its SIGABRT, and a soft
+# open-files limit below the hard one, for mconnd to raise.
+mkdir -p "$(ct_path /etc/systemd/system/mconnd.service.d)"
+printf '[Service]\nWatchdogSec=2s\nLimitCORE=0\nLimitNOFILE=1024:4096\n' \
+	>"$(ct_path /etc/systemd/system/mconnd.service.d/test.conf)"
+in_ct systemctl daemon-reload
+check "systemctl enable --now mconnd.socket" in_ct systemctl -q enable --now mconnd.socket
+check "the socket is root:mconn 0660 at /run/mconnd.sock" \
+	test "$(in_ct stat -c '%U:%G %a %F' /run/mconnd.sock)" = "root:mconn 660 socket"
+check "systemd-analyze verify of the installed units prints nothing" \
+	test -z "$(in_ct systemd-analyze verify --man=no mconnd.socket mconnd.service 2>&1)"
+
+# --- Activation by the first client.
+check "mconnd.service is not running before the first client" \
+	test "$(show mconnd.service ActiveState)" = inactive
+check "the first 'mconnctl status', by alice of group mconn, is answered" \
+	quiet as alice mconnctl status
+check "and started mconnd.service" test "$(show mconnd.service ActiveState)" = active
+MAIN=$(show mconnd.service MainPID)
+check "the daemon got the socket from systemd (no socket of its own)" \
+	journal_has mconnd.service "started: 1 target, 2 sessions, control socket passed by systemd"
+status=$(in_ct cat "/proc/$MAIN/status")
+check "it runs as a dynamic user, not root" \
+	test "$(echo "$status" | awk '/^Uid:/ { print $2 }')" -ne 0
+check "with no capabilities at all" test "$(echo "$status" | awk '/^CapEff:/ { print $2 }')" = 0000000000000000
+check "under a system call filter" test "$(echo "$status" | awk '/^Seccomp:/ { print $2 }')" = 2
+check "it raised its soft open-files limit to the hard one (1024 -> 4096)" \
+	test "$(in_ct cat "/proc/$MAIN/limits" | awk '/^Max open files/ { print $4, $5 }')" = "4096 4096"
+check "the target comes up" wait_for 10 sh -c "$(command -v nsenter) -t $LEADER -a mconnctl -j status | jq -e '.targets[0].state == \"up\"' >/dev/null"
+check "StatusText shows targets, sessions and the cycle rate" wait_for 5 sh -c \
+	"$(command -v nsenter) -t $LEADER -a systemctl show -P StatusText mconnd | grep -qE '^1 target: 1 up, 0 down, 0 unknown; 2 sessions; [0-9.]+ cycles/s'"
+
+# --- The journal's structured fields.
+HEALTH=2f6a5e5b9c1d4b7e8a0f3c2d1e4b5a69
+check "journalctl -u mconnd TARGET=echo1 finds the health change" \
+	journal_has mconnd.service '^target echo1 is up after 1 success' TARGET=echo1
+check "with MESSAGE_ID, STATE=up and ADDRESS" journal_has mconnd.service 'is up' \
+	MESSAGE_ID=$HEALTH STATE=up "ADDRESS=127.0.0.1:$PORT"
+in_ct systemctl kill -s USR2 mconn-echod
+check "a corrupting server makes it down, logged with ERROR_CLASS=mismatch at warning priority" \
+	wait_for 10 journal_has mconnd.service '^target echo1 is down after 2 failures: mismatch' \
+	TARGET=echo1 STATE=down ERROR_CLASS=mismatch PRIORITY=4 MESSAGE_ID=$HEALTH
+in_ct systemctl kill -s USR1 mconn-echod
+check "and up again when it echoes" wait_for 10 journal_has mconnd.service 'echo1 is up after 1 success \(was down' \
+	STATE=up
+check "a message not about a target has no TARGET= field" \
+	test -z "$(in_ct journalctl -q -u mconnd.service -o export MESSAGE='mconnd 0.1.0 started: 1 target, 2 sessions, control socket passed by systemd' | grep -a '^TARGET=')"
+
+# --- The watchdog: a stopped loop stops pinging; systemd kills and restarts it.
+in_ct kill -STOP "$MAIN"
+restarted() { p=$(show mconnd.service MainPID); [ "$p" != 0 ] && [ "$p" != "$MAIN" ] && [ "$(show mconnd.service ActiveState)" = active ]; }
+check "kill -STOP of the main PID: killed by the watchdog and restarted" wait_for 20 restarted
+check "the journal says why" journal_has mconnd.service 'Watchdog timeout'
+check "with Result=watchdog" journal_has mconnd.service "Failed with result 'watchdog'"
+check "NRestarts counts it" test "$(show mconnd.service NRestarts)" -ge 1
+check "the restarted daemon answers on the same socket" quiet as alice mconnctl version
+
+# --- A clean stop, and activation again.
+MAIN=$(show mconnd.service MainPID)
+check "systemctl stop mconnd.service succeeds" silent in_ct systemctl stop mconnd.service
+check "the daemon exited 0" test "$(show mconnd.service ExecMainStatus)" = 0
+check "with Result=success" test "$(show mconnd.service Result)" = success
+check "after logging its stop" journal_has mconnd.service '^mconnd stopped$'
+check "the socket stays, held by mconnd.socket" test "$(in_ct stat -c %F /run/mconnd.sock)" = socket
+check "the next client starts the daemon again" quiet as alice mconnctl version
+check "as a new process" test "$(show mconnd.service MainPID)" != "$MAIN"
+as bob mconnctl status >"$T/bob.out" 2>&1
+check "bob, not in group mconn, cannot even connect (exit 3, permission denied)" \
+	test $? = 3 -a -n "$(grep -i 'permission denied' "$T/bob.out")"
+check "no unit failed in the container" test -z "$(in_ct systemctl list-units --failed --plain --no-legend)"
+
+say "check-systemd took $(($(date +%s) - START)) s before shutdown"
+if [ "$FAILS" != 0 ]; then
+	echo "  --- journal of mconnd.service in the container:"
+	in_ct journalctl -q --no-pager -u mconnd.service -n 60 | sed 's/^/    /'
+fi
+halt
+check "the container shut down" test -z "$NSPAWN_PID"
+say "check-systemd: $(($(date +%s) - START)) s in all"
+finish
