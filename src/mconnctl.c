@@ -29,6 +29,12 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  status [TARGET]     health, counters, failures by class, latency\n"
 		"  sessions TARGET     each session's state, cycles, last result and latency\n"
+		"  stats [TARGET]      KEY=VALUE lines for scripts, with the last minute\n"
+		"  metrics             Prometheus text format (0.0.4)\n"
+		"  check TARGET [-w THRESHOLDS] [-c THRESHOLDS]\n"
+		"                      monitoring-plugins check; see 'mconnctl check -h'\n"
+		"  top [-b] [-d SECONDS] [-n N]\n"
+		"                      live view; q or Ctrl-C quits; see 'mconnctl top -h'\n"
 		"  help                the commands the daemon knows\n"
 		"  version             the daemon's version\n"
 		"\n"
@@ -37,7 +43,8 @@ static void usage(FILE *f)
 		"  -j         JSON output\n"
 		"  -h         show this help;  -V  show mconnctl's version\n"
 		"\n"
-		"Exit status: 0 done, 1 the daemon answered ERR, 2 usage, 3 daemon unreachable.\n"
+		"Exit status: 0 done, 1 the daemon answered ERR, 2 usage, 3 daemon unreachable;\n"
+		"check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
 		"See mconnctl(8).\n",
 		CTL_DEFAULT_SOCKET);
 }
