@@ -56,15 +56,8 @@ check "a 64 KiB header is refused (got $code)" sh -c "[ '$code' = 431 ] || [ '$c
 
 # Hold every connection the listener serves (16), each after one answered request
 # so we know it holds a slot: one more gets no answer; once they go, scrapes work.
-holders=""
-i=0
-while [ $i -lt 16 ]; do
-	(printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'; exec sleep 30) |
-		socat - "TCP:$ADDR" >"$T/hold.$i" 2>/dev/null &
-	holders="$holders $!"
-	i=$((i + 1))
-done
-PIDS="$PIDS $holders"
+hold 16 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' "TCP:$ADDR" "$T/hold"
+holders=$HOLDERS
 held() { [ "$(grep -l '^HTTP/1.1 200' "$T"/hold.* | wc -l)" = 16 ]; }
 check "16 connections served and held" wait_for 20 held
 code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$ADDR/metrics")
