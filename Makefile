@@ -35,8 +35,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
-              src/target.c src/daemon.c src/ctl.c src/ctlcmd.c src/render.c src/log.c \
-              src/metrics.c src/http.c
+              src/target.c src/daemon.c src/reconcile.c src/ctl.c src/ctlcmd.c src/render.c \
+              src/log.c src/metrics.c src/http.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
@@ -46,7 +46,7 @@ CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_TESTS := parse config histogram timer session target proto ctl render metrics range
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
-PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
+PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
 # Stands in for systemd's notification socket in the systemd tests.
 NOTIFYRECV := $(BUILD)/notifyrecv
 
@@ -77,6 +77,9 @@ $(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(CLI_OBJ) $(COMMON_OBJ)
 $(BUILD)/echod: $(BUILD)/tests/echod.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+$(BUILD)/ctlprobe: $(BUILD)/tests/ctlprobe.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 $(NOTIFYRECV): $(BUILD)/tests/systemd/notifyrecv.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
@@ -95,9 +98,9 @@ check-unit: $(UNIT_BIN)
 check-integration: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# The unit and integration tests again, built with ASan and UBSan.
+# The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
 check-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
 check-valgrind: $(PROGRAMS)
@@ -133,7 +136,9 @@ lint-man:
 check: all lint-man check-unit check-integration check-sd check-systemd check-load scrape-cost check-asan check-valgrind
 
 # The units get this install's paths, so they are written at install time, never
-# cached. The admin group comes from sysusers.d: run systemd-sysusers afterwards.
+# cached. The admin group mconn comes from sysusers.d (run systemd-sysusers
+# afterwards); the installed configuration, unless one exists, names it as
+# admin_group (the unit needs the group anyway; the demo's copy cannot assume it).
 UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
@@ -148,8 +153,11 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
-	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || \
-		install -m 0644 conf/mconnd.conf $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \
+		sed 's/^#admin_group = mconn$$/admin_group = mconn/' conf/mconnd.conf \
+		>$(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf; }
 
 demo: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/demo.sh

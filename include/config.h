@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "parse.h"
 
@@ -20,6 +21,30 @@
 #define CONFIG_MAX_LINE 40000
 #define CONFIG_MAX_FILE_BYTES (4u << 20)
 #define CONFIG_MAX_ERRORS 100
+/* Drop-in files one include may bring in. */
+#define CONFIG_MAX_FILES 1024
+
+/* What differs between two versions of a target, as bits; also which keys were
+ * changed at run time. A change in CHG_RESTART restarts the target's sessions. */
+enum {
+	CHG_ADDRESS = 1u << 0,
+	CHG_CONNECTIONS = 1u << 1,
+	CHG_MESSAGES = 1u << 2,
+	CHG_INTERVAL = 1u << 3,
+	CHG_CONNECT_TIMEOUT = 1u << 4,
+	CHG_TIMEOUT = 1u << 5,
+	CHG_BACKOFF_MAX = 1u << 6,
+	CHG_RISE = 1u << 7,
+	CHG_FALL = 1u << 8,
+	CHG_MODE = 1u << 9,
+	CHG_CLOSE = 1u << 10,
+	CHG_SOURCE = 1u << 11,
+	_CHG_COUNT = 12,
+};
+#define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
+/* The keys `mconnctl set` may change. */
+#define CHG_SETTABLE                                                                        \
+	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
 
@@ -67,6 +92,12 @@ struct target_conf {
 struct config {
 	char *path;
 	char *control_socket;
+	char *include;
+	char *admin_group;
+	char *control_group;
+	gid_t admin_gid;
+	gid_t control_gid;
+	unsigned control_mode;
 	int64_t control_idle_timeout;
 	int64_t control_io_timeout;
 	int log_level;
@@ -75,7 +106,12 @@ struct config {
 	struct target_conf **targets;
 	size_t n_targets;
 	uint64_t total_connections;
+	char **files;
+	size_t n_files;
 };
+
+/* No group configured, or not resolved (resolve = false). */
+#define CONFIG_NO_GID ((gid_t)-1)
 
 /* One problem found while loading, with where it was found. */
 struct config_error {
@@ -91,10 +127,11 @@ struct config_errors {
 	size_t dropped;
 };
 
-/* Read and validate path; on failure ret is untouched and errs says why. */
+/* Read and validate path and the drop-in files its include names; on failure ret is untouched and errs says why. */
 int config_load(const char *path, bool resolve, struct config **ret, struct config_errors *errs);
 
-/* Parse a configuration held in memory, as if read from the file named name. */
+/* Parse a configuration held in memory, as if read from the file named name. The
+ * include key is checked but no drop-in is read. */
 int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
 		       struct config_errors *errs);
 
@@ -109,6 +146,23 @@ void config_errors_clear(struct config_errors *errs);
 
 /* Return the target named name, or NULL. */
 const struct target_conf *config_find_target(const struct config *c, const char *name);
+
+/* Return the bits of the CHG_* keys whose values differ between a and b. */
+unsigned config_target_diff(const struct target_conf *a, const struct target_conf *b);
+
+/* Return the key name of one CHG_* bit. */
+const char *config_change_name(unsigned bit);
+
+/* Write the names of the keys in bits, comma-separated, into out. */
+char *config_changes_format(unsigned bits, char *out, size_t n);
+
+/* Make a copy of t with key set to value, checked as the file's value would be;
+ * on failure *ret is untouched and err holds "KEY: MESSAGE". */
+int config_target_set(const struct target_conf *t, const char *key, const char *value,
+		      struct target_conf **ret, char *err, size_t errlen);
+
+/* Free a target configuration made by config_target_set(); NULL does nothing. */
+void config_target_free(struct target_conf *t);
 
 /* Return the mode's name as written in the file. */
 const char *target_mode_name(enum target_mode m);

@@ -18,6 +18,8 @@ struct daemon;
 #define CTL_REQUESTS_PER_TURN 4
 /* Replies waiting in all clients' buffers beyond which new requests get ERR busy. */
 #define CTL_OUTPUT_BUDGET (64u << 20)
+/* A client that has sent nothing yet is not evicted for a newcomer before this. */
+#define CTL_EVICT_GRACE (1 * NSEC_PER_SEC)
 
 /* epoll data for the listening socket and for client slot i in its generation g: a
  * slot closed and reused within one epoll batch does not get its old events. */
@@ -32,6 +34,8 @@ struct ctl_client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	bool spoke;
+	int64_t connected_at;
 	int64_t last_active;
 	int64_t line_since;
 	size_t in_len;
@@ -47,6 +51,7 @@ struct ctl_server {
 	uint64_t pending;
 	uint64_t rejected_busy;
 	uint64_t timed_out;
+	uint64_t evicted;
 	int64_t idle_timeout;
 	int64_t io_timeout;
 	uint32_t gen[CTL_MAX_CLIENTS];
@@ -59,6 +64,10 @@ int ctl_check_path(const char *path, char *err, size_t errlen);
 
 /* Take a socket-activated listener or create path; returns 0 or -errno with a message. */
 int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen);
+
+/* Give a socket we created its mode and group (gid -1: leave it); a socket passed by
+ * systemd keeps what the .socket unit chose. 0, or -errno with a message. */
+int ctl_set_access(struct ctl_server *c, unsigned mode, gid_t gid, char *err, size_t errlen);
 
 /* Close every client and the listener; unlinks the path unless socket-activated. */
 void ctl_close(struct ctl_server *c);

@@ -16,7 +16,7 @@ struct buf;
 /* What a request came to. */
 enum ctl_outcome {
 	CTL_OK,          /* The daemon answered OK; the body is in the reply. */
-	CTL_ERR,         /* The daemon answered ERR; the reason is in err. */
+	CTL_ERR,         /* ERR: the reason in err, any further lines in the reply. */
 	CTL_UNREACHABLE, /* No answer: cannot connect, closed, timed out, garbled. */
 };
 

@@ -52,6 +52,14 @@ struct daemon {
 	int64_t watchdog_ns;
 	int64_t next_watchdog;
 	bool stopping;
+	bool verbose;
+	bool reload_requested;
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
+	int64_t last_reload_wall;
+	int64_t last_reload_mono;
+	bool last_reload_ok;
+	char last_reload_msg[256];
 	bool resource_episode;
 	int64_t resource_last;
 	uint64_t resource_in_episode;
@@ -59,6 +67,7 @@ struct daemon {
 	uint64_t cycles_total;
 	uint64_t status_cycles;
 	int64_t status_at;
+	double status_rate;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
 	uint8_t scratch[DAEMON_SCRATCH];
@@ -83,6 +92,16 @@ int daemon_run(struct daemon *d);
 
 /* Close every socket and free everything. */
 void daemon_free(struct daemon *d);
+
+/* Start count more sessions of t, their first cycles spread over one interval. */
+int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int64_t now);
+
+/* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
+void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep);
+
+/* Send systemd the one-line STATUS= summary: health, sessions, the cycle rate over
+ * the last second, and the time and result of the last reload. */
+void daemon_notify_status(struct daemon *d);
 
 /* Count the sessions of t that have a connection or a connect in progress. */
 uint32_t daemon_target_active(const struct daemon *d, const struct target *t);

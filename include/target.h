@@ -35,6 +35,14 @@ struct target {
 	int64_t last_ok_at;
 	uint32_t *sess;
 	uint32_t n_sess;
+	/* Run-time state kept across reloads. */
+	bool paused;
+	uint32_t generation;
+	unsigned restart_changes;
+	int64_t reset_wall;
+	int64_t reset_mono;
+	unsigned runtime_set;
+	struct target_conf *own_conf;
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;
@@ -52,7 +60,10 @@ struct health_change {
 /* Allocate a target for conf with health unknown since now. */
 struct target *target_new(const struct target_conf *conf, int64_t now);
 
-/* Free a target; target_free(NULL) does nothing. */
+/* Forget health: unknown from now on, as for a target just started. */
+void target_reset_health(struct target *t, int64_t now);
+
+/* Free a target (and a configuration of its own); target_free(NULL) does nothing. */
 void target_free(struct target *t);
 
 /* Count a finished cycle; returns true and fills ret when health changed. A local

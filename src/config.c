@@ -3,6 +3,9 @@
  * config_validate() checks the whole before anyone may use it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,6 +62,8 @@ struct parse_ctx {
 	struct config_errors *errs;
 	size_t errs_start;
 	uint64_t daemon_keys_seen;
+	unsigned daemon_line[24];
+	bool dropin;
 };
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
@@ -309,6 +314,56 @@ static int key_listen(struct parse_ctx *ctx, const struct key_def *k, void *fiel
 	return 0;
 }
 
+/* A file name pattern; relative ones are taken from the main file's directory. */
+static int key_glob(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		    const char *value)
+{
+	char **dst = field;
+
+	if (strlen(value) > 1024) {
+		ctx_error(ctx, k->name, "pattern too long; expected %s", k->accepts);
+		return -EINVAL;
+	}
+	free(*dst);
+	*dst = xstrdup(value);
+	return 0;
+}
+
+/* A group name as useradd accepts it, or a numeric gid; resolved in validation. */
+static int key_group(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		     const char *value)
+{
+	char **dst = field;
+	size_t n = strlen(value);
+
+	if (n == 0 || n > 32 || value[0] == '-' ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-$") != n) {
+		ctx_error(ctx, k->name, "invalid group '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	free(*dst);
+	*dst = xstrdup(value);
+	return 0;
+}
+
+static int key_file_mode(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			 const char *value)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 8);
+	if (value[0] < '0' || value[0] > '7' || *end || errno || v > 0777 || strlen(value) > 4) {
+		ctx_error(ctx, k->name, "invalid mode '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	*(unsigned *)field = (unsigned)v;
+	return 0;
+}
+
 #define T(f) offsetof(struct target_conf, f)
 #define D(f) offsetof(struct config, f)
 
@@ -323,6 +378,14 @@ static const struct key_def keys[] = {
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
 	{ "metrics_listen", SECT_DAEMON, key_listen, D(metrics_listen), 0, 0, NULL,
 	  "a numeric ADDR:PORT or [V6ADDR]:PORT (port 0: the kernel picks one)" },
+	{ "include", SECT_DAEMON, key_glob, D(include), 0, 0, NULL,
+	  "a file name pattern of at most 1024 bytes, or nothing to read no drop-ins" },
+	{ "admin_group", SECT_DAEMON, key_group, D(admin_group), 0, 0, NULL,
+	  "a group name or number" },
+	{ "control_mode", SECT_DAEMON, key_file_mode, D(control_mode), 0, 0, NULL,
+	  "an octal file mode from 0 to 0777, such as 0660" },
+	{ "control_group", SECT_DAEMON, key_group, D(control_group), 0, 0, NULL,
+	  "a group name or number" },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
 	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
 	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
@@ -389,6 +452,8 @@ static int config_handler(void *user, const char *section, const char *name, con
 		}
 		if (ctx->sect == SECT_TARGET)
 			ctx->target->key_line[i] = ctx->line;
+		else
+			ctx->daemon_line[i] = ctx->line;
 		k->parse(ctx, k, (char *)base + k->offset, value);
 		return 1;
 	}
@@ -488,7 +553,11 @@ static void section_header(struct parse_ctx *ctx, const char *line, size_t n)
 			return;
 		}
 	}
-	if (strcmp(inner, "daemon") == 0) {
+	if (strcmp(inner, "daemon") == 0 && ctx->dropin) {
+		ctx->sect = SECT_BAD;
+		ctx_error(ctx, NULL, "[daemon] belongs in the main file %s; a drop-in holds [target \"NAME\"] sections only",
+			  ctx->cfg->path);
+	} else if (strcmp(inner, "daemon") == 0) {
 		ctx->sect = SECT_DAEMON;
 	} else if (len > 9 && strncmp(inner, "target \"", 8) == 0 && inner[len - 1] == '"' &&
 		   !memchr(inner + 8, '"', len - 9)) {
@@ -598,6 +667,7 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 {
 	char a[32], b[32];
 
+	ctx->file = t->file;
 	ctx->line = t->line;
 	if (t->addr.len == 0 && !t->address_given)
 		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
@@ -614,16 +684,43 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 			  t->name, t->source_text, t->address_text);
 }
 
+/* Find a group by name or number; CONFIG_NO_GID with an error when there is none. */
+static gid_t config_resolve_group(struct parse_ctx *ctx, const char *key, const char *name)
+{
+	char buf[4096], *end;
+	struct group gr, *res = NULL;
+	unsigned long v;
+
+	if (!name)
+		return CONFIG_NO_GID;
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (*end == '\0' && !errno && v < CONFIG_NO_GID)
+		return (gid_t)v;
+	if (!ctx->resolve)
+		return CONFIG_NO_GID;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res) {
+		ctx->line = ctx->daemon_line[key_index(key)];
+		ctx_error(ctx, key, "no such group '%s'", name);
+		return CONFIG_NO_GID;
+	}
+	return res->gr_gid;
+}
+
 /* Check the configuration as a whole: every target, and totals against limits. */
 static void config_validate(struct parse_ctx *ctx)
 {
 	struct config *c = ctx->cfg;
+
+	c->admin_gid = config_resolve_group(ctx, "admin_group", c->admin_group);
+	c->control_gid = config_resolve_group(ctx, "control_group", c->control_group);
 
 	c->total_connections = 0;
 	for (size_t i = 0; i < c->n_targets; i++) {
 		config_validate_target(ctx, c->targets[i]);
 		c->total_connections += c->targets[i]->connections;
 	}
+	ctx->file = c->path;
 	if (c->total_connections > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		ctx->line = 0;
 		ctx_error(ctx, "connections", "%llu connections in all; at most %u are allowed",
@@ -642,6 +739,8 @@ static struct config *config_new(const char *path)
 	c->control_idle_timeout = 60 * SEC;
 	c->control_io_timeout = 10 * SEC;
 	c->log_level = 6;
+	c->control_mode = 0660;
+	c->admin_gid = c->control_gid = CONFIG_NO_GID;
 	return c;
 }
 
@@ -672,33 +771,37 @@ static void config_parse_text(struct parse_ctx *ctx)
 	}
 }
 
-/* Parse len bytes of text; a NUL byte among them is an error, not the end. */
-static int config_load_mem(const char *text, size_t len, const char *name, bool resolve,
-			   struct config **ret, struct config_errors *errs)
+/* Parse one file's text into ctx->cfg; a NUL byte in it is an error, not the end. */
+static void config_parse_file(struct parse_ctx *ctx)
 {
-	struct config *c = config_new(name);
-	struct parse_ctx ctx = { .file = c->path, .text = text, .len = len, .resolve = resolve,
-				 .cfg = c, .errs = errs, .errs_start = errs->n };
-	size_t before = errs->n + errs->dropped;
+	if (config_check_lines(ctx) == 0)
+		config_parse_text(ctx);
+	ctx->sect = SECT_NONE;
+	ctx->target = NULL;
+}
 
-	if (config_check_lines(&ctx) == 0) {
-		config_parse_text(&ctx);
-		ctx.sect = SECT_NONE;
-		ctx.target = NULL;
-		config_validate(&ctx);
-	}
-	if (errs->n + errs->dropped != before) {
-		config_free(c);
+/* Validate what the files made; hand it out only when no error was found. */
+static int config_finish(struct parse_ctx *ctx, size_t before, struct config **ret)
+{
+	config_validate(ctx);
+	if (ctx->errs->n + ctx->errs->dropped != before) {
+		config_free(ctx->cfg);
 		return -EINVAL;
 	}
-	*ret = c;
+	*ret = ctx->cfg;
 	return 0;
 }
 
 int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
 		       struct config_errors *errs)
 {
-	return config_load_mem(text, strlen(text), name, resolve, ret, errs);
+	struct config *c = config_new(name);
+	struct parse_ctx ctx = { .file = c->path, .text = text, .len = strlen(text),
+				 .resolve = resolve, .cfg = c, .errs = errs, .errs_start = errs->n };
+	size_t before = errs->n + errs->dropped;
+
+	config_parse_file(&ctx);
+	return config_finish(&ctx, before, ret);
 }
 
 /* Read a whole file of at most CONFIG_MAX_FILE_BYTES into a NUL-terminated string. */
@@ -740,26 +843,127 @@ out:
 	return r;
 }
 
+/* Record why a file could not be read, as an error in that file. */
+static void config_read_error(struct config_errors *errs, const char *path, int r)
+{
+	struct parse_ctx ctx = { .file = path, .errs = errs };
+
+	if (r == -EFBIG)
+		ctx_error(&ctx, NULL, "file too large (at most %u bytes)", CONFIG_MAX_FILE_BYTES);
+	else if (r == -EBADFD)
+		ctx_error(&ctx, NULL, "cannot read: not a regular file");
+	else
+		ctx_error(&ctx, NULL, "cannot read: %s", strerror(-r));
+}
+
+/* glob() has no user pointer for its error callback; loading is single-threaded. */
+static char glob_fail_path[256];
+static int glob_fail_errno;
+
+static int glob_error(const char *epath, int eerrno)
+{
+	if (eerrno == ENOENT || eerrno == ENOTDIR)
+		return 0;
+	snprintf(glob_fail_path, sizeof(glob_fail_path), "%s", epath);
+	glob_fail_errno = eerrno;
+	return 1;
+}
+
+/* The include pattern: the key's value, relative to the main file's directory unless
+ * absolute; by default every conf.d/NAME.conf there. Empty when drop-ins are off. */
+static void config_include_pattern(const struct config *c, char *out, size_t n)
+{
+	const char *inc = c->include ? c->include : "conf.d/*.conf";
+	char *copy;
+
+	if (!*inc || inc[0] == '/') {
+		snprintf(out, n, "%s", inc);
+		return;
+	}
+	copy = xstrdup(c->path);
+	snprintf(out, n, "%s/%s", dirname(copy), inc);
+	free(copy);
+}
+
+/* Parse the drop-in files the include pattern names, in sorted order; the main file
+ * is skipped should the pattern match it. */
+static void config_read_dropins(struct parse_ctx *main, const struct stat *main_st)
+{
+	struct config *c = main->cfg;
+	char pattern[2048];
+	glob_t g;
+	int r;
+
+	config_include_pattern(c, pattern, sizeof(pattern));
+	if (!*pattern)
+		return;
+	main->line = main->daemon_line[key_index("include")];
+	glob_fail_errno = 0;
+	r = glob(pattern, 0, glob_error, &g);
+	if (r == GLOB_NOMATCH)
+		return;
+	if (r != 0) {
+		if (r == GLOB_ABORTED)
+			ctx_error(main, "include", "cannot read %s: %s", glob_fail_path,
+				  strerror(glob_fail_errno));
+		else
+			ctx_error(main, "include", "cannot expand '%s': out of memory", pattern);
+		globfree(&g);
+		return;
+	}
+	if (g.gl_pathc > CONFIG_MAX_FILES) {
+		ctx_error(main, "include", "%zu files match '%s'; at most %d may", g.gl_pathc,
+			  pattern, CONFIG_MAX_FILES);
+		globfree(&g);
+		return;
+	}
+	c->files = calloc(g.gl_pathc, sizeof(*c->files));
+	if (!c->files)
+		abort();
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct parse_ctx ctx = { .resolve = main->resolve, .cfg = c, .errs = main->errs,
+					 .dropin = true };
+		struct stat st;
+		char *text = NULL;
+
+		if (stat(g.gl_pathv[i], &st) == 0 && st.st_dev == main_st->st_dev &&
+		    st.st_ino == main_st->st_ino)
+			continue;
+		ctx.file = c->files[c->n_files++] = xstrdup(g.gl_pathv[i]);
+		r = file_read_all(ctx.file, &text, &ctx.len);
+		if (r < 0) {
+			config_read_error(main->errs, ctx.file, r);
+			continue;
+		}
+		ctx.text = text;
+		ctx.errs_start = main->errs->n;
+		config_parse_file(&ctx);
+		free(text);
+	}
+	globfree(&g);
+}
+
 int config_load(const char *path, bool resolve, struct config **ret, struct config_errors *errs)
 {
+	size_t before = errs->n + errs->dropped;
+	struct parse_ctx ctx = { .resolve = resolve, .errs = errs };
+	struct stat st = { 0 };
 	char *text = NULL;
-	size_t len = 0;
-	int r = file_read_all(path, &text, &len);
+	int r = file_read_all(path, &text, &ctx.len);
 
 	if (r < 0) {
-		struct parse_ctx ctx = { .file = path, .errs = errs };
-
-		if (r == -EFBIG)
-			ctx_error(&ctx, NULL, "file too large (at most %u bytes)", CONFIG_MAX_FILE_BYTES);
-		else if (r == -EBADFD)
-			ctx_error(&ctx, NULL, "cannot read: not a regular file");
-		else
-			ctx_error(&ctx, NULL, "cannot read: %s", strerror(-r));
+		config_read_error(errs, path, r);
 		return r;
 	}
-	r = config_load_mem(text, len, path, resolve, ret, errs);
+	(void)stat(path, &st);
+	ctx.cfg = config_new(path);
+	ctx.file = ctx.cfg->path;
+	ctx.text = text;
+	ctx.errs_start = errs->n;
+	config_parse_file(&ctx);
 	free(text);
-	return r;
+	config_read_dropins(&ctx, &st);
+	return config_finish(&ctx, before, ret);
 }
 
 void config_free(struct config *c)
@@ -771,6 +975,12 @@ void config_free(struct config *c)
 	free(c->targets);
 	free(c->control_socket);
 	free(c->metrics_listen_text);
+	free(c->include);
+	free(c->admin_group);
+	free(c->control_group);
+	for (size_t i = 0; i < c->n_files; i++)
+		free(c->files[i]);
+	free(c->files);
 	free(c->path);
 	free(c);
 }
@@ -805,4 +1015,113 @@ void config_errors_clear(struct config_errors *errs)
 	}
 	free(errs->v);
 	*errs = (struct config_errors){ 0 };
+}
+
+static const char *const change_names[_CHG_COUNT] = {
+	"address", "connections", "message", "interval", "connect_timeout", "timeout",
+	"backoff_max", "rise", "fall", "mode", "close", "source",
+};
+
+const char *config_change_name(unsigned bit)
+{
+	for (unsigned i = 0; i < _CHG_COUNT; i++)
+		if (bit == 1u << i)
+			return change_names[i];
+	return "?";
+}
+
+char *config_changes_format(unsigned bits, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < _CHG_COUNT && o < n; i++)
+		if (bits & (1u << i))
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", change_names[i]);
+	return out;
+}
+
+static bool sockaddr_same(const struct sockaddr_any *a, const struct sockaddr_any *b)
+{
+	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+unsigned config_target_diff(const struct target_conf *a, const struct target_conf *b)
+{
+	unsigned d = 0;
+
+	if (!sockaddr_same(&a->addr, &b->addr) || strcmp(a->address_text, b->address_text) != 0)
+		d |= CHG_ADDRESS;
+	if (a->connections != b->connections)
+		d |= CHG_CONNECTIONS;
+	if (a->n_messages != b->n_messages || a->msg_bytes != b->msg_bytes ||
+	    memcmp(a->msg_end, b->msg_end, a->n_messages * sizeof(a->msg_end[0])) != 0 ||
+	    memcmp(a->msg, b->msg, a->msg_bytes) != 0)
+		d |= CHG_MESSAGES;
+	if (a->interval != b->interval)
+		d |= CHG_INTERVAL;
+	if (a->connect_timeout != b->connect_timeout)
+		d |= CHG_CONNECT_TIMEOUT;
+	if (a->timeout != b->timeout)
+		d |= CHG_TIMEOUT;
+	if (a->backoff_max != b->backoff_max)
+		d |= CHG_BACKOFF_MAX;
+	if (a->rise != b->rise)
+		d |= CHG_RISE;
+	if (a->fall != b->fall)
+		d |= CHG_FALL;
+	if (a->mode != b->mode)
+		d |= CHG_MODE;
+	if (a->close != b->close)
+		d |= CHG_CLOSE;
+	if (a->has_source != b->has_source ||
+	    (a->has_source && !sockaddr_same(&a->source, &b->source)))
+		d |= CHG_SOURCE;
+	return d;
+}
+
+void config_target_free(struct target_conf *t)
+{
+	target_conf_free(t);
+}
+
+int config_target_set(const struct target_conf *t, const char *key, const char *value,
+		      struct target_conf **ret, char *err, size_t errlen)
+{
+	struct config_errors errs = { 0 };
+	struct parse_ctx ctx = { .file = "set", .errs = &errs, .sect = SECT_TARGET };
+	struct target_conf *n;
+	unsigned bit = 0;
+	size_t k;
+
+	for (unsigned i = 0; i < _CHG_COUNT; i++)
+		if (strcmp(change_names[i], key) == 0)
+			bit = 1u << i;
+	if (!(bit & CHG_SETTABLE)) {
+		char names[128];
+
+		snprintf(err, errlen, "%.40s: cannot be set at run time; settable: %s", key,
+			 config_changes_format(CHG_SETTABLE, names, sizeof(names)));
+		return -EINVAL;
+	}
+	n = malloc(sizeof(*n));
+	if (!n)
+		abort();
+	*n = *t;
+	n->msg = malloc(t->msg_bytes);
+	if (!n->msg)
+		abort();
+	memcpy(n->msg, t->msg, t->msg_bytes);
+	ctx.target = n;
+	k = key_index(key);
+	if (keys[k].parse(&ctx, &keys[k], (char *)n + keys[k].offset, value) == 0)
+		config_validate_target(&ctx, n);
+	if (errs.n) {
+		snprintf(err, errlen, "%s: %s", key, errs.v[0].msg);
+		config_errors_clear(&errs);
+		target_conf_free(n);
+		return -EINVAL;
+	}
+	*ret = n;
+	return 0;
 }

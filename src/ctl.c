@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,7 +35,7 @@ int ctl_check_path(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "control socket directory %s: %s", dir, strerror(errno));
 		return -errno;
 	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+	if (st.st_mode & S_IWOTH) {
 		snprintf(err, errlen, "control socket directory %s is writable by others; refusing", dir);
 		return -EPERM;
 	}
@@ -82,7 +83,7 @@ static int ctl_create(struct ctl_server *c, const char *path, char *err, size_t 
 	if (c->listen_fd < 0)
 		return -errno;
 	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(c->listen_fd, 64) < 0) {
+	    listen(c->listen_fd, 64) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "control socket %s: %s", path, strerror(-r));
 		return r;
@@ -115,6 +116,23 @@ int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t
 		r = -errno;
 		snprintf(err, errlen, "epoll: %s", strerror(-r));
 		return r;
+	}
+	return 0;
+}
+
+int ctl_set_access(struct ctl_server *c, unsigned mode, gid_t gid, char *err, size_t errlen)
+{
+	if (c->activated || !c->path)
+		return 0;
+	if (gid != (gid_t)-1 && chown(c->path, (uid_t)-1, gid) < 0) {
+		snprintf(err, errlen, "control socket %s: cannot give it group %u: %s", c->path,
+			 (unsigned)gid, strerror(errno));
+		return -errno;
+	}
+	if (chmod(c->path, mode) < 0) {
+		snprintf(err, errlen, "control socket %s: cannot set mode %04o: %s", c->path, mode,
+			 strerror(errno));
+		return -errno;
 	}
 	return 0;
 }
@@ -157,6 +175,34 @@ static void ctl_reject(struct ctl_server *c, int fd)
 	c->rejected_busy++;
 }
 
+/* With every slot taken, make room by closing the client that has been idle longest
+ * (no partial request, no reply waiting, nothing unread in its socket; one that has
+ * sent nothing yet only after CTL_EVICT_GRACE), so that idle holders cannot lock out
+ * a newcomer; ERR busy only when every client is in the middle of something. Returns
+ * the slot or CTL_MAX_CLIENTS. */
+static uint32_t ctl_evict_idle(struct ctl_server *c, int64_t now)
+{
+	uint32_t best = CTL_MAX_CLIENTS;
+
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
+		const struct ctl_client *cl = c->clients[i];
+
+		int unread = 0;
+
+		if (!cl || cl->in_len || cl->out.len || (c->pending & (1ull << i)) ||
+		    (!cl->spoke && now - cl->connected_at < CTL_EVICT_GRACE) ||
+		    ioctl(cl->fd, FIONREAD, &unread) < 0 || unread > 0)
+			continue;
+		if (best == CTL_MAX_CLIENTS || cl->last_active < c->clients[best]->last_active)
+			best = i;
+	}
+	if (best < CTL_MAX_CLIENTS) {
+		ctl_client_close(c, best);
+		c->evicted++;
+	}
+	return best;
+}
+
 static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
@@ -167,6 +213,8 @@ static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
 
 	while (slot < CTL_MAX_CLIENTS && c->clients[slot])
 		slot++;
+	if (slot == CTL_MAX_CLIENTS)
+		slot = ctl_evict_idle(c, now);
 	cl = slot < CTL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
 	if (!cl) {
 		ctl_reject(c, fd);
@@ -179,6 +227,7 @@ static void ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t now)
 	cl->gid = cred.gid;
 	cl->pid = cred.pid;
 	cl->last_active = now;
+	cl->connected_at = now;
 	buf_init(&cl->out, CTL_MAX_REPLY);
 	ev.data.u64 = CTL_EVDATA_CLIENT(slot, ++c->gen[slot]);
 	c->clients[slot] = cl;
@@ -283,6 +332,7 @@ static int ctl_client_read(struct ctl_client *cl, int64_t now)
 		if (n <= 0)
 			return -1;
 		cl->in_len += (size_t)n;
+		cl->spoke = true;
 		if (cl->line_since == 0)
 			cl->line_since = now;
 	}

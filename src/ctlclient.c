@@ -69,24 +69,25 @@ static size_t ctlclient_exchange(int fd, const char *req, size_t len, struct buf
 	return end;
 }
 
-/* Keep only the body of a reply of end bytes; say what its first line means. */
+/* Keep only the body of a reply of end bytes (an ERR reply's lines after the first
+ * too); say what its first line means. */
 static enum ctl_outcome ctlclient_body(struct buf *reply, size_t end, char *err, size_t errlen)
 {
 	const char *nl = memchr(reply->data, '\n', end);
 	size_t first = (size_t)(nl - reply->data);
+	enum ctl_outcome r = CTL_OK;
 
 	if (first >= 4 && strncmp(reply->data, "ERR ", 4) == 0) {
 		snprintf(err, errlen, "%.*s", (int)(first - 4), reply->data + 4);
-		return CTL_ERR;
-	}
-	if (first != 2 || strncmp(reply->data, "OK", 2) != 0) {
+		r = CTL_ERR;
+	} else if (first != 2 || strncmp(reply->data, "OK", 2) != 0) {
 		snprintf(err, errlen, "unexpected reply: %.*s", (int)MIN(first, 80), reply->data);
 		return CTL_UNREACHABLE;
 	}
 	reply->len = end - 1;
 	buf_consume(reply, first + 1);
 	reply->data[reply->len] = '\0';
-	return CTL_OK;
+	return r;
 }
 
 enum ctl_outcome ctlclient_query(const char *path, const char *request, struct buf *reply,

@@ -3,13 +3,18 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "daemon.h"
+#include "log.h"
 #include "metrics.h"
+#include "reconcile.h"
 #include "render.h"
 #include "target.h"
 
@@ -24,6 +29,7 @@ struct ctl_command {
 	const char *name;
 	int min_args;
 	int max_args;
+	bool admin;
 	int (*run)(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
 		   size_t errlen);
 	const char *usage;
@@ -99,18 +105,95 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 	return 0;
 }
 
+static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
+		      char *err, size_t errlen)
+{
+	(void)rq;
+	if (daemon_reload(d, out) < 0) {
+		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_set(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
+		   size_t errlen)
+{
+	struct target *t;
+
+	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
+		return -ENOENT;
+	if (daemon_set(d, t, rq->argv[2], rq->argv[3], err, errlen) < 0)
+		return -EINVAL;
+	buf_printf(out, "%s %s set to %s until the next reload\n", t->conf->name, rq->argv[2],
+		   rq->argv[3]);
+	return 0;
+}
+
+static int cmd_pause(struct daemon *d, const struct ctl_request *rq, struct buf *out,
+		     char *err, size_t errlen)
+{
+	struct target *t;
+
+	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
+		return -ENOENT;
+	buf_printf(out, "%s %s\n", t->conf->name,
+		   daemon_pause(d, t) ? "paused" : "was already paused");
+	return 0;
+}
+
+static int cmd_resume(struct daemon *d, const struct ctl_request *rq, struct buf *out,
+		      char *err, size_t errlen)
+{
+	struct target *t;
+
+	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
+		return -ENOENT;
+	buf_printf(out, "%s %s\n", t->conf->name,
+		   daemon_resume(d, t) ? "resumed" : "was not paused");
+	return 0;
+}
+
 static const struct ctl_command commands[] = {
-	{ "status", 0, 1, cmd_status, "status [-j] [TARGET]",
+	{ "status", 0, 1, false, cmd_status, "status [-j] [TARGET]",
 	  "health, counters, failures by class and latency of every target or one" },
-	{ "sessions", 1, 1, cmd_sessions, "sessions [-j] TARGET",
+	{ "sessions", 1, 1, false, cmd_sessions, "sessions [-j] TARGET",
 	  "state, cycles, last result and last latency of each session of a target" },
-	{ "stats", 0, 1, cmd_stats, "stats [TARGET]",
+	{ "stats", 0, 1, false, cmd_stats, "stats [TARGET]",
 	  "KEY=VALUE lines: counters, last minute's failures and p50/p99 (for scripts)" },
-	{ "metrics", 0, 0, cmd_metrics, "metrics",
+	{ "metrics", 0, 0, false, cmd_metrics, "metrics",
 	  "every target's metrics in the Prometheus text format 0.0.4" },
-	{ "help", 0, 0, cmd_help, "help", "list the commands" },
-	{ "version", 0, 0, cmd_version, "version [-j]", "the daemon's version" },
+	{ "reload", 0, 0, true, cmd_reload, "reload",
+	  "read the configuration files again and apply what changed (admin)" },
+	{ "set", 3, 3, true, cmd_set, "set TARGET KEY VALUE",
+	  "change connections, interval, connect_timeout, timeout, rise or fall (admin)" },
+	{ "pause", 1, 1, true, cmd_pause, "pause TARGET", "close a target's sessions until resume (admin)" },
+	{ "resume", 1, 1, true, cmd_resume, "resume TARGET", "start a paused target's sessions again (admin)" },
+	{ "help", 0, 0, false, cmd_help, "help", "list the commands" },
+	{ "version", 0, 0, false, cmd_version, "version [-j]", "the daemon's version" },
 };
+
+/* Root, the daemon's own user and members of admin_group may change the daemon. The
+ * peer's supplementary groups are those it had when it connected (SO_PEERGROUPS). */
+static bool peer_is_admin(const struct daemon *d, const struct ctl_client *c)
+{
+	gid_t groups[512];
+	socklen_t len = sizeof(groups);
+	gid_t g = d->cfg->admin_gid;
+
+	if (c->uid == 0 || c->uid == geteuid())
+		return true;
+	if (g == CONFIG_NO_GID)
+		return false;
+	if (c->gid == g)
+		return true;
+	if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == g)
+			return true;
+	return false;
+}
 
 static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
 		    size_t errlen)
@@ -142,34 +225,66 @@ static bool request_flags(struct ctl_request *rq)
 	return true;
 }
 
-/* Replace whatever was written with an error reply. */
-static void reply_error(struct buf *out, const char *reason)
+/* Replace what this request wrote from start on with an error reply, keeping the
+ * body lines written after the OK line at body (if any) as the error's details. */
+static void reply_error_body(struct buf *out, size_t start, size_t body, const char *reason)
 {
-	out->len = 0;
+	char *detail = NULL;
+	size_t n = body && out->len > body && !out->overflow ? out->len - body : 0;
+
+	if (n) {
+		detail = malloc(n);
+		if (detail)
+			memcpy(detail, out->data + body, n);
+		else
+			n = 0;
+	}
+	out->len = start;
 	out->overflow = false;
-	buf_printf(out, "ERR %s\n\n", reason);
+	buf_printf(out, "ERR %s\n", reason);
+	if (n)
+		buf_append(out, detail, n);
+	buf_printf(out, "\n");
+	free(detail);
+}
+
+static void reply_error(struct buf *out, size_t start, const char *reason)
+{
+	reply_error_body(out, start, 0, reason);
 }
 
 /* Check the request's words against the command table and run the match. */
-static void dispatch_words(struct daemon *d, struct ctl_request *rq, struct buf *out)
+static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
+			   struct ctl_request *rq, struct buf *out, size_t start)
 {
 	char err[256] = "";
 
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct ctl_command *c = &commands[i];
+		size_t body;
 
 		if (strcmp(rq->argv[0], c->name) != 0)
 			continue;
 		if (rq->argc - 1 < c->min_args || rq->argc - 1 > c->max_args) {
 			snprintf(err, sizeof(err), "usage: %s", c->usage);
-			reply_error(out, err);
+			reply_error(out, start, err);
 			return;
 		}
+		if (c->admin && cl && !peer_is_admin(d, cl)) {
+			log_msg(LOG_NOTICE, "control: '%s' denied to uid %u (pid %d): not root, not mconnd's user, not in admin_group",
+				c->name, (unsigned)cl->uid, (int)cl->pid);
+			reply_error(out, start, "permission denied");
+			return;
+		}
+		if (c->admin && cl)
+			log_msg(LOG_INFO, "control: uid %u (pid %d) runs '%s'", (unsigned)cl->uid,
+				(int)cl->pid, c->name);
 		buf_printf(out, "OK\n");
+		body = out->len;
 		if (c->run(d, rq, out, err, sizeof(err)) < 0)
-			reply_error(out, err);
+			reply_error_body(out, start, body, err);
 		else if (out->overflow)
-			reply_error(out, "reply too large");
+			reply_error(out, start, "reply too large");
 		else
 			buf_printf(out, "\n");
 		return;
@@ -178,7 +293,7 @@ static void dispatch_words(struct daemon *d, struct ctl_request *rq, struct buf 
 		if ((unsigned char)*p >= 0x7f)
 			*p = '?';
 	snprintf(err, sizeof(err), "unknown command '%.32s'; try 'help'", rq->argv[0]);
-	reply_error(out, err);
+	reply_error(out, start, err);
 }
 
 void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
@@ -186,30 +301,30 @@ void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, s
 {
 	char *argv[CTL_MAX_ARGS];
 	struct ctl_request rq = { .argv = argv, .now = now_ns() };
+	size_t start = out->len;
 
-	(void)c;
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)line[i] < 0x20 && line[i] != '\t' && line[i] != '\r') {
-			reply_error(out, "invalid characters in request");
+			reply_error(out, start, "invalid characters in request");
 			return;
 		}
 	}
 	rq.argc = proto_split_words(line, argv, CTL_MAX_ARGS);
 	if (rq.argc < 0) {
-		reply_error(out, "too many words in request");
+		reply_error(out, start, "too many words in request");
 		return;
 	}
 	if (rq.argc == 0) {
-		reply_error(out, "empty request; try 'help'");
+		reply_error(out, start, "empty request; try 'help'");
 		return;
 	}
 	if (!request_flags(&rq)) {
-		reply_error(out, "unknown option; only -j is accepted");
+		reply_error(out, start, "unknown option; only -j is accepted");
 		return;
 	}
 	if (rq.argc == 0) {
-		reply_error(out, "no command; try 'help'");
+		reply_error(out, start, "no command; try 'help'");
 		return;
 	}
-	dispatch_words(d, &rq, out);
+	dispatch_words(d, c, &rq, out, start);
 }

@@ -3,11 +3,13 @@
  * lives in one array indexed by id; ids are reused through a free list. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -16,6 +18,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "reconcile.h"
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
@@ -115,25 +118,39 @@ static int daemon_alloc_session(struct daemon *d, uint32_t *ret_id)
 	return 0;
 }
 
-/* Create a target's sessions with their first cycles spread over one interval. */
-static int daemon_start_target(struct daemon *d, struct target *t, int64_t now)
+int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
+	uint32_t *v;
 
-	t->sess = calloc(c->connections, sizeof(*t->sess));
-	if (!t->sess)
+	if (count == 0)
+		return 0;
+	v = realloc(t->sess, (size_t)(t->n_sess + count) * sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < c->connections; i++) {
+	t->sess = v;
+	for (uint32_t i = 0; i < count; i++) {
 		uint32_t id;
 		int r = daemon_alloc_session(d, &id);
 
 		if (r < 0)
 			return r;
 		session_init(&d->sess[id], &d->env, t, id,
-			     now + (int64_t)((double)c->interval * i / c->connections));
+			     now + (int64_t)((double)c->interval * i / count));
 		t->sess[t->n_sess++] = id;
 	}
 	return 0;
+}
+
+void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep)
+{
+	while (t->n_sess > keep) {
+		uint32_t id = t->sess[--t->n_sess];
+
+		session_handle(&d->sess[id], &d->env, SEV_STOP, 0);
+		d->free_ids[d->n_free++] = id;
+		d->n_sess--;
+	}
 }
 
 static int daemon_open_signals(struct daemon *d)
@@ -211,7 +228,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		if (!d->targets[i])
 			return -ENOMEM;
 		d->n_targets++;
-		r = daemon_start_target(d, d->targets[i], now);
+		r = daemon_add_sessions(d, d->targets[i], cfg->targets[i]->connections, now);
 		if (r < 0)
 			return r;
 	}
@@ -223,6 +240,11 @@ int daemon_open_control(struct daemon *d)
 	char err[256];
 	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
 
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
+	}
+	r = ctl_set_access(&d->ctl, d->cfg->control_mode, d->cfg->control_gid, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		return r;
@@ -291,35 +313,44 @@ static void daemon_signal_event(struct daemon *d)
 			log_msg(LOG_NOTICE, "received SIG%s, stopping", sigabbrev_np((int)si.ssi_signo));
 			d->stopping = true;
 		} else if (si.ssi_signo == SIGHUP) {
-			log_msg(LOG_NOTICE, "received SIGHUP: reload is not supported yet; ignored");
+			d->reload_requested = true;
 		}
 	}
 }
 
-/* The one-line summary systemd shows as the service's status, with the cycle rate
- * since the previous one. */
-static void daemon_notify_status(struct daemon *d, int64_t now)
+/* Write "; last reload HH:MM:SS: <summary or first error>" to buf, or "" before any. */
+static void daemon_format_reload(const struct daemon *d, char *buf, size_t len)
+{
+	time_t at = (time_t)(d->last_reload_wall / NSEC_PER_SEC);
+	char hms[16] = "?";
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (!d->last_reload_wall)
+		return;
+	if (localtime_r(&at, &tm))
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	snprintf(buf, len, "; last reload %s: %s", hms, d->last_reload_msg);
+}
+
+void daemon_notify_status(struct daemon *d)
 {
 	size_t up = 0, down = 0, unknown = 0;
-	double rate = 0;
+	char reload[320];
 
 	for (size_t i = 0; i < d->n_targets; i++) {
 		up += d->targets[i]->health == HEALTH_UP;
 		down += d->targets[i]->health == HEALTH_DOWN;
 		unknown += d->targets[i]->health == HEALTH_UNKNOWN;
 	}
-	if (d->status_at && now > d->status_at)
-		rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
-		       (double)(now - d->status_at);
-	d->status_at = now;
-	d->status_cycles = d->cycles_total;
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s",
+	daemon_format_reload(d, reload, sizeof(reload));
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s",
 		   d->n_targets, plural_s(d->n_targets), up, down, unknown, d->n_sess,
-		   plural_s(d->n_sess), rate);
+		   plural_s(d->n_sess), d->status_rate, reload);
 }
 
-/* Every turn: the watchdog, when due. Once a second: status line for systemd, the
- * end of a resource episode, idle control clients. */
+/* Every turn: the watchdog, when due. Once a second: the cycle rate and the status
+ * line for systemd, the end of a resource episode, idle control clients. */
 static void daemon_tick(struct daemon *d, int64_t now)
 {
 	if (d->watchdog_ns && now >= d->next_watchdog) {
@@ -330,7 +361,12 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	if (now < d->next_tick)
 		return;
 	d->next_tick = now + TICK_NS;
-	daemon_notify_status(d, now);
+	if (d->status_at && now > d->status_at)
+		d->status_rate = (double)(d->cycles_total - d->status_cycles) * NSEC_PER_SEC /
+				 (double)(now - d->status_at);
+	d->status_at = now;
+	d->status_cycles = d->cycles_total;
+	daemon_notify_status(d);
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
 }
@@ -361,6 +397,10 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 
 	ctl_run_pending(d, now);
 	more |= d->ctl.pending != 0;
+	if (d->reload_requested) {
+		log_msg(LOG_NOTICE, "received SIGHUP, reloading %s", d->config_path);
+		daemon_reload(d, NULL);
+	}
 	daemon_tick(d, now);
 	wait = more ? 0 : daemon_wait_ms(d, now);
 	n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, MIN(wait, max_wait_ms));

@@ -44,6 +44,7 @@ bool log_enabled(int prio)
 	return prio <= log_max;
 }
 
+/* One line on stderr: "<N>text" (sd-daemon(3) priority prefix), readable on a tty. */
 static void log_stderr(int prio, const char *text)
 {
 	if (log_tty)
@@ -81,7 +82,8 @@ static void log_journal(int prio, const struct target_conf *t, const char *state
 	}
 	n = log_field(iov, n, f[n], sizeof(f[n]), "STATE", state);
 	n = log_field(iov, n, f[n], sizeof(f[n]), "ERROR_CLASS", error_class);
-	sd_journal_sendv(iov, (int)n);
+	if (sd_journal_sendv(iov, (int)n) < 0)
+		log_stderr(prio, text);
 }
 
 /* Format and send one message to the journal or stderr. */

@@ -37,6 +37,12 @@ static void usage(FILE *f)
 		"                      live view; q or Ctrl-C quits; see 'mconnctl top -h'\n"
 		"  help                the commands the daemon knows\n"
 		"  version             the daemon's version\n"
+		"Commands that change the daemon (root, mconnd's user or admin_group):\n"
+		"  reload              read the configuration files again, apply what changed\n"
+		"  set TARGET KEY VALUE  change connections, interval, connect_timeout,\n"
+		"                      timeout, rise or fall until the next reload\n"
+		"  pause TARGET        close a target's sessions, keep its counters\n"
+		"  resume TARGET       start a paused target again\n"
 		"\n"
 		"Options:\n"
 		"  -s SOCKET  control socket (default: $MCONND_SOCKET, else %s)\n"
@@ -121,6 +127,7 @@ int main(int argc, char **argv)
 		break;
 	case CTL_ERR:
 		fprintf(stderr, "mconnctl: %s\n", err);
+		fwrite(reply.data, 1, reply.len, stderr);
 		rc = EXIT_ERR;
 		break;
 	default:

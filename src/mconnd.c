@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 	}
 	log_open(verbose ? LOG_DEBUG : cfg->log_level);
 	r = daemon_init(&d, cfg, path);
+	d.verbose = verbose;
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
 	if (daemon_open_control(&d) < 0 || daemon_open_metrics(&d) < 0) {

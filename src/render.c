@@ -78,6 +78,45 @@ static void render_errors_text(const struct target *t, int64_t now, struct buf *
 		   format_duration(now - t->last_error_at, ago, sizeof(ago)));
 }
 
+/* The value a target has for one CHG_* key, as the file would say it. */
+static const char *render_conf_value(const struct target_conf *c, unsigned bit, char *out,
+				     size_t n)
+{
+	switch (bit) {
+	case CHG_CONNECTIONS: snprintf(out, n, "%u", c->connections); break;
+	case CHG_INTERVAL: format_duration_exact(c->interval, out, n); break;
+	case CHG_CONNECT_TIMEOUT: format_duration_exact(c->connect_timeout, out, n); break;
+	case CHG_TIMEOUT: format_duration_exact(c->timeout, out, n); break;
+	case CHG_RISE: snprintf(out, n, "%u", c->rise); break;
+	case CHG_FALL: snprintf(out, n, "%u", c->fall); break;
+	default: snprintf(out, n, "?"); break;
+	}
+	return out;
+}
+
+/* Lines under a target's row for what was changed at run time and restarts. */
+static void render_changes_text(const struct target *t, int64_t now, struct buf *out)
+{
+	char v[32], what[160];
+	const char *sep = "";
+
+	if (t->runtime_set) {
+		buf_printf(out, "  set at run time (until the next reload):");
+		for (unsigned i = 0; i < _CHG_COUNT; i++) {
+			if (!(t->runtime_set & (1u << i)))
+				continue;
+			buf_printf(out, "%s %s %s", sep, config_change_name(1u << i),
+				   render_conf_value(t->conf, 1u << i, v, sizeof(v)));
+			sep = ",";
+		}
+		buf_printf(out, "\n");
+	}
+	if (t->generation)
+		buf_printf(out, "  restarted %s ago by a reload (generation %u): %s changed\n",
+			   format_duration(now - t->reset_mono, v, sizeof(v)), t->generation,
+			   config_changes_format(t->restart_changes, what, sizeof(what)));
+}
+
 static void render_target_text(const struct daemon *d, const struct target *t, int w,
 			       int aw, int64_t now, struct buf *out)
 {
@@ -86,12 +125,13 @@ static void render_target_text(const struct daemon *d, const struct target *t, i
 
 	latency_summarize(&t->cycle_lat, 1, now, &ls);
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
-		   aw, t->conf->address_text, health_state_name(t->health),
+		   aw, t->conf->address_text, t->paused ? "paused" : health_state_name(t->health),
 		   target_mode_name(t->conf->mode), t->conf->connections,
 		   daemon_target_active(d, t), (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
 		   format_duration(ls.p99, p99, sizeof(p99)));
 	render_errors_text(t, now, out);
+	render_changes_text(t, now, out);
 }
 
 static void render_status_text(const struct daemon *d, const struct target *only, int64_t now,
@@ -104,6 +144,14 @@ static void render_status_text(const struct daemon *d, const struct target *only
 		   MCONN_VERSION, (int)getpid(), format_duration(now - d->start_mono, up, sizeof(up)),
 		   d->n_targets, plural_s(d->n_targets), d->n_sess, plural_s(d->n_sess),
 		   d->config_path);
+	if (d->reloads_ok + d->reloads_failed) {
+		char ago[32];
+
+		buf_printf(out, "reloads: %llu ok, %llu failed; last %s ago: %s\n",
+			   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed,
+			   format_duration(now - d->last_reload_mono, ago, sizeof(ago)),
+			   d->last_reload_msg);
+	}
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
 	for (size_t i = 0; i < d->n_targets; i++)
@@ -133,6 +181,21 @@ static void render_json_latency(struct buf *out, const char *key, const struct l
 	render_json_ms(out, "max", ls.max, "},");
 }
 
+/* A set of CHG_* keys as a JSON array of names. */
+static void render_json_changes(struct buf *out, unsigned bits)
+{
+	const char *sep = "";
+
+	buf_printf(out, "[");
+	for (unsigned i = 0; i < _CHG_COUNT; i++) {
+		if (bits & (1u << i)) {
+			buf_printf(out, "%s\"%s\"", sep, config_change_name(1u << i));
+			sep = ",";
+		}
+	}
+	buf_printf(out, "]");
+}
+
 static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
 			       struct buf *out)
 {
@@ -144,12 +207,23 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	buf_json_string(out, c->name, strlen(c->name));
 	buf_printf(out, ",\"address\":");
 	buf_json_string(out, c->address_text, strlen(c->address_text));
+	buf_printf(out, ",\"paused\":%s,\"generation\":%u,\"restarted_at\":", t->paused ? "true" : "false",
+		   t->generation);
+	if (t->generation)
+		buf_printf(out, "%.3f,\"restart_changes\":", (double)t->reset_wall / 1e9);
+	else
+		buf_printf(out, "null,\"restart_changes\":");
+	render_json_changes(out, t->restart_changes);
+	buf_printf(out, ",\"runtime_set\":");
+	render_json_changes(out, t->runtime_set);
 	buf_printf(out, ",\"state\":\"%s\",\"state_for_s\":%.3f,\"health_changes\":%llu,"
-		   "\"mode\":\"%s\",\"close\":\"%s\",\"connections\":%u,\"sessions_active\":%u,"
+		   "\"mode\":\"%s\",\"close\":\"%s\",\"connections\":%u,\"sessions\":%u,"
+		   "\"sessions_active\":%u,"
 		   "\"interval_ms\":%.3f,\"cycles_ok\":%llu,\"cycles_failed\":%llu,\"errors\":{",
-		   health_state_name(t->health), (double)(now - t->health_since) / 1e9,
+		   t->paused ? "paused" : health_state_name(t->health),
+		   (double)(now - t->health_since) / 1e9,
 		   (unsigned long long)t->health_changes, target_mode_name(c->mode),
-		   close_mode_name(c->close), c->connections, daemon_target_active(d, t),
+		   close_mode_name(c->close), c->connections, t->n_sess, daemon_target_active(d, t),
 		   (double)c->interval / 1e6, (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
@@ -204,11 +278,22 @@ static void render_status_json(const struct daemon *d, const struct target *only
 	buf_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%.3f,\"config\":",
 		   MCONN_VERSION, (int)getpid(), (double)(now - d->start_mono) / 1e9);
 	buf_json_string(out, d->config_path, strlen(d->config_path));
+	buf_printf(out, ",\"reload\":{\"ok\":%llu,\"failed\":%llu,\"last_at\":",
+		   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
+	if (d->last_reload_wall) {
+		buf_printf(out, "%.3f,\"last_ok\":%s,\"last_result\":", (double)d->last_reload_wall / 1e9,
+			   d->last_reload_ok ? "true" : "false");
+		buf_json_string(out, d->last_reload_msg, strlen(d->last_reload_msg));
+		buf_printf(out, "}");
+	} else {
+		buf_printf(out, "null,\"last_ok\":null,\"last_result\":null}");
+	}
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
-		   "\"timed_out\":%llu},"
+		   "\"timed_out\":%llu,\"evicted\":%llu},"
 		   "\"loop\":{\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},",
 		   d->n_sess, d->ctl.n_clients,
 		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
+		   (unsigned long long)d->ctl.evicted,
 		   (unsigned long long)d->loop_turns,
 		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events);
 	render_metrics_json(d, out);

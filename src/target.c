@@ -34,7 +34,16 @@ void target_free(struct target *t)
 	if (!t)
 		return;
 	free(t->sess);
+	config_target_free(t->own_conf);
 	free(t);
+}
+
+void target_reset_health(struct target *t, int64_t now)
+{
+	t->health = HEALTH_UNKNOWN;
+	t->consec_ok = 0;
+	t->consec_fail = 0;
+	t->health_since = now;
 }
 
 /* Move health to a new state and describe the change. */

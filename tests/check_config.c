@@ -112,9 +112,9 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -330,7 +330,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);
@@ -1020,6 +1020,212 @@ START_TEST(test_shipped_example)
 }
 END_TEST
 
+/* Make a directory under tmpdir. */
+static void make_dir(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
+#define WRITE_STR(name, text, out) write_file((name), (text), strlen(text), (out), sizeof(out))
+
+/* Drop-ins come after the main file's targets, in sorted order, each target naming
+ * its own file; files the pattern does not match are left alone. */
+START_TEST(test_dropins_sorted)
+{
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char main_path[128], a[128], b[128], other[128];
+
+	make_dir("inc");
+	WRITE_STR("inc/20-b.conf", "[target \"b\"]\naddress = 127.0.0.1:2\n", b);
+	WRITE_STR("inc/10-a.conf", "# first\n[target \"a\"]\naddress = 127.0.0.1:1\n", a);
+	WRITE_STR("inc/zz.txt", "not a config\n", other);
+	WRITE_STR("inc-main.conf", "[daemon]\ninclude = inc/*.conf\n[target \"m\"]\naddress = 127.0.0.1:3\n",
+		  main_path);
+	ck_assert_int_eq(config_load(main_path, false, &c, &errs), 0);
+	ck_assert_uint_eq(c->n_targets, 3);
+	ck_assert_str_eq(c->targets[0]->name, "m");
+	ck_assert_str_eq(c->targets[0]->file, main_path);
+	ck_assert_str_eq(c->targets[1]->name, "a");
+	ck_assert_str_eq(c->targets[1]->file, a);
+	ck_assert_uint_eq(c->targets[1]->line, 2);
+	ck_assert_str_eq(c->targets[2]->name, "b");
+	ck_assert_str_eq(c->targets[2]->file, b);
+	config_free(c);
+}
+END_TEST
+
+/* Without an include key, conf.d/NAME.conf next to the main file is read; an empty
+ * include reads none. */
+START_TEST(test_dropins_default_and_off)
+{
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char main_path[128], off_path[128], d[128];
+
+	make_dir("def");
+	make_dir("def/conf.d");
+	WRITE_STR("def/conf.d/x.conf", "[target \"x\"]\naddress = 127.0.0.1:1\n", d);
+	WRITE_STR("def/mconnd.conf", "[target \"m\"]\naddress = 127.0.0.1:3\n", main_path);
+	WRITE_STR("def/off.conf", "[daemon]\ninclude =\n[target \"m\"]\naddress = 127.0.0.1:3\n",
+		  off_path);
+	ck_assert_int_eq(config_load(main_path, false, &c, &errs), 0);
+	ck_assert_uint_eq(c->n_targets, 2);
+	ck_assert_str_eq(c->targets[1]->file, d);
+	config_free(c);
+	ck_assert_int_eq(config_load(off_path, false, &c, &errs), 0);
+	ck_assert_uint_eq(c->n_targets, 1);
+	config_free(c);
+}
+END_TEST
+
+/* Load path and expect exactly one error, formatted as want. */
+static void assert_one_error(const char *path, const char *want)
+{
+	struct config_errors errs = { 0 };
+	struct config dummy, *c = &dummy;
+	char got[1024], dump[4096];
+
+	ck_assert_int_eq(config_load(path, true, &c, &errs), -EINVAL);
+	ck_assert_ptr_eq(c, &dummy);
+	ck_assert_msg(errs.n == 1, "%zu errors: %s", errs.n, errors_dump(&errs, dump, sizeof(dump)));
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+	config_errors_clear(&errs);
+}
+
+/* A target defined twice is an error naming both places; a drop-in may not have a
+ * [daemon] section; errors in a drop-in name the drop-in. */
+START_TEST(test_dropin_errors)
+{
+	char main_path[128], twice[128], daemon[128], bad[128], want[512];
+
+	make_dir("e1");
+	WRITE_STR("e1/main.conf", "[daemon]\ninclude = d/*.conf\n[target \"m\"]\naddress = 127.0.0.1:3\n",
+		  main_path);
+	make_dir("e1/d");
+	WRITE_STR("e1/d/a.conf", "\n[target \"m\"]\naddress = 127.0.0.1:4\n", twice);
+	snprintf(want, sizeof(want), "%s:2: target \"m\" is defined twice; first at %s:3", twice,
+		 main_path);
+	assert_one_error(main_path, want);
+	ck_assert_int_eq(unlink(twice), 0);
+
+	WRITE_STR("e1/d/b.conf", "[daemon]\nlog_level = debug\n", daemon);
+	snprintf(want, sizeof(want),
+		 "%s:1: [daemon] belongs in the main file %s; a drop-in holds [target \"NAME\"] sections only",
+		 daemon, main_path);
+	assert_one_error(main_path, want);
+	ck_assert_int_eq(unlink(daemon), 0);
+
+	WRITE_STR("e1/d/c.conf", "[target \"c\"]\naddress = 127.0.0.1:4\nrise = 0\n", bad);
+	snprintf(want, sizeof(want), "%s:3: rise: out of range: '0'; expected a whole number from 1 to 1000",
+		 bad);
+	assert_one_error(main_path, want);
+}
+END_TEST
+
+START_TEST(test_control_access_keys)
+{
+	struct loaded l;
+
+	load_text("[daemon]\ncontrol_mode = 0640\nadmin_group = 4242\ncontrol_group = 0\n" TARGET_A,
+		  false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->control_mode, 0640);
+	ck_assert_uint_eq(l.cfg->admin_gid, 4242);
+	ck_assert_uint_eq(l.cfg->control_gid, 0);
+	loaded_free(&l);
+
+	load_text("[daemon]\nadmin_group = root\n" TARGET_A, true, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->admin_gid, 0);
+	loaded_free(&l);
+
+	load_text(TARGET_A, false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->control_mode, 0660);
+	ck_assert_uint_eq(l.cfg->admin_gid, CONFIG_NO_GID);
+	loaded_free(&l);
+
+	load_text("[daemon]\nadmin_group = no_such_group_here\ncontrol_mode = 0999\n"
+		  "control_group = -x\n" TARGET_A, true, &l);
+	assert_errors(&l, (const char *const[]){
+		FILE_NAME ":3: control_mode: invalid mode '0999'; expected an octal file mode from 0 to 0777, such as 0660",
+		FILE_NAME ":4: control_group: invalid group '-x'; expected a group name or number",
+		FILE_NAME ":2: admin_group: no such group 'no_such_group_here'", NULL });
+	loaded_free(&l);
+}
+END_TEST
+
+/* set: a copy with one key changed, checked as the file checks it. */
+START_TEST(test_target_set)
+{
+	struct target_conf *n = NULL;
+	struct loaded l;
+	char err[256];
+
+	load_text(TARGET_A, false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "interval", "250ms", &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(n->interval, 250 * NSEC_PER_MSEC);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_INTERVAL);
+	ck_assert_int_eq(l.cfg->targets[0]->interval, NSEC_PER_SEC);
+	config_target_free(n);
+
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "connections", "0", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
+	ck_assert_str_eq(err, "connections: out of range: '0'; expected a whole number from 1 to 100000");
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "timeout", "1ms", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "timeout: [target \"a\"]: connect_timeout (2.00s) is longer than timeout (1.00ms); it must not be");
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "address", "127.0.0.1:2", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "bogus", "1", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
+	loaded_free(&l);
+}
+END_TEST
+
+/* diff names each key whose value differs, and nothing for the same values. */
+START_TEST(test_target_diff)
+{
+	static const char base[] = "[target \"a\"]\naddress = 127.0.0.1:9\n";
+	static const struct { const char *extra; unsigned bits; } cases[] = {
+		{ "", 0 },
+		{ "connections = 2\n", CHG_CONNECTIONS },
+		{ "message = x\n", CHG_MESSAGES },
+		{ "interval = 2s\ntimeout = 9s\n", CHG_INTERVAL | CHG_TIMEOUT },
+		{ "mode = persistent\n", CHG_MODE },
+		{ "close = rst\n", CHG_CLOSE },
+		{ "source = 127.0.0.2\n", CHG_SOURCE },
+		{ "rise = 5\nfall = 5\nbackoff_max = 1s\n", CHG_RISE | CHG_FALL | CHG_BACKOFF_MAX },
+		{ "connect_timeout = 1s\n", CHG_CONNECT_TIMEOUT },
+	};
+	struct loaded a, b;
+	char text[256], names[128];
+
+	load_text(base, false, &a);
+	assert_loaded(&a);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		snprintf(text, sizeof(text), "%s%s", base, cases[i].extra);
+		load_text(text, false, &b);
+		assert_loaded(&b);
+		ck_assert_msg(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]) == cases[i].bits,
+			      "%s: got %s", cases[i].extra,
+			      config_changes_format(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]),
+						    names, sizeof(names)));
+		loaded_free(&b);
+	}
+	load_text("[target \"a\"]\naddress = 127.0.0.1:8\n", false, &b);
+	ck_assert_uint_eq(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]), CHG_ADDRESS);
+	ck_assert(CHG_ADDRESS & CHG_RESTART);
+	loaded_free(&b);
+	loaded_free(&a);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1045,6 +1251,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_connect_timeout_equal_timeout);
 	tcase_add_test(tc, test_total_connections_at_limit);
 	tcase_add_test(tc, test_free_nothing);
+	tcase_add_test(tc, test_control_access_keys);
+	tcase_add_test(tc, test_target_set);
+	tcase_add_test(tc, test_target_diff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("messages_and_lines");
@@ -1070,6 +1279,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_file_errors_name_the_file);
 	tcase_add_test(tc, test_file_with_nul_byte);
 	tcase_add_test(tc, test_shipped_example);
+	tcase_add_test(tc, test_dropins_sorted);
+	tcase_add_test(tc, test_dropins_default_and_off);
+	tcase_add_test(tc, test_dropin_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -492,6 +492,8 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+/* Make every client busy with half a request: then no slot can be freed and a newcomer
+ * is told ERR busy. */
 START_TEST(test_busy)
 {
 	int fds[CTL_MAX_CLIENTS], extra, fresh;
@@ -499,8 +501,11 @@ START_TEST(test_busy)
 	struct harness_rx rx = { 0 };
 	char got[HARNESS_RX_MAX];
 
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		fds[i] = client_accepted(&slots[i]);
+		HARNESS_SEND_STR(fds[i], "vers");
+		HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[i]]->in_len == 4);
+	}
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 	extra = harness_client_connect();
 	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
@@ -508,7 +513,8 @@ START_TEST(test_busy)
 	ck_assert_str_eq(rx.data, "ERR busy\n\n");
 	ck_assert(rx.eof);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	assert_request(fds[CTL_MAX_CLIENTS - 1], "version\n", VERSION_REPLY);
+	ck_assert_uint_eq(d->ctl.evicted, 0);
+	assert_request(fds[CTL_MAX_CLIENTS - 1], "ion\n", VERSION_REPLY);
 
 	harness_client_close(fds[10]);
 	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == CTL_MAX_CLIENTS - 1);
@@ -522,6 +528,41 @@ START_TEST(test_busy)
 	harness_rx_pop(&rx, got, sizeof(got));
 	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":1,"), "%s", got);
 	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+}
+END_TEST
+
+/* With every slot held by an idle client, a newcomer takes the slot of the one idle
+ * longest; a client with half a request is never the one, nor one that has not said
+ * anything yet (for its first second). */
+START_TEST(test_evict_idle)
+{
+	int fds[CTL_MAX_CLIENTS], extra;
+	uint32_t slots[CTL_MAX_CLIENTS];
+	struct harness_rx rx = { 0 };
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		fds[i] = client_accepted(&slots[i]);
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
+	pump_eof(extra, &rx);
+	ck_assert_str_eq(rx.data, "ERR busy\n\n");
+	ck_assert_uint_eq(d->ctl.evicted, 0);
+	memset(&rx, 0, sizeof(rx));
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		assert_request(fds[i], "version\n", VERSION_REPLY);
+	/* The oldest has half a request: the next oldest goes instead. */
+	HARNESS_SEND_STR(fds[0], "vers");
+	HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[0]]->in_len == 4);
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.evicted == 1);
+	ck_assert_ptr_nonnull(d->ctl.clients[slots[1]]);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
+	pump_eof(fds[1], &rx);
+	ck_assert(rx.eof);
+	ck_assert_uint_eq(rx.len, 0);
+	assert_request(extra, "version\n", VERSION_REPLY);
+	assert_request(fds[0], "ion\n", VERSION_REPLY);
 }
 END_TEST
 
@@ -634,7 +675,8 @@ START_TEST(test_sweep_reply_pending)
 }
 END_TEST
 
-/* daemon_free() with a full house: every client in some state, one turned away. */
+/* daemon_free() with a full house: every client in some state, one evicted for a
+ * newcomer. */
 START_TEST(test_free_closes_everything)
 {
 	int fds[CTL_MAX_CLIENTS], extra;
@@ -643,8 +685,6 @@ START_TEST(test_free_closes_everything)
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		fds[i] = client_accepted(&slots[i]);
-	extra = harness_client_connect();
-	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
 	client_stall(fds[2], slots[2]);
 	HARNESS_SEND_STR(fds[0], "vers");
 	for (int i = 0; i < 10; i++)
@@ -652,6 +692,9 @@ START_TEST(test_free_closes_everything)
 	harness_client_send(fds[1], ten, strlen(ten));
 	HARNESS_TURN_UNTIL(d, d->ctl.pending != 0);
 	HARNESS_TURN_UNTIL(d, held_bytes(slots[0]) == 4);
+	extra = harness_client_connect();
+	/* Busy while the silent ones are new; one evicted should the test be slow. */
+	HARNESS_TURN_UNTIL(d, d->ctl.evicted + d->ctl.rejected_busy == 1);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 
 	daemon_stop();
@@ -698,6 +741,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_longest_line_newline_later);
 	tcase_add_test(tc, test_longest_line_at_eof);
 	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_evict_idle);
 	tcase_add_test(tc, test_free_closes_everything);
 	suite_add_tcase(s, tc);
 

@@ -467,6 +467,12 @@ static void assert_json_null(const char *obj, const char *key)
 		      obj);
 }
 
+static void assert_json_false(const char *obj, const char *key)
+{
+	ck_assert_msg(strncmp(json_get(obj, key), "false", 5) == 0, "\"%s\" is not false in %s",
+		      key, obj);
+}
+
 static void assert_json_str(const char *obj, const char *key, const char *want)
 {
 	const char *v = json_get(obj, key);
@@ -539,8 +545,9 @@ static void assert_latency(const char *target, const char *key, unsigned count, 
 }
 
 static const char *const target_keys[] = {
-	"name", "address", "state", "state_for_s", "health_changes", "mode", "close",
-	"connections", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
+	"name", "address", "paused", "generation", "restarted_at", "restart_changes",
+	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
+	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
 	"last_error", "last_error_detail",
 };
@@ -573,13 +580,17 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 	assert_json_str(t, "mode", mode);
 	assert_json_str(t, "close", close);
 	ck_assert(json_num(t, "connections") == connections);
+	ck_assert(json_num(t, "sessions") == connections);
 	ck_assert(json_num(t, "sessions_active") == 0);
+	assert_json_false(t, "paused");
+	ck_assert(json_num(t, "generation") == 0);
+	assert_json_null(t, "restarted_at");
 	ck_assert(json_num(t, "interval_ms") == 3600000);
 }
 
 static void assert_status_header(const char *status)
 {
-	char control[256], loop[256];
+	char control[256], loop[256], reload[256];
 
 	assert_json_line(status);
 	assert_json_str(status, "version", MCONN_VERSION);
@@ -588,10 +599,18 @@ static void assert_status_header(const char *status)
 	assert_json_str(status, "config", harness.conf_path);
 	ck_assert(json_num(status, "sessions") == 4);
 	json_sub(status, "control", control, sizeof(control));
-	ck_assert_uint_eq(json_count(control), 3);
+	ck_assert_uint_eq(json_count(control), 4);
 	ck_assert(json_num(control, "clients") == 1);
 	ck_assert(json_num(control, "rejected_busy") == 0);
 	ck_assert(json_num(control, "timed_out") == 0);
+	ck_assert(json_num(control, "evicted") == 0);
+	json_sub(status, "reload", reload, sizeof(reload));
+	ck_assert_uint_eq(json_count(reload), 5);
+	ck_assert(json_num(reload, "ok") == 0);
+	ck_assert(json_num(reload, "failed") == 0);
+	assert_json_null(reload, "last_at");
+	assert_json_null(reload, "last_ok");
+	assert_json_null(reload, "last_result");
 	json_sub(status, "loop", loop, sizeof(loop));
 	ck_assert_uint_eq(json_count(loop), 3);
 	ck_assert(json_num(loop, "turns") >= 1);
@@ -607,7 +626,7 @@ START_TEST(test_status_json_before_cycles)
 	assert_status_header(status);
 	json_sub(status, "targets", targets, sizeof(targets));
 	ck_assert_uint_eq(json_count(targets), 2);
-	ck_assert_uint_eq(json_count(status), 9);
+	ck_assert_uint_eq(json_count(status), 10);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? NAME_B : NAME_A;
 
@@ -911,7 +930,8 @@ END_TEST
 START_TEST(test_help)
 {
 	static const char *const usages[] = { "status [-j] [TARGET]", "sessions [-j] TARGET",
-					      "stats [TARGET]", "metrics", "help", "version [-j]", "-j" };
+					      "stats [TARGET]", "metrics", "reload", "set TARGET KEY VALUE",
+					      "pause TARGET", "resume TARGET", "help", "version [-j]", "-j" };
 	static char reply[HARNESS_RX_MAX];
 	const char *text = ask_ok("help", reply, sizeof(reply));
 	char line[512];

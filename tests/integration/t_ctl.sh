@@ -24,8 +24,9 @@ check "-j alone is not a command" \
 	sh -c "printf -- '-j\n' | socat -t 5 - UNIX-CONNECT:'$SOCK' | grep -q '^ERR no command'"
 
 # Hold 64 connections open, each after one answered request (so we know it holds a
-# slot, without asking the daemon): the next client is told it is busy.
-hold 64 'version\n' UNIX-CONNECT:"$SOCK" "$T/h"
+# slot, without asking the daemon) and with half of the next one sent, so that none is
+# idle and none can be evicted: the next client is told it is busy.
+hold 64 'version\nvers' UNIX-CONNECT:"$SOCK" "$T/h"
 holders=$HOLDERS
 served() { [ "$(cat "$T"/h.* | grep -c '^mconnd ')" = 64 ]; }
 check "64 clients served and holding" wait_for 20 served
