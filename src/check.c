@@ -1,7 +1,8 @@
 /* mconnctl check: a monitoring-plugins check of one target (Nagios, Icinga, Sensu).
  * One line of text with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. The
  * thresholds apply to the last minute: p99 of good cycles' latency and the share of
- * failed cycles. A target that is down is CRITICAL whatever the thresholds. */
+ * failed cycles. A target that is down is CRITICAL whatever the thresholds; one whose
+ * health is not known yet, or that is paused, is UNKNOWN unless a threshold says worse. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ static const char *const plugin_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOW
 /* What the check reads from the daemon's stats line. */
 struct check_input {
 	char state[16];
+	char health[16];
 	int64_t state_for_ns;
 	int64_t ok, failed, win_ok, win_failed, p50_ns, p99_ns;
 };
@@ -61,6 +63,7 @@ static bool check_read(const char *body, struct check_input *in)
 	const char *line = strstr(body, "\ntarget ");
 
 	return line && ctlclient_word(line + 1, "state", in->state, sizeof(in->state)) &&
+	       ctlclient_word(line + 1, "health", in->health, sizeof(in->health)) &&
 	       ctlclient_word_i64(line + 1, "state_for_ns", &in->state_for_ns) &&
 	       ctlclient_word_i64(line + 1, "ok", &in->ok) &&
 	       ctlclient_word_i64(line + 1, "failed", &in->failed) &&
@@ -120,6 +123,9 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	snprintf(perf, sizeof(perf),
 		 "cycles_ok=%lldc cycles_failed=%lldc fail_ratio=%.2f%%;%s;0;100 p50=%s;;;0 p99=%s;%s;0",
 		 (long long)in->ok, (long long)in->failed, ratio, lv_f, p50s, p99s, lv_p);
+	if (strcmp(in->state, "paused") == 0)
+		return check_say(st, perf, "%s paused (its sessions are stopped; it was %s)", name,
+				 in->health);
 	format_duration(in->state_for_ns, dur, sizeof(dur));
 	if (total == 0)
 		return check_say(st, perf, "%s %s for %s, no cycles in the last minute", name,

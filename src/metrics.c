@@ -139,9 +139,14 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 static void render_health(const struct daemon *d, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_target_up", "gauge",
-	       "1 when the target is up (rise consecutive good cycles), 0 when down or not yet known.");
+	       "1 when the target is up (rise consecutive good cycles) and not paused, else 0.");
 	for (size_t i = 0; i < d->n_targets; i++)
-		put(out, "mconn_target_up{%s} %d\n", ls[i].s, d->targets[i]->health == HEALTH_UP);
+		put(out, "mconn_target_up{%s} %d\n", ls[i].s,
+		    d->targets[i]->health == HEALTH_UP && !d->targets[i]->paused);
+	family(out, "mconn_target_paused", "gauge",
+	       "1 while the target is paused (mconnctl pause): its sessions are stopped.");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_target_paused{%s} %d\n", ls[i].s, d->targets[i]->paused);
 	family(out, "mconn_target_state", "gauge", "1 for the target's current health state.");
 	for (size_t i = 0; i < d->n_targets; i++)
 		for (int h = 0; h < _HEALTH_MAX; h++)
@@ -198,6 +203,16 @@ static void render_process(const struct daemon *d, struct buf *out)
 	family(out, "mconn_start_time_seconds", "gauge",
 	       "When mconnd started, in seconds since the Unix epoch.");
 	put(out, "mconn_start_time_seconds %.3f\n", (double)d->start_wall / 1e9);
+	family(out, "mconn_config_reloads_total", "counter",
+	       "Reloads of the configuration (mconnctl reload, SIGHUP) by result.");
+	put(out, "mconn_config_reloads_total{result=\"ok\"} %llu\n",
+	    (unsigned long long)d->reloads_ok);
+	put(out, "mconn_config_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)d->reloads_failed);
+	family(out, "mconn_config_last_reload_successful", "gauge",
+	       "0 when the last reload was refused (the previous configuration runs on), else 1.");
+	put(out, "mconn_config_last_reload_successful %d\n",
+	    d->reloads_ok + d->reloads_failed == 0 || d->last_reload_ok);
 }
 
 void metrics_render(const struct daemon *d, int64_t now, struct buf *out)

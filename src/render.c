@@ -364,8 +364,9 @@ static void render_stats_target(const struct daemon *d, const struct target *t, 
 	struct latency_summary ls;
 
 	latency_summarize(&t->cycle_lat, 1, now, &ls);
-	buf_printf(out, "target name=%s state=%s state_for_ns=%lld sessions=%u active=%u ok=%llu "
-		   "failed=%llu", t->conf->name, health_state_name(t->health),
+	buf_printf(out, "target name=%s state=%s health=%s state_for_ns=%lld sessions=%u active=%u "
+		   "ok=%llu failed=%llu", t->conf->name,
+		   t->paused ? "paused" : health_state_name(t->health), health_state_name(t->health),
 		   (long long)(now - t->health_since), t->n_sess, daemon_target_active(d, t),
 		   (unsigned long long)t->cycles_ok, (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
@@ -381,9 +382,10 @@ static void render_stats_target(const struct daemon *d, const struct target *t, 
 void render_stats(const struct daemon *d, const struct target *only, int64_t now,
 		  struct buf *out)
 {
-	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u\n",
-		   MCONN_VERSION, (int)getpid(), (long long)(now - d->start_mono), d->n_targets,
-		   d->n_sess);
+	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u "
+		   "reloads_ok=%llu reloads_failed=%llu\n", MCONN_VERSION, (int)getpid(),
+		   (long long)(now - d->start_mono), d->n_targets, d->n_sess,
+		   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
 	for (size_t i = 0; i < d->n_targets; i++)
 		if (!only || d->targets[i] == only)
 			render_stats_target(d, d->targets[i], now, out);

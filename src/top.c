@@ -263,6 +263,8 @@ static const char *top_state_color(const struct top *t, const char *state)
 		return "\033[32m";
 	if (strcmp(state, "down") == 0)
 		return "\033[1;31m";
+	if (strcmp(state, "paused") == 0)
+		return "\033[36m";
 	return "\033[33m";
 }
 

@@ -79,7 +79,8 @@ static double sample(const char *text, const char *name, const char *labels)
 START_TEST(test_families_declared)
 {
 	static const char *const families[] = {
-		"mconn_build_info", "mconn_start_time_seconds", "mconn_target_up",
+		"mconn_build_info", "mconn_start_time_seconds", "mconn_config_reloads_total",
+		"mconn_config_last_reload_successful", "mconn_target_up", "mconn_target_paused",
 		"mconn_target_state", "mconn_health_changes_total", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
 		"mconn_connect_duration_seconds",
@@ -147,8 +148,35 @@ START_TEST(test_values)
 	a->health = HEALTH_UP;
 	text = render();
 	ck_assert(sample(text, "mconn_target_up", labels_a) == 1);
+	ck_assert(sample(text, "mconn_target_paused", labels_a) == 0);
+	a->paused = true;
+	text = render();
+	ck_assert(sample(text, "mconn_target_up", labels_a) == 0);
+	ck_assert(sample(text, "mconn_target_paused", labels_a) == 1);
+	snprintf(l, sizeof(l), "%s,state=\"up\"", labels_a);
+	ck_assert(sample(text, "mconn_target_state", l) == 1);
 	text = strstr(text, "\nmconn_start_time_seconds ");
 	ck_assert(text && strtod(text + 26, NULL) > 1.6e9);
+}
+END_TEST
+
+/* Reloads by result; the last one's outcome, 1 before any (the start's load was good). */
+START_TEST(test_reloads)
+{
+	const char *text = render();
+
+	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"ok\"") == 0);
+	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"failed\"") == 0);
+	ck_assert(strstr(text, "\nmconn_config_last_reload_successful 1\n"));
+	d->reloads_ok = 3;
+	d->reloads_failed = 2;
+	d->last_reload_ok = false;
+	text = render();
+	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"ok\"") == 3);
+	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"failed\"") == 2);
+	ck_assert(strstr(text, "\nmconn_config_last_reload_successful 0\n"));
+	d->last_reload_ok = true;
+	ck_assert(strstr(render(), "\nmconn_config_last_reload_successful 1\n"));
 }
 END_TEST
 
@@ -262,6 +290,7 @@ static Suite *metrics_suite(void)
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
 	tcase_add_test(tc, test_families_declared);
 	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_reloads);
 	tcase_add_test(tc, test_histogram);
 	tcase_add_test(tc, test_monotonic);
 	tcase_add_test(tc, test_label_escape);

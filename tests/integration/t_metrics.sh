@@ -29,7 +29,8 @@ check "Content-Type is the 0.0.4 text format" \
 # The same families and series both ways (values move between the two reads).
 series() { grep -v '^#' "$1" | sed 's/ [^ ]*$//' | sort; }
 check "both ways give the same series" test "$(series "$T/m.txt")" = "$(series "$T/h.txt")"
-for f in mconn_build_info mconn_target_up mconn_target_state mconn_sessions \
+for f in mconn_build_info mconn_config_reloads_total mconn_config_last_reload_successful \
+	mconn_target_up mconn_target_paused mconn_target_state mconn_sessions \
 	mconn_sessions_active mconn_cycles_total mconn_cycle_duration_seconds \
 	mconn_connect_duration_seconds mconn_health_changes_total mconn_start_time_seconds; do
 	check "HELP and TYPE for $f" sh -c "grep -q '^# HELP $f ' '$T/h.txt' && grep -q '^# TYPE $f ' '$T/h.txt'"
@@ -69,6 +70,45 @@ scrape() { [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$ADDR/metric
 check "scrapes work again once they leave" wait_for 20 scrape
 check "sessions kept cycling without failure" tjs_true web '.cycles_failed == 0 and .cycles_ok > 20'
 check "every render was accounted" test "$(js '.metrics.renders >= 19 and .metrics.max_render_ms > 0')" = true
+
+# Reloads: counted by result, the last one's outcome shown, and no counter of a kept
+# or changed target goes back (web's interval changes, which restarts its sessions).
+metric() { curl -s "http://$ADDR/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+web_ok='mconn_cycles_total{target="web",address="127.0.0.1:'$echo_PORT'",result="ok"}'
+off_refused='mconn_cycles_total{target="off",address="127.0.0.1:1",result="refused"}'
+ok0=$(metric "$web_ok")
+ref0=$(metric "$off_refused")
+check "no reload yet: last_reload_successful is 1" test "$(metric mconn_config_last_reload_successful)" = 1
+sed -e 's/^interval = 50ms$/interval = 40ms/' -e 's/^metrics_listen = .*/metrics_listen = 127.0.0.1:1/' \
+	"$T/c.conf" >"$T/c2.conf"
+cp "$T/c.conf" "$T/c1.conf"
+cp "$T/c2.conf" "$T/c.conf"
+"$MCONNCTL" reload >"$T/reload.out" 2>&1
+check "reload succeeds" grep -q '^reloaded: 0 added, 0 removed, 2 changed' "$T/reload.out"
+check "and says the listener stays" grep -q '^metrics_listen changed to 127.0.0.1:1; it takes effect at the next start, 127.0.0.1:0 stays in use' "$T/reload.out"
+check "the listener still answers at $ADDR" scrape
+check "mconn_config_reloads_total{result=\"ok\"} is 1" test "$(metric 'mconn_config_reloads_total{result="ok"}')" = 1
+ok1=$(metric "$web_ok")
+ref1=$(metric "$off_refused")
+check "web's ok counter did not go back over the reload ($ok0 -> $ok1)" test "$ok1" -ge "$ok0"
+check "off's refused counter did not go back ($ref0 -> $ref1)" test "$ref1" -ge "$ref0"
+printf 'bogus_key = 1\n' >>"$T/c.conf"
+"$MCONNCTL" reload >/dev/null 2>&1
+check "a bad file's reload fails" test $? = 1
+check "mconn_config_reloads_total{result=\"failed\"} is 1" test "$(metric 'mconn_config_reloads_total{result="failed"}')" = 1
+check "mconn_config_last_reload_successful is 0" test "$(metric mconn_config_last_reload_successful)" = 0
+cp "$T/c2.conf" "$T/c.conf"
+check "a good reload again" sh -c "\"$MCONNCTL\" reload >/dev/null"
+check "mconn_config_last_reload_successful is 1 again" test "$(metric mconn_config_last_reload_successful)" = 1
+"$MCONNCTL" pause web >/dev/null
+check "a paused target: mconn_target_paused 1, mconn_target_up 0" sh -c "
+	[ \"\$(curl -s 'http://$ADDR/metrics' | grep -c '^mconn_target_paused{target=\"web\".*} 1\$')\" = 1 ] &&
+	[ \"\$(curl -s 'http://$ADDR/metrics' | grep -c '^mconn_target_up{target=\"web\".*} 0\$')\" = 1 ]"
+"$MCONNCTL" check web >"$T/check.out"
+rc=$?
+check "mconnctl check calls a paused target UNKNOWN (exit $rc: $(cat "$T/check.out"))" sh -c "[ $rc = 3 ] && grep -qE '^MCONN UNKNOWN - web paused \(its sessions are stopped; it was (up|unknown)\)' '$T/check.out'"
+"$MCONNCTL" resume web >/dev/null
+check "promtool still accepts the metrics" sh -c "curl -s 'http://$ADDR/metrics' | promtool check metrics"
 stop_mconnd
 
 # Bad and busy listen addresses.
