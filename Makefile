@@ -54,7 +54,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	check-sd check-systemd scrape-cost
+	check-sd check-systemd bench scrape-cost
 all: $(PROGRAMS)
 
 deps:
@@ -100,7 +100,7 @@ check-integration: $(PROGRAMS)
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
 check-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
+	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
 check-valgrind: $(PROGRAMS)
@@ -128,6 +128,15 @@ check-sd: $(PROGRAMS) $(NOTIFYRECV)
 # cached in MCONN_ROOTFS_CACHE (default /var/cache/mconn).
 check-systemd: $(PROGRAMS)
 	@BUILD=$(BUILD) sh tests/systemd/container.sh
+
+# The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
+# baselines, every scenario of issue 6 three times; about 7 minutes.
+$(BUILD)/bench/limit: tests/bench/limit.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+bench: $(PROGRAMS) $(BUILD)/bench/limit
+	@BUILD=$(BUILD) python3 tests/bench/run.py
 
 lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

@@ -14,10 +14,13 @@ set -eu
 # tmux gives mconnctl top a pseudo-terminal.
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
-# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv).
+# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv);
+# man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux"
 PKGS="$PKGS prometheus curl tmux"
-PKGS="$PKGS systemd systemd-container debootstrap"
+PKGS="$PKGS systemd systemd-container debootstrap man-db"
+# make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
+PKGS="$PKGS python3"
 
 missing=""
 for p in $PKGS; do

@@ -45,6 +45,8 @@ struct ctl_client {
 
 struct ctl_server {
 	int listen_fd;
+	/* The epoll instance the listener and the clients are registered with. */
+	int epfd;
 	bool activated;
 	char *path;
 	uint32_t n_clients;

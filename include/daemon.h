@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "histogram.h"
 #include "session.h"
 #include "sockio.h"
 #include "timer.h"
@@ -17,6 +18,7 @@ struct target;
 
 #define DAEMON_MAX_EVENTS 512
 #define DAEMON_MAX_TIMERS_PER_TURN 256
+#define DAEMON_CTL_EVERY 64
 #define DAEMON_SCRATCH 65536
 
 /* What rendering the metrics costs the loop. */
@@ -32,6 +34,9 @@ struct daemon {
 	struct config *cfg;
 	const char *config_path;
 	int epfd;
+	/* The control server's own epoll instance, nested in epfd and also looked at
+	 * every DAEMON_CTL_EVERY session events, so a busy loop still answers at once. */
+	int ctl_epfd;
 	int sigfd;
 	struct sockio sio;
 	struct session_env env;
@@ -70,6 +75,8 @@ struct daemon {
 	double status_rate;
 	uint64_t stale_events;
 	uint64_t unexpected_events;
+	/* How late each cycle started after its scheduled time: the loop keeping up. */
+	struct latency lateness;
 	uint8_t scratch[DAEMON_SCRATCH];
 };
 

@@ -53,6 +53,9 @@ enum io_phase {
 
 #define SESS_READY_IN 0x1u
 #define SESS_READY_OUT 0x2u
+/* The peer's FIN (or an error) was signalled: reads go on to EOF, a short one does
+ * not mean the socket is empty of news. */
+#define SESS_READY_HUP 0x4u
 
 struct session {
 	struct target *target;

@@ -32,6 +32,10 @@ struct sockio {
 	uint32_t max_open;
 	uint16_t port_lo;
 	uint16_t port_hi;
+	/* The readiness just reported for ev_fd (epoll events or poll revents): a connect
+	 * that became writable with no error flag has succeeded, no SO_ERROR needed. */
+	int ev_fd;
+	uint32_t ev;
 };
 
 /* Prepare the context: the epoll instance, no fd limit yet, the ephemeral ports. */

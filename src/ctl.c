@@ -99,6 +99,7 @@ int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
+	c->epfd = epfd;
 	if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
 		c->listen_fd = SD_LISTEN_FDS_START;
 		c->activated = true;
@@ -248,7 +249,7 @@ static void ctl_accept(struct daemon *d, int64_t now)
 				log_msg(LOG_WARNING, "control socket accept: %s", strerror(errno));
 			return;
 		}
-		ctl_add_client(&d->ctl, d->epfd, fd, now);
+		ctl_add_client(&d->ctl, d->ctl.epfd, fd, now);
 	}
 }
 

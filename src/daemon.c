@@ -22,6 +22,7 @@
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
+#define CTL_NEST_EVDATA (EVDATA_OTHER | 2u)
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
@@ -195,13 +196,28 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 			(unsigned long long)cur);
 }
 
+/* The control server gets an epoll instance of its own, registered in the main one:
+ * the main ready list is a FIFO that a thousand busy sessions keep long, and a control
+ * request queued behind them waited for all of them (status p50 38 ms under churn). */
+static int daemon_open_control_epoll(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = CTL_NEST_EVDATA };
+
+	d->ctl_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->ctl_epfd < 0)
+		return -errno;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->ctl_epfd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
 int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 {
 	int64_t now = now_ns();
 	int r;
 
 	memset(d, 0, sizeof(*d));
-	d->epfd = d->sigfd = d->ctl.listen_fd = -1;
+	d->epfd = d->ctl_epfd = d->sigfd = d->ctl.listen_fd = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
 	d->start_wall = wall_ns();
@@ -209,6 +225,9 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	if (d->epfd < 0)
 		return -errno;
 	sockio_init(&d->sio, d->epfd);
+	r = daemon_open_control_epoll(d);
+	if (r < 0)
+		return r;
 	d->env = (struct session_env){ .io = &sockio_ops, .io_ctx = &d->sio, .timers = &d->timers,
 				       .on_result = daemon_on_result, .scratch = d->scratch,
 				       .scratch_len = sizeof(d->scratch) };
@@ -238,7 +257,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 int daemon_open_control(struct daemon *d)
 {
 	char err[256];
-	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->epfd, err, sizeof(err));
+	int r = ctl_open(&d->ctl, d->cfg->control_socket, d->ctl_epfd, err, sizeof(err));
 
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
@@ -270,6 +289,16 @@ int daemon_open_metrics(struct daemon *d)
 	return 0;
 }
 
+/* Give a session its timer event (already taken off the heap); a cycle that starts
+ * counts how late it starts. */
+static void daemon_fire(struct daemon *d, struct session *s, int64_t due, int64_t now)
+{
+	if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
+		latency_record(&d->lateness, now - due, now);
+	if (session_handle(s, &d->env, SEV_TIMER, now) < 0)
+		d->unexpected_events++;
+}
+
 /* Fire timers due at now, at most a bounded number per turn. Each handler gets a
  * fresh clock reading, so a cycle's timings do not include its wait in this batch. */
 static bool daemon_run_timers(struct daemon *d, int64_t now)
@@ -277,10 +306,11 @@ static bool daemon_run_timers(struct daemon *d, int64_t now)
 	uint32_t id;
 
 	for (int i = 0; i < DAEMON_MAX_TIMERS_PER_TURN; i++) {
+		int64_t due = timer_next_due(&d->timers);
+
 		if (timer_pop_due(&d->timers, now, &id) < 0)
 			return false;
-		if (session_handle(&d->sess[id], &d->env, SEV_TIMER, now_ns()) < 0)
-			d->unexpected_events++;
+		daemon_fire(d, &d->sess[id], due, now_ns());
 	}
 	return true;
 }
@@ -289,6 +319,8 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 {
 	uint32_t id = evdata_id(data);
 	struct session *s;
+	int64_t due;
+	int r;
 
 	if (id >= d->cap_sess || (d->sess[id].gen & 0x7fffffffu) != evdata_gen(data) ||
 	    d->sess[id].fd < 0) {
@@ -300,8 +332,23 @@ static void daemon_session_event(struct daemon *d, uint64_t data, uint32_t event
 		s->ready |= SESS_READY_IN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		s->ready |= SESS_READY_OUT;
-	if (session_handle(s, &d->env, SEV_IO, now) < 0)
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		s->ready |= SESS_READY_HUP;
+	d->sio.ev_fd = s->fd;
+	d->sio.ev = events;
+	r = session_handle(s, &d->env, SEV_IO, now);
+	d->sio.ev_fd = -1;
+	if (r < 0) {
 		d->unexpected_events++;
+		return;
+	}
+	/* A cycle that ended with its next one due at once (interval 0) starts here, not
+	 * a turn later: at most one start per event, so nothing can chain. */
+	due = timer_due(&d->timers, id);
+	if ((s->state == SESS_IDLE || s->state == SESS_HOLDING) && due <= now) {
+		timer_cancel(&d->timers, id);
+		daemon_fire(d, s, due, now);
+	}
 }
 
 static void daemon_signal_event(struct daemon *d)
@@ -387,13 +434,32 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 	return (int)((due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
 }
 
+/* Answer whatever the control server has ready, without waiting. The loop calls this,
+ * and fires due timers, every DAEMON_CTL_EVERY session events: a full batch of
+ * connects and closes takes milliseconds, and neither a request nor a cycle start
+ * should wait for all of it. */
+static void daemon_run_control(struct daemon *d)
+{
+	struct epoll_event ev[CTL_MAX_CLIENTS + 1];
+
+	/* A second look answers a client accepted by the first, whose request is there. */
+	for (int round = 0; round < 2; round++) {
+		int n = epoll_wait(d->ctl_epfd, ev, (int)ELEMENTSOF(ev), 0);
+
+		if (n <= 0)
+			return;
+		for (int i = 0; i < n; i++)
+			ctl_handle_event(d, ev[i].data.u64, ev[i].events, now_ns());
+	}
+}
+
 int daemon_turn(struct daemon *d, int max_wait_ms)
 {
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
 	int64_t now = now_ns();
 	bool more = daemon_run_timers(d, now);
 	bool http_ready = false;
-	int n, wait;
+	int n, wait, since_ctl = 0;
 
 	ctl_run_pending(d, now);
 	more |= d->ctl.pending != 0;
@@ -410,14 +476,22 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 		uint64_t data = ev[i].data.u64;
 
 		now = now_ns();
-		if (!(data & EVDATA_OTHER))
+		if (!(data & EVDATA_OTHER)) {
 			daemon_session_event(d, data, ev[i].events, now);
-		else if (data == SIG_EVDATA)
+			if (++since_ctl == DAEMON_CTL_EVERY) {
+				since_ctl = 0;
+				daemon_run_control(d);
+				(void)daemon_run_timers(d, now_ns());
+			}
+		} else if (data == SIG_EVDATA) {
 			daemon_signal_event(d);
-		else if (data == HTTP_EVDATA)
+		} else if (data == CTL_NEST_EVDATA) {
+			daemon_run_control(d);
+		} else if (data == HTTP_EVDATA) {
 			http_ready = true;
-		else
+		} else {
 			ctl_handle_event(d, data, ev[i].events, now);
+		}
 	}
 	now = now_ns();
 	if (d->http && (http_ready || http_next_due(d->http, now) <= now))
@@ -475,8 +549,10 @@ void daemon_free(struct daemon *d)
 	config_free(d->cfg);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	if (d->ctl_epfd >= 0)
+		close(d->ctl_epfd);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	memset(d, 0, sizeof(*d));
-	d->epfd = d->sigfd = -1;
+	d->epfd = d->ctl_epfd = d->sigfd = -1;
 }

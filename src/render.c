@@ -290,10 +290,11 @@ static void render_status_json(const struct daemon *d, const struct target *only
 	}
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
 		   "\"timed_out\":%llu,\"evicted\":%llu},"
-		   "\"loop\":{\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},",
-		   d->n_sess, d->ctl.n_clients,
+		   "\"loop\":{", d->n_sess, d->ctl.n_clients,
 		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
-		   (unsigned long long)d->ctl.evicted,
+		   (unsigned long long)d->ctl.evicted);
+	render_json_latency(out, "lateness_ms", &d->lateness, 1, now);
+	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},",
 		   (unsigned long long)d->loop_turns,
 		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events);
 	render_metrics_json(d, out);

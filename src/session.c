@@ -176,12 +176,15 @@ static int session_send(struct session *s, struct session_env *env, const uint8_
 	return 0;
 }
 
-/* Read the echo of the current message, comparing each byte as it arrives. */
+/* Read the echo of the current message, comparing each byte as it arrives. Each read
+ * asks for one byte more than is left: a byte beyond the echo was never sent (a
+ * mismatch), and a read that comes back short has emptied the socket, so the next
+ * bytes bring a new edge and the read that would only say EAGAIN is saved. */
 static int session_recv(struct session *s, struct session_env *env, const uint8_t *msg,
 			uint32_t len, enum session_error *ret_err)
 {
 	while (s->recvd < len && (s->ready & SESS_READY_IN)) {
-		size_t want = MIN((size_t)(len - s->recvd), env->scratch_len);
+		size_t left = len - s->recvd, want = MIN(left + 1, env->scratch_len);
 		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, want);
 
 		if (n == -EAGAIN) {
@@ -196,10 +199,12 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 			*ret_err = SERR_EOF;
 			return -EPIPE;
 		}
-		if (memcmp(env->scratch, msg + s->recvd, (size_t)n) != 0) {
+		if ((size_t)n > left || memcmp(env->scratch, msg + s->recvd, (size_t)n) != 0) {
 			*ret_err = SERR_MISMATCH;
 			return -EBADMSG;
 		}
+		if ((size_t)n < want && !(s->ready & SESS_READY_HUP))
+			s->ready &= (uint8_t)~SESS_READY_IN;
 		s->recvd += (uint32_t)n;
 	}
 	return 0;

@@ -40,7 +40,7 @@ void sockio_init(struct sockio *io, int epfd)
 		fclose(f);
 	}
 	*io = (struct sockio){ .epfd = epfd, .max_open = UINT32_MAX, .port_lo = (uint16_t)lo,
-			       .port_hi = (uint16_t)hi };
+			       .port_hi = (uint16_t)hi, .ev_fd = -1 };
 }
 
 static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
@@ -114,9 +114,12 @@ fail:
 
 static int sockio_connect_result(void *ctx, int fd, const struct target_conf *tc)
 {
+	const struct sockio *io = ctx;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
+	if (io->ev_fd == fd && (io->ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == EPOLLOUT)
+		return sockio_check_self(io, fd, &tc->addr);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
 	if (err)
@@ -155,16 +158,21 @@ static void sockio_close(void *ctx, int fd, bool rst)
 
 static unsigned sockio_ready(void *ctx, int fd)
 {
+	struct sockio *io = ctx;
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
 	unsigned r = 0;
 
-	(void)ctx;
+	io->ev_fd = -1;
 	if (poll(&p, 1, 0) <= 0)
 		return 0;
+	io->ev_fd = fd;
+	io->ev = (uint32_t)p.revents;
 	if (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
 		r |= SESS_READY_IN;
 	if (p.revents & (POLLOUT | POLLHUP | POLLERR))
 		r |= SESS_READY_OUT;
+	if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+		r |= SESS_READY_HUP;
 	return r;
 }
 

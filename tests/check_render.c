@@ -590,7 +590,7 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 
 static void assert_status_header(const char *status)
 {
-	char control[256], loop[256], reload[256];
+	char control[256], loop[512], late[256], reload[256];
 
 	assert_json_line(status);
 	assert_json_str(status, "version", MCONN_VERSION);
@@ -612,7 +612,11 @@ static void assert_status_header(const char *status)
 	assert_json_null(reload, "last_ok");
 	assert_json_null(reload, "last_result");
 	json_sub(status, "loop", loop, sizeof(loop));
-	ck_assert_uint_eq(json_count(loop), 3);
+	ck_assert_uint_eq(json_count(loop), 4);
+	/* Cycle starts, late or not: count, p50, p90, p99, max. */
+	json_sub(loop, "lateness_ms", late, sizeof(late));
+	ck_assert_uint_eq(json_count(late), 5);
+	ck_assert(json_num(late, "count") >= 0);
 	ck_assert(json_num(loop, "turns") >= 1);
 	ck_assert(json_num(loop, "stale_events") >= 0);
 	ck_assert(json_num(loop, "unexpected_events") == 0);

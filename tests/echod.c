@@ -12,6 +12,11 @@
  * Everything a client can grow is bounded: connections by -n, pending
  * output by ECHOD_CONN_BUF per connection (reading stops while it is full),
  * reads per wakeup by ECHOD_READ_BUDGET, self-connections by backlog + 8.
+ *
+ * -F (fast, for benchmarks) saves the read that would only return EAGAIN: a read
+ * that returns less than it asked for has emptied the socket, and with
+ * edge-triggered epoll the next arrival brings a new event (nginx does the same).
+ * Once the peer's FIN was signalled (EPOLLRDHUP), reads go on to EOF as usual.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -93,7 +98,7 @@ struct listener {
 struct conn {
 	struct handle h;
 	enum echod_mode mode;
-	bool readable, writable, eof;
+	bool readable, writable, eof, rdhup;
 	uint64_t received;
 	unsigned char *buf;
 	size_t start, end;
@@ -105,7 +110,7 @@ struct echod {
 	enum echod_mode opt_mode, mode;
 	long drip_ms, backlog, maxconn;
 	const char *portfile;
-	bool quiet, stop;
+	bool quiet, stop, fast;
 	int epfd;
 	struct handle sig;
 	struct listener listeners[ECHOD_MAX_LISTENERS];
@@ -240,7 +245,7 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
-	      " [-n MAXCONN] [-p PORTFILE] [-q]\n"
+	      " [-n MAXCONN] [-p PORTFILE] [-q] [-F]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
 	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo)\n"
@@ -249,6 +254,7 @@ static void usage(FILE *f)
 	      "  -n  maximum connections (default 50000)\n"
 	      "  -p  write the first listener's port here once listening\n"
 	      "  -q  do not announce listeners on stderr\n"
+	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
 	      "SIGUSR1 switches new connections to echo, SIGUSR2 back to -m.\n", f);
 }
 
@@ -285,7 +291,7 @@ static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:p:qh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:p:qFh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -309,6 +315,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 			break;
 		case 'q':
 			d->quiet = true;
+			break;
+		case 'F':
+			d->fast = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -448,8 +457,11 @@ static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, si
 
 static int conn_read_once(struct echod *d, struct conn *c)
 {
-	ssize_t n = recv(c->h.fd, d->scratch, ECHOD_CONN_BUF - conn_pending(c), 0);
+	size_t want = ECHOD_CONN_BUF - conn_pending(c);
+	ssize_t n = recv(c->h.fd, d->scratch, want, 0);
 
+	if (n > 0 && d->fast && !c->rdhup && (size_t)n < want)
+		c->readable = false;
 	if (n > 0)
 		return conn_consume(d, c, d->scratch, (size_t)n);
 	if (n == 0)
@@ -520,6 +532,8 @@ static void conn_on_event(struct echod *d, struct conn *c, uint32_t events)
 		c->readable = true;
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		c->writable = true;
+	if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		c->rdhup = true;
 	conn_run(d, c);
 }
 

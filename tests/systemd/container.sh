@@ -36,6 +36,8 @@ silent() { "$@" >"$T/last.out" 2>&1 || { sed 's/^/    /' "$T/last.out"; return 1
 # A file in the container's root, written from here.
 ct_path() { printf '/proc/%s/root%s' "$LEADER" "$1"; }
 show() { in_ct systemctl show -P "$2" "$1"; }
+# is_pid VALUE: a real process id, not empty and not 0.
+is_pid() { case $1 in '' | 0 | *[!0-9]*) return 1 ;; esac; }
 is_running() {
 	in_ct timeout 30 systemctl is-system-running --wait 2>/dev/null | grep -qE '^(running|degraded)$'
 }
@@ -205,8 +207,9 @@ in_ct systemctl status --no-pager -l -n 30 mconnd.service >"$T/status.out" 2>&1
 check "systemctl status shows the error: file, line, key" \
 	grep -qE '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval' "$T/status.out"
 check "and that the reload failed" grep -q 'Reload failed for' "$T/status.out"
-check "the journal has the error" \
-	journal_has mconnd.service '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval'
+check "the journal has the error, from mconnd at error priority" \
+	journal_has mconnd.service '/etc/mconnd/conf.d/echo2.conf:[0-9]+: interval' \
+	SYSLOG_IDENTIFIER=mconnd PRIORITY=3
 check "StatusText tells the reload failed" wait_for 5 status_has \
 	'; last reload [0-9:]{8}: failed: /etc/mconnd/conf.d/echo2.conf:[0-9]+: interval'
 [ "$FAILS" = 0 ] || sed 's/^/    /' "$T/reload.out" "$T/status.out"
@@ -231,7 +234,15 @@ check "and changed nothing" test "$(tfield echo1 interval_ms)" = 300
 in_ct chmod 0660 /run/mconnd.sock
 
 # --- The watchdog: a stopped loop stops pinging; systemd kills and restarts it.
-in_ct kill -STOP "$MAIN"
+# Never 'kill -STOP 0' (systemd's MainPID when there is none): that would stop
+# this script's own process group.
+MAIN=$(show mconnd.service MainPID)
+if is_pid "$MAIN"; then
+	ok "the service has a main process to stop ($MAIN)"
+	in_ct kill -STOP "$MAIN"
+else
+	fail "the service has no main process to stop (MainPID '$MAIN')"
+fi
 restarted() { p=$(show mconnd.service MainPID); [ "$p" != 0 ] && [ "$p" != "$MAIN" ] && [ "$(show mconnd.service ActiveState)" = active ]; }
 check "kill -STOP of the main PID: killed by the watchdog and restarted" wait_for 20 restarted
 check "the journal says why" journal_has mconnd.service 'Watchdog timeout'

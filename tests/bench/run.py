@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""make bench: mconnd next to two baselines, on loopback, on this machine.
+
+Every scenario of issue 6 runs REPS times (default 3); the table shows the median and
+the spread ((max - min) / median). The fixture echo server runs in its fast mode on
+CPU 0 (taskset), the client under test (mconnd, the limit client, the classic client)
+on CPU 1, this runner on CPU 0 beside the server. Results go to BUILD/bench/results.csv
+and results.json as well. Python 3 standard library only.
+
+Environment: BUILD (default build), REPS (3), WARM (warm-up seconds, 1), DUR
+(measured seconds, 4), ONLY (comma-separated scenario numbers to run, default all).
+"""
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, os.environ.get("BUILD", "build"))
+REPS = int(os.environ.get("REPS", "3"))
+WARM = float(os.environ.get("WARM", "1"))
+DUR = float(os.environ.get("DUR", "4"))
+ONLY = {int(x) for x in os.environ.get("ONLY", "").split(",") if x}
+MCONND = os.path.join(BUILD, "mconnd")
+ECHOD = os.path.join(BUILD, "echod")
+LIMIT = os.path.join(BUILD, "bench", "limit")
+CLASSIC = os.path.join(TOP, "tests", "bench", "classic.py")
+CPU_SERVER, CPU_CLIENT = "0", "1"
+# Sources for FIN churn: TIME_WAIT lands on the client, so one source address would
+# leave connect() searching ports among TIME_WAIT sockets.
+SOURCES = ["127.0.0.%d" % i for i in range(2, 10)]
+RT_MSG = "mconn-bench-16b."
+TICK = os.sysconf("SC_CLK_TCK")
+SYSCTLS = ["net/ipv4/tcp_tw_reuse", "net/ipv4/ip_local_port_range", "net/core/somaxconn",
+           "net/ipv4/tcp_max_tw_buckets", "net/ipv4/tcp_fin_timeout"]
+
+results = []
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_for(secs, fn):
+    """Poll fn every 20 ms until it returns something true, for at most secs."""
+    end = time.monotonic() + secs
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.02)
+
+
+def cpu_ns(pid):
+    """CPU time (user+sys) of a process in ns, from /proc/PID/schedstat."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def free_port():
+    """A port above the ephemeral range (32768-60999 here), as echo services use
+    (7, 65432): connect() never picks it as a source, so no self-connect check is
+    needed on the client side."""
+    lo_hi = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+    start = int(lo_hi[1]) + 1 if int(lo_hi[1]) < 65000 else 20000
+    for port in range(start + os.getpid() % 500, 65535):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise SystemExit("bench: no free port")
+
+
+def median_spread(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None, None
+    med = statistics.median(vals)
+    spread = (max(vals) - min(vals)) / med * 100 if med else 0.0
+    return med, spread
+
+
+def record(scenario, case, client, metric, unit, vals, **extra):
+    med, spread = median_spread(vals)
+    row = {"scenario": scenario, "case": case, "client": client, "metric": metric,
+           "unit": unit, "median": med, "spread_pct": spread, "runs": vals}
+    row.update(extra)
+    results.append(row)
+    return med
+
+
+class Echod:
+    def __init__(self, tmp):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["taskset", "-c", CPU_SERVER, ECHOD, "-F", "-q", "-l",
+                                      "127.0.0.1:%d" % self.port, "-p",
+                                      os.path.join(tmp, "echod.port")])
+        if not wait_for(5, lambda: os.path.exists(os.path.join(tmp, "echod.port"))):
+            raise SystemExit("bench: echod did not start")
+
+    def cpu_ns(self):
+        return cpu_ns(self.proc.pid)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Mconnd:
+    """mconnd on CPU 1 with a config of its own and a NOTIFY_SOCKET of the bench's."""
+
+    def __init__(self, tmp, targets):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "mconnd.sock")
+        conf = os.path.join(tmp, "mconnd.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\ncontrol_socket = %s\nlog_level = warning\n" % self.sock)
+            for t in targets:
+                f.write('[target "%s"]\n' % t.pop("name"))
+                for k, v in t.items():
+                    for one in v if isinstance(v, list) else [v]:
+                        f.write("%s = %s\n" % (k, one))
+        self.notify_path = os.path.join(tmp, "notify.sock")
+        if os.path.exists(self.notify_path):
+            os.unlink(self.notify_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify_path)
+        self.t_exec = time.monotonic()
+        self.proc = subprocess.Popen(["taskset", "-c", CPU_CLIENT, MCONND, "-c", conf], env=env,
+                                     stderr=open(os.path.join(tmp, "mconnd.log"), "a"))
+        self.ready_s = self.wait_ready(30)
+        self.ctl = None
+
+    def wait_ready(self, secs):
+        self.notify.settimeout(secs)
+        try:
+            while True:
+                msg = self.notify.recv(4096)
+                if b"READY=1" in msg.split(b"\n"):
+                    return time.monotonic() - self.t_exec
+        except socket.timeout:
+            raise SystemExit("bench: mconnd sent no READY=1 (see %s/mconnd.log)" % self.tmp)
+
+    def request(self, line, fresh=False, may_fail=False):
+        """One request, on a kept-open control connection or, like mconnctl, on a
+        connection of its own; returns (reply, seconds from connect to the end)."""
+        t0 = time.monotonic()
+        if fresh and self.ctl:
+            self.ctl.close()
+            self.ctl = None
+        if self.ctl is None:
+            self.ctl = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.ctl.connect(self.sock)
+        self.ctl.sendall(line.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n\n"):
+            chunk = self.ctl.recv(1 << 20)
+            if not chunk:
+                raise SystemExit("bench: control socket closed")
+            buf += chunk
+        dt = time.monotonic() - t0
+        if not buf.startswith(b"OK"):
+            if may_fail:
+                return None, dt
+            raise SystemExit("bench: %s: %s" % (line, buf[:200]))
+        return buf.split(b"\n", 1)[1], dt
+
+    def status(self):
+        return json.loads(self.request("status -j")[0])
+
+    def counts(self):
+        st = self.status()
+        ok = sum(t["cycles_ok"] for t in st["targets"])
+        bad = sum(t["cycles_failed"] for t in st["targets"])
+        return ok, bad + st["loop"]["unexpected_events"], st
+
+    def cpu_ns(self):
+        return cpu_ns(self.proc.pid)
+
+    def stop(self):
+        if self.ctl:
+            self.ctl.close()
+        self.proc.terminate()
+        self.proc.wait()
+        self.notify.close()
+        os.unlink(self.notify_path)
+
+
+def split(n, k):
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
+def targets_for(port, n, mode, close, interval="0", sources=None):
+    base = {"address": "127.0.0.1:%d" % port, "interval": interval, "mode": mode,
+            "close": close, "timeout": "5s", "connect_timeout": "2s"}
+    if mode == "persistent":
+        base["message"] = RT_MSG
+    if not sources:
+        return [dict(base, name="bench", connections=n)]
+    return [dict(base, name="bench%d" % i, connections=c, source=src)
+            for i, (c, src) in enumerate(zip(split(n, len(sources)), sources)) if c]
+
+
+def run_mconnd(tmp, echod, targets, warm, dur):
+    """Returns ops, failed, secs, cpu_s of the daemon, echod CPU %, last status."""
+    m = Mconnd(tmp, targets)
+    try:
+        time.sleep(warm)
+        ok0, bad0, _ = m.counts()
+        c0, e0, t0 = m.cpu_ns(), echod.cpu_ns(), time.monotonic()
+        time.sleep(dur)
+        ok1, bad1, st = m.counts()
+        c1, e1, t1 = m.cpu_ns(), echod.cpu_ns(), time.monotonic()
+    finally:
+        m.stop()
+    return {"ops": ok1 - ok0, "failed": bad1 - bad0, "secs": t1 - t0, "cpu_s": (c1 - c0) / 1e9,
+            "server_pct": (e1 - e0) / (t1 - t0) / 1e7, "status": st}
+
+
+def run_baseline(cmd, echod):
+    e0, t0 = echod.cpu_ns(), time.monotonic()
+    out = subprocess.run(["taskset", "-c", CPU_CLIENT] + cmd, capture_output=True, text=True,
+                         check=True).stdout
+    e1, t1 = echod.cpu_ns(), time.monotonic()
+    r = json.loads(out.strip().splitlines()[-1])
+    # The server's share over the whole run, warm-up included.
+    r["server_pct"] = (e1 - e0) / (t1 - t0) / 1e7
+    return r
+
+
+def baseline_args(port, n, mode, close, sources, interval_ms=None):
+    a = ["-a", "127.0.0.1:%d" % port, "-n", str(n), "-m", mode, "-c", close,
+         "-w", str(WARM), "-d", str(DUR)]
+    for s in sources or []:
+        a += ["-S", s]
+    if interval_ms is not None:
+        a += ["-i", str(interval_ms)]
+    return a
+
+
+def throughput_case(tmp, echod, scenario, case, n, mode, close, sources):
+    """Scenarios 1 and 2: the three clients, interleaved, REPS times."""
+    runs = {"limit": [], "mconnd": [], "classic": []}
+    for rep in range(REPS):
+        args = baseline_args(echod.port, n, mode, close, sources)
+        runs["limit"].append(run_baseline([LIMIT] + args, echod))
+        runs["mconnd"].append(run_mconnd(tmp, echod, targets_for(echod.port, n, mode, close,
+                                                                 sources=sources), WARM, DUR))
+        runs["classic"].append(run_baseline(["python3", CLASSIC] + args, echod))
+    rates = {}
+    for client, rs in runs.items():
+        rate = [r["ops"] / r["secs"] for r in rs]
+        cpu = [r["cpu_s"] / r["ops"] * 1e6 if r["ops"] else None for r in rs]
+        rates[client] = record(scenario, case, client, "rate", "/s", rate,
+                               cpu_ms_per_1k=median_spread(cpu)[0],
+                               failed=sum(r["failed"] for r in rs),
+                               server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
+    row = [r for r in results if r["case"] == case and r["client"] == "mconnd"][0]
+    row["vs_limit"] = "%.0f%%" % (100 * rates["mconnd"] / rates["limit"])
+    row["vs_classic"] = "%.1fx" % (rates["mconnd"] / rates["classic"])
+    log("  %s: mconnd %.0f/s = %.0f %% of limit, %.1fx classic" % (
+        case, rates["mconnd"], 100 * rates["mconnd"] / rates["limit"],
+        rates["mconnd"] / rates["classic"]))
+
+
+def scenario_churn(tmp, echod):
+    for n in (100, 1000):
+        for close in ("rst", "fin"):
+            src = SOURCES if close == "fin" else None
+            case = "cycle N=%d close=%s%s" % (n, close, " src=8" if src else "")
+            throughput_case(tmp, echod, "1 churn", case, n, "cycle", close, src)
+
+
+def scenario_roundtrips(tmp, echod):
+    for n in (100, 1000):
+        throughput_case(tmp, echod, "2 round trips", "persistent N=%d" % n, n, "persistent",
+                        "fin", None)
+
+
+def scenario_rate(tmp, echod):
+    n, warm, dur = 10000, 2.0, 5.0
+    for mode in ("persistent", "cycle"):
+        src = SOURCES if mode == "cycle" else None
+        case = "%s 10k@1s%s" % (mode, " src=8" if src else "")
+        m_runs, l_runs = [], []
+        for rep in range(REPS):
+            r = run_mconnd(tmp, echod, targets_for(echod.port, n, mode, "fin", "1s", src), warm,
+                           dur)
+            r["p99_lateness_ms"] = r["status"]["loop"]["lateness_ms"]["p99"]
+            m_runs.append(r)
+            a = baseline_args(echod.port, n, mode, "fin", src, 1000)
+            a[a.index("-w") + 1], a[a.index("-d") + 1] = str(warm), str(dur)
+            l_runs.append(run_baseline([LIMIT] + a, echod))
+        for client, rs in (("mconnd", m_runs), ("limit", l_runs)):
+            record("3 health-check rate", case, client, "cpu", "% core",
+                   [r["cpu_s"] / r["secs"] * 100 for r in rs],
+                   rate=median_spread([r["ops"] / r["secs"] for r in rs])[0],
+                   failed=sum(r["failed"] for r in rs),
+                   p99_lateness_ms=median_spread([r.get("p99_lateness_ms") for r in rs])[0],
+                   server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
+        log("  %s: mconnd %.1f %% of a core" % (case, results[-2]["median"]))
+
+
+def scenario_footprint(tmp, echod):
+    points = (0, 1000, 10000, 19000)
+    rss, fds = {p: [] for p in points}, {p: [] for p in points}
+    for rep in range(REPS):
+        for n in points:
+            targets = targets_for(echod.port, n, "persistent", "fin", "1s") if n else []
+            m = Mconnd(tmp, targets)
+            try:
+                if n:
+                    ok = wait_for(30, lambda: sum(t["sessions_active"]
+                                                  for t in m.status()["targets"]) >= n)
+                    if not ok:
+                        raise SystemExit("bench: %d sessions did not connect" % n)
+                    m.status()
+                rss[n].append(rss_kib(m.proc.pid))
+                fds[n].append(len(os.listdir("/proc/%d/fd" % m.proc.pid)))
+            finally:
+                m.stop()
+    base = statistics.median(rss[0])
+    for n in points:
+        per = [(r - base) * 1024 / n for r in rss[n]] if n else None
+        record("4 footprint", "%d sessions" % n, "mconnd", "rss", "KiB", rss[n],
+               fds=statistics.median(fds[n]),
+               bytes_per_session=median_spread(per)[0] if per else None)
+    log("  19,000 sessions: %.0f bytes of RSS per session" % results[-1]["bytes_per_session"])
+
+
+def scenario_control(tmp, echod):
+    n = 1000
+    has_metrics = None
+    lat = {"status": [], "metrics": []}
+    for rep in range(REPS):
+        m = Mconnd(tmp, targets_for(echod.port, n, "cycle", "rst"))
+        try:
+            if has_metrics is None:
+                has_metrics = m.request("metrics", True, may_fail=True)[0] is not None
+            time.sleep(WARM)
+            end = time.monotonic() + DUR
+            while time.monotonic() < end:
+                lat["status"].append(m.request("status", True)[1] * 1000)
+                if has_metrics:
+                    lat["metrics"].append(m.request("metrics", True)[1] * 1000)
+                time.sleep(0.02)
+        finally:
+            m.stop()
+    for what in ("status", "metrics"):
+        v = sorted(lat[what])
+        if not v:
+            results.append({"scenario": "5 control under load", "case": "churn N=1000 rst",
+                            "client": "mconnd", "metric": what + " p99", "unit": "ms",
+                            "median": None, "spread_pct": None, "runs": [],
+                            "note": "pending: no metrics command on this build"})
+            continue
+        record("5 control under load", "churn N=1000 rst", "mconnd", what + " p99", "ms",
+               [v[int(0.99 * (len(v) - 1))]], p50_ms=statistics.median(v), samples=len(v))
+
+
+def scenario_startup(tmp, echod):
+    n = 19000
+    runs = []
+    for rep in range(REPS):
+        m = Mconnd(tmp, targets_for(echod.port, n, "cycle", "fin", "1s"))
+        runs.append(m.ready_s * 1000)
+        m.stop()
+    record("6 startup", "19,000 sessions", "mconnd", "exec to READY=1", "ms", runs)
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return "{:,}".format(v)
+    if abs(v) >= 1000:
+        return "{:,.0f}".format(v)
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+def print_table(info):
+    print("mconn bench %s on %s (%s, %d CPUs), kernel %s; REPS=%d WARM=%gs DUR=%gs" % (
+        info["date"], info["host"], info["cpu"], os.cpu_count(), info["kernel"], REPS, WARM, DUR))
+    print("echod -F on CPU %s, client under test on CPU %s; load average at start %s" % (
+        CPU_SERVER, CPU_CLIENT, info["loadavg"]))
+    print("sysctl: " + ", ".join("%s=%s" % (k.split("/")[-1], v) for k, v in info["sysctl"].items()))
+    print()
+    hdr = "%-22s %-28s %-8s %-16s %12s %7s  %s" % ("scenario", "case", "client", "metric",
+                                                   "median", "spread", "details")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in results:
+        det = []
+        for k in ("vs_limit", "vs_classic", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
+                  "p99_lateness_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
+            if k in r and r[k] is not None:
+                det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
+        print("%-22s %-28s %-8s %-16s %12s %6s%%  %s" % (
+            r["scenario"], r["case"], r["client"], r["metric"] + " " + r["unit"],
+            fmt(r["median"]), fmt(r["spread_pct"]), " ".join(det)))
+    print()
+    print("rate = completed cycles or round trips per second (median of %d runs), spread ="
+          " (max - min) / median; cpu_ms_per_1k = CPU (user+sys) ms per 1,000 of them;"
+          " server_cpu_pct = echod's share of CPU 0" % REPS)
+
+
+def main():
+    for p in (MCONND, ECHOD, LIMIT):
+        if not os.access(p, os.X_OK):
+            raise SystemExit("bench: %s missing (make bench builds it)" % p)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
+    os.sched_setaffinity(0, {int(CPU_SERVER)})
+    info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "host": os.uname().nodename, "kernel": os.uname().release,
+            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                         if l.startswith("model name")), "?"),
+            "loadavg": open("/proc/loadavg").read().split()[0],
+            "sysctl": {k: " ".join(open("/proc/sys/" + k).read().split()) for k in SYSCTLS},
+            "nofile": [soft, hard]}
+    scenarios = [(1, scenario_churn), (2, scenario_roundtrips), (3, scenario_rate),
+                 (4, scenario_footprint), (5, scenario_control), (6, scenario_startup)]
+    tmp = tempfile.mkdtemp(prefix="mconn-bench.")
+    echod = Echod(tmp)
+    t0 = time.monotonic()
+    try:
+        for num, fn in scenarios:
+            if ONLY and num not in ONLY:
+                continue
+            log("bench: scenario %d (%s) ..." % (num, fn.__name__[9:]))
+            fn(tmp, echod)
+    finally:
+        echod.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    info["elapsed_s"] = round(time.monotonic() - t0, 1)
+    print_table(info)
+    print("\nelapsed %.0f s" % info["elapsed_s"])
+    out = os.path.join(BUILD, "bench")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"info": info, "results": results}, f, indent=1)
+    keys = ["scenario", "case", "client", "metric", "unit", "median", "spread_pct"]
+    with open(os.path.join(out, "results.csv"), "w") as f:
+        f.write(",".join(keys + ["details"]) + "\n")
+        for r in results:
+            det = ";".join("%s=%s" % (k, r[k]) for k in r if k not in keys and k != "runs")
+            f.write(",".join('"%s"' % ("" if r[k] is None else r[k]) for k in keys) +
+                    ',"%s"\n' % det)
+    log("bench: wrote %s/results.csv and results.json" % out)
+    failed = sum(r.get("failed", 0) or 0 for r in results if r["client"] == "mconnd")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    sys.exit(main())
