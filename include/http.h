@@ -12,8 +12,9 @@ struct daemon;
 struct http_listener;
 struct sockaddr_any;
 
-/* epoll data of MHD's epoll fd in the daemon's epoll set. */
-#define HTTP_EVDATA (EVDATA_OTHER | 2u)
+/* epoll data of MHD's epoll fd in the daemon's epoll set; daemon.c checks that it
+ * differs from the signalfd's, the control listener's and the control set's. */
+#define HTTP_EVDATA (EVDATA_OTHER | 3u)
 /* Connections served at once; more wait in the kernel's backlog. */
 #define HTTP_MAX_CLIENTS 16
 /* Memory one connection may use for its request (line, headers, body). */

@@ -23,6 +23,9 @@
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
 #define CTL_NEST_EVDATA (EVDATA_OTHER | 2u)
+_Static_assert(HTTP_EVDATA != SIG_EVDATA && HTTP_EVDATA != CTL_NEST_EVDATA &&
+		       HTTP_EVDATA != CTL_EVDATA_LISTEN && CTL_NEST_EVDATA != CTL_EVDATA_LISTEN,
+	       "every descriptor in the epoll set has its own data");
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 /* File descriptors kept free of sessions: control clients, the journal, spares. */

@@ -50,7 +50,7 @@ addr=$(ctl -j status | jq -r .metrics.listen)
 echo "scrape-cost: $((per * NT)) sessions over $NT targets; $N scrapes over HTTP, $N with mconnctl metrics"
 i=0
 while [ $i -lt "$N" ]; do
-	curl -s -o "$T/m.txt" "http://$addr/metrics" || { echo "scrape-cost: curl failed"; exit 1; }
+	curl -s -m 10 -o "$T/m.txt" "http://$addr/metrics" || { echo "scrape-cost: curl failed"; exit 1; }
 	ctl metrics >/dev/null || exit 1
 	i=$((i + 1))
 done

@@ -21,7 +21,7 @@ check "web comes up" wait_for 10 tjs_true web '.state == "up"'
 "$MCONNCTL" metrics >"$T/m.txt"
 check "mconnctl metrics exits 0" test $? = 0
 check "promtool accepts mconnctl metrics" promtool check metrics <"$T/m.txt"
-code=$(curl -s -o "$T/h.txt" -D "$T/h.hdr" -w '%{http_code}' "http://$ADDR/metrics")
+code=$(curl -s -m 10 -o "$T/h.txt" -D "$T/h.hdr" -w '%{http_code}' "http://$ADDR/metrics")
 check "GET /metrics is 200 (got $code)" test "$code" = 200
 check "promtool accepts the HTTP endpoint" promtool check metrics <"$T/h.txt"
 check "Content-Type is the 0.0.4 text format" \
@@ -39,20 +39,20 @@ check "web is up in the metrics" grep -q "^mconn_target_up{target=\"web\",addres
 check "off's refusals are counted" \
 	grep -qE '^mconn_cycles_total\{target="off",address="127.0.0.1:1",result="refused"\} [1-9]' "$T/h.txt"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/")
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$ADDR/")
 check "/ is 404 (got $code)" test "$code" = 404
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/metrics/x")
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$ADDR/metrics/x")
 check "/metrics/x is 404 (got $code)" test "$code" = 404
-code=$(curl -s -o /dev/null -D "$T/p.hdr" -w '%{http_code}' -X POST -d 'x=1' "http://$ADDR/metrics")
+code=$(curl -s -m 10 -o /dev/null -D "$T/p.hdr" -w '%{http_code}' -X POST -d 'x=1' "http://$ADDR/metrics")
 check "POST is 405 (got $code)" test "$code" = 405
 check "405 says Allow: GET, HEAD" grep -qi '^Allow: GET, HEAD' "$T/p.hdr"
-code=$(curl -s -I -o "$T/head.hdr" -w '%{http_code} %{size_download}' "http://$ADDR/metrics")
+code=$(curl -s -m 10 -I -o "$T/head.hdr" -w '%{http_code} %{size_download}' "http://$ADDR/metrics")
 check "HEAD is 200 without a body (got $code)" test "$code" = "200 0"
 check "the listener counted them" test "$(js '.metrics.http_not_found == 2 and .metrics.http_bad_method == 1')" = true
 
 # A request header far beyond the per-connection memory: refused, nothing else hurt.
 big=$(head -c 65536 /dev/zero | tr '\0' 'a')
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://$ADDR/metrics")
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://$ADDR/metrics")
 check "a 64 KiB header is refused (got $code)" sh -c "[ '$code' = 431 ] || [ '$code' = 413 ] || [ '$code' = 000 ]"
 
 # Hold every connection the listener serves (16), each after one answered request
@@ -73,7 +73,7 @@ check "every render was accounted" test "$(js '.metrics.renders >= 19 and .metri
 
 # Reloads: counted by result, the last one's outcome shown, and no counter of a kept
 # or changed target goes back (web's interval changes, which restarts its sessions).
-metric() { curl -s "http://$ADDR/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+metric() { curl -s -m 10 "http://$ADDR/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 web_ok='mconn_cycles_total{target="web",address="127.0.0.1:'$echo_PORT'",result="ok"}'
 off_refused='mconn_cycles_total{target="off",address="127.0.0.1:1",result="refused"}'
 ok0=$(metric "$web_ok")
@@ -102,13 +102,13 @@ check "a good reload again" sh -c "\"$MCONNCTL\" reload >/dev/null"
 check "mconn_config_last_reload_successful is 1 again" test "$(metric mconn_config_last_reload_successful)" = 1
 "$MCONNCTL" pause web >/dev/null
 check "a paused target: mconn_target_paused 1, mconn_target_up 0" sh -c "
-	[ \"\$(curl -s 'http://$ADDR/metrics' | grep -c '^mconn_target_paused{target=\"web\".*} 1\$')\" = 1 ] &&
-	[ \"\$(curl -s 'http://$ADDR/metrics' | grep -c '^mconn_target_up{target=\"web\".*} 0\$')\" = 1 ]"
+	[ \"\$(curl -s -m 10 'http://$ADDR/metrics' | grep -c '^mconn_target_paused{target=\"web\".*} 1\$')\" = 1 ] &&
+	[ \"\$(curl -s -m 10 'http://$ADDR/metrics' | grep -c '^mconn_target_up{target=\"web\".*} 0\$')\" = 1 ]"
 "$MCONNCTL" check web >"$T/check.out"
 rc=$?
 check "mconnctl check calls a paused target UNKNOWN (exit $rc: $(cat "$T/check.out"))" sh -c "[ $rc = 3 ] && grep -qE '^MCONN UNKNOWN - web paused \(its sessions are stopped; it was (up|unknown)\)' '$T/check.out'"
 "$MCONNCTL" resume web >/dev/null
-check "promtool still accepts the metrics" sh -c "curl -s 'http://$ADDR/metrics' | promtool check metrics"
+check "promtool still accepts the metrics" sh -c "curl -s -m 10 'http://$ADDR/metrics' | promtool check metrics"
 stop_mconnd
 
 # Bad and busy listen addresses.

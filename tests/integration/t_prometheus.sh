@@ -75,7 +75,7 @@ stop_pid "$echo_PID"
 check "mconn_target_up goes to 0 once the server is stopped" wait_for 15 is_up 0
 firing() { api alerts | jq -e '.data.alerts[] | select(.labels.alertname == "MconnTargetDown" and .labels.target == "web" and .state == "firing")' >/dev/null; }
 check "the sample rule MconnTargetDown fires" wait_for 15 firing
-check "refusals reached Prometheus" sh -c "[ \"\$(curl -s 'http://127.0.0.1:$PROM_PORT/api/v1/query?query=mconn_cycles_total%7Bresult%3D%22refused%22%7D' | jq -r '.data.result[0].value[1]')\" -ge 2 ]"
+check "refusals reached Prometheus" sh -c "[ \"\$(curl -s -m 10 'http://127.0.0.1:$PROM_PORT/api/v1/query?query=mconn_cycles_total%7Bresult%3D%22refused%22%7D' | jq -r '.data.result[0].value[1]')\" -ge 2 ]"
 stop_pid "$PROM_PID"
 stop_mconnd
 finish
