@@ -21,6 +21,10 @@ PKGS="$PKGS prometheus curl tmux"
 PKGS="$PKGS systemd systemd-container debootstrap man-db"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 PKGS="$PKGS python3"
+# Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
+# is only recommended by clang, and recommends are not installed), clang-tidy and
+# cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.
+PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -20,6 +20,9 @@ struct target;
 #define DAEMON_MAX_TIMERS_PER_TURN 256
 #define DAEMON_CTL_EVERY 64
 #define DAEMON_SCRATCH 65536
+/* A loop that did not run for this long beyond what it asked for was stopped or
+ * starved: the deadlines move on by the time lost. */
+#define DAEMON_STALL_NS (250 * NSEC_PER_MSEC)
 
 /* What rendering the metrics costs the loop. */
 struct scrape_stats {
@@ -77,6 +80,9 @@ struct daemon {
 	uint64_t unexpected_events;
 	/* How late each cycle started after its scheduled time: the loop keeping up. */
 	struct latency lateness;
+	uint64_t stalls;
+	int64_t stalled_ns;
+	int64_t mark;
 	uint8_t scratch[DAEMON_SCRATCH];
 };
 

@@ -49,6 +49,9 @@ static inline int64_t timer_due(const struct timer_heap *h, uint32_t id)
 	return timer_armed(h, id) ? h->v[h->slot_of[id]].due : INT64_MAX;
 }
 
+/* Move every deadline delta ns later, keeping their order. */
+void timer_shift(struct timer_heap *h, int64_t delta);
+
 /* Return the earliest deadline, or INT64_MAX when the heap is empty. */
 int64_t timer_next_due(const struct timer_heap *h);
 

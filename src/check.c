@@ -189,9 +189,6 @@ int check_main(const char *path, int argc, char **argv)
 		r = check_read(reply.data, &in) ? check_evaluate(name, &in, &w, &c)
 		    : check_say(PLUGIN_UNKNOWN, NULL, "unexpected reply from mconnd");
 		break;
-	case CTL_ERR:
-		r = check_say(PLUGIN_UNKNOWN, NULL, "%s", err);
-		break;
 	default:
 		r = check_say(PLUGIN_UNKNOWN, NULL, "%s", err);
 		break;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -458,6 +459,12 @@ static int config_handler(void *user, const char *section, const char *name, con
 		return 1;
 	}
 	keys_list(ctx->sect, known, sizeof(known));
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (keys[i].sect == ctx->sect && strcasecmp(keys[i].name, name) == 0) {
+			ctx_error(ctx, name, "unknown key (keys are lower case: '%s')", keys[i].name);
+			return 1;
+		}
+	}
 	ctx_error(ctx, name, "unknown key%s; accepted keys in this section: %s",
 		  strpbrk(name, " \t") ? " (is an '=' missing?)" : "", known);
 	return 1;
@@ -469,7 +476,8 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 
 	if (!t)
 		abort();
-	memcpy(t->name, name, MIN(strlen(name), sizeof(t->name) - 1));
+	/* t is zeroed and the copy stops one short of the end: the name stays terminated. */
+	memcpy(t->name, name, MIN(strlen(name), sizeof(t->name) - 1)); /* NOLINT(bugprone-not-null-terminated-result) */
 	t->file = file;
 	t->line = line;
 	t->connections = 1;
@@ -784,6 +792,8 @@ static void config_parse_file(struct parse_ctx *ctx)
 static int config_finish(struct parse_ctx *ctx, size_t before, struct config **ret)
 {
 	config_validate(ctx);
+	/* The parse adds errors through ctx->errs, which cppcheck does not follow. */
+	/* cppcheck-suppress knownConditionTrueFalse */
 	if (ctx->errs->n + ctx->errs->dropped != before) {
 		config_free(ctx->cfg);
 		return -EINVAL;
@@ -931,6 +941,12 @@ static void config_read_dropins(struct parse_ctx *main, const struct stat *main_
 			continue;
 		ctx.file = c->files[c->n_files++] = xstrdup(g.gl_pathv[i]);
 		r = file_read_all(ctx.file, &text, &ctx.len);
+		if (r == -EISDIR) {
+			ctx_error(main, "include",
+				  "'%s' is a directory; name its files with a pattern such as %s/*.conf",
+				  ctx.file, ctx.file);
+			continue;
+		}
 		if (r < 0) {
 			config_read_error(main->errs, ctx.file, r);
 			continue;
@@ -1100,7 +1116,8 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 	if (!(bit & CHG_SETTABLE)) {
 		char names[128];
 
-		snprintf(err, errlen, "%.40s: cannot be set at run time; settable: %s", key,
+		snprintf(err, errlen, "%.40s: %s; settable: %s", key,
+			 bit ? "cannot be set at run time" : "no such key",
 			 config_changes_format(CHG_SETTABLE, names, sizeof(names)));
 		return -EINVAL;
 	}

@@ -36,7 +36,9 @@ int ctl_check_path(const char *path, char *err, size_t errlen)
 		return -errno;
 	}
 	if (st.st_mode & S_IWOTH) {
-		snprintf(err, errlen, "control socket directory %s is writable by others; refusing", dir);
+		snprintf(err, errlen,
+			 "control socket directory %s is writable by others; refusing (use a directory only its owner may write, such as /run, or chmod o-w it)",
+			 dir);
 		return -EPERM;
 	}
 	if (lstat(path, &st) < 0)

@@ -25,8 +25,12 @@ static int ctlclient_connect(const char *path, char *err, size_t errlen)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		snprintf(err, errlen, "cannot connect to %s: %s (is mconnd running?)", path,
-			 strerror(errno));
+		int e = errno;
+
+		snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(e),
+			 e == EACCES ? " (the socket's mode and group do not let this user in; see control_mode and control_group in mconnd.conf(5))"
+			 : e == ENOENT || e == ECONNREFUSED ? " (is mconnd running, and is this its control_socket?)"
+			 : "");
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -271,9 +271,17 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 			return;
 		}
 		if (c->admin && cl && !peer_is_admin(d, cl)) {
-			log_msg(LOG_NOTICE, "control: '%s' denied to uid %u (pid %d): not root, not mconnd's user, not in admin_group",
-				c->name, (unsigned)cl->uid, (int)cl->pid);
-			reply_error(out, start, "permission denied");
+			bool group = d->cfg->admin_group != NULL;
+
+			log_msg(LOG_NOTICE, "control: '%s' denied to uid %u (pid %d): not root, not mconnd's user, %s",
+				c->name, (unsigned)cl->uid, (int)cl->pid,
+				group ? "not in admin_group" : "and no admin_group is set");
+			out->len = start;
+			out->overflow = false;
+			buf_printf(out, "ERR permission denied\n'%s' needs root, mconnd's user (uid %u) or %s%s\n\n",
+				   c->name, (unsigned)geteuid(),
+				   group ? "a member of admin_group " : "a member of admin_group, which is not set",
+				   group ? d->cfg->admin_group : "");
 			return;
 		}
 		if (c->admin && cl)

@@ -177,8 +177,24 @@ static int daemon_open_signals(struct daemon *d)
 	return 0;
 }
 
-/* Raise the soft open-files limit to the hard one and keep FD_RESERVE of them out of
- * the sessions' reach, so the control socket answers even when sessions run out. */
+/* Keep FD_RESERVE of the open-files limit out of the sessions' reach, so the control
+ * socket answers even when sessions run out. Called once a second too: the limit of
+ * a running process can be changed from outside (prlimit). Returns true when the
+ * sessions' share changed. */
+static bool daemon_fd_budget(struct daemon *d)
+{
+	struct rlimit rl;
+	uint32_t max = UINT32_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > FD_RESERVE ? (uint32_t)MIN(rl.rlim_cur - FD_RESERVE, UINT32_MAX) : 0;
+	if (max == d->sio.max_open)
+		return false;
+	d->sio.max_open = max;
+	return true;
+}
+
+/* Raise the soft open-files limit to the hard one and take the sessions' share. */
 static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 {
 	struct rlimit rl;
@@ -191,7 +207,7 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	cur = rl.rlim_cur;
-	d->sio.max_open = cur > FD_RESERVE ? (uint32_t)MIN(cur - FD_RESERVE, UINT32_MAX) : 0;
+	daemon_fd_budget(d);
 	if (cfg->total_connections > d->sio.max_open)
 		log_msg(LOG_WARNING,
 			"%llu connections configured but only %u may be open at once (open files limit %llu); a session that finds none free counts a 'resource' failure",
@@ -417,6 +433,9 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	d->status_at = now;
 	d->status_cycles = d->cycles_total;
 	daemon_notify_status(d);
+	if (daemon_fd_budget(d))
+		log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
+			d->sio.max_open);
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
 }
@@ -435,6 +454,38 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 	if (due - now >= TICK_NS)
 		return 1000;
 	return (int)((due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+}
+
+/* Read the clock at a point of the loop; more than DAEMON_STALL_NS beyond the
+ * previous point (plus the wait asked for in between) means the loop was not running
+ * (a SIGSTOP, a starved process) while the peers' answers waited unread. Every
+ * deadline, and the start of every cycle under way, then moves on by the time lost,
+ * so that it is not blamed on the targets. Returns the time read. */
+static int64_t daemon_mark(struct daemon *d, int64_t waited)
+{
+	int64_t now = now_ns(), lost = now - d->mark - waited;
+	char dur[32];
+
+	if (d->mark == 0 || lost < DAEMON_STALL_NS) {
+		d->mark = now;
+		return now;
+	}
+	d->mark = now;
+	timer_shift(&d->timers, lost);
+	for (uint32_t i = 0; i < d->cap_sess; i++) {
+		struct session *s = &d->sess[i];
+
+		if (s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING)
+			continue;
+		s->cycle_start += lost;
+		if (s->connected_at)
+			s->connected_at += lost;
+	}
+	d->stalls++;
+	d->stalled_ns += lost;
+	log_msg(LOG_NOTICE, "the loop did not run for %s (stopped or starved); deadlines moved on by as much",
+		format_duration(lost, dur, sizeof(dur)));
+	return now;
 }
 
 /* Answer whatever the control server has ready, without waiting. The loop calls this,
@@ -459,7 +510,7 @@ static void daemon_run_control(struct daemon *d)
 int daemon_turn(struct daemon *d, int max_wait_ms)
 {
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
-	int64_t now = now_ns();
+	int64_t now = daemon_mark(d, 0);
 	bool more = daemon_run_timers(d, now);
 	bool http_ready = false;
 	int n, wait, since_ctl = 0;
@@ -471,10 +522,12 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 		daemon_reload(d, NULL);
 	}
 	daemon_tick(d, now);
-	wait = more ? 0 : daemon_wait_ms(d, now);
-	n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, MIN(wait, max_wait_ms));
+	wait = MIN(more ? 0 : daemon_wait_ms(d, now), max_wait_ms);
+	daemon_mark(d, 0);
+	n = epoll_wait(d->epfd, ev, DAEMON_MAX_EVENTS, wait);
 	if (n < 0 && errno != EINTR)
 		return -errno;
+	daemon_mark(d, (int64_t)wait * NSEC_PER_MSEC);
 	for (int i = 0; i < n; i++) {
 		uint64_t data = ev[i].data.u64;
 
@@ -484,7 +537,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			if (++since_ctl == DAEMON_CTL_EVERY) {
 				since_ctl = 0;
 				daemon_run_control(d);
-				(void)daemon_run_timers(d, now_ns());
+				(void)daemon_run_timers(d, daemon_mark(d, 0));
 			}
 		} else if (data == SIG_EVDATA) {
 			daemon_signal_event(d);
@@ -500,6 +553,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 	if (d->http && (http_ready || http_next_due(d->http, now) <= now))
 		http_run(d->http);
 	d->loop_turns++;
+	daemon_mark(d, 0);
 	return 0;
 }
 

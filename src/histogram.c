@@ -128,12 +128,13 @@ void latency_window_merge(const struct latency *l, int64_t now, struct hist *ret
 static void count_window_advance(struct count_window *w, int64_t now)
 {
 	int64_t slot = now / HIST_SLOT_NS;
-	int64_t steps = MIN(slot - w->epoch, HIST_WINDOW_SLOTS);
+	int64_t steps = slot - w->epoch;
 
-	for (int64_t k = 1; k <= steps; k++)
+	if (steps <= 0)
+		return;
+	for (int64_t k = 1; k <= MIN(steps, HIST_WINDOW_SLOTS); k++)
 		w->n[(w->epoch + k) % HIST_WINDOW_SLOTS] = 0;
-	if (steps > 0)
-		w->epoch = slot;
+	w->epoch = slot;
 }
 
 void count_window_add(struct count_window *w, int64_t now)

@@ -44,14 +44,17 @@ static void http_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_INFO, "metrics listener: %s", text);
 }
 
-/* Queue a small fixed reply with a status code and optional Allow header. */
+/* Queue a small fixed reply (copied by MHD) with a status code and optional Allow
+ * header. */
 static enum MHD_Result http_reply_text(struct MHD_Connection *conn, unsigned code,
 				       const char *text, bool allow)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-								 MHD_RESPMEM_PERSISTENT);
+	char copy[128];
+	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	snprintf(copy, sizeof(copy), "%s", text);
+	r = MHD_create_response_from_buffer(strlen(copy), copy, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
@@ -113,6 +116,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	}
 	h->stats.requests++;
 	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
 		h->stats.failed++;
 		return http_reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n", false);
 	}

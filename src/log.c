@@ -27,7 +27,9 @@ static int stderr_is_journal(void)
 	unsigned long long dev, ino;
 	struct stat st;
 
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+	/* An overflowing number cannot match our stderr anyway: no need for strtoull. */
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || /* NOLINT(cert-err34-c) */
+	    fstat(STDERR_FILENO, &st) < 0)
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
@@ -87,7 +89,7 @@ static void log_journal(int prio, const struct target_conf *t, const char *state
 }
 
 /* Format and send one message to the journal or stderr. */
-static void log_send(int prio, const struct target_conf *t, const char *state,
+__attribute__((format(printf, 6, 0))) static void log_send(int prio, const struct target_conf *t, const char *state,
 		     const char *error_class, const char *message_id, const char *fmt, va_list ap)
 {
 	char text[1024];

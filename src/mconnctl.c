@@ -109,6 +109,11 @@ int main(int argc, char **argv)
 		return check_main(path, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "top") == 0)
 		return top_main(path, argc - optind, argv + optind);
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		fprintf(stderr, "mconnctl: socket path too long (at most %zu bytes): %s\n",
+			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
+		return EXIT_USAGE;
+	}
 	buf_init(&req, CTL_MAX_LINE + 1);
 	buf_init(&reply, CTL_MAX_REPLY);
 	rc = build_request(argc - optind, argv + optind, json, &req);

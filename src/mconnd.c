@@ -25,8 +25,8 @@ static void usage(FILE *f)
 		"  -h        show this help and exit\n"
 		"  -V        show the version and exit\n"
 		"\n"
-		"Signals: SIGTERM and SIGINT stop cleanly; SIGHUP (reload) is not supported yet\n"
-		"and is ignored. Query the daemon with mconnctl(8).\n"
+		"Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reloads the configuration\n"
+		"(as 'mconnctl reload' does). Query and change the daemon with mconnctl(8).\n"
 		"See mconnd(8) and mconnd.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
 }

@@ -62,9 +62,12 @@ size_t metrics_label_escape(const char *v, char *out, size_t n)
 	size_t o = 0;
 
 	for (; *v && o + 2 < n; v++) {
-		if (*v == '\\' || *v == '"' || *v == '\n') {
+		if (*v == '\n') {
 			out[o++] = '\\';
-			out[o++] = *v == '\n' ? 'n' : *v;
+			out[o++] = 'n';
+		} else if (*v == '\\' || *v == '"') {
+			out[o++] = '\\';
+			out[o++] = *v;
 		} else {
 			out[o++] = *v;
 		}
@@ -217,7 +220,7 @@ static void render_process(const struct daemon *d, struct buf *out)
 
 void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
 {
-	struct labels one, *ls = d->n_targets ? calloc(d->n_targets, sizeof(*ls)) : &one;
+	struct labels *ls = calloc(MAX(d->n_targets, 1), sizeof(*ls));
 
 	(void)now;
 	if (!ls) {
@@ -230,8 +233,7 @@ void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
 	render_health(d, ls, out);
 	render_sessions(d, ls, out);
 	render_cycles(d, ls, out);
-	if (ls != &one)
-		free(ls);
+	free(ls);
 }
 
 void metrics_scrape(struct daemon *d, struct buf *out)

@@ -364,6 +364,7 @@ char *format_duration_exact(int64_t ns, char *out, size_t n)
 		int64_t mult;
 	} units[] = { { "h", 3600 * NSEC_PER_SEC }, { "m", 60 * NSEC_PER_SEC },
 		      { "s", NSEC_PER_SEC }, { "ms", NSEC_PER_MSEC }, { "us", NSEC_PER_USEC } };
+	uint64_t mag;
 
 	if (ns == 0) {
 		snprintf(out, n, "0");
@@ -375,7 +376,10 @@ char *format_duration_exact(int64_t ns, char *out, size_t n)
 			return out;
 		}
 	}
-	snprintf(out, n, "%.3fus", (double)ns / 1e3);
+	/* In integers: a double has 53 bits, and durations of 104 days have 54. */
+	mag = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+	snprintf(out, n, "%s%llu.%03lluus", ns < 0 ? "-" : "", (unsigned long long)(mag / 1000),
+		 (unsigned long long)(mag % 1000));
 	return out;
 }
 
@@ -415,7 +419,7 @@ char *format_escapes(const uint8_t *p, size_t len, char *out, size_t n)
 			break;
 		if (pair) {
 			out[o++] = '\\';
-			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+			out[o++] = (char)(c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\');
 		} else if (hex) {
 			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
 		} else {

@@ -114,6 +114,39 @@ static void reconcile_metrics_listen(struct config *old, struct config *nc,
 	old->metrics_listen_text = NULL;
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Say which [daemon] keys the new configuration changes. */
+static void report_daemon_changes(const struct config *o, const struct config *n,
+				  struct reload_report *rep)
+{
+	char what[200] = "";
+	size_t k = 0;
+
+#define DAEMON_CHANGED(cond, name)                                                         \
+	do {                                                                               \
+		if (cond)                                                                  \
+			k += (size_t)snprintf(what + k, sizeof(what) - k, "%s%s", k ? ", " : "", \
+					      name);                                       \
+	} while (0)
+	DAEMON_CHANGED(o->log_level != n->log_level, "log_level");
+	DAEMON_CHANGED(o->control_idle_timeout != n->control_idle_timeout, "control_idle_timeout");
+	DAEMON_CHANGED(o->control_io_timeout != n->control_io_timeout, "control_io_timeout");
+	DAEMON_CHANGED(!str_same(o->include, n->include), "include");
+	DAEMON_CHANGED(o->admin_gid != n->admin_gid || !str_same(o->admin_group, n->admin_group),
+		       "admin_group");
+	DAEMON_CHANGED(o->control_mode != n->control_mode, "control_mode");
+	DAEMON_CHANGED(o->control_gid != n->control_gid ||
+			       !str_same(o->control_group, n->control_group),
+		       "control_group");
+#undef DAEMON_CHANGED
+	if (k)
+		report_line(rep, "changed [daemon]: %s", what);
+}
+
 /* Move every target to the new configuration nc; the daemon takes it over. */
 static void reconcile(struct daemon *d, struct config *nc, struct reload_report *rep,
 		      int64_t now)
@@ -167,6 +200,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 	free(d->targets);
 	d->targets = next;
 	d->n_targets = nc->n_targets;
+	report_daemon_changes(old, nc, rep);
 	if (strcmp(old->control_socket, nc->control_socket) != 0) {
 		report_line(rep, "control_socket changed to %s; it takes effect at the next start, %s stays in use",
 			    nc->control_socket, old->control_socket);

@@ -199,7 +199,7 @@ static void render_json_changes(struct buf *out, unsigned bits)
 static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
 			       struct buf *out)
 {
-	char detail[128];
+	char detail[128], resolved[80];
 	const char *text;
 	const struct target_conf *c = t->conf;
 
@@ -207,6 +207,9 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	buf_json_string(out, c->name, strlen(c->name));
 	buf_printf(out, ",\"address\":");
 	buf_json_string(out, c->address_text, strlen(c->address_text));
+	format_address(&c->addr, resolved, sizeof(resolved));
+	buf_printf(out, ",\"resolved\":");
+	buf_json_string(out, resolved, strlen(resolved));
 	buf_printf(out, ",\"paused\":%s,\"generation\":%u,\"restarted_at\":", t->paused ? "true" : "false",
 		   t->generation);
 	if (t->generation)
@@ -252,6 +255,7 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 static void render_metrics_json(const struct daemon *d, struct buf *out)
 {
 	const struct scrape_stats *s = &d->scrape;
+	const struct http_stats *h;
 
 	buf_printf(out, "\"metrics\":{\"renders\":%llu,\"last_render_ms\":%.3f,"
 		   "\"mean_render_ms\":%.3f,\"max_render_ms\":%.3f,\"last_bytes\":%zu,"
@@ -262,8 +266,7 @@ static void render_metrics_json(const struct daemon *d, struct buf *out)
 		buf_printf(out, "null},");
 		return;
 	}
-	const struct http_stats *h = http_stats(d->http);
-
+	h = http_stats(d->http);
 	buf_printf(out, "\"%s\",\"http_requests\":%llu,\"http_not_found\":%llu,"
 		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", http_address(d->http),
 		   (unsigned long long)h->requests, (unsigned long long)h->not_found,
@@ -294,9 +297,10 @@ static void render_status_json(const struct daemon *d, const struct target *only
 		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
 		   (unsigned long long)d->ctl.evicted);
 	render_json_latency(out, "lateness_ms", &d->lateness, 1, now);
-	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu},",
-		   (unsigned long long)d->loop_turns,
-		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events);
+	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
+		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)d->loop_turns,
+		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events,
+		   (unsigned long long)d->stalls, (double)d->stalled_ns / 1e9);
 	render_metrics_json(d, out);
 	buf_printf(out, "\"targets\":[");
 	for (size_t i = 0; i < d->n_targets; i++) {
@@ -337,7 +341,7 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 	}
 	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %9s\n", i, session_state_name(s->state),
 		   s->fd, (unsigned long long)s->cycles_ok, (unsigned long long)s->cycles_failed,
-		   s->cycles_ok + s->cycles_failed ? session_error_name(s->last_result) : "-",
+		   (s->cycles_ok + s->cycles_failed) ? session_error_name(s->last_result) : "-",
 		   format_duration(s->last_latency, lat, sizeof(lat)));
 }
 

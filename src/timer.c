@@ -116,6 +116,13 @@ void timer_cancel(struct timer_heap *h, uint32_t id)
 		heap_down(h, slot);
 }
 
+/* The same delta for all keeps the heap a heap: no entry moves. */
+void timer_shift(struct timer_heap *h, int64_t delta)
+{
+	for (uint32_t i = 0; i < h->n; i++)
+		h->v[i].due = h->v[i].due > INT64_MAX - delta ? INT64_MAX : h->v[i].due + delta;
+}
+
 int64_t timer_next_due(const struct timer_heap *h)
 {
 	return h->n ? h->v[0].due : INT64_MAX;

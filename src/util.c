@@ -134,7 +134,8 @@ int buf_json_string(struct buf *b, const char *s, size_t n)
 			r = buf_append(b, &s[i], k);
 			i += k - 1;
 		} else if (c < 0x20 || c >= 0x7f) {
-			memcpy(esc, "\\u00", 4);
+			/* esc is counted bytes for buf_append(), never a string. */
+			memcpy(esc, "\\u00", 4); /* NOLINT(bugprone-not-null-terminated-result) */
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
 			r = buf_append(b, esc, 6);

@@ -1119,9 +1119,30 @@ START_TEST(test_dropin_errors)
 	assert_one_error(main_path, want);
 	ck_assert_int_eq(unlink(daemon), 0);
 
-	WRITE_STR("e1/d/c.conf", "[target \"c\"]\naddress = 127.0.0.1:4\nrise = 0\n", bad);
+	WRITE_STR("e1/d/c.conf", "[target \"c\"]\naddress = 127.0.0.1:4\nrise = 0\nAddress = x\n", bad);
 	snprintf(want, sizeof(want), "%s:3: rise: out of range: '0'; expected a whole number from 1 to 1000",
 		 bad);
+	{
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		char got[512];
+
+		ck_assert_int_eq(config_load(main_path, false, &c, &errs), -EINVAL);
+		ck_assert_uint_eq(errs.n, 2);
+		ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+		snprintf(want, sizeof(want), "%s:4: Address: unknown key (keys are lower case: 'address')", bad);
+		ck_assert_str_eq(config_error_format(&errs.v[1], got, sizeof(got)), want);
+		config_errors_clear(&errs);
+	}
+	ck_assert_int_eq(unlink(bad), 0);
+
+	/* A pattern that names a directory. */
+	make_dir("e2");
+	make_dir("e2/conf.d");
+	WRITE_STR("e2/main.conf", "[daemon]\ninclude = conf.d\n", main_path);
+	snprintf(want, sizeof(want),
+		 "%s:2: include: '%s/e2/conf.d' is a directory; name its files with a pattern such as %s/e2/conf.d/*.conf",
+		 main_path, tmpdir, tmpdir);
 	assert_one_error(main_path, want);
 }
 END_TEST
@@ -1182,7 +1203,8 @@ START_TEST(test_target_set)
 	ck_assert_str_eq(err, "timeout: [target \"a\"]: connect_timeout (2.00s) is longer than timeout (1.00ms); it must not be");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "address", "127.0.0.1:2", &n, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall");
-	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "bogus", "1", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "Interval", "1", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall");
 	ck_assert_ptr_null(n);
 	loaded_free(&l);
 }

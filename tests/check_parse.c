@@ -498,6 +498,38 @@ static const struct {
 	{ "[::ffff:192.0.2.1]:1", "[::ffff:192.0.2.1]:1" },
 };
 
+/* Found by fuzz_parse: below a microsecond, past 2^53 ns (104 days), a double lost the
+ * last digits and the text no longer read back as the same duration. */
+static const struct {
+	int64_t ns;
+	const char *out;
+} format_exact_cases[] = {
+	{ 0, "0" },
+	{ 7200 * SEC, "2h" },
+	{ 90 * SEC, "90s" },
+	{ 1500 * MS, "1500ms" },
+	{ 250 * US, "250us" },
+	{ 1, "0.001us" },
+	{ 1500, "1.500us" },
+	{ -1500, "-1.500us" },
+	{ 18444470673770560, "18444470673770.560us" },
+	{ INT64_MIN + 1, "-9223372036854775.807us" },
+};
+
+START_TEST(test_format_duration_exact)
+{
+	char out[32];
+	int64_t back;
+
+	ck_assert_str_eq(format_duration_exact(format_exact_cases[_i].ns, out, sizeof(out)),
+			 format_exact_cases[_i].out);
+	if (format_exact_cases[_i].ns >= 0) {
+		ck_assert_int_eq(parse_duration(out, &back), 0);
+		ck_assert_int_eq(back, format_exact_cases[_i].ns);
+	}
+}
+END_TEST
+
 START_TEST(test_format_address)
 {
 	struct sockaddr_any a, again;
@@ -657,6 +689,7 @@ static Suite *parse_suite(void)
 	tcase_add_loop_test(tc, test_format_duration, 0, ELEMENTSOF(format_duration_cases));
 	tcase_add_test(tc, test_format_duration_truncates);
 	tcase_add_test(tc, test_format_duration_parses_back);
+	tcase_add_loop_test(tc, test_format_duration_exact, 0, ELEMENTSOF(format_exact_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

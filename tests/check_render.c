@@ -545,7 +545,7 @@ static void assert_latency(const char *target, const char *key, unsigned count, 
 }
 
 static const char *const target_keys[] = {
-	"name", "address", "paused", "generation", "restarted_at", "restart_changes",
+	"name", "address", "resolved", "paused", "generation", "restarted_at", "restart_changes",
 	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
@@ -574,6 +574,7 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 		json_get(t, target_keys[i]);
 	assert_json_str(t, "name", name);
 	assert_json_str(t, "address", address);
+	assert_json_str(t, "resolved", address);
 	assert_json_str(t, "state", "unknown");
 	ck_assert(json_num(t, "state_for_s") >= 0);
 	ck_assert(json_num(t, "health_changes") == 0);
@@ -612,7 +613,7 @@ static void assert_status_header(const char *status)
 	assert_json_null(reload, "last_ok");
 	assert_json_null(reload, "last_result");
 	json_sub(status, "loop", loop, sizeof(loop));
-	ck_assert_uint_eq(json_count(loop), 4);
+	ck_assert_uint_eq(json_count(loop), 6);
 	/* Cycle starts, late or not: count, p50, p90, p99, max. */
 	json_sub(loop, "lateness_ms", late, sizeof(late));
 	ck_assert_uint_eq(json_count(late), 5);
@@ -620,6 +621,8 @@ static void assert_status_header(const char *status)
 	ck_assert(json_num(loop, "turns") >= 1);
 	ck_assert(json_num(loop, "stale_events") >= 0);
 	ck_assert(json_num(loop, "unexpected_events") == 0);
+	ck_assert(json_num(loop, "stalls") >= 0);
+	ck_assert(json_num(loop, "stalled_s") >= 0);
 }
 
 START_TEST(test_status_json_before_cycles)

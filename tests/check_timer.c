@@ -249,6 +249,33 @@ START_TEST(test_pop_due_respects_now)
 }
 END_TEST
 
+/* After a stall the daemon moves every deadline on: order and ids are kept, and a
+ * deadline near the end of time saturates instead of wrapping. */
+START_TEST(test_shift_all)
+{
+	struct timer_heap h;
+	uint32_t id;
+
+	ck_assert_int_eq(timer_heap_init(&h, 4), 0);
+	timer_set(&h, 0, 30);
+	timer_set(&h, 1, 10);
+	timer_set(&h, 2, INT64_MAX - 5);
+	timer_set(&h, 3, 20);
+	timer_shift(&h, 1000);
+	heap_check(&h);
+	ck_assert_int_eq(timer_due(&h, 1), 1010);
+	ck_assert_int_eq(timer_due(&h, 3), 1020);
+	ck_assert_int_eq(timer_due(&h, 0), 1030);
+	ck_assert_int_eq(timer_due(&h, 2), INT64_MAX);
+	ck_assert_int_eq(timer_pop_due(&h, 1009, &id), -EAGAIN);
+	ck_assert_int_eq(timer_pop_due(&h, 1025, &id), 0);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_int_eq(timer_pop_due(&h, 1025, &id), 0);
+	ck_assert_uint_eq(id, 3);
+	timer_heap_free(&h);
+}
+END_TEST
+
 START_TEST(test_grow_keeps_entries)
 {
 	struct timer_heap h;
@@ -381,6 +408,7 @@ static Suite *timer_suite(void)
 	tcase_add_test(tc, test_rearm);
 	tcase_add_test(tc, test_pop_due_respects_now);
 	tcase_add_test(tc, test_grow_keeps_entries);
+	tcase_add_test(tc, test_shift_all);
 	tcase_add_test(tc, test_random_against_model);
 	suite_add_tcase(s, tc);
 	return s;

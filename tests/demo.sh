@@ -20,6 +20,7 @@ trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
 sed "s|^control_socket = .*|control_socket = $sock|" conf/mconnd.conf >"$dir/mconnd.conf"
+cp -r conf/conf.d "$dir/"
 "$BUILD/echod" -l 127.0.0.1:65432 -p "$dir/echo.port" &
 echo_pid=$!
 i=0

@@ -167,7 +167,9 @@ static void link_add_tail(struct link *head, struct link *n)
 
 static void link_del(struct link *n)
 {
-	n->prev->next = n->next;
+	/* echod_reap() unlinks each node before freeing it; the analyzer loses the
+	 * relinking across its loop's iterations and sees the freed node here. */
+	n->prev->next = n->next; /* NOLINT(clang-analyzer-unix.Malloc) */
 	n->next->prev = n->prev;
 	link_init(n);
 }
@@ -398,7 +400,7 @@ static int conn_send(struct conn *c, const unsigned char *data, size_t n,
 /* Sends up to max pending bytes; drip sends one, everyone else all. */
 static int conn_flush(struct conn *c, size_t max)
 {
-	size_t sent, n = conn_pending(c) < max ? conn_pending(c) : max;
+	size_t sent = 0, n = conn_pending(c) < max ? conn_pending(c) : max;
 	int r = conn_send(c, c->buf + c->start, n, &sent);
 
 	if (r < 0)

@@ -39,6 +39,7 @@ check "and gets it" grep -q '^web ' "$T/status.out"
 as_nobody "$MCONNCTL" set web interval 200ms 2>"$T/denied.err"
 check "an unprivileged user may not set (exit 1)" test $? = 1
 check "and is told permission denied" grep -qx 'mconnctl: permission denied' "$T/denied.err"
+check "and who may" grep -qx "'set' needs root, mconnd's user (uid 0) or a member of admin_group $ADMIN_GID" "$T/denied.err"
 for cmd in "pause web" "resume web" reload; do
 	# shellcheck disable=SC2086
 	as_nobody "$MCONNCTL" $cmd 2>/dev/null
@@ -53,6 +54,10 @@ as_admin_primary "$MCONNCTL" pause web >/dev/null
 check "admin_group as the primary group may pause" tjs_true web '.paused'
 "$MCONNCTL" resume web >/dev/null
 check "root may resume" tjs_true web '.paused == false'
+sed -i 's/^control_mode = 0666$/control_mode = 0640/' "$T/c.conf"
+"$MCONNCTL" reload >"$T/mode.out"
+check "a reload says which [daemon] keys changed" grep -qx 'changed \[daemon\]: control_mode' "$T/mode.out"
+check "and applies the new mode to the socket" test "$(stat -c %a "$SOCK")" = 640
 stop_mconnd
 
 # control_mode 0600: only the owner (root) may connect.

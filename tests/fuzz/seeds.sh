@@ -1,0 +1,96 @@
+#!/bin/sh
+# Write the seed corpora of the fuzz harnesses into tests/fuzz/corpus/HARNESS/ from the
+# project's own material: the default configuration, the integration tests'
+# configurations, the values the man page documents and the control requests
+# mconnctl sends. Run again after those change; the files are committed. Files named
+# regress-* are reproducers of crashes once found: this script never touches them.
+set -eu
+cd "$(dirname "$0")"
+TOP=../..
+C=corpus
+mkdir -p $C/config $C/ctl $C/parse
+find $C -type f -name 'seed-*' -delete
+
+n=0
+# seed HARNESS TEXT: one seed file, numbered in the order written.
+seed() {
+	n=$((n + 1))
+	printf '%s' "$2" >"$C/$1/seed-$(printf %03d $n)"
+}
+
+# config: the default file, then shapes the integration tests and man page use.
+cp $TOP/conf/mconnd.conf $C/config/seed-default.conf
+seed config '[daemon]
+control_socket = /tmp/x/mconnd.sock
+log_level = debug
+[target "refused"]
+address = 127.0.0.1:9
+connections = 2
+interval = 100ms
+connect_timeout = 300ms
+timeout = 500ms
+fall = 2
+mode = persistent
+'
+seed config '[target "v6"]
+address = [::1]:7
+source = ::1
+close = rst
+message = GET / HTTP/1.0\r\n\r\n
+message = \x00\xff\t\\
+backoff_max = 0
+interval = 0
+rise = 1000
+'
+seed config '[daemon]
+control_idle_timeout = 86400s
+control_io_timeout = 100ms
+log_level = 7
+[target "a"]
+address = localhost:80
+[target "a"]
+address = 127.0.0.1:0
+connect_timeout = 10s
+timeout = 1s
+source = 10.0.0.1
+unknown = 1
+[bad section
+; comment
+# comment
+'
+seed config '[daemon]
+include = /nonexistent/conf.d/*.conf
+admin_group = root
+control_group = 0
+control_mode = 0660
+[target "x"]
+address = 127.0.0.1:9
+'
+seed config '[target "many"]
+address = 127.0.0.1:1
+connections = 100000
+[target "more"]
+address = 127.0.0.1:2
+connections = 1
+'
+
+# ctl: every request mconnctl can send, then malformed ones.
+for r in 'status' 'status -j' 'status web' '-j status db.1' 'sessions web' \
+	'sessions -j edge:2' 'help' 'version' 'version -j' 'status nosuch' \
+	'sessions' 'status a b' 'status -x' '-j' '' '   ' 'bogus' "$(printf 'status\tweb\r')" \
+	'reload' 'set web interval 2s' 'set web connections 5' 'set db.1 mode cycle' \
+	'set web nosuchkey 1' 'pause web' 'resume web' 'pause nosuch' \
+	"$(printf 'status\nstatus -j\nsessions web\nhelp\n')" \
+	"$(printf 'set web rise 3\nstatus -j web\nreload\nstatus web\n')"; do
+	seed ctl "$r"
+done
+
+# parse: durations, numbers, escapes, addresses and names as the man page writes them.
+for v in 0 1 250us 1500ms 1.5s 2s 5m 1h 8784h 0.000000001s 99999999999999999999 \
+	18446744073709551615 007 '1.s' '.5s' 'Message 1 from client.' '\x41\x42\n\r\t\\' \
+	'\x4' '\q' '\x20lead' 127.0.0.1:80 '[::1]:7' '[::ffff:127.0.0.1]:1' \
+	'224.0.0.1:5' '0.0.0.0:1' '127.1:80' '0x7f.1:80' 'localhost:80' '::1' '[fe80::1]' \
+	10.0.0.1 'web-1.example_x:2' "$(printf 'a%.0s' $(seq 1 70))"; do
+	seed parse "$v"
+done
+echo "seeds: $(find $C -type f | wc -l) files under tests/fuzz/$C"
