@@ -29,7 +29,7 @@ _Static_assert(HTTP_EVDATA != SIG_EVDATA && HTTP_EVDATA != CTL_NEST_EVDATA &&
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
-#define FD_RESERVE (CTL_MAX_CLIENTS + HTTP_MAX_CLIENTS + 32)
+#define FD_RESERVE (CTL_MAX_CLIENTS + 32)
 
 static struct daemon *daemon_of(struct session_env *env)
 {
@@ -178,16 +178,18 @@ static int daemon_open_signals(struct daemon *d)
 }
 
 /* Keep FD_RESERVE of the open-files limit out of the sessions' reach, so the control
- * socket answers even when sessions run out. Called once a second too: the limit of
- * a running process can be changed from outside (prlimit). Returns true when the
+ * socket answers even when sessions run out, and HTTP_MAX_CLIENTS more with a metrics
+ * listener (cfg says whether there is one). Called once a second too: the limit of a
+ * running process can be changed from outside (prlimit). Returns true when the
  * sessions' share changed. */
-static bool daemon_fd_budget(struct daemon *d)
+static bool daemon_fd_budget(struct daemon *d, const struct config *cfg)
 {
+	uint64_t reserve = FD_RESERVE + (cfg->metrics_listen_text ? HTTP_MAX_CLIENTS : 0);
 	struct rlimit rl;
 	uint32_t max = UINT32_MAX;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > FD_RESERVE ? (uint32_t)MIN(rl.rlim_cur - FD_RESERVE, UINT32_MAX) : 0;
+		max = rl.rlim_cur > reserve ? (uint32_t)MIN(rl.rlim_cur - reserve, UINT32_MAX) : 0;
 	if (max == d->sio.max_open)
 		return false;
 	d->sio.max_open = max;
@@ -207,7 +209,7 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	cur = rl.rlim_cur;
-	daemon_fd_budget(d);
+	daemon_fd_budget(d, cfg);
 	if (cfg->total_connections > d->sio.max_open)
 		log_msg(LOG_WARNING,
 			"%llu connections configured but only %u may be open at once (open files limit %llu); a session that finds none free counts a 'resource' failure",
@@ -433,7 +435,7 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	d->status_at = now;
 	d->status_cycles = d->cycles_total;
 	daemon_notify_status(d);
-	if (daemon_fd_budget(d))
+	if (daemon_fd_budget(d, d->cfg))
 		log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
 			d->sio.max_open);
 	daemon_end_resource_episode(d, now);
