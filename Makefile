@@ -24,8 +24,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -37,11 +37,14 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/daemon.c src/reconcile.c src/ctl.c src/ctlcmd.c src/render.c \
-              src/log.c
+              src/log.c src/metrics.c src/http.c
+# mconnctl's own side: the client, check's thresholds, top.
+CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
+CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer session target proto ctl render
+UNIT_TESTS := parse config histogram timer session target proto ctl render metrics range
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -52,7 +55,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	fuzz fuzz-build check-fuzz lint soak check-sd check-systemd bench
+	fuzz fuzz-build check-fuzz lint soak check-sd check-systemd bench scrape-cost
 all: $(PROGRAMS)
 
 deps:
@@ -69,7 +72,7 @@ $(BUILD)/tests/%.o: tests/%.c | deps
 $(BUILD)/mconnd: $(BUILD)/mconnd.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(COMMON_OBJ)
+$(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/echod: $(BUILD)/tests/echod.o
@@ -85,7 +88,10 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # The control-socket suites share a harness that drives a real daemon in-process.
-$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render: $(BUILD)/tests/ctlharness.o
+$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics: $(BUILD)/tests/ctlharness.o
+
+# The range parser is mconnctl's, not the daemon's.
+$(BUILD)/tests/check_range: $(BUILD)/range.o
 
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done
@@ -113,6 +119,10 @@ soak: $(PROGRAMS)
 
 check-load: $(PROGRAMS)
 	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
+
+# What one scrape costs the loop with 10,000 sessions (SCRAPE_TARGETS=10|100|1000).
+scrape-cost: $(PROGRAMS)
+	@BUILD=$(BUILD) sh tests/scrape_cost.sh
 
 # libFuzzer harnesses (tests/fuzz/), built with clang, ASan and UBSan: the daemon's
 # objects get coverage instrumentation, each harness links libFuzzer's main.
@@ -185,7 +195,7 @@ lint-man:
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
 
-check: all lint-man check-unit check-integration check-sd check-systemd check-load check-asan check-valgrind check-fuzz
+check: all lint-man check-unit check-integration check-sd check-systemd check-load scrape-cost check-asan check-valgrind check-fuzz
 
 # The units get this install's paths, so they are written at install time, never
 # cached. The admin group mconn comes from sysusers.d (run systemd-sysusers

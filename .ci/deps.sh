@@ -5,15 +5,19 @@
 set -eu
 
 # Build: compiler and C library headers (gcc only recommends libc6-dev), pkg-config
-# and the three libraries (libsystemd, inih, Check).
+# and the libraries (libsystemd, inih, Check, libmicrohttpd for metrics_listen).
 # Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
 # the daemon's memory, socat talks to the control socket like a person would,
 # procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+# Observability: prometheus (promtool checks the metrics and sample files; a real
+# server scrapes the daemon), curl talks to the HTTP endpoint and Prometheus's API,
+# tmux gives mconnctl top a pseudo-terminal.
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
 # a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv);
 # man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
-PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux"
+PKGS="$PKGS prometheus curl tmux"
 PKGS="$PKGS systemd systemd-container debootstrap man-db"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 PKGS="$PKGS python3"

@@ -101,6 +101,8 @@ struct config {
 	int64_t control_idle_timeout;
 	int64_t control_io_timeout;
 	int log_level;
+	char *metrics_listen_text;
+	struct sockaddr_any metrics_listen;
 	struct target_conf **targets;
 	size_t n_targets;
 	uint64_t total_connections;

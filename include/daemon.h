@@ -13,6 +13,7 @@
 #include "timer.h"
 
 struct config;
+struct http_listener;
 struct target;
 
 #define DAEMON_MAX_EVENTS 512
@@ -22,6 +23,15 @@ struct target;
 /* A loop that did not run for this long beyond what it asked for was stopped or
  * starved: the deadlines move on by the time lost. */
 #define DAEMON_STALL_NS (250 * NSEC_PER_MSEC)
+
+/* What rendering the metrics costs the loop. */
+struct scrape_stats {
+	uint64_t renders;
+	int64_t total_ns;
+	int64_t last_ns;
+	int64_t max_ns;
+	size_t last_bytes;
+};
 
 struct daemon {
 	struct config *cfg;
@@ -42,7 +52,10 @@ struct daemon {
 	struct target **targets;
 	size_t n_targets;
 	struct ctl_server ctl;
+	struct http_listener *http;
+	struct scrape_stats scrape;
 	int64_t start_mono;
+	int64_t start_wall;
 	int64_t next_tick;
 	int64_t watchdog_ns;
 	int64_t next_watchdog;
@@ -78,6 +91,10 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 
 /* Open the control socket; returns 0 or -errno after logging why. */
 int daemon_open_control(struct daemon *d);
+
+/* Start the metrics HTTP listener when metrics_listen is set; 0 or -errno after
+ * logging why. */
+int daemon_open_metrics(struct daemon *d);
 
 /* One turn of the loop: due timers, pending control clients, periodic work, then
  * epoll_wait for at most max_wait_ms and the events it returns. 0 or -errno. */

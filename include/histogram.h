@@ -28,6 +28,12 @@ struct hist_window {
 	uint32_t b[HIST_WINDOW_SLOTS][HIST_BUCKETS];
 };
 
+/* A count over the last minute, in the same six rotating 10-second slots. */
+struct count_window {
+	int64_t epoch;
+	uint64_t n[HIST_WINDOW_SLOTS];
+};
+
 /* One latency measure: since start and over the last minute. */
 struct latency {
 	struct hist total;
@@ -63,6 +69,12 @@ void latency_record(struct latency *l, int64_t v, int64_t now);
 
 /* Sum the window's slots still inside the last minute at now into ret. */
 void latency_window_merge(const struct latency *l, int64_t now, struct hist *ret);
+
+/* Count one event at time now (monotonic ns). */
+void count_window_add(struct count_window *w, int64_t now);
+
+/* Return the events counted in the slots still inside the last minute at now. */
+uint64_t count_window_sum(const struct count_window *w, int64_t now);
 
 /* Summarise the last minute (window != 0) or everything since start. */
 void latency_summarize(const struct latency *l, int window, int64_t now,

@@ -29,6 +29,10 @@ int parse_escapes(const char *s, uint8_t *out, size_t cap, size_t *ret_len);
  * -EHOSTUNREACH: the name does not resolve; -EADDRNOTAVAIL: not a unicast address. */
 int parse_address(const char *s, bool resolve, struct sockaddr_any *ret);
 
+/* Parse a numeric "ADDR:PORT" or "[V6]:PORT" to listen on: any address, also the
+ * wildcard, and a port from 0 (the kernel picks) to 65535. */
+int parse_listen(const char *s, struct sockaddr_any *ret);
+
 /* Parse a numeric IPv4 or IPv6 address (optionally in brackets) with port 0. */
 int parse_source(const char *s, struct sockaddr_any *ret);
 

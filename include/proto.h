@@ -12,6 +12,11 @@
 #define CTL_MAX_ARGS 16
 #define CTL_MAX_REPLY (16u << 20)
 
+/* The results of a cycle as status, stats, metrics and logs name them: "ok", then
+ * the failure classes in the order of enum session_error. */
+#define PROTO_N_RESULTS 9
+extern const char *const proto_result_names[PROTO_N_RESULTS];
+
 /* Split a request line in place into at most max words; returns the count or -E2BIG. */
 int proto_split_words(char *line, char **argv, int max);
 

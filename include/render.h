@@ -18,4 +18,9 @@ void render_status(const struct daemon *d, const struct target *only, bool json,
 void render_sessions(const struct daemon *d, const struct target *t, bool json, int64_t now,
 		     struct buf *out);
 
+/* One line of KEY=VALUE words for the daemon, then one per target (or for only), for
+ * programs that want no JSON parser: mconnctl check and top read it. */
+void render_stats(const struct daemon *d, const struct target *only, int64_t now,
+		  struct buf *out);
+
 #endif

@@ -45,6 +45,7 @@ struct target {
 	struct target_conf *own_conf;
 	struct latency connect_lat;
 	struct latency cycle_lat;
+	struct count_window fail_win;
 };
 
 /* What a result did to health, for the caller to log. */

@@ -34,6 +34,9 @@ static inline const char *plural_s(unsigned long long n)
 /* Return CLOCK_MONOTONIC in nanoseconds. */
 int64_t now_ns(void);
 
+/* Return CLOCK_REALTIME in nanoseconds since the Unix epoch. */
+int64_t wall_ns(void);
+
 /* Prepare an empty buffer that never grows beyond limit bytes. */
 void buf_init(struct buf *b, size_t limit);
 

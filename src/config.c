@@ -300,6 +300,21 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 	return 0;
 }
 
+static int key_listen(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		      const char *value)
+{
+	struct config *c = ctx->cfg;
+
+	if (strlen(value) >= 64 || parse_listen(value, field) < 0) {
+		ctx_error(ctx, k->name, "invalid address '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	free(c->metrics_listen_text);
+	c->metrics_listen_text = xstrdup(value);
+	return 0;
+}
+
 /* A file name pattern; relative ones are taken from the main file's directory. */
 static int key_glob(struct parse_ctx *ctx, const struct key_def *k, void *field,
 		    const char *value)
@@ -362,6 +377,8 @@ static const struct key_def keys[] = {
 	  600 * SEC, NULL, NULL },
 	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
+	{ "metrics_listen", SECT_DAEMON, key_listen, D(metrics_listen), 0, 0, NULL,
+	  "a numeric ADDR:PORT or [V6ADDR]:PORT (port 0: the kernel picks one)" },
 	{ "include", SECT_DAEMON, key_glob, D(include), 0, 0, NULL,
 	  "a file name pattern of at most 1024 bytes, or nothing to read no drop-ins" },
 	{ "admin_group", SECT_DAEMON, key_group, D(admin_group), 0, 0, NULL,
@@ -973,6 +990,7 @@ void config_free(struct config *c)
 		target_conf_free(c->targets[i]);
 	free(c->targets);
 	free(c->control_socket);
+	free(c->metrics_listen_text);
 	free(c->include);
 	free(c->admin_group);
 	free(c->control_group);

@@ -13,6 +13,7 @@
 #include "ctlcmd.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "reconcile.h"
 #include "render.h"
 #include "target.h"
@@ -67,6 +68,27 @@ static int cmd_sessions(struct daemon *d, const struct ctl_request *rq, struct b
 	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
 	render_sessions(d, t, rq->json, rq->now, out);
+	return 0;
+}
+
+static int cmd_stats(struct daemon *d, const struct ctl_request *rq, struct buf *out,
+		     char *err, size_t errlen)
+{
+	struct target *t = NULL;
+
+	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
+		return -ENOENT;
+	render_stats(d, t, rq->now, out);
+	return 0;
+}
+
+static int cmd_metrics(struct daemon *d, const struct ctl_request *rq, struct buf *out,
+		       char *err, size_t errlen)
+{
+	(void)rq;
+	(void)err;
+	(void)errlen;
+	metrics_scrape(d, out);
 	return 0;
 }
 
@@ -137,6 +159,10 @@ static const struct ctl_command commands[] = {
 	  "health, counters, failures by class and latency of every target or one" },
 	{ "sessions", 1, 1, false, cmd_sessions, "sessions [-j] TARGET",
 	  "state, cycles, last result and last latency of each session of a target" },
+	{ "stats", 0, 1, false, cmd_stats, "stats [TARGET]",
+	  "KEY=VALUE lines: counters, last minute's failures and p50/p99 (for scripts)" },
+	{ "metrics", 0, 0, false, cmd_metrics, "metrics",
+	  "every target's metrics in the Prometheus text format 0.0.4" },
 	{ "reload", 0, 0, true, cmd_reload, "reload",
 	  "read the configuration files again and apply what changed (admin)" },
 	{ "set", 3, 3, true, cmd_set, "set TARGET KEY VALUE",

@@ -16,12 +16,16 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
 #include "reconcile.h"
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
 #define CTL_NEST_EVDATA (EVDATA_OTHER | 2u)
+_Static_assert(HTTP_EVDATA != SIG_EVDATA && HTTP_EVDATA != CTL_NEST_EVDATA &&
+		       HTTP_EVDATA != CTL_EVDATA_LISTEN && CTL_NEST_EVDATA != CTL_EVDATA_LISTEN,
+	       "every descriptor in the epoll set has its own data");
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
@@ -174,16 +178,18 @@ static int daemon_open_signals(struct daemon *d)
 }
 
 /* Keep FD_RESERVE of the open-files limit out of the sessions' reach, so the control
- * socket answers even when sessions run out. Called once a second too: the limit of
- * a running process can be changed from outside (prlimit). Returns true when the
+ * socket answers even when sessions run out, and HTTP_MAX_CLIENTS more with a metrics
+ * listener (cfg says whether there is one). Called once a second too: the limit of a
+ * running process can be changed from outside (prlimit). Returns true when the
  * sessions' share changed. */
-static bool daemon_fd_budget(struct daemon *d)
+static bool daemon_fd_budget(struct daemon *d, const struct config *cfg)
 {
+	uint64_t reserve = FD_RESERVE + (cfg->metrics_listen_text ? HTTP_MAX_CLIENTS : 0);
 	struct rlimit rl;
 	uint32_t max = UINT32_MAX;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > FD_RESERVE ? (uint32_t)MIN(rl.rlim_cur - FD_RESERVE, UINT32_MAX) : 0;
+		max = rl.rlim_cur > reserve ? (uint32_t)MIN(rl.rlim_cur - reserve, UINT32_MAX) : 0;
 	if (max == d->sio.max_open)
 		return false;
 	d->sio.max_open = max;
@@ -203,7 +209,7 @@ static void daemon_raise_nofile(struct daemon *d, const struct config *cfg)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	cur = rl.rlim_cur;
-	daemon_fd_budget(d);
+	daemon_fd_budget(d, cfg);
 	if (cfg->total_connections > d->sio.max_open)
 		log_msg(LOG_WARNING,
 			"%llu connections configured but only %u may be open at once (open files limit %llu); a session that finds none free counts a 'resource' failure",
@@ -235,6 +241,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 	d->epfd = d->ctl_epfd = d->sigfd = d->ctl.listen_fd = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
+	d->start_wall = wall_ns();
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
@@ -284,6 +291,22 @@ int daemon_open_control(struct daemon *d)
 	}
 	d->ctl.idle_timeout = d->cfg->control_idle_timeout;
 	d->ctl.io_timeout = d->cfg->control_io_timeout;
+	return 0;
+}
+
+int daemon_open_metrics(struct daemon *d)
+{
+	char err[256];
+	int r;
+
+	if (!d->cfg->metrics_listen_text)
+		return 0;
+	r = http_open(&d->http, d, &d->cfg->metrics_listen, err, sizeof(err));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
+	}
+	log_msg(LOG_INFO, "serving metrics on http://%s/metrics", http_address(d->http));
 	return 0;
 }
 
@@ -412,7 +435,7 @@ static void daemon_tick(struct daemon *d, int64_t now)
 	d->status_at = now;
 	d->status_cycles = d->cycles_total;
 	daemon_notify_status(d);
-	if (daemon_fd_budget(d))
+	if (daemon_fd_budget(d, d->cfg))
 		log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
 			d->sio.max_open);
 	daemon_end_resource_episode(d, now);
@@ -426,6 +449,8 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 
 	if (d->watchdog_ns)
 		due = MIN(due, d->next_watchdog);
+	if (d->http)
+		due = MIN(due, http_next_due(d->http, now));
 	if (due <= now)
 		return 0;
 	if (due - now >= TICK_NS)
@@ -489,6 +514,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
 	int64_t now = daemon_mark(d, 0);
 	bool more = daemon_run_timers(d, now);
+	bool http_ready = false;
 	int n, wait, since_ctl = 0;
 
 	ctl_run_pending(d, now);
@@ -519,10 +545,15 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			daemon_signal_event(d);
 		} else if (data == CTL_NEST_EVDATA) {
 			daemon_run_control(d);
+		} else if (data == HTTP_EVDATA) {
+			http_ready = true;
 		} else {
 			ctl_handle_event(d, data, ev[i].events, now);
 		}
 	}
+	now = now_ns();
+	if (d->http && (http_ready || http_next_due(d->http, now) <= now))
+		http_run(d->http);
 	d->loop_turns++;
 	daemon_mark(d, 0);
 	return 0;
@@ -569,6 +600,7 @@ void daemon_free(struct daemon *d)
 		target_free(t);
 	}
 	ctl_close(&d->ctl);
+	http_close(d->http);
 	free(d->targets);
 	free(d->sess);
 	free(d->free_ids);

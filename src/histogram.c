@@ -124,6 +124,35 @@ void latency_window_merge(const struct latency *l, int64_t now, struct hist *ret
 	}
 }
 
+/* Move a count window to the slot of now, clearing the slots it passes. */
+static void count_window_advance(struct count_window *w, int64_t now)
+{
+	int64_t slot = now / HIST_SLOT_NS;
+	int64_t steps = slot - w->epoch;
+
+	if (steps <= 0)
+		return;
+	for (int64_t k = 1; k <= MIN(steps, HIST_WINDOW_SLOTS); k++)
+		w->n[(w->epoch + k) % HIST_WINDOW_SLOTS] = 0;
+	w->epoch = slot;
+}
+
+void count_window_add(struct count_window *w, int64_t now)
+{
+	count_window_advance(w, now);
+	w->n[w->epoch % HIST_WINDOW_SLOTS]++;
+}
+
+uint64_t count_window_sum(const struct count_window *w, int64_t now)
+{
+	int64_t age = MAX(now / HIST_SLOT_NS - w->epoch, 0);
+	uint64_t sum = 0;
+
+	for (int64_t k = 0; k + age < HIST_WINDOW_SLOTS && k <= w->epoch; k++)
+		sum += w->n[(w->epoch - k) % HIST_WINDOW_SLOTS];
+	return sum;
+}
+
 void latency_summarize(const struct latency *l, int window, int64_t now,
 		       struct latency_summary *ret)
 {

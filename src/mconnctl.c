@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlclient.h"
+#include "mconnctl.h"
 #include "proto.h"
 #include "util.h"
 
@@ -27,6 +29,12 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  status [TARGET]     health, counters, failures by class, latency\n"
 		"  sessions TARGET     each session's state, cycles, last result and latency\n"
+		"  stats [TARGET]      KEY=VALUE lines for scripts, with the last minute\n"
+		"  metrics             Prometheus text format (0.0.4)\n"
+		"  check TARGET [-w THRESHOLDS] [-c THRESHOLDS]\n"
+		"                      monitoring-plugins check; see 'mconnctl check -h'\n"
+		"  top [-b] [-d SECONDS] [-n N]\n"
+		"                      live view; q or Ctrl-C quits; see 'mconnctl top -h'\n"
 		"  help                the commands the daemon knows\n"
 		"  version             the daemon's version\n"
 		"Commands that change the daemon (root, mconnd's user or admin_group):\n"
@@ -41,7 +49,8 @@ static void usage(FILE *f)
 		"  -j         JSON output\n"
 		"  -h         show this help;  -V  show mconnctl's version\n"
 		"\n"
-		"Exit status: 0 done, 1 the daemon answered ERR, 2 usage, 3 daemon unreachable.\n"
+		"Exit status: 0 done, 1 the daemon answered ERR, 2 usage, 3 daemon unreachable;\n"
+		"check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
 		"See mconnctl(8).\n",
 		CTL_DEFAULT_SOCKET);
 }
@@ -56,82 +65,7 @@ static int build_request(int argc, char **argv, bool json, struct buf *req)
 	}
 	if (json)
 		buf_printf(req, " -j");
-	buf_printf(req, "\n");
-	return req->overflow ? -E2BIG : 0;
-}
-
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		fprintf(stderr, "mconnctl: cannot connect to %s: %s%s\n", path, strerror(e),
-			e == EACCES ? " (the socket's mode and group do not let this user in; see control_mode and control_group in mconnd.conf(5))"
-			: e == ENOENT || e == ECONNREFUSED ? " (is mconnd running, and is this its control_socket?)"
-			: "");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Send the request and read until the reply's empty line; returns its length or -1. */
-static ssize_t exchange(int fd, const struct buf *req, struct buf *reply)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char chunk[65536];
-	size_t end;
-
-	/* A daemon that refuses us (ERR busy) may close before reading the request:
-	 * read its reply even when the send fails. */
-	(void)!send(fd, req->data, req->len, MSG_NOSIGNAL);
-	while ((end = proto_reply_length(reply->data, reply->len)) == 0) {
-		ssize_t n;
-
-		if (poll(&p, 1, REPLY_TIMEOUT_MS) <= 0) {
-			fprintf(stderr, "mconnctl: no reply within %d s\n", REPLY_TIMEOUT_MS / 1000);
-			return -1;
-		}
-		n = recv(fd, chunk, sizeof(chunk), 0);
-		if (n < 0 && errno == ECONNRESET && reply->len == 0) {
-			fprintf(stderr, "mconnctl: the daemon closed the connection\n");
-			return -1;
-		}
-		if (n <= 0) {
-			fprintf(stderr, "mconnctl: connection closed before the reply ended\n");
-			return -1;
-		}
-		if (buf_append(reply, chunk, (size_t)n) < 0) {
-			fprintf(stderr, "mconnctl: reply too large\n");
-			return -1;
-		}
-	}
-	return (ssize_t)end;
-}
-
-/* Print the reply's body; returns the exit status its first line calls for. */
-static int print_reply(const char *data, size_t len)
-{
-	const char *nl = memchr(data, '\n', len);
-	size_t first = (size_t)(nl - data);
-
-	if (first >= 4 && strncmp(data, "ERR ", 4) == 0) {
-		fprintf(stderr, "mconnctl: %.*s\n", (int)(first - 4), data + 4);
-		fwrite(nl + 1, 1, len - first - 2, stderr);
-		return EXIT_ERR;
-	}
-	if (first != 2 || strncmp(data, "OK", 2) != 0) {
-		fprintf(stderr, "mconnctl: unexpected reply: %.*s\n", (int)MIN(first, 80), data);
-		return EXIT_UNREACHABLE;
-	}
-	fwrite(nl + 1, 1, len - first - 2, stdout);
-	return 0;
+	return req->overflow || req->len >= CTL_MAX_LINE ? -E2BIG : 0;
 }
 
 int main(int argc, char **argv)
@@ -139,8 +73,8 @@ int main(int argc, char **argv)
 	const char *path = getenv("MCONND_SOCKET");
 	struct buf req, reply;
 	bool json = false;
-	ssize_t end;
-	int opt, fd, rc;
+	char err[512];
+	int opt, rc;
 
 	if (path && !*path)
 		path = NULL;
@@ -171,12 +105,16 @@ int main(int argc, char **argv)
 	}
 	if (!path)
 		path = CTL_DEFAULT_SOCKET;
+	if (strcmp(argv[optind], "check") == 0)
+		return check_main(path, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "top") == 0)
+		return top_main(path, argc - optind, argv + optind);
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		fprintf(stderr, "mconnctl: socket path too long (at most %zu bytes): %s\n",
 			sizeof(((struct sockaddr_un *)0)->sun_path) - 1, path);
 		return EXIT_USAGE;
 	}
-	buf_init(&req, CTL_MAX_LINE);
+	buf_init(&req, CTL_MAX_LINE + 1);
 	buf_init(&reply, CTL_MAX_REPLY);
 	rc = build_request(argc - optind, argv + optind, json, &req);
 	if (rc < 0) {
@@ -187,13 +125,20 @@ int main(int argc, char **argv)
 		buf_free(&req);
 		return EXIT_USAGE;
 	}
-	fd = connect_socket(path);
-	rc = EXIT_UNREACHABLE;
-	if (fd >= 0) {
-		end = exchange(fd, &req, &reply);
-		if (end > 0)
-			rc = print_reply(reply.data, (size_t)end);
-		close(fd);
+	switch (ctlclient_query(path, req.data, &reply, err, sizeof(err))) {
+	case CTL_OK:
+		fwrite(reply.data, 1, reply.len, stdout);
+		rc = 0;
+		break;
+	case CTL_ERR:
+		fprintf(stderr, "mconnctl: %s\n", err);
+		fwrite(reply.data, 1, reply.len, stderr);
+		rc = EXIT_ERR;
+		break;
+	default:
+		fprintf(stderr, "mconnctl: %s\n", err);
+		rc = EXIT_UNREACHABLE;
+		break;
 	}
 	buf_free(&req);
 	buf_free(&reply);

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	d.verbose = verbose;
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
-	if (daemon_open_control(&d) < 0) {
+	if (daemon_open_control(&d) < 0 || daemon_open_metrics(&d) < 0) {
 		daemon_free(&d);
 		return 1;
 	}

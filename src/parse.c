@@ -251,17 +251,23 @@ static bool address_is_unicast(const struct sockaddr_any *a)
 	return !IN6_IS_ADDR_UNSPECIFIED(v6) && !IN6_IS_ADDR_MULTICAST(v6);
 }
 
+/* Split "host:port" as address_split() does and read a port of at least min_port. */
+static int address_split_port(const char *s, char *host, size_t hostcap, uint64_t min_port,
+			      uint64_t *ret_port)
+{
+	const char *port_s;
+	int r = address_split(s, host, hostcap, &port_s);
+
+	return r < 0 ? r : parse_uint(port_s, min_port, 65535, ret_port);
+}
+
 int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 {
 	char host[256];
-	const char *port_s;
 	uint64_t port;
 	struct sockaddr_any a;
-	int r = address_split(s, host, sizeof(host), &port_s);
+	int r = address_split_port(s, host, sizeof(host), 1, &port);
 
-	if (r < 0)
-		return r;
-	r = parse_uint(port_s, 1, 65535, &port);
 	if (r < 0)
 		return r;
 	r = address_numeric(host, (uint16_t)port, &a);
@@ -271,6 +277,21 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 		r = address_resolve(host, (uint16_t)port, &a);
 	if (r == 0 && !address_is_unicast(&a))
 		r = -EADDRNOTAVAIL;
+	if (r == 0)
+		*ret = a;
+	return r;
+}
+
+int parse_listen(const char *s, struct sockaddr_any *ret)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	uint64_t port;
+	struct sockaddr_any a;
+	int r = address_split_port(s, host, sizeof(host), 0, &port);
+
+	if (r < 0)
+		return r;
+	r = address_numeric(host, (uint16_t)port, &a);
 	if (r == 0)
 		*ret = a;
 	return r;

@@ -4,6 +4,11 @@
 
 #include "proto.h"
 
+const char *const proto_result_names[PROTO_N_RESULTS] = {
+	"ok", "refused", "connect_timeout", "timeout", "reset", "eof", "mismatch", "unreachable",
+	"resource",
+};
+
 int proto_split_words(char *line, char **argv, int max)
 {
 	int n = 0;

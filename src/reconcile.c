@@ -16,14 +16,6 @@
 #include "reconcile.h"
 #include "target.h"
 
-static int64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
 /* What one reload did, for the reply and the log. */
 struct reload_report {
 	unsigned added;
@@ -60,7 +52,7 @@ static int target_move(struct daemon *d, struct target *t, const struct target_c
 		t->conf = nc;
 		t->generation++;
 		t->restart_changes = diff & CHG_RESTART;
-		t->reset_wall = wall_now();
+		t->reset_wall = wall_ns();
 		t->reset_mono = now;
 		target_reset_health(t, now);
 		return t->paused ? 0 : daemon_add_sessions(d, t, nc->connections, now);
@@ -103,6 +95,23 @@ static struct target *take_target(struct daemon *d, const char *name)
 		}
 	}
 	return NULL;
+}
+
+/* The metrics listener stays where it was started: a changed metrics_listen takes
+ * effect at the next start, and the new configuration keeps the one in use. */
+static void reconcile_metrics_listen(struct config *old, struct config *nc,
+				     struct reload_report *rep)
+{
+	const char *was = old->metrics_listen_text, *now = nc->metrics_listen_text;
+
+	if ((!was && !now) || (was && now && strcmp(was, now) == 0))
+		return;
+	report_line(rep, "metrics_listen changed to %s; it takes effect at the next start, %s stays in use",
+		    now ? now : "(none)", was ? was : "no listener");
+	free(nc->metrics_listen_text);
+	nc->metrics_listen_text = old->metrics_listen_text;
+	nc->metrics_listen = old->metrics_listen;
+	old->metrics_listen_text = NULL;
 }
 
 static bool str_same(const char *a, const char *b)
@@ -199,6 +208,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		nc->control_socket = old->control_socket;
 		old->control_socket = NULL;
 	}
+	reconcile_metrics_listen(old, nc, rep);
 	d->cfg = nc;
 	config_free(old);
 }
@@ -225,9 +235,10 @@ static void notify_reloading(int64_t now)
 static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t now)
 {
 	d->last_reload_ok = ok;
-	d->last_reload_wall = wall_now();
+	d->last_reload_wall = wall_ns();
 	d->last_reload_mono = now;
-	snprintf(d->last_reload_msg, sizeof(d->last_reload_msg), "%s", msg);
+	snprintf(d->last_reload_msg, sizeof(d->last_reload_msg), "%.*s",
+		 (int)sizeof(d->last_reload_msg) - 1, msg);
 	if (ok)
 		d->reloads_ok++;
 	else

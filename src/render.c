@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "http.h"
 #include "proto.h"
 #include "render.h"
 #include "target.h"
@@ -250,6 +251,28 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 	buf_printf(out, ",\"last_error_ago_s\":%.3f}", (double)(now - t->last_error_at) / 1e9);
 }
 
+/* What serving metrics has cost: renders, their time and size, the HTTP listener. */
+static void render_metrics_json(const struct daemon *d, struct buf *out)
+{
+	const struct scrape_stats *s = &d->scrape;
+	const struct http_stats *h;
+
+	buf_printf(out, "\"metrics\":{\"renders\":%llu,\"last_render_ms\":%.3f,"
+		   "\"mean_render_ms\":%.3f,\"max_render_ms\":%.3f,\"last_bytes\":%zu,"
+		   "\"listen\":", (unsigned long long)s->renders, (double)s->last_ns / 1e6,
+		   s->renders ? (double)s->total_ns / 1e6 / (double)s->renders : 0.0,
+		   (double)s->max_ns / 1e6, s->last_bytes);
+	if (!d->http) {
+		buf_printf(out, "null},");
+		return;
+	}
+	h = http_stats(d->http);
+	buf_printf(out, "\"%s\",\"http_requests\":%llu,\"http_not_found\":%llu,"
+		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", http_address(d->http),
+		   (unsigned long long)h->requests, (unsigned long long)h->not_found,
+		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
+}
+
 static void render_status_json(const struct daemon *d, const struct target *only, int64_t now,
 			       struct buf *out)
 {
@@ -275,10 +298,11 @@ static void render_status_json(const struct daemon *d, const struct target *only
 		   (unsigned long long)d->ctl.evicted);
 	render_json_latency(out, "lateness_ms", &d->lateness, 1, now);
 	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
-		   "\"stalls\":%llu,\"stalled_s\":%.3f},"
-		   "\"targets\":[", (unsigned long long)d->loop_turns,
+		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)d->loop_turns,
 		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events,
 		   (unsigned long long)d->stalls, (double)d->stalled_ns / 1e9);
+	render_metrics_json(d, out);
+	buf_printf(out, "\"targets\":[");
 	for (size_t i = 0; i < d->n_targets; i++) {
 		if (only && d->targets[i] != only)
 			continue;
@@ -337,4 +361,37 @@ void render_sessions(const struct daemon *d, const struct target *t, bool json, 
 		render_session_row(&d->sess[t->sess[i]], i, json, i ? "," : "", out);
 	if (json)
 		buf_printf(out, "]}\n");
+}
+
+static void render_stats_target(const struct daemon *d, const struct target *t, int64_t now,
+				struct buf *out)
+{
+	struct latency_summary ls;
+
+	latency_summarize(&t->cycle_lat, 1, now, &ls);
+	buf_printf(out, "target name=%s state=%s health=%s state_for_ns=%lld sessions=%u active=%u "
+		   "ok=%llu failed=%llu", t->conf->name,
+		   t->paused ? "paused" : health_state_name(t->health), health_state_name(t->health),
+		   (long long)(now - t->health_since), t->n_sess, daemon_target_active(d, t),
+		   (unsigned long long)t->cycles_ok, (unsigned long long)t->cycles_failed);
+	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
+		buf_printf(out, " %s=%llu", session_error_name(e), (unsigned long long)t->errors[e]);
+	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
+		   "win_p50_ns=%lld win_p99_ns=%lld\n",
+		   (unsigned long long)t->cycle_lat.total.count,
+		   (unsigned long long)t->cycle_lat.total.sum, (unsigned long long)ls.count,
+		   (unsigned long long)count_window_sum(&t->fail_win, now), (long long)ls.p50,
+		   (long long)ls.p99);
+}
+
+void render_stats(const struct daemon *d, const struct target *only, int64_t now,
+		  struct buf *out)
+{
+	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u "
+		   "reloads_ok=%llu reloads_failed=%llu\n", MCONN_VERSION, (int)getpid(),
+		   (long long)(now - d->start_mono), d->n_targets, d->n_sess,
+		   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (!only || d->targets[i] == only)
+			render_stats_target(d, d->targets[i], now, out);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "proto.h"
 #include "session.h"
 #include "target.h"
 #include "timer.h"
@@ -12,8 +13,7 @@
 
 static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
 					   "stopped" };
-static const char *const error_names[] = { "ok", "refused", "connect_timeout", "timeout",
-					   "reset", "eof", "mismatch", "unreachable", "resource" };
+_Static_assert(PROTO_N_RESULTS == _SERR_MAX, "one result name per failure class and ok");
 
 const char *session_state_name(enum session_state st)
 {
@@ -22,7 +22,7 @@ const char *session_state_name(enum session_state st)
 
 const char *session_error_name(enum session_error e)
 {
-	return e < _SERR_MAX ? error_names[e] : "?";
+	return e < _SERR_MAX ? proto_result_names[e] : "?";
 }
 
 enum session_error session_classify(int err, enum io_phase phase)

@@ -78,6 +78,7 @@ bool target_record_result(struct target *t, const struct session_result *res, in
 		return false;
 	}
 	t->cycles_failed++;
+	count_window_add(&t->fail_win, now);
 	t->errors[res->err < _SERR_MAX ? res->err : SERR_RESOURCE]++;
 	t->last_error = res->err;
 	t->last_errno = res->err_no;

@@ -275,6 +275,42 @@ START_TEST(test_window_age)
 }
 END_TEST
 
+/* A count window forgets exactly when a latency window does, at every age and phase. */
+START_TEST(test_count_window_age)
+{
+	const size_t n_off = sizeof(window_offsets) / sizeof(window_offsets[0]);
+	const struct window_case *c = &window_cases[(size_t)_i / n_off];
+	int64_t at = 1000 * NSEC_PER_SEC + window_offsets[(size_t)_i % n_off];
+	struct count_window w = { 0 };
+
+	count_window_add(&w, at);
+	count_window_add(&w, at);
+	ck_assert_msg(count_window_sum(&w, at + c->age) == (c->stays ? 2u : 0u),
+		      "added at %lld, age %lld", (long long)at, (long long)c->age);
+}
+END_TEST
+
+/* Counts in different slots add up; a slot reused after a gap starts from zero. */
+START_TEST(test_count_window_slots)
+{
+	struct count_window w = { 0 };
+	int64_t t0 = 500 * NSEC_PER_SEC;
+
+	for (int k = 0; k < 6; k++)
+		for (int i = 0; i <= k; i++)
+			count_window_add(&w, t0 + k * 10 * NSEC_PER_SEC);
+	ck_assert_uint_eq(count_window_sum(&w, t0 + 50 * NSEC_PER_SEC), 21);
+	/* Ten seconds on, the first slot (1 event) has left. */
+	ck_assert_uint_eq(count_window_sum(&w, t0 + 60 * NSEC_PER_SEC), 20);
+	count_window_add(&w, t0 + 60 * NSEC_PER_SEC);
+	ck_assert_uint_eq(count_window_sum(&w, t0 + 60 * NSEC_PER_SEC), 21);
+	/* After an hour of nothing, one event is all there is. */
+	count_window_add(&w, t0 + 3600 * NSEC_PER_SEC);
+	ck_assert_uint_eq(count_window_sum(&w, t0 + 3600 * NSEC_PER_SEC), 1);
+	ck_assert_uint_eq(count_window_sum(&w, t0 + 3661 * NSEC_PER_SEC), 0);
+}
+END_TEST
+
 START_TEST(test_window_merges_slots)
 {
 	struct latency *l = calloc(1, sizeof(*l));
@@ -408,6 +444,10 @@ static Suite *histogram_suite(void)
 	tcase_add_loop_test(tw, test_window_age, 0,
 			    (int)(sizeof(window_cases) / sizeof(window_cases[0]) *
 				  (sizeof(window_offsets) / sizeof(window_offsets[0]))));
+	tcase_add_loop_test(tw, test_count_window_age, 0,
+			    (int)(sizeof(window_cases) / sizeof(window_cases[0]) *
+				  (sizeof(window_offsets) / sizeof(window_offsets[0]))));
+	tcase_add_test(tw, test_count_window_slots);
 	tcase_add_test(tw, test_window_merges_slots);
 	tcase_add_test(tw, test_window_max_leaves_with_slot);
 	tcase_add_test(tw, test_window_reuse_after_gap);

@@ -633,7 +633,7 @@ START_TEST(test_status_json_before_cycles)
 	assert_status_header(status);
 	json_sub(status, "targets", targets, sizeof(targets));
 	ck_assert_uint_eq(json_count(targets), 2);
-	ck_assert_uint_eq(json_count(status), 9);
+	ck_assert_uint_eq(json_count(status), 10);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? NAME_B : NAME_A;
 
@@ -937,8 +937,8 @@ END_TEST
 START_TEST(test_help)
 {
 	static const char *const usages[] = { "status [-j] [TARGET]", "sessions [-j] TARGET",
-					      "reload", "set TARGET KEY VALUE", "pause TARGET",
-					      "resume TARGET", "help", "version [-j]", "-j" };
+					      "stats [TARGET]", "metrics", "reload", "set TARGET KEY VALUE",
+					      "pause TARGET", "resume TARGET", "help", "version [-j]", "-j" };
 	static char reply[HARNESS_RX_MAX];
 	const char *text = ask_ok("help", reply, sizeof(reply));
 	char line[512];

@@ -287,6 +287,10 @@ START_TEST(test_counters_per_class)
 			      (unsigned long long)t->errors[e], (unsigned long long)want[e]);
 	ck_assert_uint_eq(t->cycles_failed, 11);
 	ck_assert_uint_eq(t->cycles_ok, 11);
+	/* The last minute's failures (every class, resource too) for mconnctl check: all 11
+	 * within 11 s, none a minute after the last. */
+	ck_assert_uint_eq(count_window_sum(&t->fail_win, now), 11);
+	ck_assert_uint_eq(count_window_sum(&t->fail_win, now + 61 * SEC), 0);
 	target_free(t);
 }
 END_TEST

@@ -319,6 +319,9 @@ def scenario_rate(tmp, echod):
                    rate=median_spread([r["ops"] / r["secs"] for r in rs])[0],
                    failed=sum(r["failed"] for r in rs),
                    p99_lateness_ms=median_spread([r.get("p99_lateness_ms") for r in rs])[0],
+                   p99_lateness_runs=[r.get("p99_lateness_ms") for r in rs],
+                   p99_lateness_steady_ms=median_spread(
+                       [r.get("p99_lateness_window_ms") for r in rs])[0],
                    server_cpu_pct=median_spread([r["server_pct"] for r in rs])[0])
         log("  %s: mconnd %.1f %% of a core" % (case, results[-2]["median"]))
 
@@ -350,34 +353,58 @@ def scenario_footprint(tmp, echod):
     log("  19,000 sessions: %.0f bytes of RSS per session" % results[-1]["bytes_per_session"])
 
 
+def probe_control(m, lat, has_metrics, ctl):
+    """For DUR seconds: status on a fresh connection, the mconnctl command, a metrics
+    scrape when there is one, every 20 ms."""
+    end = time.monotonic() + DUR
+    while time.monotonic() < end:
+        lat["status"].append(m.request("status", True)[1] * 1000)
+        t0 = time.monotonic()
+        subprocess.run([ctl, "-s", m.sock, "status"], stdout=subprocess.DEVNULL, check=True)
+        lat["mconnctl status"].append((time.monotonic() - t0) * 1000)
+        if has_metrics:
+            lat["metrics"].append(m.request("metrics", True)[1] * 1000)
+        time.sleep(0.02)
+
+
 def scenario_control(tmp, echod):
+    """mconnd churning N=1,000 (its loop saturated), and as the probe's own floor in
+    the same run: an idle mconnd while the limit client does that churn on CPU 1."""
     n = 1000
     has_metrics = None
-    lat = {"status": [], "metrics": []}
+    ctl = os.path.join(BUILD, "mconnctl")
+    cases = {"churn N=1000 rst": {"status": [], "mconnctl status": [], "metrics": []},
+             "floor: idle, limit churns": {"status": [], "mconnctl status": [], "metrics": []}}
     for rep in range(REPS):
         m = Mconnd(tmp, targets_for(echod.port, n, "cycle", "rst"))
         try:
             if has_metrics is None:
                 has_metrics = m.request("metrics", True, may_fail=True)[0] is not None
             time.sleep(WARM)
-            end = time.monotonic() + DUR
-            while time.monotonic() < end:
-                lat["status"].append(m.request("status", True)[1] * 1000)
-                if has_metrics:
-                    lat["metrics"].append(m.request("metrics", True)[1] * 1000)
-                time.sleep(0.02)
+            probe_control(m, cases["churn N=1000 rst"], has_metrics, ctl)
         finally:
             m.stop()
-    for what in ("status", "metrics"):
-        v = sorted(lat[what])
-        if not v:
-            results.append({"scenario": "5 control under load", "case": "churn N=1000 rst",
-                            "client": "mconnd", "metric": what + " p99", "unit": "ms",
-                            "median": None, "spread_pct": None, "runs": [],
-                            "note": "pending: no metrics command on this build"})
-            continue
-        record("5 control under load", "churn N=1000 rst", "mconnd", what + " p99", "ms",
-               [v[int(0.99 * (len(v) - 1))]], p50_ms=statistics.median(v), samples=len(v))
+        m = Mconnd(tmp, targets_for(echod.port, 1, "cycle", "rst", "1s"))
+        lim = subprocess.Popen(["taskset", "-c", CPU_CLIENT, LIMIT] +
+                               baseline_args(echod.port, n, "cycle", "rst", None)[:-4] +
+                               ["-w", "0", "-d", str(WARM + DUR + 1)], stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(WARM)
+            probe_control(m, cases["floor: idle, limit churns"], has_metrics, ctl)
+        finally:
+            lim.wait()
+            m.stop()
+    for case, lat in cases.items():
+        for what in ("status", "mconnctl status", "metrics"):
+            v = sorted(lat[what])
+            if not v:
+                results.append({"scenario": "5 control under load", "case": case,
+                                "client": "mconnd", "metric": what + " p99", "unit": "ms",
+                                "median": None, "spread_pct": None, "runs": [],
+                                "note": "pending: no metrics command on this build"})
+                continue
+            record("5 control under load", case, "mconnd", what + " p99", "ms",
+                   [v[int(0.99 * (len(v) - 1))]], p50_ms=statistics.median(v), samples=len(v))
 
 
 def scenario_startup(tmp, echod):
@@ -409,17 +436,17 @@ def print_table(info):
         CPU_SERVER, CPU_CLIENT, info["loadavg"]))
     print("sysctl: " + ", ".join("%s=%s" % (k.split("/")[-1], v) for k, v in info["sysctl"].items()))
     print()
-    hdr = "%-22s %-28s %-8s %-16s %12s %7s  %s" % ("scenario", "case", "client", "metric",
+    hdr = "%-22s %-28s %-8s %-24s %10s %7s  %s" % ("scenario", "case", "client", "metric",
                                                    "median", "spread", "details")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
         det = []
         for k in ("vs_limit", "vs_classic", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
-                  "p99_lateness_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
+                  "p99_lateness_ms", "p99_lateness_steady_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
             if k in r and r[k] is not None:
                 det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
-        print("%-22s %-28s %-8s %-16s %12s %6s%%  %s" % (
+        print("%-22s %-28s %-8s %-24s %10s %6s%%  %s" % (
             r["scenario"], r["case"], r["client"], r["metric"] + " " + r["unit"],
             fmt(r["median"]), fmt(r["spread_pct"]), " ".join(det)))
     print()

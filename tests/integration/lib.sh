@@ -83,6 +83,20 @@ start_echod() {
 	eval "${name}_PID=$pid"
 }
 
+# hold N REQUEST SOCAT_ADDRESS OUTPREFIX: N clients that each send REQUEST (printf
+# format) and then keep the connection open for 30 s, their output in OUTPREFIX.I;
+# sets HOLDERS to their PIDs (also killed at exit).
+hold() {
+	HOLDERS=""
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		(printf "$2"; exec sleep 30) | socat - "$3" >"$4.$i" 2>/dev/null &
+		HOLDERS="$HOLDERS $!"
+		i=$((i + 1))
+	done
+	PIDS="$PIDS $HOLDERS"
+}
+
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null
 	wait "$1" 2>/dev/null

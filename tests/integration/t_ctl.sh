@@ -26,14 +26,8 @@ check "-j alone is not a command" \
 # Hold 64 connections open, each after one answered request (so we know it holds a
 # slot, without asking the daemon) and with half of the next one sent, so that none is
 # idle and none can be evicted: the next client is told it is busy.
-holders=""
-i=0
-while [ $i -lt 64 ]; do
-	(printf 'version\nvers'; exec sleep 30) | socat - UNIX-CONNECT:"$SOCK" >"$T/h.$i" &
-	holders="$holders $!"
-	i=$((i + 1))
-done
-PIDS="$PIDS $holders"
+hold 64 'version\nvers' UNIX-CONNECT:"$SOCK" "$T/h"
+holders=$HOLDERS
 served() { [ "$(cat "$T"/h.* | grep -c '^mconnd ')" = 64 ]; }
 check "64 clients served and holding" wait_for 20 served
 busy() { "$MCONNCTL" version 2>&1 | grep -q 'busy'; }

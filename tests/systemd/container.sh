@@ -120,7 +120,7 @@ check "the installed configuration names the admin group" \
 	grep -qx 'admin_group = mconn' "$(ct_path /etc/mconnd/mconnd.conf)"
 check "and passes 'mconnd -t' once the group exists" silent in_ct mconnd -t
 # The test's own configuration: one target on the echo server; drop-ins come later.
-printf '[daemon]\nadmin_group = mconn\n[target "echo1"]\naddress = 127.0.0.1:%s\n%s\n' \
+printf '[daemon]\nadmin_group = mconn\nmetrics_listen = 127.0.0.1:0\n[target "echo1"]\naddress = 127.0.0.1:%s\n%s\n' \
 	"$PORT" 'connections = 2
 interval = 200ms
 rise = 1
@@ -158,6 +158,14 @@ check "under a system call filter" test "$(echo "$status" | awk '/^Seccomp:/ { p
 check "it raised its soft open-files limit to the hard one (1024 -> 4096)" \
 	test "$(in_ct cat "/proc/$MAIN/limits" | awk '/^Max open files/ { print $4, $5 }')" = "4096 4096"
 check "the target comes up" wait_for 10 sh -c "$(command -v nsenter) -t $LEADER -a mconnctl -j status | jq -e '.targets[0].state == \"up\"' >/dev/null"
+# The metrics listener works in the sandbox (the system call filter, the dynamic user):
+# the host's curl, in the container's network namespace.
+metrics_served() {
+	a=$(in_ct mconnctl -j status | jq -r .metrics.listen) || return 1
+	nsenter -t "$LEADER" -n curl -s -m 5 "http://$a/metrics" |
+		grep -q '^mconn_target_up{target="echo1",address="127.0.0.1:'"$PORT"'"} 1$'
+}
+check "the metrics listener serves /metrics under the sandbox" wait_for 10 metrics_served
 check "StatusText shows targets, sessions and the cycle rate" wait_for 5 sh -c \
 	"$(command -v nsenter) -t $LEADER -a systemctl show -P StatusText mconnd | grep -qE '^1 target: 1 up, 0 down, 0 unknown; 2 sessions; [0-9.]+ cycles/s'"
 

@@ -9,8 +9,9 @@ set -eu
 CACHE=${MCONN_ROOTFS_CACHE:-/var/cache/mconn}
 SUITE=bookworm
 # systemd as PID 1 and its tools; dbus for systemctl's bus; libnss-systemd so
-# DynamicUser names resolve; procps (kill, pgrep); libinih1 for mconnd itself.
-INCLUDE=systemd,systemd-sysv,dbus,libnss-systemd,procps,libinih1
+# DynamicUser names resolve; procps (kill, pgrep); libinih1 and libmicrohttpd12
+# (metrics_listen) for mconnd itself.
+INCLUDE=systemd,systemd-sysv,dbus,libnss-systemd,procps,libinih1,libmicrohttpd12
 KEY=$(printf '%s %s v1' "$SUITE" "$INCLUDE" | sha256sum | cut -c1-12)
 ROOT="$CACHE/rootfs-$SUITE-$KEY"
 

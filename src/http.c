@@ -1,0 +1,248 @@
+/* The metrics HTTP listener. We open the listening socket ourselves (so errors name
+ * the address and port 0 works), hand it to libmicrohttpd in external-select mode
+ * with epoll, and put MHD's epoll fd into the daemon's epoll set: MHD never runs a
+ * thread, it works only when the loop calls http_run(). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "parse.h"
+#include "proto.h"
+#include "util.h"
+
+struct http_listener {
+	struct daemon *d;
+	struct MHD_Daemon *mhd;
+	int epfd;
+	int mhd_fd;
+	char address[80];
+	struct http_stats stats;
+};
+
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n && text[n - 1] == '\n')
+		text[--n] = '\0';
+	log_msg(LOG_INFO, "metrics listener: %s", text);
+}
+
+/* Queue a small fixed reply (copied by MHD) with a status code and optional Allow
+ * header. */
+static enum MHD_Result http_reply_text(struct MHD_Connection *conn, unsigned code,
+				       const char *text, bool allow)
+{
+	char copy[128];
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	r = MHD_create_response_from_buffer(strlen(copy), copy, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Render the metrics and hand the buffer over to MHD, which frees it when sent. */
+static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Connection *conn)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	struct buf out;
+
+	buf_init(&out, CTL_MAX_REPLY);
+	metrics_scrape(h->d, &out);
+	if (out.overflow || !out.data) {
+		buf_free(&out);
+		h->stats.failed++;
+		return http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				       "metrics too large or out of memory\n", false);
+	}
+	r = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		buf_free(&out);
+		h->stats.failed++;
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* MHD calls this once the headers are in, and again when the body is. A method we
+ * do not serve is answered at once (MHD then closes the connection); a GET or HEAD is
+ * answered on the second call, so the connection stays open for the next request. A
+ * request that comes with a body is refused. */
+static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version,
+				   const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_listener *h = cls;
+
+	(void)version;
+	(void)upload_data;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		h->stats.requests++;
+		h->stats.bad_method++;
+		return http_reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				       "only GET and HEAD are served\n", true);
+	}
+	if (!*con_cls) {
+		*con_cls = h;
+		return MHD_YES;
+	}
+	h->stats.requests++;
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		h->stats.failed++;
+		return http_reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n", false);
+	}
+	if (strcmp(url, "/metrics") != 0) {
+		h->stats.not_found++;
+		return http_reply_text(conn, MHD_HTTP_NOT_FOUND,
+				       "not found; the metrics are at /metrics\n", false);
+	}
+	return http_reply_metrics(h, conn);
+}
+
+/* Bind and listen on addr ourselves; returns the socket or -errno. */
+static int http_listen_socket(const struct sockaddr_any *addr)
+{
+	int one = 1, fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (addr->ss.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    listen(fd, HTTP_MAX_CLIENTS) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int http_start(struct http_listener *h, int fd)
+{
+	const union MHD_DaemonInfo *info;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = HTTP_EVDATA };
+	struct sockaddr_any bound = { .len = sizeof(bound.ss) };
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	if (getsockname(fd, (struct sockaddr *)&bound.ss, &bound.len) < 0)
+		return -errno;
+	format_address(&bound, h->address, sizeof(h->address));
+	if (bound.ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, http_log, h,
+				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CLIENTS,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!h->mhd)
+		return -EIO;
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return -EIO;
+	h->mhd_fd = info->epoll_fd;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->mhd_fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int http_open(struct http_listener **ret, struct daemon *d, const struct sockaddr_any *addr,
+	      char *err, size_t errlen)
+{
+	struct http_listener *h = calloc(1, sizeof(*h));
+	char text[80];
+	int fd, r;
+
+	if (!h)
+		return -ENOMEM;
+	h->d = d;
+	h->epfd = d->epfd;
+	h->mhd_fd = -1;
+	format_address(addr, text, sizeof(text));
+	fd = http_listen_socket(addr);
+	if (fd < 0) {
+		snprintf(err, errlen, "metrics_listen %s: %s", text, strerror(-fd));
+		free(h);
+		return fd;
+	}
+	r = http_start(h, fd);
+	if (r < 0) {
+		snprintf(err, errlen, "metrics_listen %s: cannot start the HTTP listener: %s", text,
+			 strerror(-r));
+		if (!h->mhd)
+			close(fd);
+		http_close(h);
+		return r;
+	}
+	*ret = h;
+	return 0;
+}
+
+void http_close(struct http_listener *h)
+{
+	if (!h)
+		return;
+	if (h->mhd_fd >= 0)
+		(void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->mhd_fd, NULL);
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	free(h);
+}
+
+int64_t http_next_due(struct http_listener *h, int64_t now)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
+		return INT64_MAX;
+	if (ms > (MHD_UNSIGNED_LONG_LONG)(INT64_MAX - now) / NSEC_PER_MSEC)
+		return INT64_MAX;
+	return now + (int64_t)ms * NSEC_PER_MSEC;
+}
+
+void http_run(struct http_listener *h)
+{
+	(void)MHD_run(h->mhd);
+}
+
+const char *http_address(const struct http_listener *h)
+{
+	return h->address;
+}
+
+const struct http_stats *http_stats(const struct http_listener *h)
+{
+	return &h->stats;
+}
