@@ -46,6 +46,11 @@ static const char fuzz_conf[] =
 
 static char conf_path[64];
 
+static void conf_remove(void)
+{
+	unlink(conf_path);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	FILE *f;
@@ -59,6 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_ASSERT(fd >= 0);
 	f = fdopen(fd, "w");
 	FUZZ_ASSERT(f && fputs(fuzz_conf, f) >= 0 && fclose(f) == 0);
+	FUZZ_ASSERT(atexit(conf_remove) == 0);
 	log_open(LOG_EMERG);
 	return 0;
 }
