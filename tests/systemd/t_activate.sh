@@ -6,7 +6,7 @@
 
 ACT="$T/act.sock"
 quiet() { "$@" >/dev/null; }
-start_echod e echo
+start_echod e echo -l 127.0.0.1:0
 {
 	conf_header
 	printf '[target "e"]\naddress = 127.0.0.1:%s\nconnections = 2\ninterval = 100ms\nrise = 1\n' "$e_PORT"

@@ -14,7 +14,7 @@ RECV_PID=$!
 PIDS="$PIDS $RECV_PID"
 wait_for 5 test -S "$T/notify.sock" || { fail "notifyrecv did not start"; exit 1; }
 
-start_echod e echo
+start_echod e echo -l 127.0.0.1:0
 {
 	conf_header
 	printf '[target "e"]\naddress = 127.0.0.1:%s\nconnections = 4\ninterval = 100ms\nrise = 1\n' "$e_PORT"
