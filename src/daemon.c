@@ -547,8 +547,6 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			daemon_run_control(d);
 		} else if (data == HTTP_EVDATA) {
 			http_ready = true;
-		} else {
-			ctl_handle_event(d, data, ev[i].events, now);
 		}
 	}
 	now = now_ns();

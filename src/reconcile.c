@@ -97,26 +97,25 @@ static struct target *take_target(struct daemon *d, const char *name)
 	return NULL;
 }
 
-/* The metrics listener stays where it was started: a changed metrics_listen takes
- * effect at the next start, and the new configuration keeps the one in use. */
-static void reconcile_metrics_listen(struct config *old, struct config *nc,
-				     struct reload_report *rep)
-{
-	const char *was = old->metrics_listen_text, *now = nc->metrics_listen_text;
-
-	if ((!was && !now) || (was && now && strcmp(was, now) == 0))
-		return;
-	report_line(rep, "metrics_listen changed to %s; it takes effect at the next start, %s stays in use",
-		    now ? now : "(none)", was ? was : "no listener");
-	free(nc->metrics_listen_text);
-	nc->metrics_listen_text = old->metrics_listen_text;
-	nc->metrics_listen = old->metrics_listen;
-	old->metrics_listen_text = NULL;
-}
-
 static bool str_same(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* A key read only at start (control_socket, metrics_listen): when the new
+ * configuration changes it, the value in use moves into it and the reply says so;
+ * none names the lack of an old value. Returns true when the value had changed. */
+static bool keep_start_value(char **was, char **now, const char *key, const char *none,
+			     struct reload_report *rep)
+{
+	if (str_same(*was, *now))
+		return false;
+	report_line(rep, "%s changed to %s; it takes effect at the next start, %s stays in use",
+		    key, *now ? *now : "(none)", *was ? *was : none);
+	free(*now);
+	*now = *was;
+	*was = NULL;
+	return true;
 }
 
 /* Say which [daemon] keys the new configuration changes. */
@@ -201,14 +200,10 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 	d->targets = next;
 	d->n_targets = nc->n_targets;
 	report_daemon_changes(old, nc, rep);
-	if (strcmp(old->control_socket, nc->control_socket) != 0) {
-		report_line(rep, "control_socket changed to %s; it takes effect at the next start, %s stays in use",
-			    nc->control_socket, old->control_socket);
-		free(nc->control_socket);
-		nc->control_socket = old->control_socket;
-		old->control_socket = NULL;
-	}
-	reconcile_metrics_listen(old, nc, rep);
+	keep_start_value(&old->control_socket, &nc->control_socket, "control_socket", "(none)", rep);
+	if (keep_start_value(&old->metrics_listen_text, &nc->metrics_listen_text,
+			     "metrics_listen", "no listener", rep))
+		nc->metrics_listen = old->metrics_listen;
 	d->cfg = nc;
 	config_free(old);
 }
@@ -292,15 +287,16 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	       char *err, size_t errlen)
 {
 	struct target_conf *nc;
+	uint64_t total;
 	unsigned diff;
 	int r = config_target_set(t->conf, key, value, &nc, err, errlen);
 
 	if (r < 0)
 		return r;
-	if (total_with(d, t, nc->connections) > CONFIG_MAX_TOTAL_CONNECTIONS) {
+	total = total_with(d, t, nc->connections);
+	if (total > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		snprintf(err, errlen, "connections: %llu connections in all; at most %u are allowed",
-			 (unsigned long long)total_with(d, t, nc->connections),
-			 CONFIG_MAX_TOTAL_CONNECTIONS);
+			 (unsigned long long)total, CONFIG_MAX_TOTAL_CONNECTIONS);
 		config_target_free(nc);
 		return -ERANGE;
 	}
