@@ -14,22 +14,12 @@
 #include "target.h"
 #include "util.h"
 
-#define US NSEC_PER_USEC
-#define MS NSEC_PER_MSEC
-#define SEC NSEC_PER_SEC
-
-/* From loopback (tens of microseconds) to slow WAN paths (seconds). */
-const int64_t metrics_buckets_ns[] = {
-	50 * US, 100 * US, 250 * US, 500 * US, 1 * MS, 2500 * US, 5 * MS, 10 * MS, 25 * MS,
-	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
-};
-const size_t metrics_n_buckets = ELEMENTSOF(metrics_buckets_ns);
-/* The same bounds as the le label writes them, in seconds. */
+/* The histograms' export bounds (hist_le_ns) as the le label writes them, in seconds. */
 static const char *const bucket_le[] = {
 	"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
 	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
-_Static_assert(ELEMENTSOF(bucket_le) == ELEMENTSOF(metrics_buckets_ns), "one le per bound");
+_Static_assert(ELEMENTSOF(bucket_le) == HIST_LE_N, "one le per bound");
 
 /* The labels of one target, escaped once per render. */
 struct labels {
@@ -113,20 +103,18 @@ static char *put_mem(char *p, const char *s, size_t n)
 	return p + n;
 }
 
-/* One histogram: fold the log-linear buckets into the fixed bounds, cumulatively. */
+/* One histogram: the exact counts under each bound, cumulatively. */
 static void render_histogram(struct buf *out, const char *name, const struct labels *l,
 			     const struct hist *h)
 {
 	size_t nlen = strlen(name);
 	uint64_t cum = 0;
-	uint32_t i = 0;
 	char prefix[sizeof(l->s) + 128];
 
-	for (size_t k = 0; k < metrics_n_buckets; k++) {
+	for (size_t k = 0; k < HIST_LE_N; k++) {
 		char *p = prefix;
 
-		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= metrics_buckets_ns[k]; i++)
-			cum += h->b[i];
+		cum += h->le[k];
 		p = put_mem(p, name, nlen);
 		p = put_mem(p, "_bucket{", 8);
 		p = put_mem(p, l->s, l->len);

@@ -202,9 +202,9 @@ START_TEST(test_histogram)
 		sum += (double)values[i] / 1e9;
 	}
 	text = render();
-	ck_assert_uint_eq(metrics_n_buckets, ELEMENTSOF(les));
-	for (size_t k = 0; k < metrics_n_buckets; k++) {
-		int64_t b = metrics_buckets_ns[k];
+	ck_assert_uint_eq(HIST_LE_N, ELEMENTSOF(les));
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		int64_t b = hist_le_ns[k];
 		double want = 0, got;
 
 		for (size_t i = 0; i < ELEMENTSOF(values); i++)
@@ -220,6 +220,52 @@ START_TEST(test_histogram)
 	ck_assert(sample(text, "mconn_cycle_duration_seconds_count", labels_a) == 5);
 	ck_assert_double_eq_tol(sample(text, "mconn_cycle_duration_seconds_sum", labels_a), sum, 1e-6);
 	ck_assert(sample(text, "mconn_connect_duration_seconds_count", labels_a) == 0);
+}
+END_TEST
+
+/* Every le count is exact: a value just below, at and just above each bound (and 3 %
+ * above, where a log-linear bucket used to be folded under the bound) counts under
+ * exactly the bounds at or above it. */
+START_TEST(test_histogram_exact_edges)
+{
+	static const int64_t offsets[] = { -1, 0, 1, 0 };
+	struct target *a = d->pool.targets[0];
+	int64_t now = now_ns(), recorded[4 * 17 + 1];
+	size_t n = 0;
+	const char *text;
+	char l[256], le[32];
+
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		for (size_t j = 0; j < ELEMENTSOF(offsets); j++) {
+			int64_t b = hist_le_ns[k];
+			int64_t v = j == 3 ? b + b / 33 : b + offsets[j];
+
+			ck_assert_uint_lt(n, ELEMENTSOF(recorded));
+			recorded[n++] = v;
+			latency_record(&a->cycle_lat, v, now);
+		}
+	}
+	text = render();
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		uint64_t want = 0;
+		double got;
+
+		for (size_t i = 0; i < n; i++)
+			want += recorded[i] <= hist_le_ns[k];
+		snprintf(le, sizeof(le), "%.9f", (double)hist_le_ns[k] / 1e9);
+		/* As the le label writes it: no trailing zeros, no trailing point. */
+		for (size_t e = strlen(le); e > 1 && (le[e - 1] == '0' || le[e - 1] == '.'); e--) {
+			bool point = le[e - 1] == '.';
+
+			le[e - 1] = '\0';
+			if (point)
+				break;
+		}
+		snprintf(l, sizeof(l), "%s,le=\"%s\"", labels_a, le);
+		got = sample(text, "mconn_cycle_duration_seconds_bucket", l);
+		ck_assert_msg(got == (double)want, "le=%s: %g, want %llu", le, got,
+			      (unsigned long long)want);
+	}
 }
 END_TEST
 
@@ -295,6 +341,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_reloads);
 	tcase_add_test(tc, test_histogram);
+	tcase_add_test(tc, test_histogram_exact_edges);
 	tcase_add_test(tc, test_monotonic);
 	tcase_add_test(tc, test_label_escape);
 	tcase_add_test(tc, test_command);
