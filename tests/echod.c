@@ -109,6 +109,10 @@ struct conn {
 struct echod {
 	enum echod_mode opt_mode, mode;
 	long drip_ms, backlog, maxconn;
+	/* -r: the share of accepted connections reset at once, in percent, and the
+	 * state of the generator that picks them (a fixed seed: runs repeat). */
+	long reset_pct;
+	uint64_t rng;
 	const char *portfile;
 	bool quiet, stop, fast;
 	int epfd;
@@ -247,13 +251,14 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
-	      " [-n MAXCONN] [-p PORTFILE] [-q] [-F]\n"
+	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
 	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo)\n"
 	      "  -d  drip interval in ms (default 100)\n"
 	      "  -b  listen backlog (default 4096)\n"
 	      "  -n  maximum connections (default 50000)\n"
+	      "  -r  reset this share of accepted connections at once, in percent\n"
 	      "  -p  write the first listener's port here once listening\n"
 	      "  -q  do not announce listeners on stderr\n"
 	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
@@ -293,7 +298,7 @@ static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:p:qFh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:qFh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -311,6 +316,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 			break;
 		case 'n':
 			r = options_long(opt, optarg, 1, 1000000, &d->maxconn);
+			break;
+		case 'r':
+			r = options_long(opt, optarg, 0, 100, &d->reset_pct);
 			break;
 		case 'p':
 			d->portfile = optarg;
@@ -562,6 +570,27 @@ static int conn_open(struct echod *d, int fd)
 	return 0;
 }
 
+/* Whether -r picks this connection to be reset: xorshift64, so the share holds
+ * over any run of connections without a pattern the sessions could fall into. */
+static bool echod_pick_reset(struct echod *d)
+{
+	if (d->reset_pct <= 0)
+		return false;
+	d->rng ^= d->rng << 13;
+	d->rng ^= d->rng >> 7;
+	d->rng ^= d->rng << 17;
+	return (long)(d->rng % 100) < d->reset_pct;
+}
+
+/* Refuse one accepted connection the way a server that cannot take it does: RST. */
+static void echod_reset_fd(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
 static void listener_accept_all(struct echod *d, struct listener *l)
 {
 	for (;;) {
@@ -571,7 +600,9 @@ static void listener_accept_all(struct echod *d, struct listener *l)
 		/* EAGAIN ends the edge; after EMFILE the next arrival re-arms it. */
 		if (fd < 0)
 			return;
-		if (d->nconns >= (size_t)d->maxconn || conn_open(d, fd) < 0)
+		if (echod_pick_reset(d))
+			echod_reset_fd(fd);
+		else if (d->nconns >= (size_t)d->maxconn || conn_open(d, fd) < 0)
 			close(fd);
 	}
 }
@@ -876,6 +907,7 @@ static struct echod *echod_new(void)
 	if (!d)
 		return NULL;
 	d->opt_mode = MODE_ECHO;
+	d->rng = 0x9e3779b97f4a7c15ull;
 	d->drip_ms = 100;
 	d->backlog = 4096;
 	d->maxconn = 50000;
