@@ -21,6 +21,8 @@
 #define CONFIG_MAX_LINE 40000
 #define CONFIG_MAX_FILE_BYTES (4u << 20)
 #define CONFIG_MAX_ERRORS 100
+/* The most state changes flap_threshold may allow (the target keeps that many times). */
+#define CONFIG_MAX_FLAP_THRESHOLD 100
 /* Drop-in files one include may bring in. */
 #define CONFIG_MAX_FILES 1024
 
@@ -79,6 +81,17 @@ struct target_conf {
 	int64_t backoff_max;
 	uint32_t rise;
 	uint32_t fall;
+	/* Sessions down that make the target down; 0 for all of them. */
+	uint32_t down_quorum;
+	/* Share of failed recent results (0..1) that makes the target degraded; 0: off. */
+	double degraded_ratio;
+	/* More state changes than this within flap_window mark it flapping; 0: off. */
+	uint32_t flap_threshold;
+	int64_t flap_window;
+	/* The pause while a session is down and while its verdict is changing; -1: the
+	 * interval. */
+	int64_t interval_down;
+	int64_t interval_changing;
 	enum target_mode mode;
 	enum close_mode close;
 	const char *file;
@@ -86,7 +99,7 @@ struct target_conf {
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
-	unsigned key_line[24];
+	unsigned key_line[32];
 };
 
 struct config {

@@ -23,6 +23,11 @@ void log_target(int prio, const struct target_conf *t, const char *state,
 		const char *error_class, const char *message_id, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/* As log_target(), with more journal fields: "NAME=value" lines in fields. */
+void log_target_fields(int prio, const struct target_conf *t, const char *state,
+		       const char *error_class, const char *message_id, const char *fields,
+		       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
 /* Log and exit 1: only at startup or on a broken invariant. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -31,7 +31,9 @@ struct pool {
 	size_t n_targets;
 	/* A local shortage (fds, ports, memory) under way, logged at start and end. */
 	bool resource_episode;
+	int64_t resource_started;
 	int64_t resource_last;
+	int resource_errno;
 	uint64_t resource_in_episode;
 	uint64_t cycles_total;
 	uint64_t stale_events;
@@ -62,7 +64,12 @@ struct target *pool_find_target(const struct pool *p, const char *name);
 /* Let sessions hold at most max_open fds at once; true when the share changed. */
 bool pool_set_max_open(struct pool *p, uint32_t max_open);
 
-/* Log the end of a resource shortage once no session has met one for a while. */
+/* Once a second: the end of a resource shortage once no session has been starved for
+ * a while, and every target's state and flapping as time passes; logs what changed. */
 void pool_tick(struct pool *p, int64_t now);
+
+/* Return the sessions of all targets that found no local fd, port or memory at their
+ * last try. */
+uint32_t pool_starved(const struct pool *p);
 
 #endif

@@ -17,6 +17,14 @@
 #define PROTO_N_RESULTS 9
 extern const char *const proto_result_names[PROTO_N_RESULTS];
 
+/* Return the word for what a session was starved of, from the errno of its last
+ * try: "nofile", "nfile", "ports", "memory" or "other" (status, stats, check). */
+const char *proto_resource_kind(int err);
+
+/* Say in words what a kind from proto_resource_kind() means, with the open files
+ * limit for "nofile" ("open files limit 150"), into out. */
+char *proto_resource_text(const char *kind, long long nofile, char *out, size_t n);
+
 /* Split a request line in place into at most max words; returns the count or -E2BIG. */
 int proto_split_words(char *line, char **argv, int max);
 

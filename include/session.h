@@ -57,6 +57,16 @@ enum io_phase {
  * not mean the socket is empty of news. */
 #define SESS_READY_HUP 0x4u
 
+/* A session's own rise/fall verdict and its recent results, kept by target.c: eight
+ * bytes per session. */
+struct sess_health {
+	uint16_t recent;  /* The last results, newest in bit 0; 1 for a failure. */
+	int16_t run;      /* Consecutive successes (> 0) or failures (< 0). */
+	uint8_t n_recent; /* Results held in recent, at most 16. */
+	uint8_t verdict;  /* HEALTH_UNKNOWN, HEALTH_UP or HEALTH_DOWN. */
+	uint8_t starved;  /* The last attempt found no local fd, port or memory. */
+};
+
 struct session {
 	struct target *target;
 	int64_t cycle_start;
@@ -75,6 +85,7 @@ struct session {
 	uint8_t msg;
 	uint8_t last_result;
 	int last_errno;
+	struct sess_health health;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */

@@ -1,6 +1,9 @@
 /* A target at run time: its configuration, its sessions, its counters, latency
- * histograms and health. Health follows rise/fall over consecutive cycle results.
- * Pure bookkeeping: the caller logs what target_record_result() reports. */
+ * histograms and health. Each session keeps its own rise/fall verdict; the target's
+ * state comes from how many of its sessions are down (down_quorum) and from the share
+ * of failures among their recent results (degraded_ratio); too many state changes in
+ * flap_window mark it flapping. Pure bookkeeping: the caller logs what
+ * target_record_result() and target_tick() report. */
 #ifndef MCONN_TARGET_H
 #define MCONN_TARGET_H
 
@@ -16,16 +19,35 @@ enum health_state {
 	HEALTH_UNKNOWN,
 	HEALTH_UP,
 	HEALTH_DOWN,
+	HEALTH_DEGRADED,
 	_HEALTH_MAX,
 };
+
+/* The recent results of the sessions that are not down must hold at least this many
+ * before their failure ratio can make a target degraded: one full session window. */
+#define HEALTH_MIN_RESULTS 16
+/* State changes remembered for flap detection: more than the largest flap_threshold. */
+#define HEALTH_FLAP_RING 128
 
 struct target {
 	const struct target_conf *conf;
 	enum health_state health;
-	uint32_t consec_ok;
-	uint32_t consec_fail;
 	int64_t health_since;
 	uint64_t health_changes;
+	/* Sessions that ran, by verdict (unknown, up, down), and those starved of local
+	 * resources, which count in none of the others. */
+	uint32_t sess_verdict[3];
+	uint32_t sess_starved;
+	/* Sessions down whose last cycle failed too: the ones the quorum counts. */
+	uint32_t sess_down_failing;
+	/* Failures and results in the recent windows of the sessions not down. */
+	uint32_t recent_failed;
+	uint32_t recent_total;
+	bool ratio_high;
+	bool flapping;
+	int64_t flapping_since;
+	uint32_t change_head;
+	int64_t change_at[HEALTH_FLAP_RING];
 	uint64_t cycles_ok;
 	uint64_t cycles_failed;
 	uint64_t errors[_SERR_MAX];
@@ -48,13 +70,28 @@ struct target {
 	struct count_window fail_win;
 };
 
-/* What a result did to health, for the caller to log. */
+/* What health_change.what says happened. */
+#define HC_STATE 0x1u     /* The state changed from from to to. */
+#define HC_FLAP_START 0x2u /* The target began flapping. */
+#define HC_FLAP_END 0x4u   /* The target stopped flapping. */
+
+/* What a result or a tick did to health, for the caller to log. */
 struct health_change {
+	unsigned what;
 	enum health_state from;
 	enum health_state to;
 	int64_t in_previous_ns;
+	/* The run of the session whose result made the change (0 from a tick). */
 	uint32_t count;
 	enum session_error reason;
+	uint32_t sessions;
+	uint32_t down;
+	uint32_t up;
+	uint32_t quorum;
+	/* The failure ratio of recent results, or -1 below HEALTH_MIN_RESULTS. */
+	double ratio;
+	/* State changes within flap_window, for the flapping messages. */
+	uint32_t changes_in_window;
 };
 
 /* Allocate a target for conf with health unknown since now. */
@@ -66,18 +103,31 @@ void target_reset_health(struct target *t, int64_t now);
 /* Free a target (and a configuration of its own); target_free(NULL) does nothing. */
 void target_free(struct target *t);
 
-/* Count a finished cycle; returns true and fills ret when health changed. A local
- * resource shortage is counted but says nothing about the target's health. */
-bool target_record_result(struct target *t, const struct session_result *res, int64_t now,
-			  struct health_change *ret);
+/* Count a new session of t whose health is sh (zeroed here: verdict unknown). */
+void target_add_session(struct target *t, struct sess_health *sh);
 
-/* Return the pause before the next cycle of a session with fails consecutive failures,
- * the last of class err: the interval after a success; after a failure at least
- * max(interval, 100ms), doubling per failure up to backoff_max while the target is
- * down or after a local resource shortage. */
-int64_t target_pause(const struct target *t, uint32_t fails, enum session_error err);
+/* Take a retired session's verdict out of t's counts. */
+void target_drop_session(struct target *t, const struct sess_health *sh);
 
-/* Return the name of a health state ("unknown", "up", "down"). */
+/* Count a finished cycle of the session whose health is sh; returns true and fills
+ * ret when health changed or flapping began. A local resource shortage is counted,
+ * marks the session starved and says nothing about the target's health. */
+bool target_record_result(struct target *t, struct sess_health *sh,
+			  const struct session_result *res, int64_t now, struct health_change *ret);
+
+/* Look at t again as time passes or sessions come and go: the state its sessions
+ * give now, and the end of flapping. Returns true and fills ret on a change. */
+bool target_tick(struct target *t, int64_t now, struct health_change *ret);
+
+/* Return the pause before the next cycle of the session whose health is sh, with
+ * fails consecutive failures, the last of class err: the interval while its verdict
+ * holds, interval_changing while a run of results would change it, interval_down
+ * while it is down (doubling per failure up to backoff_max); never under 100ms after
+ * a failure. A local resource shortage backs off the same way from the interval. */
+int64_t target_pause(const struct target *t, const struct sess_health *sh, uint32_t fails,
+		     enum session_error err);
+
+/* Return the name of a health state ("unknown", "up", "down", "degraded"). */
 const char *health_state_name(enum health_state h);
 
 #endif

@@ -1,8 +1,11 @@
 /* mconnctl check: a monitoring-plugins check of one target (Nagios, Icinga, Sensu).
  * One line of text with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. The
  * thresholds apply to the last minute: p99 of good cycles' latency and the share of
- * failed cycles. A target that is down is CRITICAL whatever the thresholds; one whose
- * health is not known yet, or that is paused, is UNKNOWN unless a threshold says worse. */
+ * failed cycles (mconnd's own resource shortages not included). A target that is down
+ * is CRITICAL whatever the thresholds, one that is degraded at least WARNING, and so
+ * is any target some of whose sessions mconnd cannot run for lack of local resources;
+ * one whose health is not known yet, or that is paused, is UNKNOWN unless a threshold
+ * says worse. Flapping is said in the line. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +33,9 @@ struct check_input {
 	char health[16];
 	int64_t state_for_ns;
 	int64_t ok, failed, win_ok, win_failed, p50_ns, p99_ns;
+	/* The health model's words; zero from a daemon without them. */
+	int64_t sessions, sessions_down, starved, flapping, nofile;
+	char starved_of[16];
 };
 
 static void check_usage(FILE *f)
@@ -41,7 +47,9 @@ static void check_usage(FILE *f)
 		"latency of good cycles (numbers in ms, or with us, ms, s); fail is the share of\n"
 		"failed cycles in percent. RANGE: N (alert above N), N: (below N), ~:N, N:M\n"
 		"(outside N..M), @N:M (inside). Example: -w p99=50ms,fail=1 -c p99=200ms,fail=5\n"
-		"A target that is down is CRITICAL. Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
+		"A target that is down is CRITICAL; one that is degraded, or some of whose sessions\n"
+		"mconnd cannot run for lack of local resources, is at least WARNING.\n"
+		"Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
 }
 
 /* Print the one line and return the state as the exit status. */
@@ -58,10 +66,28 @@ static int check_say(enum plugin_state st, const char *perf, const char *fmt, ..
 	return (int)st;
 }
 
+/* The optional words: a daemon from before the health model has none of them. */
+static void check_read_health(const char *body, const char *line, struct check_input *in)
+{
+	const char *daemon = strncmp(body, "daemon ", 7) == 0 ? body : strstr(body, "\ndaemon ");
+
+	if (daemon && daemon != body)
+		daemon++;
+	(void)(ctlclient_word_i64(line, "sessions", &in->sessions) &&
+	       ctlclient_word_i64(line, "sessions_down", &in->sessions_down) &&
+	       ctlclient_word_i64(line, "starved", &in->starved) &&
+	       ctlclient_word_i64(line, "flapping", &in->flapping));
+	(void)(daemon && ctlclient_word(daemon, "starved_of", in->starved_of, sizeof(in->starved_of)) &&
+	       ctlclient_word_i64(daemon, "nofile", &in->nofile));
+}
+
 static bool check_read(const char *body, struct check_input *in)
 {
 	const char *line = strstr(body, "\ntarget ");
 
+	memset(in, 0, sizeof(*in));
+	if (line)
+		check_read_health(body, line + 1, in);
 	return line && ctlclient_word(line + 1, "state", in->state, sizeof(in->state)) &&
 	       ctlclient_word(line + 1, "health", in->health, sizeof(in->health)) &&
 	       ctlclient_word_i64(line + 1, "state_for_ns", &in->state_for_ns) &&
@@ -95,6 +121,38 @@ static void check_perf_levels(bool hw, const struct range *w, bool hc, const str
 	snprintf(out, n, "%s;%s", a, b);
 }
 
+static enum plugin_state check_worse(enum plugin_state a, enum plugin_state b)
+{
+	return b > a ? b : a;
+}
+
+/* The state as the line says it: "degraded (flapping; 1 of 4 sessions down; mconnd
+ * cannot run 46 of 100 sessions: open files limit 150)". */
+static void check_state_words(const struct check_input *in, char *out, size_t n)
+{
+	char why[64];
+	int o = snprintf(out, n, "%s", in->state);
+	const char *sep = " (";
+
+	if (in->flapping && o >= 0 && (size_t)o < n) {
+		o += snprintf(out + o, n - (size_t)o, "%sflapping", sep);
+		sep = "; ";
+	}
+	if (in->sessions_down > 0 && strcmp(in->state, "degraded") == 0 && o >= 0 && (size_t)o < n) {
+		o += snprintf(out + o, n - (size_t)o, "%s%lld of %lld sessions down", sep,
+			      (long long)in->sessions_down, (long long)in->sessions);
+		sep = "; ";
+	}
+	if (in->starved > 0 && o >= 0 && (size_t)o < n) {
+		o += snprintf(out + o, n - (size_t)o, "%smconnd cannot run %lld of %lld sessions: %s",
+			      sep, (long long)in->starved, (long long)in->sessions,
+			      proto_resource_text(in->starved_of, in->nofile, why, sizeof(why)));
+		sep = "; ";
+	}
+	if (*sep == ';' && o >= 0 && (size_t)o < n)
+		snprintf(out + o, n - (size_t)o, ")");
+}
+
 static int check_evaluate(const char *name, const struct check_input *in,
 			  const struct thresholds *w, const struct thresholds *c)
 {
@@ -103,7 +161,7 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	double p99 = (double)in->p99_ns / 1e6;
 	bool have_p99 = in->p99_ns >= 0;
 	enum plugin_state st = PLUGIN_OK;
-	char perf[512], lv_f[140], lv_p[140], p50s[32] = "U", p99s[32] = "U", dur[32], d50[32],
+	char state[256], perf[512], lv_f[140], lv_p[140], p50s[32] = "U", p99s[32] = "U", dur[32], d50[32],
 	     d99[32];
 
 	st = check_level(st, w->has_fail, &w->fail, ratio, total > 0, PLUGIN_WARNING);
@@ -112,8 +170,11 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	st = check_level(st, c->has_p99, &c->p99, p99, have_p99, PLUGIN_CRITICAL);
 	if (strcmp(in->state, "down") == 0)
 		st = PLUGIN_CRITICAL;
+	else if (strcmp(in->state, "degraded") == 0 || in->starved > 0)
+		st = check_worse(st, PLUGIN_WARNING);
 	else if (st == PLUGIN_OK && strcmp(in->state, "up") != 0)
 		st = PLUGIN_UNKNOWN;
+	check_state_words(in, state, sizeof(state));
 	check_perf_levels(w->has_fail, &w->fail, c->has_fail, &c->fail, lv_f, sizeof(lv_f));
 	check_perf_levels(w->has_p99, &w->p99, c->has_p99, &c->p99, lv_p, sizeof(lv_p));
 	if (in->p50_ns >= 0)
@@ -129,9 +190,9 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	format_duration(in->state_for_ns, dur, sizeof(dur));
 	if (total == 0)
 		return check_say(st, perf, "%s %s for %s, no cycles in the last minute", name,
-				 in->state, dur);
+				 state, dur);
 	return check_say(st, perf, "%s %s for %s, last minute: %lld cycles, %.2f%% failed, p50 %s, p99 %s",
-			 name, in->state, dur, (long long)total, ratio,
+			 name, state, dur, (long long)total, ratio,
 			 format_duration(in->p50_ns, d50, sizeof(d50)),
 			 format_duration(in->p99_ns, d99, sizeof(d99)));
 }

@@ -63,7 +63,7 @@ struct parse_ctx {
 	struct config_errors *errs;
 	size_t errs_start;
 	uint64_t daemon_keys_seen;
-	unsigned daemon_line[24];
+	unsigned daemon_line[32];
 	bool dropin;
 };
 
@@ -131,20 +131,27 @@ static const char *comment_hint(const char *value)
 	return "";
 }
 
-static int key_uint(struct parse_ctx *ctx, const struct key_def *k, void *field,
-		    const char *value)
+/* A whole number in the key's range; what says what else the key accepts. */
+static int key_uint_or(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		       const char *value, const char *what)
 {
 	uint64_t v;
 	int r = parse_uint(value, (uint64_t)k->min, (uint64_t)k->max, &v);
 
 	if (r < 0) {
-		ctx_error(ctx, k->name, "%s '%s'; expected a whole number from %lld to %lld%s",
-			  r == -ERANGE ? "out of range:" : "invalid value", value, (long long)k->min,
-			  (long long)k->max, comment_hint(value));
+		ctx_error(ctx, k->name, "%s '%s'; expected %sa whole number from %lld to %lld%s",
+			  r == -ERANGE ? "out of range:" : "invalid value", value, what,
+			  (long long)k->min, (long long)k->max, comment_hint(value));
 		return -EINVAL;
 	}
 	*(uint32_t *)field = (uint32_t)v;
 	return 0;
+}
+
+static int key_uint(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		    const char *value)
+{
+	return key_uint_or(ctx, k, field, value, "");
 }
 
 static int key_duration(struct parse_ctx *ctx, const struct key_def *k, void *field,
@@ -167,6 +174,37 @@ static int key_duration(struct parse_ctx *ctx, const struct key_def *k, void *fi
 		return -ERANGE;
 	}
 	*(int64_t *)field = v;
+	return 0;
+}
+
+/* "all" (stored as 0) or a whole number in the key's range. */
+static int key_quorum(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		      const char *value)
+{
+	if (strcmp(value, "all") == 0) {
+		*(uint32_t *)field = 0;
+		return 0;
+	}
+	return key_uint_or(ctx, k, field, value, "all or ");
+}
+
+/* A share in percent, "12.5" or "12.5%", from k->min to k->max; stored as 0..1. */
+static int key_percent(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		       const char *value)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (end != value && *end == '%')
+		end++;
+	if (end == value || *end || errno || !(v >= (double)k->min && v <= (double)k->max)) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected a percentage from %lld to %lld, such as 10 or 12.5%%%s",
+			  value, (long long)k->min, (long long)k->max, comment_hint(value));
+		return -EINVAL;
+	}
+	*(double *)field = v / 100.0;
 	return 0;
 }
 
@@ -398,6 +436,12 @@ static const struct key_def keys[] = {
 	{ "backoff_max", SECT_TARGET, key_duration, T(backoff_max), 0, 3600 * SEC, NULL, NULL },
 	{ "rise", SECT_TARGET, key_uint, T(rise), 1, 1000, NULL, NULL },
 	{ "fall", SECT_TARGET, key_uint, T(fall), 1, 1000, NULL, NULL },
+	{ "down_quorum", SECT_TARGET, key_quorum, T(down_quorum), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
+	{ "degraded_ratio", SECT_TARGET, key_percent, T(degraded_ratio), 0, 100, NULL, NULL },
+	{ "flap_threshold", SECT_TARGET, key_uint, T(flap_threshold), 0, CONFIG_MAX_FLAP_THRESHOLD, NULL, NULL },
+	{ "flap_window", SECT_TARGET, key_duration, T(flap_window), 1 * SEC, 86400 * SEC, NULL, NULL },
+	{ "interval_down", SECT_TARGET, key_duration, T(interval_down), 0, 3600 * SEC, NULL, NULL },
+	{ "interval_changing", SECT_TARGET, key_duration, T(interval_changing), 0, 3600 * SEC, NULL, NULL },
 	{ "mode", SECT_TARGET, key_enum, T(mode), 0, 0, mode_names, "cycle or persistent" },
 	{ "close", SECT_TARGET, key_enum, T(close), 0, 0, close_names, "fin or rst" },
 	{ "source", SECT_TARGET, key_source, T(source), 0, 0, NULL,
@@ -421,7 +465,7 @@ static void keys_list(enum section_kind sect, char *out, size_t n)
 static int config_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;
-	char known[256];
+	char known[512];
 	void *base;
 
 	(void)section;
@@ -487,6 +531,11 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 	t->backoff_max = 5 * SEC;
 	t->rise = 2;
 	t->fall = 3;
+	t->degraded_ratio = 0.10;
+	t->flap_threshold = 5;
+	t->flap_window = 300 * SEC;
+	t->interval_down = -1;
+	t->interval_changing = -1;
 	t->msg = malloc(sizeof(classic_messages) - 1);
 	if (!t->msg)
 		abort();

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "proto.h"
 #include "target.h"
 
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
@@ -67,21 +68,39 @@ static void daemon_format_reload(const struct daemon *d, char *buf, size_t len)
 	snprintf(buf, len, "; last reload %s: %s", hms, d->reload.last_msg);
 }
 
+/* "; 2 flapping; 46 sessions starved (open files limit)" or "" into buf. */
+static void daemon_format_health_notes(const struct pool *p, size_t flapping, char *buf,
+				       size_t len)
+{
+	uint32_t starved = pool_starved(p);
+	char why[64];
+	int o = 0;
+
+	buf[0] = '\0';
+	if (flapping)
+		o = snprintf(buf, len, ", %zu flapping", flapping);
+	if (starved && o >= 0 && (size_t)o < len)
+		snprintf(buf + o, len - (size_t)o, "; %u session%s starved (%s)", starved,
+			 plural_s(starved),
+			 proto_resource_text(proto_resource_kind(p->resource_errno), 0, why, sizeof(why)));
+}
+
 void daemon_notify_status(struct daemon *d)
 {
 	const struct pool *p = &d->pool;
-	size_t up = 0, down = 0, unknown = 0;
-	char reload[320];
+	size_t n[_HEALTH_MAX] = { 0 }, flapping = 0;
+	char reload[320], notes[128];
 
 	for (size_t i = 0; i < p->n_targets; i++) {
-		up += p->targets[i]->health == HEALTH_UP;
-		down += p->targets[i]->health == HEALTH_DOWN;
-		unknown += p->targets[i]->health == HEALTH_UNKNOWN;
+		n[p->targets[i]->health]++;
+		flapping += p->targets[i]->flapping;
 	}
 	daemon_format_reload(d, reload, sizeof(reload));
-	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu down, %zu unknown; %u session%s; %.1f cycles/s%s",
-		   p->n_targets, plural_s(p->n_targets), up, down, unknown, p->n_sess,
-		   plural_s(p->n_sess), d->status_rate, reload);
+	daemon_format_health_notes(p, flapping, notes, sizeof(notes));
+	sd_notifyf(0, "STATUS=%zu target%s: %zu up, %zu degraded, %zu down, %zu unknown%s; %u session%s; %.1f cycles/s%s",
+		   p->n_targets, plural_s(p->n_targets), n[HEALTH_UP], n[HEALTH_DEGRADED],
+		   n[HEALTH_DOWN], n[HEALTH_UNKNOWN], notes, p->n_sess, plural_s(p->n_sess),
+		   d->status_rate, reload);
 }
 
 /* The tick's deadline: the next second, or the watchdog's ping if sooner. */

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "util.h"
 
 static int log_max = LOG_INFO;
 static int log_to_journal;
@@ -66,12 +67,25 @@ static size_t log_field(struct iovec *iov, size_t n, char *buf, size_t len, cons
 	return n + 1;
 }
 
+/* Add the "NAME=value" lines of extra (may be NULL) as fields, as many as fit. */
+static size_t log_extra_fields(struct iovec *iov, size_t n, size_t max, char *extra)
+{
+	while (extra && *extra && n < max) {
+		size_t len = strcspn(extra, "\n");
+
+		iov[n++] = (struct iovec){ .iov_base = extra, .iov_len = len };
+		extra += len + (extra[len] == '\n');
+	}
+	return n;
+}
+
 /* Send one entry with the fields that apply; t (may be NULL) adds the target's. */
 static void log_journal(int prio, const struct target_conf *t, const char *state,
-			const char *error_class, const char *message_id, const char *text)
+			const char *error_class, const char *message_id, const char *extra,
+			const char *text)
 {
-	char f[8][1100], p[2] = { (char)('0' + (prio & 7)), '\0' };
-	struct iovec iov[8];
+	char f[8][1100], p[2] = { (char)('0' + (prio & 7)), '\0' }, more[512];
+	struct iovec iov[16];
 	size_t n = 0;
 
 	n = log_field(iov, n, f[n], sizeof(f[n]), "MESSAGE", text);
@@ -84,19 +98,22 @@ static void log_journal(int prio, const struct target_conf *t, const char *state
 	}
 	n = log_field(iov, n, f[n], sizeof(f[n]), "STATE", state);
 	n = log_field(iov, n, f[n], sizeof(f[n]), "ERROR_CLASS", error_class);
+	snprintf(more, sizeof(more), "%s", extra ? extra : "");
+	n = log_extra_fields(iov, n, ELEMENTSOF(iov), more);
 	if (sd_journal_sendv(iov, (int)n) < 0)
 		log_stderr(prio, text);
 }
 
 /* Format and send one message to the journal or stderr. */
-__attribute__((format(printf, 6, 0))) static void log_send(int prio, const struct target_conf *t, const char *state,
-		     const char *error_class, const char *message_id, const char *fmt, va_list ap)
+__attribute__((format(printf, 7, 0))) static void log_send(int prio, const struct target_conf *t, const char *state,
+		     const char *error_class, const char *message_id, const char *extra,
+		     const char *fmt, va_list ap)
 {
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	if (log_to_journal)
-		log_journal(prio, t, state, error_class, message_id, text);
+		log_journal(prio, t, state, error_class, message_id, extra, text);
 	else
 		log_stderr(prio, text);
 }
@@ -108,7 +125,7 @@ void log_msg(int prio, const char *fmt, ...)
 	if (prio > log_max)
 		return;
 	va_start(ap, fmt);
-	log_send(prio, NULL, NULL, NULL, NULL, fmt, ap);
+	log_send(prio, NULL, NULL, NULL, NULL, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -120,7 +137,20 @@ void log_target(int prio, const struct target_conf *t, const char *state,
 	if (prio > log_max)
 		return;
 	va_start(ap, fmt);
-	log_send(prio, t, state, error_class, message_id, fmt, ap);
+	log_send(prio, t, state, error_class, message_id, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_target_fields(int prio, const struct target_conf *t, const char *state,
+		       const char *error_class, const char *message_id, const char *fields,
+		       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio > log_max)
+		return;
+	va_start(ap, fmt);
+	log_send(prio, t, state, error_class, message_id, fields, fmt, ap);
 	va_end(ap);
 }
 

@@ -128,6 +128,27 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
 }
 
+/* The health model beside the state: flapping, and the sessions by verdict. */
+static void render_health_model(const struct view *v, const struct labels *ls, struct buf *out)
+{
+	static const enum health_state verdicts[] = { HEALTH_UP, HEALTH_DOWN, HEALTH_UNKNOWN };
+
+	family(out, "mconn_target_flapping", "gauge",
+	       "1 while the target changed state more than flap_threshold times in flap_window.");
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		put(out, "mconn_target_flapping{%s} %d\n", ls[i].s, v->pool->targets[i]->flapping);
+	family(out, "mconn_sessions_verdict", "gauge",
+	       "Sessions of the target by their own rise/fall verdict (starved ones not included).");
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		for (size_t k = 0; k < ELEMENTSOF(verdicts); k++)
+			put(out, "mconn_sessions_verdict{%s,verdict=\"%s\"} %u\n", ls[i].s,
+			    health_state_name(verdicts[k]), v->pool->targets[i]->sess_verdict[verdicts[k]]);
+	family(out, "mconn_sessions_starved", "gauge",
+	       "Sessions that found no local fd, port or memory at their last try: mconnd's shortage, not the target's failure.");
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		put(out, "mconn_sessions_starved{%s} %u\n", ls[i].s, v->pool->targets[i]->sess_starved);
+}
+
 static void render_health(const struct view *v, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_target_up", "gauge",
@@ -145,10 +166,11 @@ static void render_health(const struct view *v, const struct labels *ls, struct 
 			put(out, "mconn_target_state{%s,state=\"%s\"} %d\n", ls[i].s,
 			    health_state_name(h), v->pool->targets[i]->health == (enum health_state)h);
 	family(out, "mconn_health_changes_total", "counter",
-	       "Changes of the target's health state (unknown, up, down).");
+	       "Changes of the target's health state (unknown, up, degraded, down).");
 	for (size_t i = 0; i < v->pool->n_targets; i++)
 		put(out, "mconn_health_changes_total{%s} %llu\n", ls[i].s,
 		    (unsigned long long)v->pool->targets[i]->health_changes);
+	render_health_model(v, ls, out);
 }
 
 static void render_sessions(const struct view *v, const struct labels *ls, struct buf *out)

@@ -2,6 +2,7 @@
  * list, the targets that own them, and the glue between the loop and the session
  * state machine: events and deadlines in, results out to the targets' health. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -20,45 +21,130 @@ static struct pool *pool_of(struct session_env *env)
 	return (struct pool *)((char *)env - offsetof(struct pool, env));
 }
 
-/* A shortage of fds, ports or memory is logged when it starts and, once no session
- * has hit it for RESOURCE_QUIET_NS, when it ends: twice per episode, however long. */
+/* Sessions of every target starved of local resources at their last try. */
+uint32_t pool_starved(const struct pool *p)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < p->n_targets; i++)
+		n += p->targets[i]->sess_starved;
+	return n;
+}
+
+/* A shortage of fds, ports or memory is logged when it starts and once no session has
+ * been starved for RESOURCE_QUIET_NS (pool_tick), however many backoff rounds it
+ * takes: twice per episode. */
 static void pool_note_resource(struct pool *p, const struct session *s,
 			       const struct session_result *res, int64_t now)
 {
 	p->resource_last = now;
+	p->resource_errno = res->err_no;
 	p->resource_in_episode++;
 	if (p->resource_episode)
 		return;
 	p->resource_episode = true;
+	p->resource_started = now;
 	log_target(LOG_WARNING, s->target->conf, NULL, "resource", NULL,
-		   "out of local resources (%s); sessions keep retrying with backoff",
+		   "mconnd cannot run every session: out of local resources (%s); the sessions concerned are counted as starved, not as failures of their targets, and retry with backoff",
 		   strerror(res->err_no));
 }
 
-void pool_tick(struct pool *p, int64_t now)
+/* The end of a shortage: no session starved for the quiet period. */
+static void pool_tick_resource(struct pool *p, int64_t now)
 {
-	if (!p->resource_episode || now - p->resource_last < RESOURCE_QUIET_NS)
+	char dur[32];
+
+	if (!p->resource_episode)
+		return;
+	if (pool_starved(p) > 0)
+		p->resource_last = now;
+	if (now - p->resource_last < RESOURCE_QUIET_NS)
 		return;
 	p->resource_episode = false;
-	log_msg(LOG_NOTICE, "local resources available again after %llu failed attempts",
-		(unsigned long long)p->resource_in_episode);
+	format_duration(p->resource_last - p->resource_started, dur, sizeof(dur));
+	log_msg(LOG_NOTICE, "local resources available again: every session runs (the shortage lasted %s, %llu attempts failed for it)",
+		dur, (unsigned long long)p->resource_in_episode);
 	p->resource_in_episode = 0;
+}
+
+/* "1 of 4 sessions down, 25.0% of recent cycles failed" into out. */
+static void pool_format_sessions(const struct health_change *hc, char *out, size_t n)
+{
+	int o = snprintf(out, n, "%u of %u session%s down", hc->down, hc->sessions,
+			 plural_s(hc->sessions));
+
+	if (o > 0 && (size_t)o < n && hc->quorum < hc->sessions)
+		o += snprintf(out + o, n - (size_t)o, " (down_quorum %u)", hc->quorum);
+	if (o > 0 && (size_t)o < n && hc->ratio >= 0)
+		snprintf(out + o, n - (size_t)o, ", %.1f%% of recent cycles failed", hc->ratio * 100);
+}
+
+/* The journal fields of a health message: sessions by verdict, ratio, flapping. */
+static void pool_health_fields(const struct target *t, const struct health_change *hc,
+			       char *out, size_t n)
+{
+	snprintf(out, n, "SESSIONS=%u\nSESSIONS_DOWN=%u\nSESSIONS_UP=%u\nSESSIONS_STARVED=%u\n"
+		 "DOWN_QUORUM=%u\nFAIL_RATIO=%.4f\nFLAPPING=%d", hc->sessions, hc->down, hc->up,
+		 t->sess_starved, hc->quorum, hc->ratio, t->flapping);
+}
+
+static void pool_log_state(const struct target *t, const struct health_change *hc,
+			   const char *fields)
+{
+	const char *to = health_state_name(hc->to);
+	char dur[32], sess[128];
+	/* While flapping, changes are not news: the start and the end of it are. */
+	int quiet = t->flapping && !(hc->what & HC_FLAP_START) ? LOG_DEBUG : 0;
+
+	format_duration(hc->in_previous_ns, dur, sizeof(dur));
+	pool_format_sessions(hc, sess, sizeof(sess));
+	if (hc->to == HEALTH_UP)
+		log_target_fields(quiet ? quiet : LOG_NOTICE, t->conf, to, NULL, MCONN_MESSAGE_HEALTH, fields,
+				  "target %s is up after %u success%s (was %s for %s); %s", t->conf->name,
+				  hc->count, hc->count == 1 ? "" : "es", health_state_name(hc->from), dur, sess);
+	else if (hc->count && hc->reason != SERR_NONE)
+		log_target_fields(quiet ? quiet : LOG_WARNING, t->conf, to, session_error_name(hc->reason),
+				  MCONN_MESSAGE_HEALTH, fields,
+				  "target %s is %s after %u failure%s: %s (was %s for %s); %s", t->conf->name,
+				  to, hc->count, plural_s(hc->count), session_error_name(hc->reason),
+				  health_state_name(hc->from), dur, sess);
+	else
+		log_target_fields(quiet ? quiet : LOG_WARNING, t->conf, to, NULL, MCONN_MESSAGE_HEALTH,
+				  fields, "target %s is %s (was %s for %s); %s", t->conf->name, to,
+				  health_state_name(hc->from), dur, sess);
 }
 
 static void pool_log_health(const struct target *t, const struct health_change *hc)
 {
-	char dur[32];
+	const struct target_conf *c = t->conf;
+	char fields[256], win[32];
 
-	format_duration(hc->in_previous_ns, dur, sizeof(dur));
-	if (hc->to == HEALTH_DOWN)
-		log_target(LOG_WARNING, t->conf, "down", session_error_name(hc->reason),
-			   MCONN_MESSAGE_HEALTH, "target %s is down after %u failure%s: %s (was %s for %s)",
-			   t->conf->name, hc->count, plural_s(hc->count), session_error_name(hc->reason),
-			   health_state_name(hc->from), dur);
-	else
-		log_target(LOG_NOTICE, t->conf, "up", NULL, MCONN_MESSAGE_HEALTH,
-			   "target %s is up after %u success%s (was %s for %s)", t->conf->name,
-			   hc->count, hc->count == 1 ? "" : "es", health_state_name(hc->from), dur);
+	pool_health_fields(t, hc, fields, sizeof(fields));
+	if (hc->what & HC_STATE)
+		pool_log_state(t, hc, fields);
+	format_duration(c->flap_window, win, sizeof(win));
+	if (hc->what & HC_FLAP_START)
+		log_target_fields(LOG_WARNING, c, health_state_name(t->health), NULL,
+				  MCONN_MESSAGE_HEALTH, fields,
+				  "target %s is flapping: %u state changes within %s (flap_threshold %u); now %s, further changes are logged at debug level",
+				  c->name, hc->changes_in_window, win, c->flap_threshold,
+				  health_state_name(t->health));
+	if (hc->what & HC_FLAP_END)
+		log_target_fields(LOG_NOTICE, c, health_state_name(t->health), NULL,
+				  MCONN_MESSAGE_HEALTH, fields,
+				  "target %s stopped flapping: %u state change%s within %s; it is %s",
+				  c->name, hc->changes_in_window, plural_s(hc->changes_in_window), win,
+				  health_state_name(t->health));
+}
+
+void pool_tick(struct pool *p, int64_t now)
+{
+	struct health_change hc;
+
+	pool_tick_resource(p, now);
+	for (size_t i = 0; i < p->n_targets; i++)
+		if (target_tick(p->targets[i], now, &hc))
+			pool_log_health(p->targets[i], &hc);
 }
 
 static int64_t pool_on_result(struct session_env *env, struct session *s,
@@ -68,7 +154,7 @@ static int64_t pool_on_result(struct session_env *env, struct session *s,
 	struct health_change hc;
 
 	p->cycles_total++;
-	if (target_record_result(s->target, res, now, &hc))
+	if (target_record_result(s->target, &s->health, res, now, &hc))
 		pool_log_health(s->target, &hc);
 	if (res->err == SERR_RESOURCE)
 		pool_note_resource(p, s, res, now);
@@ -76,7 +162,7 @@ static int64_t pool_on_result(struct session_env *env, struct session *s,
 		log_target(LOG_DEBUG, s->target->conf, NULL, session_error_name(res->err), NULL,
 			   "target %s session %u: %s (%s)", s->target->conf->name, s->id,
 			   session_error_name(res->err), res->err_no ? strerror(res->err_no) : "echo");
-	return target_pause(s->target, s->fails, res->err);
+	return target_pause(s->target, &s->health, s->fails, res->err);
 }
 
 /* Give a session its deadline (already taken off the heap); a cycle that starts
@@ -209,6 +295,7 @@ int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t 
 			return r;
 		session_init(&p->sess[id], &p->env, t, id,
 			     now + (int64_t)((double)c->interval * i / count));
+		target_add_session(t, &p->sess[id].health);
 		t->sess[t->n_sess++] = id;
 	}
 	return 0;
@@ -220,6 +307,7 @@ void pool_retire_sessions(struct pool *p, struct target *t, uint32_t keep)
 		uint32_t id = t->sess[--t->n_sess];
 
 		session_handle(&p->sess[id], &p->env, SEV_STOP, 0);
+		target_drop_session(t, &p->sess[id].health);
 		p->free_ids[p->n_free++] = id;
 		p->n_sess--;
 	}

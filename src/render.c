@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -104,6 +105,58 @@ static void render_changes_text(const struct target *t, int64_t now, struct buf 
 			   config_changes_format(t->restart_changes, what, sizeof(what)));
 }
 
+/* The soft open-files limit, or -1 when there is none. */
+static long long render_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return -1;
+	return (long long)rl.rlim_cur;
+}
+
+/* The failure ratio of t's recent results, or -1 with too few of them. */
+static double render_recent_ratio(const struct target *t)
+{
+	if (t->recent_total < HEALTH_MIN_RESULTS)
+		return -1;
+	return (double)t->recent_failed / (double)t->recent_total;
+}
+
+/* A line under a target's row when some of its sessions are down or starved, or it
+ * is degraded, down or flapping: the sessions' verdicts, the recent failure ratio. */
+static void render_health_text(const struct target *t, int64_t now, struct buf *out)
+{
+	double ratio = render_recent_ratio(t);
+	char since[32];
+
+	if (t->paused || (!t->sess_verdict[HEALTH_DOWN] && !t->sess_starved && !t->flapping &&
+			  t->health != HEALTH_DEGRADED && t->health != HEALTH_DOWN))
+		return;
+	buf_printf(out, "  sessions: %u up, %u down, %u unknown, %u starved", t->sess_verdict[HEALTH_UP],
+		   t->sess_verdict[HEALTH_DOWN], t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved);
+	if (ratio >= 0)
+		buf_printf(out, "; %.1f%% of recent cycles failed", ratio * 100);
+	if (t->flapping)
+		buf_printf(out, "; flapping for %s",
+			   format_duration(now - t->flapping_since, since, sizeof(since)));
+	buf_printf(out, "\n");
+}
+
+/* The line about mconnd's own shortage: sessions it cannot run, and why. */
+static void render_starved_text(const struct view *v, struct buf *out)
+{
+	uint32_t starved = pool_starved(v->pool);
+	char why[64];
+
+	if (!starved)
+		return;
+	buf_printf(out, "mconnd cannot run %u of %u session%s: %s\n", starved, v->pool->n_sess,
+		   plural_s(v->pool->n_sess),
+		   proto_resource_text(proto_resource_kind(v->pool->resource_errno), render_nofile(),
+				       why, sizeof(why)));
+}
+
 static void render_target_text(const struct view *v, const struct target *t, int w,
 			       int aw, int64_t now, struct buf *out)
 {
@@ -111,12 +164,13 @@ static void render_target_text(const struct view *v, const struct target *t, int
 	char p50[32], p99[32];
 
 	latency_summarize(&t->cycle_lat, 1, now, &ls);
-	buf_printf(out, "%-*s %-*s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
+	buf_printf(out, "%-*s %-*s %-8s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
 		   aw, t->conf->address_text, t->paused ? "paused" : health_state_name(t->health),
 		   target_mode_name(t->conf->mode), t->conf->connections,
 		   pool_target_active(v->pool, t), (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
 		   format_duration(ls.p99, p99, sizeof(p99)));
+	render_health_text(t, now, out);
 	render_errors_text(t, now, out);
 	render_changes_text(t, now, out);
 }
@@ -139,7 +193,8 @@ static void render_status_text(const struct view *v, const struct target *only, 
 			   format_duration(now - v->reload->last_mono, ago, sizeof(ago)),
 			   v->reload->last_msg);
 	}
-	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
+	render_starved_text(v, out);
+	buf_printf(out, "%-*s %-*s %-8s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
 	for (size_t i = 0; i < v->pool->n_targets; i++)
 		if (!only || v->pool->targets[i] == only)
@@ -183,6 +238,28 @@ static void render_json_changes(struct buf *out, unsigned bits)
 	buf_printf(out, "]");
 }
 
+/* The health model's figures of a target: verdicts, quorum, ratio, flapping. */
+static void render_health_json(const struct target *t, int64_t now, struct buf *out)
+{
+	const struct target_conf *c = t->conf;
+	double ratio = render_recent_ratio(t);
+
+	buf_printf(out, "\"flapping\":%s,\"flapping_for_s\":", t->flapping ? "true" : "false");
+	if (t->flapping)
+		buf_printf(out, "%.3f,", (double)(now - t->flapping_since) / 1e9);
+	else
+		buf_printf(out, "null,");
+	buf_printf(out, "\"sessions_up\":%u,\"sessions_down\":%u,\"sessions_unknown\":%u,"
+		   "\"sessions_starved\":%u,\"down_quorum\":%u,\"degraded_ratio\":%.4f,"
+		   "\"recent_results\":%u,\"recent_fail_ratio\":", t->sess_verdict[HEALTH_UP],
+		   t->sess_verdict[HEALTH_DOWN], t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved,
+		   c->down_quorum, c->degraded_ratio, t->recent_total);
+	if (ratio >= 0)
+		buf_printf(out, "%.4f,", ratio);
+	else
+		buf_printf(out, "null,");
+}
+
 static void render_target_json(const struct view *v, const struct target *t, int64_t now,
 			       struct buf *out)
 {
@@ -219,6 +296,7 @@ static void render_target_json(const struct view *v, const struct target *t, int
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
 		buf_printf(out, "\"%s\":%llu%s", session_error_name(e),
 			   (unsigned long long)t->errors[e], e + 1 < _SERR_MAX ? "," : "},");
+	render_health_json(t, now, out);
 	render_json_latency(out, "latency_ms", &t->cycle_lat, 1, now);
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
@@ -260,6 +338,19 @@ static void render_metrics_json(const struct view *v, struct buf *out)
 		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
 }
 
+/* mconnd's own shortage: sessions starved and of what (null when none). */
+static void render_starved_json(const struct view *v, struct buf *out)
+{
+	uint32_t starved = pool_starved(v->pool);
+
+	buf_printf(out, ",\"sessions_starved\":%u,\"starved_of\":", starved);
+	if (starved)
+		buf_printf(out, "\"%s\",\"open_files_limit\":%lld",
+			   proto_resource_kind(v->pool->resource_errno), render_nofile());
+	else
+		buf_printf(out, "null,\"open_files_limit\":%lld", render_nofile());
+}
+
 static void render_status_json(const struct view *v, const struct target *only, int64_t now,
 			       struct buf *out)
 {
@@ -278,6 +369,7 @@ static void render_status_json(const struct view *v, const struct target *only, 
 	} else {
 		buf_printf(out, "null,\"last_ok\":null,\"last_result\":null}");
 	}
+	render_starved_json(v, out);
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
 		   "\"timed_out\":%llu,\"evicted\":%llu},"
 		   "\"loop\":{", v->pool->n_sess, v->ctl->n_clients,
@@ -363,6 +455,10 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   (unsigned long long)t->cycles_ok, (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
 		buf_printf(out, " %s=%llu", session_error_name(e), (unsigned long long)t->errors[e]);
+	buf_printf(out, " sessions_up=%u sessions_down=%u sessions_unknown=%u starved=%u flapping=%d"
+		   " recent_fail_permille=%lld", t->sess_verdict[HEALTH_UP], t->sess_verdict[HEALTH_DOWN],
+		   t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved, t->flapping,
+		   render_recent_ratio(t) < 0 ? -1LL : (long long)(render_recent_ratio(t) * 1000 + 0.5));
 	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
 		   "win_p50_ns=%lld win_p99_ns=%lld\n",
 		   (unsigned long long)t->cycle_lat.total.count,
@@ -375,9 +471,12 @@ void render_stats(const struct view *v, const struct target *only, int64_t now,
 		  struct buf *out)
 {
 	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u "
-		   "reloads_ok=%llu reloads_failed=%llu\n", MCONN_VERSION, (int)getpid(),
-		   (long long)(now - v->start_mono), v->pool->n_targets, v->pool->n_sess,
-		   (unsigned long long)v->reload->ok, (unsigned long long)v->reload->failed);
+		   "reloads_ok=%llu reloads_failed=%llu starved=%u starved_of=%s nofile=%lld\n",
+		   MCONN_VERSION, (int)getpid(), (long long)(now - v->start_mono), v->pool->n_targets,
+		   v->pool->n_sess, (unsigned long long)v->reload->ok,
+		   (unsigned long long)v->reload->failed, pool_starved(v->pool),
+		   pool_starved(v->pool) ? proto_resource_kind(v->pool->resource_errno) : "none",
+		   render_nofile());
 	for (size_t i = 0; i < v->pool->n_targets; i++)
 		if (!only || v->pool->targets[i] == only)
 			render_stats_target(v, v->pool->targets[i], now, out);

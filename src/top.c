@@ -35,6 +35,8 @@ struct top_row {
 	char name[MCONN_NAME_MAX + 1];
 	char state[16];
 	int64_t sessions, active, p50, p99;
+	/* Sessions by verdict and starved, and flapping; -1 from a daemon without them. */
+	int64_t s_up, s_down, s_unknown, s_starved, flapping;
 	int64_t n[PROTO_N_RESULTS]; /* ok, then each failure class */
 	int64_t failed, lat_count, lat_sum;
 	bool rates;
@@ -168,6 +170,12 @@ static bool top_parse_row(const char *line, struct top_row *r)
 
 	for (int k = 0; ok && k < PROTO_N_RESULTS; k++)
 		ok = ctlclient_word_i64(line, proto_result_names[k], &r->n[k]);
+	if (!ctlclient_word_i64(line, "sessions_up", &r->s_up) ||
+	    !ctlclient_word_i64(line, "sessions_down", &r->s_down) ||
+	    !ctlclient_word_i64(line, "sessions_unknown", &r->s_unknown) ||
+	    !ctlclient_word_i64(line, "starved", &r->s_starved) ||
+	    !ctlclient_word_i64(line, "flapping", &r->flapping))
+		r->s_up = r->s_down = r->s_unknown = r->s_starved = r->flapping = -1;
 	return ok;
 }
 
@@ -263,6 +271,8 @@ static const char *top_state_color(const struct top *t, const char *state)
 		return "\033[32m";
 	if (strcmp(state, "down") == 0)
 		return "\033[1;31m";
+	if (strcmp(state, "degraded") == 0)
+		return "\033[1;33m";
 	if (strcmp(state, "paused") == 0)
 		return "\033[36m";
 	return "\033[33m";
@@ -296,17 +306,30 @@ static void top_failures_line(const struct top_row *r, struct buf *out)
 	buf_printf(out, "%s\n", line);
 }
 
+/* The sessions' verdicts when they do not all say up, and flapping, on a line. */
+static void top_health_line(const struct top_row *r, struct buf *out)
+{
+	if (r->s_up < 0 || (r->s_down == 0 && r->s_unknown == 0 && r->s_starved == 0 && !r->flapping))
+		return;
+	if (strcmp(r->state, "paused") == 0)
+		return;
+	buf_printf(out, "    sessions: %lld up, %lld down, %lld unknown, %lld starved%s\n",
+		   (long long)r->s_up, (long long)r->s_down, (long long)r->s_unknown,
+		   (long long)r->s_starved, r->flapping ? "; flapping" : "");
+}
+
 static void top_row_line(const struct top *t, const struct top_row *r, struct buf *out)
 {
 	char ok[16], fail[16], p50[32], p99[32];
 
-	buf_printf(out, "%-15.15s %s%-7s%s %5lld %4lld %8s %7s %7s %7s ", r->name,
+	buf_printf(out, "%-14.14s %s%-8s%s %5lld %4lld %8s %7s %7s %7s ", r->name,
 		   top_state_color(t, r->state), r->state, t->color ? "\033[0m" : "",
 		   (long long)r->sessions, (long long)r->active,
 		   top_rate(r, r->rate[0], ok, sizeof(ok)), top_rate(r, r->fail_rate, fail, sizeof(fail)),
 		   format_duration(r->p50, p50, sizeof(p50)), format_duration(r->p99, p99, sizeof(p99)));
 	top_spark(t, r, out);
 	buf_printf(out, "\n");
+	top_health_line(r, out);
 	top_failures_line(r, out);
 }
 
@@ -314,7 +337,7 @@ static void top_row_line(const struct top *t, const struct top_row *r, struct bu
 static void top_header(const struct top *t, long frame, struct buf *out)
 {
 	char version[32] = "?", up[32], clock[16], line[TOP_WIDTH + 1];
-	size_t nup = 0, ndown = 0, sessions = 0;
+	size_t nup = 0, ndeg = 0, ndown = 0, sessions = 0;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -322,19 +345,20 @@ static void top_header(const struct top *t, long frame, struct buf *out)
 	for (size_t i = 0; i < t->n_rows; i++) {
 		nup += strcmp(t->rows[i].state, "up") == 0;
 		ndown += strcmp(t->rows[i].state, "down") == 0;
+		ndeg += strcmp(t->rows[i].state, "degraded") == 0;
 		sessions += (size_t)t->rows[i].sessions;
 	}
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "mconnd %s, up %s: %zu target%s, %zu up, %zu down, %zu other; %zu sessions",
+	snprintf(line, sizeof(line), "mconnd %s, up %s: %zu target%s, %zu up, %zu degraded, %zu down, %zu other; %zu sessions",
 		 version, format_duration(t->uptime, up, sizeof(up)), t->n_rows,
-		 plural_s(t->n_rows), nup, ndown, t->n_rows - nup - ndown, sessions);
+		 plural_s(t->n_rows), nup, ndeg, ndown, t->n_rows - nup - ndeg - ndown, sessions);
 	buf_printf(out, "%s\n", line);
 	snprintf(line, sizeof(line), "%s  frame %ld, every %s%s", clock, frame,
 		 format_duration(t->delay, up, sizeof(up)),
 		 t->interactive ? "; q or Ctrl-C quits" : "");
 	buf_printf(out, "%s\n", line);
-	buf_printf(out, "%s%-15s %-7s %5s %4s %8s %7s %7s %7s %-10s%s\n", t->color ? "\033[7m" : "",
+	buf_printf(out, "%s%-14s %-8s %5s %4s %8s %7s %7s %7s %-10s%s\n", t->color ? "\033[7m" : "",
 		   "TARGET", "STATE", "SESS", "ACT", "OK/s", "FAIL/s", "P50", "P99", "LATENCY",
 		   t->color ? "\033[0m" : "");
 }

@@ -25,7 +25,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, mode, close, source"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source"
 #define NAME_65 "a1234567890123456789012345678901234567890123456789012345678901234"
 
 /* The outcome of one load, kept together so every test can free it the same way. */
@@ -131,6 +131,24 @@ static const struct {
 	  { "t.conf:3: connections: out of range: '100001'; expected a whole number from 1 to 100000" } },
 	{ "rise above range", TARGET_A "rise = 1001\n",
 	  { "t.conf:3: rise: out of range: '1001'; expected a whole number from 1 to 1000" } },
+	{ "quorum zero", TARGET_A "down_quorum = 0\n",
+	  { "t.conf:3: down_quorum: out of range: '0'; expected all or a whole number from 1 to 100000" } },
+	{ "quorum a word", TARGET_A "down_quorum = most\n",
+	  { "t.conf:3: down_quorum: invalid value 'most'; expected all or a whole number from 1 to 100000" } },
+	{ "ratio above 100", TARGET_A "degraded_ratio = 101\n",
+	  { "t.conf:3: degraded_ratio: invalid value '101'; expected a percentage from 0 to 100, such as 10 or 12.5%" } },
+	{ "ratio negative", TARGET_A "degraded_ratio = -1%\n",
+	  { "t.conf:3: degraded_ratio: invalid value '-1%'; expected a percentage from 0 to 100, such as 10 or 12.5%" } },
+	{ "ratio with a unit", TARGET_A "degraded_ratio = 10 percent\n",
+	  { "t.conf:3: degraded_ratio: invalid value '10 percent'; expected a percentage from 0 to 100, such as 10 or 12.5%" } },
+	{ "flap threshold above range", TARGET_A "flap_threshold = 101\n",
+	  { "t.conf:3: flap_threshold: out of range: '101'; expected a whole number from 0 to 100" } },
+	{ "flap window too short", TARGET_A "flap_window = 500ms\n",
+	  { "t.conf:3: flap_window: out of range: '500ms'; expected from 1s to 24h" } },
+	{ "interval_down too long", TARGET_A "interval_down = 2h\n",
+	  { "t.conf:3: interval_down: out of range: '2h'; expected from 0 to 1h" } },
+	{ "interval_changing negative", TARGET_A "interval_changing = -1s\n",
+	  { "t.conf:3: interval_changing: invalid duration '-1s'; " DURATION_EXPECT ", from 0 to 1h" } },
 	{ "number that is a word", TARGET_A "fall = three\n",
 	  { "t.conf:3: fall: invalid value 'three'; expected a whole number from 1 to 1000" } },
 	{ "bad mode", TARGET_A "mode = cycles\n",
@@ -160,7 +178,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, mode, close, source" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -417,6 +435,13 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(t->backoff_max, 5 * NSEC_PER_SEC);
 	ck_assert_uint_eq(t->rise, 2);
 	ck_assert_uint_eq(t->fall, 3);
+	/* The health model: a quorum of all, 10 %, 5 changes in 5 minutes, the interval. */
+	ck_assert_uint_eq(t->down_quorum, 0);
+	ck_assert(t->degraded_ratio > 0.0999 && t->degraded_ratio < 0.1001);
+	ck_assert_uint_eq(t->flap_threshold, 5);
+	ck_assert_int_eq(t->flap_window, 300 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->interval_down, -1);
+	ck_assert_int_eq(t->interval_changing, -1);
 	ck_assert_int_eq(t->mode, MODE_CYCLE);
 	ck_assert_int_eq(t->close, CLOSE_FIN);
 	ck_assert_uint_eq(t->n_messages, 2);
@@ -447,6 +472,12 @@ START_TEST(test_every_key)
 		  "backoff_max = 30s\n"
 		  "rise = 1\n"
 		  "fall = 1000\n"
+		  "down_quorum = 3\n"
+		  "degraded_ratio = 12.5%\n"
+		  "flap_threshold = 0\n"
+		  "flap_window = 90s\n"
+		  "interval_down = 10s\n"
+		  "interval_changing = 100ms\n"
 		  "mode = persistent\n"
 		  "close = rst\n"
 		  "source = [::1]\n"
@@ -468,6 +499,12 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(t->backoff_max, 30 * NSEC_PER_SEC);
 	ck_assert_uint_eq(t->rise, 1);
 	ck_assert_uint_eq(t->fall, 1000);
+	ck_assert_uint_eq(t->down_quorum, 3);
+	ck_assert(t->degraded_ratio > 0.1249 && t->degraded_ratio < 0.1251);
+	ck_assert_uint_eq(t->flap_threshold, 0);
+	ck_assert_int_eq(t->flap_window, 90 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->interval_down, 10 * NSEC_PER_SEC);
+	ck_assert_int_eq(t->interval_changing, 100 * NSEC_PER_MSEC);
 	ck_assert_int_eq(t->mode, MODE_PERSISTENT);
 	ck_assert_int_eq(t->close, CLOSE_RST);
 	ck_assert(t->has_source);

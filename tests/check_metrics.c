@@ -84,7 +84,8 @@ START_TEST(test_families_declared)
 	static const char *const families[] = {
 		"mconn_build_info", "mconn_start_time_seconds", "mconn_config_reloads_total",
 		"mconn_config_last_reload_successful", "mconn_target_up", "mconn_target_paused",
-		"mconn_target_state", "mconn_health_changes_total", "mconn_sessions",
+		"mconn_target_state", "mconn_health_changes_total", "mconn_target_flapping",
+		"mconn_sessions_verdict", "mconn_sessions_starved", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
 		"mconn_connect_duration_seconds",
 	};
@@ -148,9 +149,27 @@ START_TEST(test_values)
 		snprintf(l, sizeof(l), "%s,result=\"%s\"", labels_a, proto_result_names[k]);
 		ck_assert_msg(sample(text, "mconn_cycles_total", l) == want, "%s", l);
 	}
+	a->health = HEALTH_DEGRADED;
+	a->flapping = true;
+	a->sess_verdict[HEALTH_UP] = 1;
+	a->sess_verdict[HEALTH_DOWN] = 1;
+	a->sess_verdict[HEALTH_UNKNOWN] = 0;
+	a->sess_starved = 4;
+	text = render();
+	ck_assert(sample(text, "mconn_target_up", labels_a) == 0);
+	snprintf(l, sizeof(l), "%s,state=\"degraded\"", labels_a);
+	ck_assert(sample(text, "mconn_target_state", l) == 1);
+	ck_assert(sample(text, "mconn_target_flapping", labels_a) == 1);
+	snprintf(l, sizeof(l), "%s,verdict=\"down\"", labels_a);
+	ck_assert(sample(text, "mconn_sessions_verdict", l) == 1);
+	snprintf(l, sizeof(l), "%s,verdict=\"unknown\"", labels_a);
+	ck_assert(sample(text, "mconn_sessions_verdict", l) == 0);
+	ck_assert(sample(text, "mconn_sessions_starved", labels_a) == 4);
+	a->flapping = false;
 	a->health = HEALTH_UP;
 	text = render();
 	ck_assert(sample(text, "mconn_target_up", labels_a) == 1);
+	ck_assert(sample(text, "mconn_target_flapping", labels_a) == 0);
 	ck_assert(sample(text, "mconn_target_paused", labels_a) == 0);
 	a->paused = true;
 	text = render();
@@ -285,7 +304,8 @@ START_TEST(test_monotonic)
 
 		for (int i = 0; i < 50; i++) {
 			ok.cycle_ns = (int64_t)((unsigned)(round * 7919 + i * 104729) % 5000) * US;
-			target_record_result(a, &ok, now + round * 11 * SEC, &hc);
+			target_record_result(a, &d->pool.sess[a->sess[0]].health, &ok,
+					     now + round * 11 * SEC, &hc);
 		}
 		text = render();
 		ck_assert(sample(text, "mconn_cycle_duration_seconds_bucket", l) >=

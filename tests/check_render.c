@@ -549,6 +549,8 @@ static const char *const target_keys[] = {
 	"name", "address", "resolved", "paused", "generation", "restarted_at", "restart_changes",
 	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
+	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
+	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
 	"last_error", "last_error_detail",
 };
@@ -600,6 +602,9 @@ static void assert_status_header(const char *status)
 	ck_assert(json_num(status, "uptime_s") >= 0);
 	assert_json_str(status, "config", harness.conf_path);
 	ck_assert(json_num(status, "sessions") == 4);
+	/* mconnd's own shortage: none here. */
+	ck_assert(json_num(status, "sessions_starved") == 0);
+	assert_json_null(status, "starved_of");
 	json_sub(status, "control", control, sizeof(control));
 	ck_assert_uint_eq(json_count(control), 4);
 	ck_assert(json_num(control, "clients") == 1);
@@ -634,7 +639,7 @@ START_TEST(test_status_json_before_cycles)
 	assert_status_header(status);
 	json_sub(status, "targets", targets, sizeof(targets));
 	ck_assert_uint_eq(json_count(targets), 2);
-	ck_assert_uint_eq(json_count(status), 10);
+	ck_assert_uint_eq(json_count(status), 13);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? NAME_B : NAME_A;
 

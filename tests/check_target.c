@@ -1,6 +1,8 @@
-/* Unit tests for per-target accounting: rise/fall health transitions and what they
- * report, counters by failure class, latency recording, and the capped backoff (while
- * the target is down, and after a local resource shortage). */
+/* Unit tests for per-target accounting: rise/fall verdicts and what they report (one
+ * session: the target follows it), the target's state from N sessions (quorum,
+ * failure ratio, starved sessions), flapping, counters by failure class, latency
+ * recording, and the pause before the next cycle (interval, interval_changing,
+ * interval_down with backoff, after a local resource shortage). */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +28,24 @@ static void conf_fill(struct target_conf *c, uint32_t rise, uint32_t fall)
 	c->backoff_max = 5 * SEC;
 	c->rise = rise;
 	c->fall = fall;
+	c->degraded_ratio = 0.10;
+	c->flap_threshold = 5;
+	c->flap_window = 300 * SEC;
+	c->interval_down = -1;
+	c->interval_changing = -1;
+}
+
+/* The session of the single-session tests. */
+static struct sess_health one;
+
+/* A target with one session, as most tests want. */
+static struct target *new_target(const struct target_conf *c)
+{
+	struct target *t = target_new(c, T0);
+
+	ck_assert_ptr_nonnull(t);
+	target_add_session(t, &one);
+	return t;
 }
 
 static const struct session_result res_ok = { .err = SERR_NONE, .connect_ns = 2 * MS,
@@ -44,7 +64,7 @@ static void feed(struct target *t, const struct session_result *r, int64_t now, 
 	struct health_change mine;
 
 	memset(&mine, 0xa5, sizeof(mine));
-	ck_assert_int_eq(target_record_result(t, r, now, &mine), change);
+	ck_assert_int_eq(target_record_result(t, &one, r, now, &mine), change);
 	if (!change) {
 		/* Out-parameters are written only when there is something to report. */
 		struct health_change untouched;
@@ -71,7 +91,7 @@ START_TEST(test_new_and_free)
 	struct target *t;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_ptr_eq(t->conf, &c);
 	ck_assert_int_eq(t->health, HEALTH_UNKNOWN);
@@ -97,7 +117,7 @@ START_TEST(test_rise_from_unknown)
 	int64_t now = T0;
 
 	conf_fill(&c, rise, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	for (uint32_t k = 1; k < rise; k++) {
 		now += SEC;
 		feed(t, &res_ok, now, false, NULL);
@@ -129,7 +149,7 @@ static int64_t bring_up(struct target *t)
 
 	while (t->health != HEALTH_UP) {
 		now += SEC;
-		target_record_result(t, &res_ok, now, &(struct health_change){ 0 });
+		target_record_result(t, &one, &res_ok, now, &(struct health_change){ 0 });
 	}
 	return now;
 }
@@ -146,7 +166,7 @@ START_TEST(test_fall_from_up)
 	int64_t up_at, now;
 
 	conf_fill(&c, 2, fall);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	now = up_at = bring_up(t);
 	for (uint32_t k = 1; k < fall; k++) {
 		r = res_fail(SERR_REFUSED, ECONNREFUSED);
@@ -171,7 +191,7 @@ START_TEST(test_fall_from_up)
 	feed(t, &r, now + SEC, false, NULL);
 	feed(t, &r, now + 2 * SEC, false, NULL);
 	ck_assert_uint_eq(t->health_changes, 2);
-	ck_assert_uint_eq(t->consec_fail, fall + 2);
+	ck_assert_int_eq(one.run, -(int)(fall + 2));
 	target_free(t);
 }
 END_TEST
@@ -184,7 +204,7 @@ START_TEST(test_unknown_to_down)
 	struct session_result r = res_fail(SERR_UNREACHABLE, ENETUNREACH);
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	feed(t, &r, T0 + 1 * SEC, false, NULL);
 	feed(t, &r, T0 + 2 * SEC, false, NULL);
 	feed(t, &r, T0 + 3 * SEC, true, &hc);
@@ -223,11 +243,11 @@ START_TEST(test_sequences)
 	enum health_state prev = HEALTH_UNKNOWN;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	for (size_t k = 0; sc->steps[k]; k++) {
 		struct session_result r = sc->steps[k] == 'o' ? res_ok : res_fail(SERR_EOF, 0);
 		struct health_change hc;
-		bool changed = target_record_result(t, &r, T0 + (int64_t)k * SEC, &hc);
+		bool changed = target_record_result(t, &one, &r, T0 + (int64_t)k * SEC, &hc);
 		enum health_state want = sc->want[k] == 'U'   ? HEALTH_UP
 					 : sc->want[k] == 'D' ? HEALTH_DOWN
 							      : HEALTH_UNKNOWN;
@@ -266,18 +286,18 @@ START_TEST(test_counters_per_class)
 	int64_t now = T0;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	for (size_t k = 0; k < sizeof(fails) / sizeof(fails[0]); k++) {
 		struct session_result r = res_fail(fails[k].e, fails[k].err_no);
 
 		now += SEC;
-		target_record_result(t, &r, now, &(struct health_change){ 0 });
+		target_record_result(t, &one, &r, now, &(struct health_change){ 0 });
 		want[fails[k].e]++;
 		ck_assert_int_eq(t->last_error, fails[k].e);
 		ck_assert_int_eq(t->last_errno, fails[k].err_no);
 		ck_assert_int_eq(t->last_error_at, now);
 		/* A success in between leaves the last error in place. */
-		target_record_result(t, &res_ok, now + 1, &(struct health_change){ 0 });
+		target_record_result(t, &one, &res_ok, now + 1, &(struct health_change){ 0 });
 		ck_assert_int_eq(t->last_error, fails[k].e);
 		ck_assert_int_eq(t->last_error_at, now);
 	}
@@ -287,9 +307,9 @@ START_TEST(test_counters_per_class)
 			      (unsigned long long)t->errors[e], (unsigned long long)want[e]);
 	ck_assert_uint_eq(t->cycles_failed, 11);
 	ck_assert_uint_eq(t->cycles_ok, 11);
-	/* The last minute's failures (every class, resource too) for mconnctl check: all 11
-	 * within 11 s, none a minute after the last. */
-	ck_assert_uint_eq(count_window_sum(&t->fail_win, now), 11);
+	/* The last minute's failures for mconnctl check: the 10 that are the target's (a
+	 * resource failure is mconnd's) within 11 s, none a minute after the last. */
+	ck_assert_uint_eq(count_window_sum(&t->fail_win, now), 10);
 	ck_assert_uint_eq(count_window_sum(&t->fail_win, now + 61 * SEC), 0);
 	target_free(t);
 }
@@ -304,12 +324,12 @@ START_TEST(test_latency_recorded)
 	struct latency_summary sum;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
-	target_record_result(t, &res_ok, T0 + SEC, &(struct health_change){ 0 });
+	t = new_target(&c);
+	target_record_result(t, &one, &res_ok, T0 + SEC, &(struct health_change){ 0 });
 	/* A persistent cycle on a held connection has no connect time to record. */
-	target_record_result(t, &reused, T0 + 2 * SEC, &(struct health_change){ 0 });
+	target_record_result(t, &one, &reused, T0 + 2 * SEC, &(struct health_change){ 0 });
 	/* Failed cycles are counted, not timed. */
-	target_record_result(t, &failed, T0 + 3 * SEC, &(struct health_change){ 0 });
+	target_record_result(t, &one, &failed, T0 + 3 * SEC, &(struct health_change){ 0 });
 	latency_summarize(&t->connect_lat, 0, T0 + 3 * SEC, &sum);
 	ck_assert_uint_eq(sum.count, 1);
 	ck_assert_int_eq(sum.max, 2 * MS);
@@ -332,15 +352,15 @@ START_TEST(test_resource_leaves_health)
 	struct health_change hc;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
-	ck_assert(!target_record_result(t, &res_ok, T0 + 1, &hc));
+	t = new_target(&c);
+	ck_assert(!target_record_result(t, &one, &res_ok, T0 + 1, &hc));
 	for (int i = 0; i < 10; i++)
-		ck_assert(!target_record_result(t, &res, T0 + 2 + i, &hc));
+		ck_assert(!target_record_result(t, &one, &res, T0 + 2 + i, &hc));
 	ck_assert_int_eq(t->health, HEALTH_UNKNOWN);
 	ck_assert_uint_eq(t->errors[SERR_RESOURCE], 10);
 	ck_assert_uint_eq(t->cycles_failed, 10);
 	ck_assert_int_eq(t->last_error, SERR_RESOURCE);
-	ck_assert(target_record_result(t, &res_ok, T0 + 20, &hc));
+	ck_assert(target_record_result(t, &one, &res_ok, T0 + 20, &hc));
 	ck_assert_int_eq(hc.to, HEALTH_UP);
 	ck_assert_uint_eq(hc.count, 2);
 	target_free(t);
@@ -402,25 +422,39 @@ static const struct pause_case {
 	{ 2 * SEC, 0, HEALTH_UP, 5, SERR_RESOURCE, 2 * SEC },
 };
 
+/* The pause of the one session of a target in state health, its own verdict and run
+ * as given, after fails failures (the last of class err). */
+static int64_t pause_of(const struct target_conf *c, enum health_state health,
+			enum health_state verdict, int run, uint32_t fails, enum session_error err)
+{
+	struct target *t = new_target(c);
+	int64_t got;
+
+	t->health = health;
+	one.verdict = (uint8_t)verdict;
+	one.run = (int16_t)run;
+	got = target_pause(t, &one, fails, err);
+	target_free(t);
+	return got;
+}
+
 START_TEST(test_pause_table)
 {
 	const struct pause_case *pc = &pause_cases[_i];
 	struct target_conf c;
-	struct target *t;
 	int64_t got;
 
 	conf_fill(&c, 2, 3);
 	c.interval = pc->interval;
 	c.backoff_max = pc->backoff_max;
-	t = target_new(&c, T0);
-	t->health = pc->health;
-	got = target_pause(t, pc->fails, pc->err);
+	/* The session's verdict is the old target-wide health; its run is its failures. */
+	got = pause_of(&c, pc->health, pc->health, pc->fails ? -(int)MIN(pc->fails, 30000u) : 1,
+		       pc->fails, pc->err);
 	ck_assert_msg(got == pc->want,
 		      "interval %lld backoff_max %lld %s fails %u %s: pause %lld, want %lld",
 		      (long long)pc->interval, (long long)pc->backoff_max,
 		      health_state_name(pc->health), pc->fails, session_error_name(pc->err),
 		      (long long)got, (long long)pc->want);
-	target_free(t);
 }
 END_TEST
 
@@ -434,22 +468,290 @@ START_TEST(test_pause_follows_health)
 	int64_t now;
 
 	conf_fill(&c, 2, 3);
-	t = target_new(&c, T0);
+	t = new_target(&c);
 	now = bring_up(t);
 	for (int k = 0; k < 2; k++) {
-		target_record_result(t, &r, ++now, &(struct health_change){ 0 });
-		ck_assert_int_eq(target_pause(t, ++fails, r.err), 1 * SEC);
+		target_record_result(t, &one, &r, ++now, &(struct health_change){ 0 });
+		ck_assert_int_eq(target_pause(t, &one, ++fails, r.err), 1 * SEC);
 	}
-	target_record_result(t, &r, ++now, &(struct health_change){ 0 });
+	target_record_result(t, &one, &r, ++now, &(struct health_change){ 0 });
 	ck_assert_int_eq(t->health, HEALTH_DOWN);
-	ck_assert_int_eq(target_pause(t, ++fails, r.err), 4 * SEC);
-	target_record_result(t, &r, ++now, &(struct health_change){ 0 });
-	ck_assert_int_eq(target_pause(t, ++fails, r.err), 5 * SEC);
-	target_record_result(t, &res_ok, ++now, &(struct health_change){ 0 });
-	target_record_result(t, &res_ok, ++now, &(struct health_change){ 0 });
+	ck_assert_int_eq(target_pause(t, &one, ++fails, r.err), 4 * SEC);
+	target_record_result(t, &one, &r, ++now, &(struct health_change){ 0 });
+	ck_assert_int_eq(target_pause(t, &one, ++fails, r.err), 5 * SEC);
+	target_record_result(t, &one, &res_ok, ++now, &(struct health_change){ 0 });
+	target_record_result(t, &one, &res_ok, ++now, &(struct health_change){ 0 });
 	ck_assert_int_eq(t->health, HEALTH_UP);
-	ck_assert_int_eq(target_pause(t, 0, SERR_NONE), 1 * SEC);
+	ck_assert_int_eq(target_pause(t, &one, 0, SERR_NONE), 1 * SEC);
 	target_free(t);
+}
+END_TEST
+
+/* N sessions: each round gives every session one result ('o' ok, 'f' failed, 'r' no
+ * local resource, '-' none), in session order, a second per round; want is the
+ * target's state after each round ('u'nknown, 'U'p, 'G' degraded, 'D'own). */
+static const struct model_case {
+	const char *what;
+	uint32_t n, rise, fall, quorum;
+	double ratio;
+	const char *rounds;
+	const char *want;
+} model_cases[] = {
+	{ "every session must be up first", 4, 2, 3, 0, 0, "oooo oooo", "uU" },
+	{ "one session not yet up keeps it unknown", 4, 2, 3, 0, 0, "ooo- ooo- ooo- oooo", "uuuu" },
+	{ "one down of four: degraded", 4, 2, 3, 0, 0, "oooo oooo fooo fooo fooo", "uUUUG" },
+	{ "all four down: down", 4, 2, 3, 0, 0, "oooo oooo ffff ffff ffff", "uUUUD" },
+	{ "down as the last session falls", 4, 2, 3, 0, 0, "oooo oooo ffff ffff ffff ffff",
+	  "uUUUDD" },
+	{ "staggered failures: degraded then down", 4, 2, 3, 0, 0, "oooo oooo ffoo ffoo ffff ffff ffff",
+	  "uUUUGGD" },
+	{ "quorum 2 of 4", 4, 2, 3, 2, 0, "oooo oooo fooo fooo fooo ffoo ffoo ffoo", "uUUUGGGD" },
+	{ "a quorum above the sessions counts as all", 2, 1, 1, 5, 0, "oo fo ff", "UGD" },
+	{ "recovery: up when the last session is", 4, 2, 3, 0, 0, "ffff ffff ffff oooo oooo oo-- oooo",
+	  "uuDDUUU" },
+	{ "recovery in steps: degraded, then up", 4, 2, 3, 0, 0, "ffff ffff ffff oo-- oo-- oooo oooo",
+	  "uuDDGGU" },
+	/* Up once every session has a verdict, degraded once their windows hold 16 results. */
+	{ "1 of 4 failing in turn: each session fails one cycle in four", 4, 2, 3, 0, 0.10,
+	  "fooo ofoo oofo ooof fooo ofoo oofo ooof fooo ofoo oofo ooof fooo ofoo", "uuuUUUGGGGGGGG" },
+	{ "the same with the ratio off stays up", 4, 2, 3, 0, 0,
+	  "oooo oooo fooo ofoo oofo ooof fooo ofoo oofo ooof", "uUUUUUUUUU" },
+	/* Three failures in 16 (18.75%) make it degraded; it is up again once at most one
+	 * is left in the window (6.25%, under 7.5%). */
+	{ "ratio hysteresis: low again under half of it", 1, 1, 3, 0, 0.15,
+	  "o o o o o o o o o o o o o o o o f f o f o o o o o o o o o o o o o o o o",
+	  "UUUUUUUUUUUUUUUUUUUGGGGGGGGGGGGGGUUU" },
+	/* Degraded by the ratio, then down: the recovery is not held back by it. */
+	{ "a ratio verdict ends when the target goes down", 1, 1, 3, 0, 0.15,
+	  "o o o o o o o o o o o o o o o o f f o f f f o", "UUUUUUUUUUUUUUUUUUUGGDU" },
+	/* Down needs the quorum down and failing; once down, it stays down until fewer
+	 * than the quorum are down by their own verdicts. */
+	{ "a down session whose last cycle worked is a sign of life", 2, 3, 1, 0, 0,
+	  "fo of ff oo oo oo", "GGDDDU" },
+	{ "starved sessions are left out", 4, 2, 3, 0, 0, "oorr oorr oorr", "uUU" },
+	{ "all starved: the state stays", 2, 2, 3, 0, 0, "oo oo rr rr rr", "uUUUU" },
+	{ "a starved session that runs again counts again", 2, 2, 3, 0, 0,
+	  "oo oo fr fr fr", "uUUUD" },
+	{ "persistent 50% refusals, ten sessions", 10, 2, 3, 0, 0.10,
+	  "ofofofofof fofofofofo ofofofofof fofofofofo ofofofofof fofofofofo", "uGGGGG" },
+};
+
+/* Whether changed says what the state did, and the count of changes. */
+START_TEST(test_model_table)
+{
+	const struct model_case *mc = &model_cases[_i];
+	struct sess_health sh[16];
+	struct target_conf c;
+	struct target *t;
+	uint64_t changes = 0;
+	size_t round = 0;
+	int64_t now = T0;
+
+	ck_assert_uint_le(mc->n, ELEMENTSOF(sh));
+	conf_fill(&c, mc->rise, mc->fall);
+	c.down_quorum = mc->quorum;
+	c.degraded_ratio = mc->ratio;
+	t = target_new(&c, T0);
+	for (uint32_t k = 0; k < mc->n; k++)
+		target_add_session(t, &sh[k]);
+	for (const char *p = mc->rounds; *p; round++) {
+		enum health_state before = t->health, want;
+		char w = mc->want[round];
+
+		now += SEC;
+		for (uint32_t k = 0; k < mc->n; k++, p++) {
+			struct session_result r = *p == 'o'   ? res_ok
+						  : *p == 'r' ? res_fail(SERR_RESOURCE, EMFILE)
+							      : res_fail(SERR_REFUSED, ECONNREFUSED);
+			struct health_change hc;
+
+			if (*p != '-')
+				target_record_result(t, &sh[k], &r, now + k, &hc);
+		}
+		want = w == 'U' ? HEALTH_UP : w == 'D' ? HEALTH_DOWN : w == 'G' ? HEALTH_DEGRADED
+									: HEALTH_UNKNOWN;
+		ck_assert_msg(t->health == want, "%s: round %zu: %s, want %s", mc->what, round,
+			      health_state_name(t->health), health_state_name(want));
+		changes += t->health != before;
+		p += *p == ' ';
+	}
+	ck_assert_uint_eq(round, strlen(mc->want));
+	ck_assert_msg(t->health_changes >= changes, "%s", mc->what);
+	target_free(t);
+}
+END_TEST
+
+/* Verdict counts follow sessions that come, go, starve and run again. */
+START_TEST(test_session_counts)
+{
+	struct sess_health sh[3];
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	struct session_result starve = res_fail(SERR_RESOURCE, EMFILE),
+			      refuse = res_fail(SERR_REFUSED, ECONNREFUSED);
+
+	conf_fill(&c, 1, 1);
+	t = target_new(&c, T0);
+	for (int k = 0; k < 3; k++)
+		target_add_session(t, &sh[k]);
+	ck_assert_uint_eq(t->sess_verdict[HEALTH_UNKNOWN], 3);
+	target_record_result(t, &sh[0], &res_ok, T0 + 1, &hc);
+	target_record_result(t, &sh[1], &refuse, T0 + 2, &hc);
+	target_record_result(t, &sh[2], &starve, T0 + 3, &hc);
+	ck_assert_uint_eq(t->sess_verdict[HEALTH_UP], 1);
+	ck_assert_uint_eq(t->sess_verdict[HEALTH_DOWN], 1);
+	ck_assert_uint_eq(t->sess_verdict[HEALTH_UNKNOWN], 0);
+	ck_assert_uint_eq(t->sess_starved, 1);
+	ck_assert_int_eq(t->health, HEALTH_DEGRADED);
+	/* A starved session trying again, and starved again, is not counted twice. */
+	ck_assert(!target_record_result(t, &sh[2], &starve, T0 + 4, &hc));
+	ck_assert_uint_eq(t->sess_starved, 1);
+	/* Retiring the down session leaves one up: up at the next look. */
+	target_drop_session(t, &sh[1]);
+	ck_assert(target_tick(t, T0 + 5, &hc));
+	ck_assert_uint_eq(hc.what & HC_STATE, HC_STATE);
+	ck_assert_int_eq(hc.from, HEALTH_DEGRADED);
+	ck_assert_int_eq(hc.to, HEALTH_UP);
+	ck_assert_uint_eq(hc.sessions, 1);
+	ck_assert_uint_eq(hc.down, 0);
+	target_drop_session(t, &sh[2]);
+	target_drop_session(t, &sh[0]);
+	ck_assert_uint_eq(t->sess_starved + t->sess_verdict[0] + t->sess_verdict[1] +
+				  t->sess_verdict[2] + t->recent_total + t->recent_failed, 0);
+	/* No session at all: the state stays. */
+	ck_assert(!target_tick(t, T0 + 6, &hc));
+	ck_assert_int_eq(t->health, HEALTH_UP);
+	target_free(t);
+}
+END_TEST
+
+/* What a change reports: the sessions down, the quorum and the ratio. */
+START_TEST(test_change_report)
+{
+	struct sess_health sh[4];
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc = { 0 };
+	struct session_result r = res_fail(SERR_TIMEOUT, ETIMEDOUT);
+	bool changed = false;
+
+	conf_fill(&c, 1, 2);
+	c.down_quorum = 3;
+	t = target_new(&c, T0);
+	for (int k = 0; k < 4; k++) {
+		target_add_session(t, &sh[k]);
+		target_record_result(t, &sh[k], &res_ok, T0 + k, &hc);
+	}
+	ck_assert_int_eq(t->health, HEALTH_UP);
+	for (int k = 0; k < 3 && !changed; k++) {
+		target_record_result(t, &sh[k], &r, T0 + SEC, &hc);
+		changed = target_record_result(t, &sh[k], &r, T0 + 2 * SEC + k, &hc);
+	}
+	ck_assert(changed);
+	ck_assert_int_eq(hc.to, HEALTH_DEGRADED);
+	ck_assert_uint_eq(hc.count, 2);
+	ck_assert_int_eq(hc.reason, SERR_TIMEOUT);
+	ck_assert_uint_eq(hc.down, 1);
+	ck_assert_uint_eq(hc.up, 3);
+	ck_assert_uint_eq(hc.sessions, 4);
+	ck_assert_uint_eq(hc.quorum, 3);
+	ck_assert(hc.ratio < 0);
+	target_free(t);
+}
+END_TEST
+
+/* More than flap_threshold changes within flap_window: flapping, said once; it ends
+ * when at most half of that many are left in the window. */
+START_TEST(test_flapping)
+{
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	struct session_result r = res_fail(SERR_RESET, ECONNRESET);
+	unsigned starts = 0, ends = 0;
+	int64_t now = T0;
+
+	conf_fill(&c, 1, 1);
+	c.flap_threshold = 3;
+	c.flap_window = 10 * SEC;
+	c.degraded_ratio = 0;
+	t = new_target(&c);
+	for (int k = 0; k < 8; k++) {
+		now += SEC;
+		if (target_record_result(t, &one, k % 2 ? &r : &res_ok, now, &hc)) {
+			starts += !!(hc.what & HC_FLAP_START);
+			if (hc.what & HC_FLAP_START) {
+				ck_assert_uint_eq(hc.changes_in_window, 4);
+				ck_assert_int_eq(k, 3);
+			}
+		}
+	}
+	ck_assert_uint_eq(t->health_changes, 8);
+	ck_assert(t->flapping);
+	ck_assert_uint_eq(starts, 1);
+	/* Quiet now: the changes age out of the window; it ends once, at most 1 left. */
+	for (int k = 0; k < 20; k++) {
+		now += SEC;
+		if (target_tick(t, now, &hc)) {
+			ck_assert_uint_eq(hc.what, HC_FLAP_END);
+			ck_assert_uint_le(hc.changes_in_window, 1);
+			ends++;
+		}
+	}
+	ck_assert_uint_eq(ends, 1);
+	ck_assert(!t->flapping);
+	/* flap_threshold 0 turns it off. */
+	c.flap_threshold = 0;
+	for (int k = 0; k < 8; k++)
+		target_record_result(t, &one, k % 2 ? &r : &res_ok, now + k, &hc);
+	ck_assert(!t->flapping);
+	target_free(t);
+}
+END_TEST
+
+/* interval_changing while a run would change the verdict, interval_down while down
+ * (doubling only while the whole target is down); -1 means the interval. */
+static const struct pause2_case {
+	int64_t down, changing;
+	enum health_state verdict, target;
+	int run;
+	uint32_t fails;
+	int64_t want;
+} pause2_cases[] = {
+	{ 10 * SEC, 200 * MS, HEALTH_UP, HEALTH_UP, 5, 0, 1 * SEC },
+	{ 10 * SEC, 200 * MS, HEALTH_UP, HEALTH_UP, -1, 1, 200 * MS },
+	{ 10 * SEC, 50 * MS, HEALTH_UP, HEALTH_UP, -2, 2, 100 * MS },
+	{ 10 * SEC, 200 * MS, HEALTH_UNKNOWN, HEALTH_UNKNOWN, 1, 0, 200 * MS },
+	{ 10 * SEC, 200 * MS, HEALTH_UNKNOWN, HEALTH_UNKNOWN, -1, 1, 200 * MS },
+	{ 10 * SEC, 200 * MS, HEALTH_DOWN, HEALTH_DOWN, 1, 0, 200 * MS },
+	{ 10 * SEC, 200 * MS, HEALTH_DOWN, HEALTH_DOWN, -3, 3, 10 * SEC },
+	{ 2 * SEC, 200 * MS, HEALTH_DOWN, HEALTH_DOWN, -3, 3, 5 * SEC },
+	{ 2 * SEC, 200 * MS, HEALTH_DOWN, HEALTH_DOWN, -3, 1, 2 * SEC },
+	{ 0, 200 * MS, HEALTH_DOWN, HEALTH_DOWN, -3, 1, 100 * MS },
+	{ -1, -1, HEALTH_DOWN, HEALTH_DOWN, -3, 1, 1 * SEC },
+	{ -1, -1, HEALTH_DOWN, HEALTH_DOWN, -3, 3, 4 * SEC },
+	/* A down session of a degraded target keeps interval_down, without doubling. */
+	{ 2 * SEC, 200 * MS, HEALTH_DOWN, HEALTH_DEGRADED, -3, 3, 2 * SEC },
+	{ -1, -1, HEALTH_DOWN, HEALTH_DEGRADED, -9, 9, 1 * SEC },
+	{ -1, -1, HEALTH_UP, HEALTH_DEGRADED, -1, 1, 1 * SEC },
+	{ -1, -1, HEALTH_UNKNOWN, HEALTH_UNKNOWN, 1, 0, 1 * SEC },
+	{ -1, 0, HEALTH_UNKNOWN, HEALTH_UNKNOWN, 1, 0, 0 },
+};
+
+START_TEST(test_pause_intervals)
+{
+	const struct pause2_case *pc = &pause2_cases[_i];
+	struct target_conf c;
+	int64_t got;
+
+	conf_fill(&c, 2, 3);
+	c.interval_down = pc->down;
+	c.interval_changing = pc->changing;
+	got = pause_of(&c, pc->target, pc->verdict, pc->run, pc->fails,
+		       pc->fails ? SERR_REFUSED : SERR_NONE);
+	ck_assert_msg(got == pc->want, "case %d: pause %lld, want %lld", _i, (long long)got,
+		      (long long)pc->want);
 }
 END_TEST
 
@@ -472,9 +774,14 @@ static Suite *target_suite(void)
 	suite_add_tcase(s, th);
 
 	tcase_add_test(th, test_resource_leaves_health);
+	tcase_add_loop_test(th, test_model_table, 0, (int)ELEMENTSOF(model_cases));
+	tcase_add_test(th, test_session_counts);
+	tcase_add_test(th, test_change_report);
+	tcase_add_test(th, test_flapping);
 	tcase_add_loop_test(tp, test_pause_table, 0,
 			    (int)(sizeof(pause_cases) / sizeof(pause_cases[0])));
 	tcase_add_test(tp, test_pause_follows_health);
+	tcase_add_loop_test(tp, test_pause_intervals, 0, (int)ELEMENTSOF(pause2_cases));
 	suite_add_tcase(s, tp);
 	return s;
 }

@@ -70,7 +70,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* Fill a target's counters, latencies and health with results that depend on seed. */
-static void fake_history(struct target *t, unsigned seed, int64_t now)
+static void fake_history(struct target *t, struct sess_health *sh, unsigned seed, int64_t now)
 {
 	for (unsigned i = 0; i < 40; i++) {
 		struct session_result res = {
@@ -83,7 +83,7 @@ static void fake_history(struct target *t, unsigned seed, int64_t now)
 
 		if (i > 20)
 			res.err = SERR_NONE;
-		(void)target_record_result(t, &res, now - (int64_t)(40 - i) * NSEC_PER_SEC, &hc);
+		(void)target_record_result(t, sh, &res, now - (int64_t)(40 - i) * NSEC_PER_SEC, &hc);
 	}
 }
 
@@ -98,7 +98,9 @@ static struct daemon *fake_daemon_new(void)
 	FUZZ_ASSERT(config_load_string(fuzz_conf, conf_path, false, &cfg, &errs) == 0);
 	FUZZ_ASSERT(daemon_init(d, cfg, conf_path) == 0);
 	for (size_t i = 0; i < d->pool.n_targets; i++)
-		fake_history(d->pool.targets[i], (unsigned)i, now);
+		if (d->pool.targets[i]->n_sess)
+			fake_history(d->pool.targets[i],
+				     &d->pool.sess[d->pool.targets[i]->sess[0]].health, (unsigned)i, now);
 	for (uint32_t i = 0; i < d->pool.cap_sess; i++) {
 		d->pool.sess[i].cycles_ok = (uint64_t)i * 3;
 		d->pool.sess[i].cycles_failed = i;
