@@ -25,6 +25,9 @@ PKGS="$PKGS python3"
 # is only recommended by clang, and recommends are not installed), clang-tidy and
 # cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.
 PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
+# The health tests: haproxy is the round-robin load balancer of t_health_lb.sh (one
+# bad backend of four); perl (Time::HiRes) stamps the daemon's log lines in t_health2.sh.
+PKGS="$PKGS haproxy perl"
 
 missing=""
 for p in $PKGS; do

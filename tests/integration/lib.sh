@@ -103,8 +103,9 @@ stop_pid() {
 }
 
 # start_mconnd CONFFILE: start the daemon and wait until it answers; sets MCONND_PID.
+# Its log goes to $T/mconnd.log, or to MCONND_LOG_SINK when set (a FIFO, say).
 start_mconnd() {
-	$WRAP "$MCONND" -c "$1" 2>"$T/mconnd.log" &
+	$WRAP "$MCONND" -c "$1" 2>"${MCONND_LOG_SINK:-$T/mconnd.log}" &
 	MCONND_PID=$!
 	PIDS="$PIDS $MCONND_PID"
 	if ! wait_for 10 "$MCONNCTL" version; then
@@ -151,4 +152,18 @@ tjs_true() {
 finish() {
 	echo "  $CHECKS checks, $FAILS failed"
 	[ "$FAILS" = 0 ]
+}
+
+# sample_for SECONDS TARGET EXPR: evaluate the jq EXPR on TARGET five times a second
+# for SECONDS (a measurement window, not a wait); print each distinct value once.
+sample_for() {
+	n=$(($1 * 5))
+	i=0
+	: >"$T/samples"
+	while [ $i -lt $n ]; do
+		tjs "$2" "$3" >>"$T/samples"
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sort -u "$T/samples"
 }

@@ -8,6 +8,8 @@
 
 check "promtool accepts conf/prometheus.yml" sh -c "promtool check config '$TOP/conf/prometheus.yml' >/dev/null"
 check "promtool accepts conf/mconn-alerts.yml" sh -c "promtool check rules '$TOP/conf/mconn-alerts.yml' >/dev/null"
+check "promtool test rules: degraded alerts, resource failures kept out of the failure ratio" \
+	sh -c "promtool test rules '$TOP/tests/promtool/alerts_test.yml' >/dev/null"
 
 start_echod echo echo -l 127.0.0.1:0
 {

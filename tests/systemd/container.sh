@@ -167,7 +167,7 @@ metrics_served() {
 }
 check "the metrics listener serves /metrics under the sandbox" wait_for 10 metrics_served
 check "StatusText shows targets, sessions and the cycle rate" wait_for 5 sh -c \
-	"$(command -v nsenter) -t $LEADER -a systemctl show -P StatusText mconnd | grep -qE '^1 target: 1 up, 0 down, 0 unknown; 2 sessions; [0-9.]+ cycles/s'"
+	"$(command -v nsenter) -t $LEADER -a systemctl show -P StatusText mconnd | grep -qE '^1 target: 1 up, 0 degraded, 0 down, 0 unknown; 2 sessions; [0-9.]+ cycles/s'"
 
 # --- The journal's structured fields.
 HEALTH=2f6a5e5b9c1d4b7e8a0f3c2d1e4b5a69

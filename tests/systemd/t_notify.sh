@@ -31,7 +31,7 @@ NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=$WD_USEC start_mconnd "$T/c.conf"
 check "READY=1 arrives once the control socket answers" wait_for 5 has ' READY=1$'
 check "the first datagram is READY=1" test "$(head -n 1 "$LOG" | cut -d' ' -f2-)" = READY=1
 check "STATUS= reports the target up, its sessions and a cycle rate" wait_for 10 has \
-	' STATUS=1 target: 1 up, 0 down, 0 unknown; 4 sessions; [1-9][0-9]*\.[0-9] cycles/s'
+	' STATUS=1 target: 1 up, 0 degraded, 0 down, 0 unknown; 4 sessions; [1-9][0-9]*\.[0-9] cycles/s'
 check "at least 12 watchdog pings" wait_for 10 pings_at_least 12
 
 # A stalled loop must not ping: stop the process for a second (the stall itself, not
@@ -80,7 +80,7 @@ check "STATUS= tells the reload failed, and why" wait_for 5 has \
 # The status line stays current: the server goes away, the target goes down.
 stop_pid "$e_PID"
 check "STATUS= follows the target down" wait_for 10 has \
-	' STATUS=1 target: 0 up, 1 down, 0 unknown; 4 sessions; '
+	' STATUS=1 target: 0 up, 0 degraded, 1 down, 0 unknown; 4 sessions; '
 
 stop_mconnd
 last_is() { [ "$(tail -n 1 "$LOG" | cut -d' ' -f2-)" = "$1" ]; }
