@@ -41,7 +41,13 @@ enum {
 	CHG_MODE = 1u << 9,
 	CHG_CLOSE = 1u << 10,
 	CHG_SOURCE = 1u << 11,
-	_CHG_COUNT = 12,
+	CHG_DOWN_QUORUM = 1u << 12,
+	CHG_DEGRADED_RATIO = 1u << 13,
+	CHG_FLAP_THRESHOLD = 1u << 14,
+	CHG_FLAP_WINDOW = 1u << 15,
+	CHG_INTERVAL_DOWN = 1u << 16,
+	CHG_INTERVAL_CHANGING = 1u << 17,
+	_CHG_COUNT = 18,
 };
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */

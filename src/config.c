@@ -1110,6 +1110,12 @@ static const struct change_def {
 	{ "mode", CHK_ENUM, offsetof(struct target_conf, mode) },
 	{ "close", CHK_ENUM, offsetof(struct target_conf, close) },
 	{ "source", CHK_OTHER, 0 },
+	{ "down_quorum", CHK_UINT, offsetof(struct target_conf, down_quorum) },
+	{ "degraded_ratio", CHK_OTHER, 0 },
+	{ "flap_threshold", CHK_UINT, offsetof(struct target_conf, flap_threshold) },
+	{ "flap_window", CHK_DURATION, offsetof(struct target_conf, flap_window) },
+	{ "interval_down", CHK_DURATION, offsetof(struct target_conf, interval_down) },
+	{ "interval_changing", CHK_DURATION, offsetof(struct target_conf, interval_changing) },
 };
 
 const char *config_change_name(unsigned bit)
@@ -1151,6 +1157,8 @@ static bool change_other_differs(const struct target_conf *a, const struct targe
 	case CHG_SOURCE:
 		return a->has_source != b->has_source ||
 		       (a->has_source && !sockaddr_same(&a->source, &b->source));
+	case CHG_DEGRADED_RATIO:
+		return a->degraded_ratio != b->degraded_ratio;
 	default:
 		return false;
 	}

@@ -1261,6 +1261,11 @@ START_TEST(test_target_diff)
 		{ "source = 127.0.0.2\n", CHG_SOURCE },
 		{ "rise = 5\nfall = 5\nbackoff_max = 1s\n", CHG_RISE | CHG_FALL | CHG_BACKOFF_MAX },
 		{ "connect_timeout = 1s\n", CHG_CONNECT_TIMEOUT },
+		{ "down_quorum = 1\ndegraded_ratio = 20\n", CHG_DOWN_QUORUM | CHG_DEGRADED_RATIO },
+		{ "down_quorum = all\ndegraded_ratio = 10%\n", 0 },
+		{ "flap_threshold = 0\nflap_window = 1m\n", CHG_FLAP_THRESHOLD | CHG_FLAP_WINDOW },
+		{ "interval_down = 1s\n", CHG_INTERVAL_DOWN },
+		{ "interval_changing = 1s\n", CHG_INTERVAL_CHANGING },
 	};
 	struct loaded a, b;
 	char text[256], names[128];
