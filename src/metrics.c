@@ -152,7 +152,7 @@ static void render_health_model(const struct view *v, const struct labels *ls, s
 static void render_health(const struct view *v, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_target_up", "gauge",
-	       "1 when the target is up (rise consecutive good cycles) and not paused, else 0.");
+	       "1 when the target is up (every session up, few recent failures) and not paused, else 0.");
 	for (size_t i = 0; i < v->pool->n_targets; i++)
 		put(out, "mconn_target_up{%s} %d\n", ls[i].s,
 		    v->pool->targets[i]->health == HEALTH_UP && !v->pool->targets[i]->paused);
