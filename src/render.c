@@ -415,6 +415,8 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 			buf_printf(out, "\"%s\",", session_error_name(s->last_result));
 		else
 			buf_printf(out, "null,");
+		buf_printf(out, "\"verdict\":\"%s\",\"starved\":%s,",
+			   health_state_name(s->health.verdict), s->health.starved ? "true" : "false");
 		render_json_ms(out, "last_latency_ms", s->last_latency, "}");
 		return;
 	}

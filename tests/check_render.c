@@ -903,7 +903,7 @@ END_TEST
 START_TEST(test_sessions_json)
 {
 	static const char *const keys[] = { "index", "state", "fd", "cycles_ok", "cycles_failed",
-					    "last_result", "last_latency_ms" };
+					    "last_result", "verdict", "starved", "last_latency_ms" };
 	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
 	struct target *b = pool_find_target(&d->pool, NAME_B);
 	struct session *s1 = &d->pool.sess[b->sess[1]];
@@ -912,6 +912,7 @@ START_TEST(test_sessions_json)
 	s1->cycles_ok = 4;
 	s1->last_result = SERR_NONE;
 	s1->last_latency = 3 * MS;
+	s1->health.verdict = HEALTH_UP;
 	obj = ask_ok("sessions -j " NAME_B, reply, sizeof(reply));
 	assert_json_line(obj);
 	ck_assert_uint_eq(json_count(obj), 2);
@@ -928,6 +929,9 @@ START_TEST(test_sessions_json)
 		ck_assert(json_num(s, "fd") == -1);
 		ck_assert(json_num(s, "cycles_ok") == (k == 1 ? 4 : 0));
 		ck_assert(json_num(s, "cycles_failed") == 0);
+		/* The session's own rise/fall verdict, and whether it is starved. */
+		assert_json_str(s, "verdict", k == 1 ? "up" : "unknown");
+		assert_json_false(s, "starved");
 		if (k == 1) {
 			assert_json_str(s, "last_result", "ok");
 			ck_assert(json_num(s, "last_latency_ms") == 3.0);
