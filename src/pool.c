@@ -92,26 +92,25 @@ static void pool_log_state(const struct target *t, const struct health_change *h
 			   const char *fields)
 {
 	const char *to = health_state_name(hc->to);
-	char dur[32], sess[128];
-	/* While flapping, changes are not news: the start and the end of it are. */
-	int quiet = t->flapping && !(hc->what & HC_FLAP_START) ? LOG_DEBUG : 0;
+	char dur[32], sess[128], why[64] = "";
+	int prio = hc->to == HEALTH_UP ? LOG_NOTICE : LOG_WARNING;
 
+	/* While flapping, changes are not news: the start and the end of it are. */
+	if (t->flapping && !(hc->what & HC_FLAP_START))
+		prio = LOG_DEBUG;
+	/* What the session whose result made the change had run into; none from a tick. */
+	if (hc->count && hc->reason == SERR_NONE)
+		snprintf(why, sizeof(why), " after %u success%s", hc->count,
+			 hc->count == 1 ? "" : "es");
+	else if (hc->count)
+		snprintf(why, sizeof(why), " after %u failure%s: %s", hc->count,
+			 plural_s(hc->count), session_error_name(hc->reason));
 	format_duration(hc->in_previous_ns, dur, sizeof(dur));
 	pool_format_sessions(hc, sess, sizeof(sess));
-	if (hc->to == HEALTH_UP)
-		log_target_fields(quiet ? quiet : LOG_NOTICE, t->conf, to, NULL, MCONN_MESSAGE_HEALTH, fields,
-				  "target %s is up after %u success%s (was %s for %s); %s", t->conf->name,
-				  hc->count, hc->count == 1 ? "" : "es", health_state_name(hc->from), dur, sess);
-	else if (hc->count && hc->reason != SERR_NONE)
-		log_target_fields(quiet ? quiet : LOG_WARNING, t->conf, to, session_error_name(hc->reason),
-				  MCONN_MESSAGE_HEALTH, fields,
-				  "target %s is %s after %u failure%s: %s (was %s for %s); %s", t->conf->name,
-				  to, hc->count, plural_s(hc->count), session_error_name(hc->reason),
-				  health_state_name(hc->from), dur, sess);
-	else
-		log_target_fields(quiet ? quiet : LOG_WARNING, t->conf, to, NULL, MCONN_MESSAGE_HEALTH,
-				  fields, "target %s is %s (was %s for %s); %s", t->conf->name, to,
-				  health_state_name(hc->from), dur, sess);
+	log_target_fields(prio, t->conf, to,
+			  hc->reason != SERR_NONE ? session_error_name(hc->reason) : NULL,
+			  MCONN_MESSAGE_HEALTH, fields, "target %s is %s%s (was %s for %s); %s",
+			  t->conf->name, to, why, health_state_name(hc->from), dur, sess);
 }
 
 static void pool_log_health(const struct target *t, const struct health_change *hc)
