@@ -31,6 +31,8 @@ struct ctl_client {
 	bool want_close;
 	bool eof;
 	bool writable;
+	/* The reply to its request comes later (ctl_defer). */
+	bool deferred;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -59,6 +61,22 @@ struct ctl_server {
 	uint32_t gen[CTL_MAX_CLIENTS];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
+
+/* A reply a command gives later: the client's slot and its generation then. */
+struct ctl_ticket {
+	uint32_t slot;
+	uint32_t gen;
+};
+
+/* From a command: the reply to the request being run comes later, through
+ * ctl_complete(); until then the client gets nothing else and is neither swept nor
+ * evicted. 0, or -ENOENT when cl is not one of the server's clients. */
+int ctl_defer(struct daemon *d, const struct ctl_client *cl, struct ctl_ticket *ret);
+
+/* Give a deferred reply: "OK" when r >= 0, else "ERR reason", then body (len bytes,
+ * whole lines) and the empty line. A client that left since is skipped. */
+void ctl_complete(struct daemon *d, const struct ctl_ticket *t, int r, const char *reason,
+		  const char *body, size_t len);
 
 /* Check that path can hold our socket: its directory exists and is not writable by
  * others, and nothing but a socket is there. 0, or -errno with a message. */

@@ -14,6 +14,8 @@
 
 struct config;
 struct http_listener;
+struct reload_state;
+struct resolver;
 struct target;
 
 #define DAEMON_MAX_EVENTS 512
@@ -53,6 +55,9 @@ struct daemon {
 	size_t n_targets;
 	struct ctl_server ctl;
 	struct http_listener *http;
+	/* Looks names up off the loop; a reload waiting for its names. */
+	struct resolver *resolver;
+	struct reload_state *reload;
 	struct scrape_stats scrape;
 	int64_t start_mono;
 	int64_t start_wall;
@@ -91,6 +96,9 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 
 /* Open the control socket; returns 0 or -errno after logging why. */
 int daemon_open_control(struct daemon *d);
+
+/* Take over the resolver r and watch its descriptor; 0 or -errno. */
+int daemon_open_resolver(struct daemon *d, struct resolver *r);
 
 /* Start the metrics HTTP listener when metrics_listen is set; 0 or -errno after
  * logging why. */

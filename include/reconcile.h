@@ -9,13 +9,26 @@
 
 #include "util.h"
 
+struct ctl_ticket;
 struct daemon;
 struct target;
 
-/* Read and check the configuration files again and, only when they are good, move
- * the daemon to them. Writes what happened (or every error) to out when out is not
- * NULL, one line each, and logs it. 0, or -EINVAL when the files were refused. */
+/* Read and check the configuration files again and, only when they are good and
+ * every name in them resolves, move the daemon to them. Writes what happened (or
+ * every error) to out when out is not NULL, one line each, and logs it. 0 done,
+ * -EINVAL refused, 1 under way: names are being looked up in the background (or a
+ * reload already was, and one more follows it); daemon_reload_wait() then takes a
+ * client that waits for the outcome. */
 int daemon_reload(struct daemon *d, struct buf *out);
+
+/* Give the outcome of the reload under way (the last one asked for) to client t. */
+void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t);
+
+/* Drop a reload under way without applying it (at exit). */
+void daemon_reload_cancel(struct daemon *d);
+
+/* Start the re-resolutions (resolve_every) that are due. */
+void daemon_resolve_targets(struct daemon *d, int64_t now);
 
 /* Change one key of a running target, checked as the file's value would be; the
  * change lasts until the next reload. 0, or -errno with a message in err. */

@@ -192,7 +192,7 @@ static uint32_t ctl_evict_idle(struct ctl_server *c, int64_t now)
 
 		int unread = 0;
 
-		if (!cl || cl->in_len || cl->out.len || (c->pending & (1ull << i)) ||
+		if (!cl || cl->in_len || cl->out.len || cl->deferred || (c->pending & (1ull << i)) ||
 		    (!cl->spoke && now - cl->connected_at < CTL_EVICT_GRACE) ||
 		    ioctl(cl->fd, FIONREAD, &unread) < 0 || unread > 0)
 			continue;
@@ -296,7 +296,7 @@ static bool ctl_client_answer(struct daemon *d, struct ctl_client *cl, int64_t n
 	char *nl;
 	size_t used;
 
-	if (cl->out.len > 0 || cl->want_close)
+	if (cl->out.len > 0 || cl->want_close || cl->deferred)
 		return false;
 	if (cl->eof && cl->in_len > 0 && cl->in_len < CTL_MAX_LINE &&
 	    !memchr(cl->in, '\n', cl->in_len))
@@ -363,7 +363,7 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 		answered = ctl_client_answer(d, cl, now);
 		if (ctl_client_flush(cl, now) < 0)
 			break;
-		if (cl->out.len > 0)
+		if (cl->out.len > 0 || cl->deferred)
 			return;
 		if (cl->want_close)
 			break;
@@ -424,7 +424,7 @@ void ctl_sweep(struct daemon *d, int64_t now)
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *cl = c->clients[i];
 
-		if (!cl)
+		if (!cl || cl->deferred)
 			continue;
 		if ((cl->out.len && now - cl->last_active > c->io_timeout) ||
 		    (cl->line_since && !cl->out.len && now - cl->line_since > c->io_timeout) ||
@@ -433,4 +433,37 @@ void ctl_sweep(struct daemon *d, int64_t now)
 			ctl_client_close(c, i);
 		}
 	}
+}
+
+int ctl_defer(struct daemon *d, const struct ctl_client *cl, struct ctl_ticket *ret)
+{
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (d->ctl.clients[i] != cl)
+			continue;
+		d->ctl.clients[i]->deferred = true;
+		*ret = (struct ctl_ticket){ .slot = i, .gen = d->ctl.gen[i] };
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void ctl_complete(struct daemon *d, const struct ctl_ticket *t, int r, const char *reason,
+		  const char *body, size_t len)
+{
+	struct ctl_client *cl = t->slot < CTL_MAX_CLIENTS ? d->ctl.clients[t->slot] : NULL;
+	int64_t now = now_ns();
+
+	if (!cl || d->ctl.gen[t->slot] != t->gen || !cl->deferred)
+		return;
+	cl->deferred = false;
+	if (r >= 0)
+		buf_printf(&cl->out, "OK\n");
+	else
+		buf_printf(&cl->out, "ERR %s\n", reason);
+	buf_append(&cl->out, body, len);
+	buf_printf(&cl->out, "\n");
+	cl->last_active = now;
+	/* Send it, and go on with requests that came in meanwhile. */
+	if (!(d->ctl.pending & (1ull << t->slot)))
+		ctl_client_event(d, t->slot, 0, now);
 }

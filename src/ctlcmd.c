@@ -19,6 +19,7 @@
 #include "target.h"
 
 struct ctl_request {
+	const struct ctl_client *cl;
 	int argc;
 	char **argv;
 	bool json;
@@ -105,14 +106,24 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 	return 0;
 }
 
+/* A reload that has names to look up answers when they are in: the client waits
+ * (1: the reply is deferred), the loop goes on. */
 static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	(void)rq;
-	if (daemon_reload(d, out) < 0) {
+	struct ctl_ticket tk;
+	int r = daemon_reload(d, out);
+
+	if (r < 0) {
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
+	if (r > 0 && rq->cl && ctl_defer(d, rq->cl, &tk) == 0) {
+		daemon_reload_wait(d, &tk);
+		return 1;
+	}
+	if (r > 0)
+		buf_printf(out, "reload under way: looking up names; the outcome goes to the log\n");
 	return 0;
 }
 
@@ -262,6 +273,7 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct ctl_command *c = &commands[i];
 		size_t body;
+		int r;
 
 		if (strcmp(rq->argv[0], c->name) != 0)
 			continue;
@@ -289,7 +301,10 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 				(int)cl->pid, c->name);
 		buf_printf(out, "OK\n");
 		body = out->len;
-		if (c->run(d, rq, out, err, sizeof(err)) < 0)
+		r = c->run(d, rq, out, err, sizeof(err));
+		if (r > 0)
+			out->len = start;
+		else if (r < 0)
 			reply_error_body(out, start, body, err);
 		else if (out->overflow)
 			reply_error(out, start, "reply too large");
@@ -308,7 +323,7 @@ void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, s
 		     struct buf *out)
 {
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .argv = argv, .now = now_ns() };
+	struct ctl_request rq = { .cl = c, .argv = argv, .now = now_ns() };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {

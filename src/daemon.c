@@ -19,12 +19,15 @@
 #include "http.h"
 #include "log.h"
 #include "reconcile.h"
+#include "resolve.h"
 #include "target.h"
 
 #define SIG_EVDATA (EVDATA_OTHER | 0u)
 #define CTL_NEST_EVDATA (EVDATA_OTHER | 2u)
+#define RESOLVE_EVDATA (EVDATA_OTHER | 4u)
 _Static_assert(HTTP_EVDATA != SIG_EVDATA && HTTP_EVDATA != CTL_NEST_EVDATA &&
-		       HTTP_EVDATA != CTL_EVDATA_LISTEN && CTL_NEST_EVDATA != CTL_EVDATA_LISTEN,
+		       HTTP_EVDATA != CTL_EVDATA_LISTEN && CTL_NEST_EVDATA != CTL_EVDATA_LISTEN &&
+		       HTTP_EVDATA != RESOLVE_EVDATA && RESOLVE_EVDATA != CTL_EVDATA_LISTEN,
 	       "every descriptor in the epoll set has its own data");
 #define TICK_NS NSEC_PER_SEC
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
@@ -294,6 +297,16 @@ int daemon_open_control(struct daemon *d)
 	return 0;
 }
 
+int daemon_open_resolver(struct daemon *d, struct resolver *r)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = RESOLVE_EVDATA };
+
+	d->resolver = r;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, resolve_fd(r), &ev) < 0)
+		return -errno;
+	return 0;
+}
+
 int daemon_open_metrics(struct daemon *d)
 {
 	char err[256];
@@ -440,6 +453,8 @@ static void daemon_tick(struct daemon *d, int64_t now)
 			d->sio.max_open);
 	daemon_end_resource_episode(d, now);
 	ctl_sweep(d, now);
+	if (d->resolver)
+		daemon_resolve_targets(d, now);
 }
 
 /* How long epoll_wait may sleep: until the next deadline, at most a second. */
@@ -451,6 +466,8 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
 		due = MIN(due, d->next_watchdog);
 	if (d->http)
 		due = MIN(due, http_next_due(d->http, now));
+	if (d->resolver)
+		due = MIN(due, resolve_next_due(d->resolver));
 	if (due <= now)
 		return 0;
 	if (due - now >= TICK_NS)
@@ -514,7 +531,7 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 	struct epoll_event ev[DAEMON_MAX_EVENTS];
 	int64_t now = daemon_mark(d, 0);
 	bool more = daemon_run_timers(d, now);
-	bool http_ready = false;
+	bool http_ready = false, resolve_ready = false;
 	int n, wait, since_ctl = 0;
 
 	ctl_run_pending(d, now);
@@ -547,11 +564,15 @@ int daemon_turn(struct daemon *d, int max_wait_ms)
 			daemon_run_control(d);
 		} else if (data == HTTP_EVDATA) {
 			http_ready = true;
+		} else if (data == RESOLVE_EVDATA) {
+			resolve_ready = true;
 		}
 	}
 	now = now_ns();
 	if (d->http && (http_ready || http_next_due(d->http, now) <= now))
 		http_run(d->http);
+	if (d->resolver && (resolve_ready || resolve_next_due(d->resolver) <= now))
+		resolve_dispatch(d->resolver, now);
 	d->loop_turns++;
 	daemon_mark(d, 0);
 	return 0;
@@ -597,6 +618,8 @@ void daemon_free(struct daemon *d)
 			session_handle(&d->sess[t->sess[k]], &d->env, SEV_STOP, 0);
 		target_free(t);
 	}
+	daemon_reload_cancel(d);
+	resolver_free(d->resolver);
 	ctl_close(&d->ctl);
 	http_close(d->http);
 	free(d->targets);

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct config_errors errs = { 0 };
-	struct config *cfg;
+	struct config *cfg = NULL;
+	struct resolver *res;
 	bool test_only = false, verbose = false;
 	int opt, r;
 
@@ -72,9 +73,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(path, true, &cfg, &errs) < 0) {
+	/* Names are looked up by the resolver's threads here too, before any loop runs,
+	 * so a dead resolver is an error after resolve_timeout, not a hang. */
+	r = resolver_new(&res);
+	if (r < 0)
+		fatal("cannot start the resolver: %s", strerror(-r));
+	if (config_load(path, false, &cfg, &errs) < 0 || config_resolve(cfg, res, &errs) < 0) {
+		config_free(cfg);
 		print_errors(&errs);
 		config_errors_clear(&errs);
+		resolver_free(res);
 		return 1;
 	}
 	if (test_only) {
@@ -83,17 +91,23 @@ int main(int argc, char **argv)
 		if (ctl_check_path(cfg->control_socket, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: control_socket: %s\n", path, err);
 			config_free(cfg);
+			resolver_free(res);
 			return 1;
 		}
 		printf("configuration OK: %zu target%s, %llu connection%s\n", cfg->n_targets,
 		       plural_s(cfg->n_targets), (unsigned long long)cfg->total_connections,
 		       plural_s(cfg->total_connections));
 		config_free(cfg);
+		resolver_free(res);
 		return 0;
 	}
 	log_open(verbose ? LOG_DEBUG : cfg->log_level);
 	r = daemon_init(&d, cfg, path);
 	d.verbose = verbose;
+	if (r == 0)
+		r = daemon_open_resolver(&d, res);
+	else
+		resolver_free(res);
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
 	if (daemon_open_control(&d) < 0 || daemon_open_metrics(&d) < 0) {
