@@ -96,7 +96,7 @@ $(BUILD)/tests/check_range: $(BUILD)/range.o
 check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done
 
-check-integration: $(PROGRAMS)
+check-integration: $(PROGRAMS) $(NOTIFYRECV)
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.

@@ -218,6 +218,15 @@ static void render_process(const struct daemon *d, struct buf *out)
 	    d->reloads_ok + d->reloads_failed == 0 || d->last_reload_ok);
 }
 
+static void render_resolve(const struct daemon *d, const struct labels *ls, struct buf *out)
+{
+	family(out, "mconn_resolve_failures_total", "counter",
+	       "Failed look-ups of the target's name by resolve_every (the last address stays in use).");
+	for (size_t i = 0; i < d->n_targets; i++)
+		put(out, "mconn_resolve_failures_total{%s} %llu\n", ls[i].s,
+		    (unsigned long long)d->targets[i]->resolve.failures);
+}
+
 void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
 {
 	struct labels *ls = calloc(MAX(d->n_targets, 1), sizeof(*ls));
@@ -233,6 +242,7 @@ void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
 	render_health(d, ls, out);
 	render_sessions(d, ls, out);
 	render_cycles(d, ls, out);
+	render_resolve(d, ls, out);
 	free(ls);
 }
 

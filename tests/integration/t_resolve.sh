@@ -1,0 +1,205 @@
+#!/bin/sh
+# Names resolved off the loop. A DNS server of the test's own (tests/dnsd.py) on port
+# 53 of a 127.x address, and a resolv.conf naming it bound over /etc/resolv.conf in a
+# mount namespace of this test: the machine's resolver is never asked. With a resolver
+# that drops queries, one that answers NXDOMAIN, and one that answers late with a
+# different address each time, a reload must keep the loop's pace (an unrelated
+# target's cycle rate within 5 %), answer status in under 10 ms, keep the watchdog
+# pinging, and end in an error naming the target and the name. A name resolving to the
+# address in use is no change; resolve_every follows a moving name and counts failures.
+
+# Into a mount namespace of our own first (the bind mount dies with it).
+if [ -z "${MCONN_RESOLVE_NS:-}" ]; then
+	missing=""
+	command -v unshare >/dev/null 2>&1 || missing="unshare (util-linux)"
+	command -v python3 >/dev/null 2>&1 || missing="${missing:+$missing, }python3"
+	if [ -z "$missing" ] && ! unshare -m true 2>/dev/null; then
+		missing="a mount namespace (unshare -m needs root or CAP_SYS_ADMIN)"
+	fi
+	if [ -n "$missing" ]; then
+		echo "SKIP: t_resolve.sh: $missing"
+		exit 77
+	fi
+	MCONN_RESOLVE_NS=1 exec unshare -m sh "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+
+NOTIFYRECV="$B/notifyrecv"
+CTLPROBE="$B/ctlprobe"
+WD_USEC=400000
+WINDOW_MS=3000
+# A 127.x address of this run's own for the DNS server (resolv.conf has no port).
+DNS_IP=127.53.$(($$ / 250 % 250 + 1)).$(($$ % 250 + 1))
+ZONES="$T/zones"
+
+mount --make-rprivate / 2>/dev/null
+printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DNS_IP" >"$T/resolv.conf"
+if ! mount --bind "$T/resolv.conf" /etc/resolv.conf; then
+	echo "SKIP: t_resolve.sh: cannot bind a resolv.conf over /etc/resolv.conf"
+	exit 77
+fi
+: >"$ZONES"
+python3 "$TOP/tests/dnsd.py" -l "$DNS_IP:53" -z "$ZONES" -p "$T/dns.port" -q "$T/dns.log" \
+	2>"$T/dnsd.err" &
+PIDS="$PIDS $!"
+if ! wait_for 5 test -s "$T/dns.port"; then
+	echo "SKIP: t_resolve.sh: cannot listen on $DNS_IP:53: $(tail -n 1 "$T/dnsd.err")"
+	exit 77
+fi
+
+start_echod s echo -l 127.0.0.1:0
+start_echod n echo -l 127.0.0.1:0
+# The same port on 127.0.0.2, for a name whose address moves.
+start_echod n2 echo -l "127.0.0.2:$n_PORT"
+
+zone() { printf '%s\n' "$@" >"$ZONES"; }
+zone "one.mconn.test answer 127.0.0.1" "dead.mconn.test drop" "nx.mconn.test nxdomain" \
+	"slow.mconn.test delay 300 127.0.0.1,127.0.0.2"
+check "the test's DNS server answers through the bound resolv.conf" \
+	wait_for 5 sh -c 'getent ahostsv4 one.mconn.test | grep -q 127.0.0.1'
+
+# write_conf NAMED_ADDRESS [EXTRA_DAEMON_LINE [EXTRA_TARGET_LINES]]
+write_conf() {
+	{
+		conf_header
+		[ -n "${2:-}" ] && printf '%s\n' "$2"
+		printf '[target "steady"]\naddress = 127.0.0.1:%s\nconnections = 10\ninterval = 20ms\nrise = 1\n' "$s_PORT"
+		printf '[target "named"]\naddress = %s\nconnections = 2\ninterval = 100ms\nrise = 1\n' "$1"
+		[ -n "${3:-}" ] && printf '%s\n' "$3"
+		:
+	} >"$T/r.conf"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+cycles() { tjs steady '.cycles_ok + .cycles_failed'; }
+# rate_over MS: the steady target's cycles per second over a window of MS.
+rate_over() {
+	c0=$(cycles)
+	t0=$(now_ms)
+	sleep "$(echo "$1" | awk '{ printf "%.3f", $1 / 1000 }')"
+	c1=$(cycles)
+	t1=$(now_ms)
+	echo $(((c1 - c0) * 1000 / (t1 - t0)))
+}
+# within_pct A B PCT: A is within PCT percent of B.
+within_pct() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d * 100 <= b * p) }'; }
+
+# reload_watched NAME: `mconnctl reload` while status is asked every 50 ms on fresh
+# connections; sets RC, MS (the reload's time, to the 50 ms probe period), RATE
+# (steady's cycles/s over the reload, at least WINDOW_MS),
+# SMAX (the slowest status, ms) and leaves the reply in $T/NAME.out.
+reload_watched() {
+	rm -f "$T/$1.rc" "$T/$1.probe"
+	MS=""
+	c0=$(cycles)
+	t0=$(now_ms)
+	("$MCONNCTL" reload >"$T/$1.out" 2>&1; echo $? >"$T/$1.rc") &
+	rpid=$!
+	# Probe until the reload is over, and for at least WINDOW_MS: a short window
+	# measures the sampling, not the rate.
+	while [ ! -s "$T/$1.rc" ] || [ $(($(now_ms) - t0)) -lt "$WINDOW_MS" ]; do
+		"$CTLPROBE" -s "$SOCK" latency 2 1000 >>"$T/$1.probe" 2>&1
+		[ -s "$T/$1.rc" ] && [ -z "${MS:-}" ] && MS=$(($(now_ms) - t0))
+		sleep 0.05
+	done
+	wait "$rpid"
+	t1=$(now_ms)
+	c1=$(cycles)
+	RC=$(cat "$T/$1.rc")
+	RATE=$(((c1 - c0) * 1000 / (t1 - t0)))
+	SMAX=$(awk '/max/ { v = $(NF - 1) + 0; if (v > m) m = v } END { printf "%.2f", m }' "$T/$1.probe")
+	NPROBE=$(grep -c max "$T/$1.probe")
+	say "$1: reload exit $RC after $MS ms; steady $RATE cycles/s over $((t1 - t0)) ms (baseline $BASE); status max $SMAX ms over $NPROBE probes"
+	echo "| $1 | $BASE | $RATE | $SMAX | $MS ms, exit $RC |" >>"$T/table"
+}
+
+"$NOTIFYRECV" -t 300 "$T/notify.sock" >"$T/notify.log" 2>"$T/notifyrecv.err" &
+PIDS="$PIDS $!"
+wait_for 5 test -S "$T/notify.sock" || { fail "notifyrecv did not start"; exit 1; }
+
+write_conf "127.0.0.1:$n_PORT"
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=$WD_USEC start_mconnd "$T/r.conf"
+check "both targets come up" wait_for 10 sh -c "$MCONNCTL status | grep -q '^named .* up' && $MCONNCTL status | grep -q '^steady .* up'"
+
+# The same address written as a name is no change: no restart, sessions kept.
+write_conf "one.mconn.test:$n_PORT"
+"$MCONNCTL" reload >"$T/same.out" 2>&1
+check "127.0.0.1:$n_PORT -> one.mconn.test:$n_PORT: reload reports no change ($(tail -n 1 "$T/same.out"))" \
+	grep -q 'reloaded: 0 added, 0 removed, 0 changed, 2 unchanged' "$T/same.out"
+check "and the target keeps its generation (0): its sessions were not restarted" \
+	test "$(tjs named .generation)" = 0
+check "status shows the address as now written" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
+
+BASE=$(rate_over 3000)
+say "steady's baseline: $BASE cycles/s"
+echo "| trouble | steady cycles/s before | during the reload | status max (ms) | reload outcome |" >"$T/table"
+echo "|---|---|---|---|---|" >>"$T/table"
+
+# 1. A resolver that never answers (glibc gives up after its 2 s timeout).
+write_conf "dead.mconn.test:$n_PORT"
+reload_watched drop
+check "drop: the reload fails (exit 1)" test "$RC" = 1
+check "drop: the error names the target, the key and the name" \
+	grep -q "address: \[target \"named\"\]: cannot resolve 'dead.mconn.test'" "$T/drop.out"
+check "drop: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check "drop: status answered in under 10 ms throughout (max $SMAX ms)" \
+	awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+check "drop: nothing changed" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
+
+# 2. The same with resolve_timeout shorter than the resolver's own.
+write_conf "dead.mconn.test:$n_PORT" "resolve_timeout = 1s"
+reload_watched timeout
+check "resolve_timeout: the reload fails after about 1 s ($MS ms)" \
+	sh -c "[ $RC = 1 ] && [ $MS -ge 900 ] && [ $MS -lt 1900 ]"
+check "resolve_timeout: the error says no answer came within resolve_timeout" \
+	grep -q "cannot resolve 'dead.mconn.test': no answer within 1s (resolve_timeout)" "$T/timeout.out"
+check "resolve_timeout: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check "resolve_timeout: status under 10 ms (max $SMAX ms)" awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+
+# 3. NXDOMAIN.
+write_conf "nx.mconn.test:$n_PORT"
+reload_watched nxdomain
+check "nxdomain: the reload fails naming the name as unknown" \
+	sh -c "[ $RC = 1 ] && grep -q \"\[target \\\"named\\\"\]: cannot resolve 'nx.mconn.test': no such name\" '$T/nxdomain.out'"
+check "nxdomain: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check "nxdomain: nothing changed" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
+
+# 4. Slow answers, a different address each time, looked up again every second.
+write_conf "slow.mconn.test:$n_PORT" "" "resolve_every = 1s"
+reload_watched slow
+check "slow: the reload succeeds once the late answer is in (>= 300 ms: $MS ms)" \
+	sh -c "[ $RC = 0 ] && [ $MS -ge 300 ]"
+check "slow: status under 10 ms while it waited (max $SMAX ms)" awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+gen=$(tjs named .generation)
+check "resolve_every: a new address restarts the target (generation $gen -> more)" \
+	wait_for 10 tjs_true named ".generation >= $((gen + 2))"
+RATE=$(rate_over 3000)
+say "steady while named moves every second: $RATE cycles/s (baseline $BASE)"
+echo "| slow, moving (resolve_every 1s), 3 s | $BASE | $RATE | - | - |" >>"$T/table"
+check "resolve_every: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check "resolve_every: the moving target stays up" wait_for 5 tjs_true named '.state == "up"'
+
+# 5. The name stops resolving: the address in use stays, failures are counted and shown.
+addr=$(tjs named .resolved)
+zone "slow.mconn.test nxdomain"
+check "a failed re-resolution is counted" wait_for 10 tjs_true named '.resolve.failures > 0'
+check "its error is in the JSON status" \
+	sh -c "$MCONNCTL -j status | jq -r '.targets[] | select(.name == \"named\") | .resolve.error' | grep -q \"cannot resolve 'slow.mconn.test'\""
+check "and in the text status" sh -c "$MCONNCTL status | grep -q \"failing since .*cannot resolve 'slow.mconn.test'\""
+check "and in the metrics" sh -c "$MCONNCTL metrics | grep -Eq '^mconn_resolve_failures_total\{target=\"named\".* [1-9]'"
+check "the last address stays in use ($addr)" test "$(tjs named .resolved)" = "$addr"
+check "and the target stays up" tjs_true named '.state == "up"'
+
+# The watchdog never missed a beat: every gap between pings under WATCHDOG_USEC.
+grep ' WATCHDOG=1$' "$T/notify.log" | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | sort -n >"$T/gaps"
+gmax=$(tail -n 1 "$T/gaps")
+say "watchdog: $(wc -l <"$T/gaps") gaps, the longest $gmax us"
+check "the watchdog kept pinging through every reload (longest gap $gmax us < $WD_USEC)" \
+	test "${gmax:-999999999}" -lt "$WD_USEC"
+check "RELOADING=1 and READY=1 around each reload" \
+	test "$(grep -c ' RELOADING=1' "$T/notify.log")" -ge 5
+
+say "figures:"
+sed 's/^/    /' "$T/table"
+stop_mconnd
+finish
