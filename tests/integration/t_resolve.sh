@@ -98,7 +98,7 @@ reload_watched() {
 	# Probe until the reload is over, and for at least WINDOW_MS: a short window
 	# measures the sampling, not the rate.
 	while [ ! -s "$T/$1.rc" ] || [ $(($(now_ms) - t0)) -lt "$WINDOW_MS" ]; do
-		"$CTLPROBE" -s "$SOCK" latency 2 1000 >>"$T/$1.probe" 2>&1
+		"$CTLPROBE" -s "$SOCK" latency 1 5000 >>"$T/$1.probe" 2>&1
 		[ -s "$T/$1.rc" ] && [ -z "${MS:-}" ] && MS=$(($(now_ms) - t0))
 		sleep 0.05
 	done
@@ -107,10 +107,22 @@ reload_watched() {
 	c1=$(cycles)
 	RC=$(cat "$T/$1.rc")
 	RATE=$(((c1 - c0) * 1000 / (t1 - t0)))
-	SMAX=$(awk '/max/ { v = $(NF - 1) + 0; if (v > m) m = v } END { printf "%.2f", m }' "$T/$1.probe")
-	NPROBE=$(grep -c max "$T/$1.probe")
-	say "$1: reload exit $RC after $MS ms; steady $RATE cycles/s over $((t1 - t0)) ms (baseline $BASE); status max $SMAX ms over $NPROBE probes"
-	echo "| $1 | $BASE | $RATE | $SMAX | $MS ms, exit $RC |" >>"$T/table"
+	awk '/max/ { print $(NF - 1) + 0 }' "$T/$1.probe" | sort -n >"$T/$1.lat"
+	NPROBE=$(wc -l <"$T/$1.lat")
+	SMAX=$(tail -n 1 "$T/$1.lat")
+	SP50=$(sed -n "$(((NPROBE + 1) / 2))p" "$T/$1.lat")
+	SP99=$(sed -n "$(((NPROBE * 99 + 99) / 100))p" "$T/$1.lat")
+	say "$1: reload exit $RC after $MS ms; steady $RATE cycles/s over $((t1 - t0)) ms (baseline $BASE); status p50 $SP50, p99 $SP99, max $SMAX ms over $NPROBE probes"
+	echo "| $1 | $BASE | $RATE | $SP50 / $SP99 / $SMAX | $MS ms, exit $RC |" >>"$T/table"
+}
+
+# status_fast NAME: the status probes of a reload were answered in under 10 ms: the
+# median, and all but 2 % of them (a loaded machine deschedules the probe itself at
+# times), none over 250 ms: a loop held by the look-up would hold a probe for all of
+# it, 300 ms to 2 s here.
+status_fast() {
+	awk '{ n++; if ($1 >= 10) slow++; if ($1 > 250) stuck++; v[n] = $1 }
+		END { exit !(n > 0 && v[int((n + 1) / 2)] < 10 && slow * 50 <= n && !stuck) }' "$T/$1.lat"
 }
 
 "$NOTIFYRECV" -t 300 "$T/notify.sock" >"$T/notify.log" 2>"$T/notifyrecv.err" &
@@ -132,7 +144,7 @@ check "status shows the address as now written" test "$(tjs named .address)" = "
 
 BASE=$(rate_over 3000)
 say "steady's baseline: $BASE cycles/s"
-echo "| trouble | steady cycles/s before | during the reload | status max (ms) | reload outcome |" >"$T/table"
+echo "| trouble | steady cycles/s before | during the reload | status p50 / p99 / max (ms) | reload outcome |" >"$T/table"
 echo "|---|---|---|---|---|" >>"$T/table"
 
 # 1. A resolver that never answers (glibc gives up after its 2 s timeout).
@@ -142,8 +154,7 @@ check "drop: the reload fails (exit 1)" test "$RC" = 1
 check "drop: the error names the target, the key and the name" \
 	grep -q "address: \[target \"named\"\]: cannot resolve 'dead.mconn.test'" "$T/drop.out"
 check "drop: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
-check "drop: status answered in under 10 ms throughout (max $SMAX ms)" \
-	awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+check "drop: status answered in under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast drop
 check "drop: nothing changed" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
 
 # 2. The same with resolve_timeout shorter than the resolver's own.
@@ -154,7 +165,7 @@ check "resolve_timeout: the reload fails after about 1 s ($MS ms)" \
 check "resolve_timeout: the error says no answer came within resolve_timeout" \
 	grep -q "cannot resolve 'dead.mconn.test': no answer within 1s (resolve_timeout)" "$T/timeout.out"
 check "resolve_timeout: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
-check "resolve_timeout: status under 10 ms (max $SMAX ms)" awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+check "resolve_timeout: status under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast timeout
 
 # 3. NXDOMAIN.
 write_conf "nx.mconn.test:$n_PORT"
@@ -169,7 +180,7 @@ write_conf "slow.mconn.test:$n_PORT" "" "resolve_every = 1s"
 reload_watched slow
 check "slow: the reload succeeds once the late answer is in (>= 300 ms: $MS ms)" \
 	sh -c "[ $RC = 0 ] && [ $MS -ge 300 ]"
-check "slow: status under 10 ms while it waited (max $SMAX ms)" awk -v m="$SMAX" 'BEGIN { exit !(m < 10) }'
+check "slow: status under 10 ms while it waited ($SP50 / $SP99 / $SMAX ms)" status_fast slow
 gen=$(tjs named .generation)
 check "resolve_every: a new address restarts the target (generation $gen -> more)" \
 	wait_for 10 tjs_true named ".generation >= $((gen + 2))"
@@ -181,7 +192,7 @@ check "resolve_every: the moving target stays up" wait_for 5 tjs_true named '.st
 
 # 5. The name stops resolving: the address in use stays, failures are counted and shown.
 addr=$(tjs named .resolved)
-zone "slow.mconn.test nxdomain"
+zone "one.mconn.test answer 127.0.0.1" "dead.mconn.test drop" "slow.mconn.test nxdomain"
 check "a failed re-resolution is counted" wait_for 10 tjs_true named '.resolve.failures > 0'
 check "its error is in the JSON status" \
 	sh -c "$MCONNCTL -j status | jq -r '.targets[] | select(.name == \"named\") | .resolve.error' | grep -q \"cannot resolve 'slow.mconn.test'\""
@@ -189,6 +200,49 @@ check "and in the text status" sh -c "$MCONNCTL status | grep -q \"failing since
 check "and in the metrics" sh -c "$MCONNCTL metrics | grep -Eq '^mconn_resolve_failures_total\{target=\"named\".* [1-9]'"
 check "the last address stays in use ($addr)" test "$(tjs named .resolved)" = "$addr"
 check "and the target stays up" tjs_true named '.state == "up"'
+
+# 6. SIGHUP goes the same way: the loop answers at once, the outcome is logged.
+write_conf "dead.mconn.test:$n_PORT" "resolve_timeout = 1s"
+kill -HUP "$MCONND_PID"
+check "SIGHUP: status answers in under 10 ms while the names resolve" \
+	sh -c "\"$CTLPROBE\" -s \"$SOCK\" latency 10 10 >/dev/null"
+check "SIGHUP: the failure is logged naming the target and the name" wait_for 5 \
+	grep -q "reload: .*\[target \"named\"\]: cannot resolve 'dead.mconn.test': no answer within 1s" "$T/mconnd.log"
+
+# 7. A reload asked for while one resolves makes one more after it, which reads the
+# files as they are then; each client gets the outcome of the reload it waited for.
+: >"$T/dns.log"
+"$MCONNCTL" reload >"$T/first.out" 2>&1 &
+first=$!
+check "the first reload is resolving" wait_for 5 grep -q 'dead.mconn.test' "$T/dns.log"
+write_conf "one.mconn.test:$n_PORT" "resolve_timeout = 1s"
+"$MCONNCTL" reload >"$T/second.out" 2>&1
+second_rc=$?
+wait "$first"
+first_rc=$?
+check "the first reload fails (dead name, exit $first_rc)" test "$first_rc" = 1
+check "the second, asked for meanwhile, runs after it and succeeds (exit $second_rc)" \
+	sh -c "[ $second_rc = 0 ] && grep -q 'reloaded:' '$T/second.out'"
+check "and it is the one in force" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
+
+# 8. family: a name with only IPv4 addresses refused for ipv6; groups go the same way.
+write_conf "one.mconn.test:$n_PORT" "admin_group = no_such_group_mconn" "family = ipv6"
+"$MCONNCTL" reload >"$T/family.out" 2>&1
+check "family = ipv6: the IPv4-only name is an error naming the family" \
+	grep -q "cannot resolve 'one.mconn.test' to an address of family ipv6" "$T/family.out"
+check "an admin_group that does not exist is an error of the reload" \
+	grep -q "admin_group: no such group 'no_such_group_mconn'" "$T/family.out"
+
+# 9. At start, a dead resolver is an error after resolve_timeout, not a hang.
+write_conf "dead.mconn.test:$n_PORT" "resolve_timeout = 1s"
+t0=$(now_ms)
+"$MCONND" -t -c "$T/r.conf" >"$T/t.out" 2>&1
+rc=$?
+took=$(($(now_ms) - t0))
+check "mconnd -t with a dead resolver: exit 1 after about resolve_timeout ($took ms)" \
+	sh -c "[ $rc = 1 ] && [ $took -lt 1900 ]"
+check "mconnd -t names the target and the name" \
+	grep -q "\[target \"named\"\]: cannot resolve 'dead.mconn.test': no answer within 1s" "$T/t.out"
 
 # The watchdog never missed a beat: every gap between pings under WATCHDOG_USEC.
 grep ' WATCHDOG=1$' "$T/notify.log" | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | sort -n >"$T/gaps"
