@@ -51,8 +51,9 @@ struct resolve_answer {
 
 typedef void (*resolve_cb)(void *owner, uint64_t id, const struct resolve_answer *a);
 
-/* Start the resolver with its threads (signals blocked in them); 0 or -errno. */
-int resolver_new(struct resolver **ret);
+/* Start the resolver with threads threads (RESOLVE_THREADS; signals blocked in them;
+ * 0 for tests: nothing is ever answered but by its deadline); 0 or -errno. */
+int resolver_new(unsigned threads, struct resolver **ret);
 
 /* Stop taking queries and free the resolver; threads still stuck in a look-up free
  * what they share when they return. NULL does nothing. */

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 	}
 	/* Names are looked up by the resolver's threads here too, before any loop runs,
 	 * so a dead resolver is an error after resolve_timeout, not a hang. */
-	r = resolver_new(&res);
+	r = resolver_new(RESOLVE_THREADS, &res);
 	if (r < 0)
 		fatal("cannot start the resolver: %s", strerror(-r));
 	if (config_load(path, false, &cfg, &errs) < 0 || config_resolve(cfg, res, &errs) < 0) {

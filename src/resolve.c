@@ -209,7 +209,7 @@ static void *resolver_thread(void *arg)
 	return NULL;
 }
 
-int resolver_new(struct resolver **ret)
+int resolver_new(unsigned threads, struct resolver **ret)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
 	sigset_t all, old;
@@ -233,7 +233,7 @@ int resolver_new(struct resolver **ret)
 	/* The loop takes its signals through a signalfd: no thread may take them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (int i = 0; i < RESOLVE_THREADS && e == 0; i++) {
+	for (unsigned i = 0; i < threads && e == 0; i++) {
 		pthread_t tid;
 
 		pthread_mutex_lock(&r->lock);
