@@ -73,16 +73,25 @@ START_TEST(test_hosts_and_groups)
 }
 END_TEST
 
+/* A resolver without threads and one query due at 1000 in it. */
+static struct resolver *idle_with_one(struct resolve_query *q, struct seen *s, uint64_t *ret_id)
+{
+	struct resolver *r;
+
+	*q = query(RESOLVE_ADDRESS, "x.example", 1000);
+	ck_assert_int_eq(resolver_new(0, &r), 0);
+	ck_assert_int_eq(resolve_submit(r, q, on_answer, s, ret_id), 0);
+	return r;
+}
+
 /* With no thread, a query is answered by its deadline, on the dispatching side. */
 START_TEST(test_deadline)
 {
-	struct resolve_query q = query(RESOLVE_ADDRESS, "x.example", 1000);
+	struct resolve_query q;
 	struct seen s = { 0 };
-	struct resolver *r;
 	uint64_t id;
+	struct resolver *r = idle_with_one(&q, &s, &id);
 
-	ck_assert_int_eq(resolver_new(0, &r), 0);
-	ck_assert_int_eq(resolve_submit(r, &q, on_answer, &s, &id), 0);
 	ck_assert_int_eq(resolve_next_due(r), 1000);
 	resolve_dispatch(r, 999);
 	ck_assert_uint_eq(s.calls, 0);
@@ -99,13 +108,11 @@ END_TEST
 
 START_TEST(test_cancel)
 {
-	struct resolve_query q = query(RESOLVE_ADDRESS, "x.example", 1000);
+	struct resolve_query q;
 	struct seen s = { 0 };
-	struct resolver *r;
 	uint64_t id;
+	struct resolver *r = idle_with_one(&q, &s, &id);
 
-	ck_assert_int_eq(resolver_new(0, &r), 0);
-	ck_assert_int_eq(resolve_submit(r, &q, on_answer, &s, &id), 0);
 	ck_assert_uint_eq(resolve_pending(r), 1);
 	resolve_cancel(r, id);
 	resolve_cancel(r, id + 100);
@@ -120,13 +127,12 @@ END_TEST
  * by a deadline takes one again. */
 START_TEST(test_bounded)
 {
-	struct resolve_query q = query(RESOLVE_ADDRESS, "x.example", 1000);
+	struct resolve_query q;
 	struct seen s = { 0 };
-	struct resolver *r;
 	uint64_t id;
+	struct resolver *r = idle_with_one(&q, &s, &id);
 
-	ck_assert_int_eq(resolver_new(0, &r), 0);
-	for (unsigned i = 0; i < RESOLVE_MAX_JOBS; i++)
+	for (unsigned i = 1; i < RESOLVE_MAX_JOBS; i++)
 		ck_assert_int_eq(resolve_submit(r, &q, on_answer, &s, &id), 0);
 	ck_assert_int_eq(resolve_submit(r, &q, on_answer, &s, &id), -EAGAIN);
 	resolve_dispatch(r, 1000);

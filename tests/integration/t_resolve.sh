@@ -91,6 +91,8 @@ within_pct() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) 
 reload_watched() {
 	rm -f "$T/$1.rc" "$T/$1.probe"
 	MS=""
+	# The baseline right before, over the same window: the machine's load drifts.
+	BASE=$(rate_over "$WINDOW_MS")
 	c0=$(cycles)
 	t0=$(now_ms)
 	("$MCONNCTL" reload >"$T/$1.out" 2>&1; echo $? >"$T/$1.rc") &
@@ -117,12 +119,12 @@ reload_watched() {
 }
 
 # status_fast NAME: the status probes of a reload were answered in under 10 ms: the
-# median, and all but 2 % of them (a loaded machine deschedules the probe itself at
-# times), none over 250 ms: a loop held by the look-up would hold a probe for all of
-# it, 300 ms to 2 s here.
+# median, and all but 5 % of them (a loaded machine deschedules the probe itself at
+# times: 1 or 2 of 40), none over 250 ms: a loop held by the look-up would hold a
+# probe for all of it, 300 ms to 2 s here.
 status_fast() {
 	awk '{ n++; if ($1 >= 10) slow++; if ($1 > 250) stuck++; v[n] = $1 }
-		END { exit !(n > 0 && v[int((n + 1) / 2)] < 10 && slow * 50 <= n && !stuck) }' "$T/$1.lat"
+		END { exit !(n > 0 && v[int((n + 1) / 2)] < 10 && slow * 20 <= n && !stuck) }' "$T/$1.lat"
 }
 
 "$NOTIFYRECV" -t 300 "$T/notify.sock" >"$T/notify.log" 2>"$T/notifyrecv.err" &
@@ -142,8 +144,6 @@ check "and the target keeps its generation (0): its sessions were not restarted"
 	test "$(tjs named .generation)" = 0
 check "status shows the address as now written" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
 
-BASE=$(rate_over 3000)
-say "steady's baseline: $BASE cycles/s"
 echo "| trouble | steady cycles/s before | during the reload | status p50 / p99 / max (ms) | reload outcome |" >"$T/table"
 echo "|---|---|---|---|---|" >>"$T/table"
 
