@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "reconcile.h"
 #include "render.h"
+#include "pool.h"
 #include "target.h"
 
 struct ctl_request {
@@ -43,7 +44,7 @@ static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *
 static int lookup_target(struct daemon *d, const char *name, struct target **ret, char *err,
 			 size_t errlen)
 {
-	*ret = daemon_find_target(d, name);
+	*ret = pool_find_target(&d->pool, name);
 	if (*ret)
 		return 0;
 	snprintf(err, errlen, "no such target: %.64s", name);
@@ -54,10 +55,12 @@ static int cmd_status(struct daemon *d, const struct ctl_request *rq, struct buf
 		      char *err, size_t errlen)
 {
 	struct target *t = NULL;
+	struct view v;
 
 	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_status(d, t, rq->json, rq->now, out);
+	daemon_view(d, &v);
+	render_status(&v, t, rq->json, rq->now, out);
 	return 0;
 }
 
@@ -65,10 +68,12 @@ static int cmd_sessions(struct daemon *d, const struct ctl_request *rq, struct b
 			char *err, size_t errlen)
 {
 	struct target *t;
+	struct view v;
 
 	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_sessions(d, t, rq->json, rq->now, out);
+	daemon_view(d, &v);
+	render_sessions(&v, t, rq->json, rq->now, out);
 	return 0;
 }
 
@@ -76,10 +81,12 @@ static int cmd_stats(struct daemon *d, const struct ctl_request *rq, struct buf 
 		     char *err, size_t errlen)
 {
 	struct target *t = NULL;
+	struct view v;
 
 	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_stats(d, t, rq->now, out);
+	daemon_view(d, &v);
+	render_stats(&v, t, rq->now, out);
 	return 0;
 }
 
@@ -89,7 +96,7 @@ static int cmd_metrics(struct daemon *d, const struct ctl_request *rq, struct bu
 	(void)rq;
 	(void)err;
 	(void)errlen;
-	metrics_scrape(d, out);
+	daemon_scrape(d, out);
 	return 0;
 }
 
@@ -118,7 +125,7 @@ static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
-	if (r > 0 && rq->cl && ctl_defer(d, rq->cl, &tk) == 0) {
+	if (r > 0 && rq->cl && ctl_defer(&d->ctl, rq->cl, &tk) == 0) {
 		daemon_reload_wait(d, &tk);
 		return 1;
 	}
@@ -319,9 +326,10 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	reply_error(out, start, err);
 }
 
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
 		     struct buf *out)
 {
+	struct daemon *d = owner;
 	char *argv[CTL_MAX_ARGS];
 	struct ctl_request rq = { .cl = c, .argv = argv, .now = now_ns() };
 	size_t start = out->len;

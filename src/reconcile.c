@@ -13,6 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "pool.h"
 #include "reconcile.h"
 #include "resolve.h"
 #include "target.h"
@@ -24,7 +25,7 @@
  * they found so far, and the clients waiting for the outcome. Requests that come
  * meanwhile make one more reload, after this one: the files may have changed since
  * they were read. */
-struct reload_state {
+struct reload_job {
 	struct config *nc;
 	struct config_lookup *lookups;
 	uint64_t *ids;
@@ -72,21 +73,21 @@ static int target_move(struct daemon *d, struct target *t, const struct target_c
 		       unsigned diff, int64_t now)
 {
 	if (diff & CHG_RESTART) {
-		daemon_retire_sessions(d, t, 0);
+		pool_retire_sessions(&d->pool, t, 0);
 		t->conf = nc;
 		t->generation++;
 		t->restart_changes = diff & CHG_RESTART;
 		t->reset_wall = wall_ns();
 		t->reset_mono = now;
 		target_reset_health(t, now);
-		return t->paused ? 0 : daemon_add_sessions(d, t, nc->connections, now);
+		return t->paused ? 0 : pool_add_sessions(&d->pool, t, nc->connections, now);
 	}
 	t->conf = nc;
 	if (t->paused)
 		return 0;
 	if (nc->connections < t->n_sess)
-		daemon_retire_sessions(d, t, nc->connections);
-	return daemon_add_sessions(d, t, nc->connections - t->n_sess, now);
+		pool_retire_sessions(&d->pool, t, nc->connections);
+	return pool_add_sessions(&d->pool, t, nc->connections - t->n_sess, now);
 }
 
 /* Total connections of the running targets if t had count of them. */
@@ -94,8 +95,8 @@ static uint64_t total_with(const struct daemon *d, const struct target *t, uint3
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < d->n_targets; i++)
-		n += d->targets[i] == t ? count : d->targets[i]->conf->connections;
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		n += d->pool.targets[i] == t ? count : d->pool.targets[i]->conf->connections;
 	return n;
 }
 
@@ -110,11 +111,11 @@ static void log_session_shortage(const struct target *t, int r)
  * so that what is left at the end is what the new configuration removed. */
 static struct target *take_target(struct daemon *d, const char *name)
 {
-	for (size_t k = 0; k < d->n_targets; k++) {
-		struct target *t = d->targets[k];
+	for (size_t k = 0; k < d->pool.n_targets; k++) {
+		struct target *t = d->pool.targets[k];
 
 		if (t && strcmp(t->conf->name, name) == 0) {
-			d->targets[k] = NULL;
+			d->pool.targets[k] = NULL;
 			return t;
 		}
 	}
@@ -200,7 +201,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 			t = target_new(tc, now);
 			if (!t)
 				abort();
-			log_session_shortage(t, daemon_add_sessions(d, t, tc->connections, now));
+			log_session_shortage(t, pool_add_sessions(&d->pool, t, tc->connections, now));
 			rep->added++;
 			report_line(rep, "added %s: %s, %u connection%s", tc->name, tc->address_text,
 				    tc->connections, plural_s(tc->connections));
@@ -222,20 +223,20 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		}
 		next[i] = t;
 	}
-	for (size_t k = 0; k < d->n_targets; k++) {
-		struct target *t = d->targets[k];
+	for (size_t k = 0; k < d->pool.n_targets; k++) {
+		struct target *t = d->pool.targets[k];
 
 		if (!t)
 			continue;
 		rep->removed++;
 		report_line(rep, "removed %s", t->conf->name);
 		target_resolve_forget(d, t);
-		daemon_retire_sessions(d, t, 0);
+		pool_retire_sessions(&d->pool, t, 0);
 		target_free(t);
 	}
-	free(d->targets);
-	d->targets = next;
-	d->n_targets = nc->n_targets;
+	free(d->pool.targets);
+	d->pool.targets = next;
+	d->pool.n_targets = nc->n_targets;
 	report_daemon_changes(old, nc, rep);
 	keep_start_value(&old->control_socket, &nc->control_socket, "control_socket", "(none)", rep);
 	if (keep_start_value(&old->metrics_listen_text, &nc->metrics_listen_text,
@@ -266,15 +267,15 @@ static void notify_reloading(int64_t now)
 
 static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t now)
 {
-	d->last_reload_ok = ok;
-	d->last_reload_wall = wall_ns();
-	d->last_reload_mono = now;
-	snprintf(d->last_reload_msg, sizeof(d->last_reload_msg), "%.*s",
-		 (int)sizeof(d->last_reload_msg) - 1, msg);
+	d->reload.last_ok = ok;
+	d->reload.last_wall = wall_ns();
+	d->reload.last_mono = now;
+	snprintf(d->reload.last_msg, sizeof(d->reload.last_msg), "%.*s",
+		 (int)sizeof(d->reload.last_msg) - 1, msg);
 	if (ok)
-		d->reloads_ok++;
+		d->reload.ok++;
 	else
-		d->reloads_failed++;
+		d->reload.failed++;
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
 }
@@ -328,12 +329,12 @@ static void reload_reply(struct daemon *d, const struct ctl_ticket *w, size_t n,
 			 const struct buf *body)
 {
 	for (size_t i = 0; i < n; i++)
-		ctl_complete(d, &w[i], r, "reload failed; the running configuration is unchanged",
+		ctl_complete(&d->ctl, &w[i], r, "reload failed; the running configuration is unchanged",
 			     body->data ? body->data : "", body->len);
 }
 
 /* Queue the look-ups of st; one the resolver cannot take is an error at once. */
-static void reload_submit(struct daemon *d, struct reload_state *st)
+static void reload_submit(struct daemon *d, struct reload_job *st)
 {
 	st->ids = calloc(st->n, sizeof(*st->ids));
 	if (!st->ids)
@@ -342,14 +343,16 @@ static void reload_submit(struct daemon *d, struct reload_state *st)
 	for (size_t i = 0; i < st->n; i++) {
 		struct resolve_answer a = { .err = -EAGAIN, .msg = "the resolver is busy (queue full)" };
 
-		if (resolve_submit(d->resolver, &st->lookups[i].q, reload_on_answer, d, &st->ids[i]) == 0)
+		if (d->resolver &&
+		    resolve_submit(d->resolver, &st->lookups[i].q, reload_on_answer, d, &st->ids[i]) == 0)
 			continue;
 		config_lookup_apply(st->nc, &st->lookups[i], &a, &st->errs);
 		st->left--;
 	}
+	daemon_resolver_arm(d);
 }
 
-static void reload_state_free(struct reload_state *st)
+static void reload_state_free(struct reload_job *st)
 {
 	if (!st)
 		return;
@@ -365,12 +368,12 @@ static void reload_state_free(struct reload_state *st)
  * the waiting clients, then run the reload asked for meanwhile, if any. */
 static void reload_finish(struct daemon *d)
 {
-	struct reload_state *st = d->reload;
+	struct reload_job *st = d->reload_job;
 	int64_t now = now_ns();
 	char took[32];
 	int r = 0;
 
-	d->reload = NULL;
+	d->reload_job = NULL;
 	format_duration(now - st->started, took, sizeof(took));
 	if (st->errs.n + st->errs.dropped) {
 		log_msg(LOG_NOTICE, "reload: names looked up in %s, not all resolved", took);
@@ -390,8 +393,8 @@ static void reload_finish(struct daemon *d)
 			d->config_path);
 		r = reload_start(d, &out);
 		if (r > 0) {
-			memcpy(d->reload->waiters, st->again_waiters, st->n_again * sizeof(st->again_waiters[0]));
-			d->reload->n_waiters = st->n_again;
+			memcpy(d->reload_job->waiters, st->again_waiters, st->n_again * sizeof(st->again_waiters[0]));
+			d->reload_job->n_waiters = st->n_again;
 		} else {
 			reload_reply(d, st->again_waiters, st->n_again, r, &out);
 		}
@@ -403,7 +406,7 @@ static void reload_finish(struct daemon *d)
 static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answer *a)
 {
 	struct daemon *d = owner;
-	struct reload_state *st = d->reload;
+	struct reload_job *st = d->reload_job;
 
 	for (size_t i = 0; st && i < st->n; i++) {
 		if (st->ids[i] != id)
@@ -422,7 +425,7 @@ static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answ
 static int reload_start(struct daemon *d, struct buf *out)
 {
 	struct config_errors errs = { 0 };
-	struct reload_state *st;
+	struct reload_job *st;
 	int64_t now = now_ns();
 	struct config *nc;
 
@@ -444,12 +447,12 @@ static int reload_start(struct daemon *d, struct buf *out)
 		return 0;
 	}
 	buf_init(&st->out, RELOAD_REPLY_MAX);
-	d->reload = st;
+	d->reload_job = st;
 	reload_submit(d, st);
 	if (st->left > 0)
 		return 1;
 	/* Nothing could be queued: the outcome is known now. */
-	d->reload = NULL;
+	d->reload_job = NULL;
 	reload_fail(d, &st->errs, out, now);
 	reload_state_free(st);
 	return -EINVAL;
@@ -457,9 +460,8 @@ static int reload_start(struct daemon *d, struct buf *out)
 
 int daemon_reload(struct daemon *d, struct buf *out)
 {
-	d->reload_requested = false;
-	if (d->reload) {
-		d->reload->again = true;
+	if (d->reload_job) {
+		d->reload_job->again = true;
 		return 1;
 	}
 	return reload_start(d, out);
@@ -467,7 +469,7 @@ int daemon_reload(struct daemon *d, struct buf *out)
 
 void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t)
 {
-	struct reload_state *st = d->reload;
+	struct reload_job *st = d->reload_job;
 
 	if (!st)
 		return;
@@ -480,23 +482,23 @@ void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t)
 
 void daemon_reload_cancel(struct daemon *d)
 {
-	struct reload_state *st = d->reload;
+	struct reload_job *st = d->reload_job;
 
 	if (!st)
 		return;
 	for (size_t i = 0; i < st->n; i++)
 		if (st->ids[i])
 			resolve_cancel(d->resolver, st->ids[i]);
-	d->reload = NULL;
+	d->reload_job = NULL;
 	reload_state_free(st);
 }
 
 /* Find the target whose re-resolution has id. */
 static struct target *target_by_resolve_id(const struct daemon *d, uint64_t id)
 {
-	for (size_t i = 0; i < d->n_targets; i++)
-		if (d->targets[i]->resolve.id == id)
-			return d->targets[i];
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		if (d->pool.targets[i]->resolve.id == id)
+			return d->pool.targets[i];
 	return NULL;
 }
 
@@ -552,8 +554,8 @@ static void target_on_resolved(void *owner, uint64_t id, const struct resolve_an
 
 void daemon_resolve_targets(struct daemon *d, int64_t now)
 {
-	for (size_t i = 0; i < d->n_targets; i++) {
-		struct target *t = d->targets[i];
+	for (size_t i = 0; i < d->pool.n_targets; i++) {
+		struct target *t = d->pool.targets[i];
 		const struct target_conf *c = t->conf;
 		struct resolve_query q;
 		struct resolve_answer busy = { .err = -EAGAIN, .msg = "the resolver is busy (queue full)" };
@@ -570,6 +572,7 @@ void daemon_resolve_targets(struct daemon *d, int64_t now)
 			target_resolve_failed(t, &busy, now);
 		}
 	}
+	daemon_resolver_arm(d);
 }
 
 int daemon_set(struct daemon *d, struct target *t, const char *key, const char *value,
@@ -603,7 +606,7 @@ bool daemon_pause(struct daemon *d, struct target *t)
 {
 	if (t->paused)
 		return false;
-	daemon_retire_sessions(d, t, 0);
+	pool_retire_sessions(&d->pool, t, 0);
 	t->paused = true;
 	log_target(LOG_NOTICE, t->conf, "paused", NULL, NULL, "target %s paused: %u session%s closed",
 		   t->conf->name, t->conf->connections, plural_s(t->conf->connections));
@@ -618,7 +621,7 @@ bool daemon_resume(struct daemon *d, struct target *t)
 		return false;
 	t->paused = false;
 	target_reset_health(t, now);
-	log_session_shortage(t, daemon_add_sessions(d, t, t->conf->connections, now));
+	log_session_shortage(t, pool_add_sessions(&d->pool, t, t->conf->connections, now));
 	log_target(LOG_NOTICE, t->conf, "unknown", NULL, NULL, "target %s resumed: %u session%s",
 		   t->conf->name, t->n_sess, plural_s(t->n_sess));
 	return true;
