@@ -1,5 +1,8 @@
 /* The control commands, as a table: name, arguments, whether it changes the daemon,
- * the handler, and the line `help` prints. */
+ * the handler, and the line `help` prints. A handler returns 0 after writing its reply
+ * body, -errno with the reason in err, or CTLCMD_DEFERRED after ctl_defer(&d->ctl,
+ * rq->client) when the answer comes later (a reload waiting for names): whoever
+ * finishes the work then calls ctl_complete() with the whole framed reply. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +26,10 @@ struct ctl_request {
 	char **argv;
 	bool json;
 	int64_t now;
+	/* Who asked (NULL when not through the socket): what a handler that defers its
+	 * reply gives ctl_defer(); no handler defers yet, reload will. */
+	/* cppcheck-suppress unusedStructMember */
+	const struct ctl_client *client;
 };
 
 struct ctl_command {
@@ -262,6 +269,7 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct ctl_command *c = &commands[i];
 		size_t body;
+		int r;
 
 		if (strcmp(rq->argv[0], c->name) != 0)
 			continue;
@@ -289,7 +297,13 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 				(int)cl->pid, c->name);
 		buf_printf(out, "OK\n");
 		body = out->len;
-		if (c->run(d, rq, out, err, sizeof(err)) < 0)
+		r = c->run(d, rq, out, err, sizeof(err));
+		if (r == CTLCMD_DEFERRED) {
+			out->len = start;
+			out->overflow = false;
+			if (out->data)
+				out->data[start] = '\0';
+		} else if (r < 0)
 			reply_error_body(out, start, body, err);
 		else if (out->overflow)
 			reply_error(out, start, "reply too large");
@@ -308,7 +322,7 @@ void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, s
 		     struct buf *out)
 {
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .argv = argv, .now = now_ns() };
+	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {
