@@ -6,10 +6,10 @@
 #define MCONN_RECONCILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
-struct ctl_ticket;
 struct daemon;
 struct target;
 
@@ -21,8 +21,9 @@ struct target;
  * client that waits for the outcome. */
 int daemon_reload(struct daemon *d, struct buf *out);
 
-/* Give the outcome of the reload under way (the last one asked for) to client t. */
-void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t);
+/* Give the outcome of the reload under way (the last one asked for) to the client
+ * whose reply ctl_defer() deferred under ticket. */
+void daemon_reload_wait(struct daemon *d, uint64_t ticket);
 
 /* Drop a reload under way without applying it (at exit). */
 void daemon_reload_cancel(struct daemon *d);

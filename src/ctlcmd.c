@@ -1,5 +1,8 @@
 /* The control commands, as a table: name, arguments, whether it changes the daemon,
- * the handler, and the line `help` prints. */
+ * the handler, and the line `help` prints. A handler returns 0 after writing its reply
+ * body, -errno with the reason in err, or CTLCMD_DEFERRED after ctl_defer(&d->ctl,
+ * rq->client) when the answer comes later (a reload waiting for names): whoever
+ * finishes the work then calls ctl_complete() with the whole framed reply. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,11 +23,13 @@
 #include "target.h"
 
 struct ctl_request {
-	const struct ctl_client *cl;
 	int argc;
 	char **argv;
 	bool json;
 	int64_t now;
+	/* Who asked (NULL when not through the socket): what a handler that defers its
+	 * reply (reload) gives ctl_defer(). */
+	const struct ctl_client *client;
 };
 
 struct ctl_command {
@@ -114,20 +119,22 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 }
 
 /* A reload that has names to look up answers when they are in: the client waits
- * (1: the reply is deferred), the loop goes on. */
+ * (the reply is deferred), the loop goes on. */
 static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	struct ctl_ticket tk;
+	uint64_t ticket = 0;
 	int r = daemon_reload(d, out);
 
 	if (r < 0) {
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
-	if (r > 0 && rq->cl && ctl_defer(&d->ctl, rq->cl, &tk) == 0) {
-		daemon_reload_wait(d, &tk);
-		return 1;
+	if (r > 0 && rq->client)
+		ticket = ctl_defer(&d->ctl, rq->client);
+	if (ticket) {
+		daemon_reload_wait(d, ticket);
+		return CTLCMD_DEFERRED;
 	}
 	if (r > 0)
 		buf_printf(out, "reload under way: looking up names; the outcome goes to the log\n");
@@ -309,9 +316,12 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 		buf_printf(out, "OK\n");
 		body = out->len;
 		r = c->run(d, rq, out, err, sizeof(err));
-		if (r > 0)
+		if (r == CTLCMD_DEFERRED) {
 			out->len = start;
-		else if (r < 0)
+			out->overflow = false;
+			if (out->data)
+				out->data[start] = '\0';
+		} else if (r < 0)
 			reply_error_body(out, start, body, err);
 		else if (out->overflow)
 			reply_error(out, start, "reply too large");
@@ -331,7 +341,7 @@ void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t
 {
 	struct daemon *d = owner;
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .cl = c, .argv = argv, .now = now_ns() };
+	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {

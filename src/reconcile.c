@@ -34,10 +34,10 @@ struct reload_job {
 	struct config_errors errs;
 	int64_t started;
 	struct buf out;
-	struct ctl_ticket waiters[CTL_MAX_CLIENTS];
+	uint64_t waiters[CTL_MAX_CLIENTS];
 	size_t n_waiters;
 	bool again;
-	struct ctl_ticket again_waiters[CTL_MAX_CLIENTS];
+	uint64_t again_waiters[CTL_MAX_CLIENTS];
 	size_t n_again;
 };
 
@@ -324,13 +324,23 @@ static void reload_apply(struct daemon *d, struct config *nc, struct buf *out, i
 static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answer *a);
 static int reload_start(struct daemon *d, struct buf *out);
 
-/* Give every waiting client the outcome r with the reply body. */
-static void reload_reply(struct daemon *d, const struct ctl_ticket *w, size_t n, int r,
+/* Give every waiting client the outcome r with the reply body, framed. */
+static void reload_reply(struct daemon *d, const uint64_t *w, size_t n, int r,
 			 const struct buf *body)
 {
+	struct buf reply;
+
+	if (n == 0)
+		return;
+	buf_init(&reply, RELOAD_REPLY_MAX + 128);
+	buf_printf(&reply, "%s\n", r < 0 ? "ERR reload failed; the running configuration is unchanged"
+					 : "OK");
+	if (body->len)
+		buf_append(&reply, body->data, body->len);
+	buf_printf(&reply, "\n");
 	for (size_t i = 0; i < n; i++)
-		ctl_complete(&d->ctl, &w[i], r, "reload failed; the running configuration is unchanged",
-			     body->data ? body->data : "", body->len);
+		ctl_complete(&d->ctl, w[i], reply.data, reply.len);
+	buf_free(&reply);
 }
 
 /* Queue the look-ups of st; one the resolver cannot take is an error at once. */
@@ -467,7 +477,7 @@ int daemon_reload(struct daemon *d, struct buf *out)
 	return reload_start(d, out);
 }
 
-void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t)
+void daemon_reload_wait(struct daemon *d, uint64_t ticket)
 {
 	struct reload_job *st = d->reload_job;
 
@@ -475,9 +485,9 @@ void daemon_reload_wait(struct daemon *d, const struct ctl_ticket *t)
 		return;
 	/* A client has one deferred request at most: CTL_MAX_CLIENTS is the bound. */
 	if (st->again && st->n_again < CTL_MAX_CLIENTS)
-		st->again_waiters[st->n_again++] = *t;
+		st->again_waiters[st->n_again++] = ticket;
 	else if (!st->again && st->n_waiters < CTL_MAX_CLIENTS)
-		st->waiters[st->n_waiters++] = *t;
+		st->waiters[st->n_waiters++] = ticket;
 }
 
 void daemon_reload_cancel(struct daemon *d)
