@@ -123,22 +123,22 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	uint64_t ticket = 0;
+	uint64_t ticket;
 	int r = daemon_reload(d, out);
 
 	if (r < 0) {
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
-	if (r > 0 && rq->client)
-		ticket = ctl_defer(&d->ctl, rq->client);
-	if (ticket) {
-		daemon_reload_wait(d, ticket);
-		return CTLCMD_DEFERRED;
-	}
-	if (r > 0)
+	if (r == 0)
+		return 0;
+	ticket = rq->client ? ctl_defer(&d->ctl, rq->client) : 0;
+	if (ticket == 0) {
 		buf_printf(out, "reload under way: looking up names; the outcome goes to the log\n");
-	return 0;
+		return 0;
+	}
+	daemon_reload_wait(d, ticket);
+	return CTLCMD_DEFERRED;
 }
 
 static int cmd_set(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
