@@ -498,7 +498,7 @@ static void ctl_client_resume(struct ctl_server *c, uint32_t slot, const char *r
 	/* The control handle's deadline runs the pending clients in the next turn. */
 	if (c->loop && c->slot >= 0) {
 		c->pending_turn = c->loop->stats.turns;
-		loop_set_due(c->loop, c->slot, now);
+		loop_set_due(c->loop, c->slot, 0);
 	}
 }
 
