@@ -50,6 +50,11 @@ struct resolver {
 	/* The loop's reference plus one per thread; the last one out frees. */
 	unsigned refs;
 	bool stopping;
+	/* The threads, and which of them is in a look-up: at the end the others are
+	 * joined (their resolver state freed with them), those are left to finish. */
+	pthread_t tids[RESOLVE_THREADS];
+	bool busy[RESOLVE_THREADS];
+	unsigned n_threads;
 	uint64_t next_id;
 	size_t n_jobs;
 	struct resolve_job *jobs[RESOLVE_MAX_JOBS];
@@ -188,8 +193,12 @@ static void *resolver_thread(void *arg)
 {
 	struct resolver *r = arg;
 	const uint64_t one = 1;
+	unsigned me = 0;
 
+	/* The creator holds the lock across pthread_create(): tids[] is written. */
 	pthread_mutex_lock(&r->lock);
+	while (me < RESOLVE_THREADS - 1 && !pthread_equal(r->tids[me], pthread_self()))
+		me++;
 	for (;;) {
 		struct resolve_job *j = NULL;
 
@@ -198,9 +207,11 @@ static void *resolver_thread(void *arg)
 		if (r->stopping)
 			break;
 		j->state = JOB_RUNNING;
+		r->busy[me] = true;
 		pthread_mutex_unlock(&r->lock);
 		resolve_run(&j->q, &j->a);
 		pthread_mutex_lock(&r->lock);
+		r->busy[me] = false;
 		j->state = JOB_DONE;
 		(void)!write(r->efd, &one, sizeof(one));
 	}
@@ -213,7 +224,6 @@ int resolver_new(unsigned threads, struct resolver **ret)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
 	sigset_t all, old;
-	pthread_attr_t attr;
 	int e = 0;
 
 	if (!r)
@@ -228,22 +238,19 @@ int resolver_new(unsigned threads, struct resolver **ret)
 	pthread_cond_init(&r->work, NULL);
 	r->refs = 1;
 	r->next_id = 1;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* The loop takes its signals through a signalfd: no thread may take them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (unsigned i = 0; i < threads && e == 0; i++) {
-		pthread_t tid;
-
+	for (unsigned i = 0; i < MIN(threads, RESOLVE_THREADS) && e == 0; i++) {
 		pthread_mutex_lock(&r->lock);
-		e = -pthread_create(&tid, &attr, resolver_thread, r);
-		if (e == 0)
+		e = -pthread_create(&r->tids[i], NULL, resolver_thread, r);
+		if (e == 0) {
 			r->refs++;
+			r->n_threads++;
+		}
 		pthread_mutex_unlock(&r->lock);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 	if (e < 0) {
 		resolver_free(r);
 		return e;
@@ -254,11 +261,25 @@ int resolver_new(unsigned threads, struct resolver **ret)
 
 void resolver_free(struct resolver *r)
 {
+	bool stuck[RESOLVE_THREADS];
+	unsigned n;
+
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
 	pthread_cond_broadcast(&r->work);
+	n = r->n_threads;
+	/* A thread that is not in a look-up now takes none from here on. */
+	memcpy(stuck, r->busy, sizeof(stuck));
+	pthread_mutex_unlock(&r->lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (stuck[i])
+			pthread_detach(r->tids[i]);
+		else
+			pthread_join(r->tids[i], NULL);
+	}
+	pthread_mutex_lock(&r->lock);
 	if (!resolver_unref(r))
 		pthread_mutex_unlock(&r->lock);
 }

@@ -54,7 +54,7 @@ start_echod n2 echo -l "127.0.0.2:$n_PORT"
 
 zone() { printf '%s\n' "$@" >"$ZONES"; }
 zone "one.mconn.test answer 127.0.0.1" "dead.mconn.test drop" "nx.mconn.test nxdomain" \
-	"slow.mconn.test delay 300 127.0.0.1,127.0.0.2"
+	"slow.mconn.test delay 300 127.0.0.1,127.0.0.2" "dead2.mconn.test drop"
 check "the test's DNS server answers through the bound resolv.conf" \
 	wait_for 5 sh -c 'getent ahostsv4 one.mconn.test | grep -q 127.0.0.1'
 
@@ -85,6 +85,16 @@ rate_over() {
 # driven, so a loop held up can only lower the rate; a rate above the baseline is the
 # baseline's window losing CPU to the rest of a loaded machine, not a fault.
 within_pct() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { exit !(b > 0 && (b - a) * 100 <= b * p) }'; }
+
+# check_timing DESCRIPTION COMMAND...: a check of time or rate; under valgrind the
+# daemon runs tens of times slower, so these are shown but not judged there.
+check_timing() {
+	if [ -n "${VALGRIND:-}" ]; then
+		say "not judged under valgrind: $1"
+		return
+	fi
+	check "$@"
+}
 
 # reload_watched NAME: `mconnctl reload` while status is asked every 50 ms on fresh
 # connections; sets RC, MS (the reload's time, to the 50 ms probe period), RATE
@@ -155,26 +165,26 @@ reload_watched drop
 check "drop: the reload fails (exit 1)" test "$RC" = 1
 check "drop: the error names the target, the key and the name" \
 	grep -q "address: \[target \"named\"\]: cannot resolve 'dead.mconn.test'" "$T/drop.out"
-check "drop: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
-check "drop: status answered in under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast drop
+check_timing "drop: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check_timing "drop: status answered in under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast drop
 check "drop: nothing changed" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
 
 # 2. The same with resolve_timeout shorter than the resolver's own.
 write_conf "dead.mconn.test:$n_PORT" "resolve_timeout = 1s"
 reload_watched timeout
-check "resolve_timeout: the reload fails after about 1 s ($MS ms)" \
+check_timing "resolve_timeout: the reload fails after about 1 s ($MS ms)" \
 	sh -c "[ $RC = 1 ] && [ $MS -ge 900 ] && [ $MS -lt 1900 ]"
 check "resolve_timeout: the error says no answer came within resolve_timeout" \
 	grep -q "cannot resolve 'dead.mconn.test': no answer within 1s (resolve_timeout)" "$T/timeout.out"
-check "resolve_timeout: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
-check "resolve_timeout: status under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast timeout
+check_timing "resolve_timeout: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check_timing "resolve_timeout: status under 10 ms ($SP50 / $SP99 / $SMAX ms)" status_fast timeout
 
 # 3. NXDOMAIN.
 write_conf "nx.mconn.test:$n_PORT"
 reload_watched nxdomain
 check "nxdomain: the reload fails naming the name as unknown" \
 	sh -c "[ $RC = 1 ] && grep -q \"\[target \\\"named\\\"\]: cannot resolve 'nx.mconn.test': no such name\" '$T/nxdomain.out'"
-check "nxdomain: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check_timing "nxdomain: rate within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
 check "nxdomain: nothing changed" test "$(tjs named .address)" = "one.mconn.test:$n_PORT"
 
 # 4. Slow answers, a different address each time, looked up again every second.
@@ -182,19 +192,20 @@ write_conf "slow.mconn.test:$n_PORT" "" "resolve_every = 1s"
 reload_watched slow
 check "slow: the reload succeeds once the late answer is in (>= 300 ms: $MS ms)" \
 	sh -c "[ $RC = 0 ] && [ $MS -ge 300 ]"
-check "slow: status under 10 ms while it waited ($SP50 / $SP99 / $SMAX ms)" status_fast slow
+check_timing "slow: status under 10 ms while it waited ($SP50 / $SP99 / $SMAX ms)" status_fast slow
 gen=$(tjs named .generation)
 check "resolve_every: a new address restarts the target (generation $gen -> more)" \
 	wait_for 10 tjs_true named ".generation >= $((gen + 2))"
 RATE=$(rate_over 3000)
 say "steady while named moves every second: $RATE cycles/s (baseline $BASE)"
 echo "| slow, moving (resolve_every 1s), 3 s | $BASE | $RATE | - | - |" >>"$T/table"
-check "resolve_every: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
+check_timing "resolve_every: the steady target's rate stays within 5 % ($RATE vs $BASE)" within_pct "$RATE" "$BASE" 5
 check "resolve_every: the moving target stays up" wait_for 5 tjs_true named '.state == "up"'
 
 # 5. The name stops resolving: the address in use stays, failures are counted and shown.
 addr=$(tjs named .resolved)
-zone "one.mconn.test answer 127.0.0.1" "dead.mconn.test drop" "slow.mconn.test nxdomain"
+zone "one.mconn.test answer 127.0.0.1" "dead.mconn.test drop" "slow.mconn.test nxdomain" \
+	"dead2.mconn.test drop"
 check "a failed re-resolution is counted" wait_for 10 tjs_true named '.resolve.failures > 0'
 check "its error is in the JSON status" \
 	sh -c "$MCONNCTL -j status | jq -r '.targets[] | select(.name == \"named\") | .resolve.error' | grep -q \"cannot resolve 'slow.mconn.test'\""
@@ -204,19 +215,25 @@ check "the last address stays in use ($addr)" test "$(tjs named .resolved)" = "$
 check "and the target stays up" tjs_true named '.state == "up"'
 
 # 6. SIGHUP goes the same way: the loop answers at once, the outcome is logged.
+# hup_failures: how many reloads logged the dead name's failure so far.
+hup_failures() {
+	grep -c "reload: .*\[target \"named\"\]: cannot resolve 'dead.mconn.test': no answer within 1s" "$T/mconnd.log"
+}
+hup_logged() { [ "$(hup_failures)" -gt "$hups" ]; }
 write_conf "dead.mconn.test:$n_PORT" "resolve_timeout = 1s"
+hups=$(hup_failures)
 kill -HUP "$MCONND_PID"
-check "SIGHUP: status answers in under 10 ms while the names resolve" \
+check_timing "SIGHUP: status answers in under 10 ms while the names resolve" \
 	sh -c "\"$CTLPROBE\" -s \"$SOCK\" latency 10 10 >/dev/null"
-check "SIGHUP: the failure is logged naming the target and the name" wait_for 5 \
-	grep -q "reload: .*\[target \"named\"\]: cannot resolve 'dead.mconn.test': no answer within 1s" "$T/mconnd.log"
+check "SIGHUP: the failure is logged naming the target and the name" wait_for 5 hup_logged
 
 # 7. A reload asked for while one resolves makes one more after it, which reads the
 # files as they are then; each client gets the outcome of the reload it waited for.
-: >"$T/dns.log"
+# A name of its own: a look-up of the SIGHUP's reload may still be asking for dead.
+write_conf "dead2.mconn.test:$n_PORT" "resolve_timeout = 1s"
 "$MCONNCTL" reload >"$T/first.out" 2>&1 &
 first=$!
-check "the first reload is resolving" wait_for 5 grep -q 'dead.mconn.test' "$T/dns.log"
+check "the first reload is resolving" wait_for 5 grep -q 'dead2.mconn.test' "$T/dns.log"
 write_conf "one.mconn.test:$n_PORT" "resolve_timeout = 1s"
 "$MCONNCTL" reload >"$T/second.out" 2>&1
 second_rc=$?
@@ -241,7 +258,7 @@ t0=$(now_ms)
 "$MCONND" -t -c "$T/r.conf" >"$T/t.out" 2>&1
 rc=$?
 took=$(($(now_ms) - t0))
-check "mconnd -t with a dead resolver: exit 1 after about resolve_timeout ($took ms)" \
+check_timing "mconnd -t with a dead resolver: exit 1 after about resolve_timeout ($took ms)" \
 	sh -c "[ $rc = 1 ] && [ $took -lt 1900 ]"
 check "mconnd -t names the target and the name" \
 	grep -q "\[target \"named\"\]: cannot resolve 'dead.mconn.test': no answer within 1s" "$T/t.out"
@@ -250,7 +267,7 @@ check "mconnd -t names the target and the name" \
 grep ' WATCHDOG=1$' "$T/notify.log" | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | sort -n >"$T/gaps"
 gmax=$(tail -n 1 "$T/gaps")
 say "watchdog: $(wc -l <"$T/gaps") gaps, the longest $gmax us"
-check "the watchdog kept pinging through every reload (longest gap $gmax us < $WD_USEC)" \
+check_timing "the watchdog kept pinging through every reload (longest gap $gmax us < $WD_USEC)" \
 	test "${gmax:-999999999}" -lt "$WD_USEC"
 check "RELOADING=1 and READY=1 around each reload" \
 	test "$(grep -c ' RELOADING=1' "$T/notify.log")" -ge 5
