@@ -12,9 +12,6 @@ struct buf;
 
 /* How long to wait for a reply. */
 #define CTLCLIENT_TIMEOUT_MS 10000
-/* A reload may wait for its names twice the longest resolve_timeout (60 s: one under
- * way, then the one asked for meanwhile); mconnctl waits longer than that. */
-#define CTLCLIENT_RELOAD_TIMEOUT_MS 150000
 
 /* What a request came to. */
 enum ctl_outcome {

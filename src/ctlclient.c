@@ -38,19 +38,11 @@ static int ctlclient_connect(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-/* How long the reply to req may take to come. */
-static int ctlclient_wait_ms(const char *req)
-{
-	return strncmp(req, "reload", 6) == 0 && strchr(" \t\n", req[6]) ? CTLCLIENT_RELOAD_TIMEOUT_MS
-									 : CTLCLIENT_TIMEOUT_MS;
-}
-
 /* Send the request and read until the reply's empty line; returns its length or 0. */
 static size_t ctlclient_exchange(int fd, const char *req, size_t len, struct buf *reply,
 				 char *err, size_t errlen)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int wait_ms = ctlclient_wait_ms(req);
 	char chunk[65536];
 	size_t end;
 
@@ -60,8 +52,8 @@ static size_t ctlclient_exchange(int fd, const char *req, size_t len, struct buf
 	while ((end = proto_reply_length(reply->data, reply->len)) == 0) {
 		ssize_t n;
 
-		if (poll(&p, 1, wait_ms) <= 0) {
-			snprintf(err, errlen, "no reply within %d s", wait_ms / 1000);
+		if (poll(&p, 1, CTLCLIENT_TIMEOUT_MS) <= 0) {
+			snprintf(err, errlen, "no reply within %d s", CTLCLIENT_TIMEOUT_MS / 1000);
 			return 0;
 		}
 		n = recv(fd, chunk, sizeof(chunk), 0);
