@@ -362,7 +362,7 @@ static void reload_submit(struct daemon *d, struct reload_job *st)
 	daemon_resolver_arm(d);
 }
 
-static void reload_state_free(struct reload_job *st)
+static void reload_job_free(struct reload_job *st)
 {
 	if (!st)
 		return;
@@ -410,7 +410,7 @@ static void reload_finish(struct daemon *d)
 		}
 		buf_free(&out);
 	}
-	reload_state_free(st);
+	reload_job_free(st);
 }
 
 static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answer *a)
@@ -452,7 +452,7 @@ static int reload_start(struct daemon *d, struct buf *out)
 	st->n = config_lookups(nc, now + nc->resolve_timeout, &st->lookups);
 	if (st->n == 0) {
 		st->nc = NULL;
-		reload_state_free(st);
+		reload_job_free(st);
 		reload_apply(d, nc, out, now);
 		return 0;
 	}
@@ -464,7 +464,7 @@ static int reload_start(struct daemon *d, struct buf *out)
 	/* Nothing could be queued: the outcome is known now. */
 	d->reload_job = NULL;
 	reload_fail(d, &st->errs, out, now);
-	reload_state_free(st);
+	reload_job_free(st);
 	return -EINVAL;
 }
 
@@ -500,7 +500,7 @@ void daemon_reload_cancel(struct daemon *d)
 		if (st->ids[i])
 			resolve_cancel(d->resolver, st->ids[i]);
 	d->reload_job = NULL;
-	reload_state_free(st);
+	reload_job_free(st);
 }
 
 /* Find the target whose re-resolution has id. */
