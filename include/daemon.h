@@ -30,6 +30,8 @@ struct daemon {
 	struct resolver *resolver;
 	int resolve_slot;
 	struct reload_job *reload_job;
+	/* Once a second: the resolve_every look-ups that are due (reconcile.c). */
+	int reresolve_slot;
 	struct scrape_stats scrape;
 	struct reload_stats reload;
 	bool verbose;

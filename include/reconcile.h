@@ -25,11 +25,12 @@ int daemon_reload(struct daemon *d, struct buf *out);
  * whose reply ctl_defer() deferred under ticket. */
 void daemon_reload_wait(struct daemon *d, uint64_t ticket);
 
-/* Drop a reload under way without applying it (at exit). */
+/* Drop a reload under way without applying it (at exit, before daemon_free()). */
 void daemon_reload_cancel(struct daemon *d);
 
-/* Start the re-resolutions (resolve_every) that are due. */
-void daemon_resolve_targets(struct daemon *d, int64_t now);
+/* Register the loop handle that, once a second, looks up again the names of the
+ * targets with resolve_every that are due. 0 or -errno. */
+int daemon_watch_names(struct daemon *d);
 
 /* Change one key of a running target, checked as the file's value would be; the
  * change lasts until the next reload. 0, or -errno with a message in err. */

@@ -16,7 +16,6 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "reconcile.h"
 #include "resolve.h"
 #include "target.h"
 
@@ -119,8 +118,6 @@ static void daemon_tick(void *owner, int64_t now)
 			log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
 				d->pool.sio.max_open);
 		pool_tick(&d->pool, now);
-		if (d->resolver)
-			daemon_resolve_targets(d, now);
 	}
 	daemon_arm_tick(d);
 }
@@ -132,7 +129,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 
 	memset(d, 0, sizeof(*d));
 	d->ctl.listen_fd = d->ctl.epfd = d->ctl.slot = -1;
-	d->tick_slot = d->resolve_slot = -1;
+	d->tick_slot = d->resolve_slot = d->reresolve_slot = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
 	d->start_wall = wall_ns();
@@ -277,7 +274,6 @@ int daemon_run(struct daemon *d)
 
 void daemon_free(struct daemon *d)
 {
-	daemon_reload_cancel(d);
 	resolver_free(d->resolver);
 	pool_free(&d->pool);
 	ctl_close(&d->ctl);

@@ -129,6 +129,8 @@ int main(int argc, char **argv)
 		r = daemon_open_resolver(&d, res);
 	else
 		resolver_free(res);
+	if (r >= 0)
+		r = daemon_watch_names(&d);
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
 	if (daemon_open_control(&d, ctlcmd_dispatch, &d) < 0 || daemon_open_metrics(&d) < 0) {
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
 		plural_s(d.pool.n_sess),
 		d.ctl.activated ? "passed by systemd" : d.cfg->control_socket);
 	r = daemon_run(&d);
+	daemon_reload_cancel(&d);
 	daemon_free(&d);
 	if (r < 0)
 		fatal("event loop failed: %s", strerror(-r));

@@ -562,7 +562,8 @@ static void target_on_resolved(void *owner, uint64_t id, const struct resolve_an
 	t->own_conf = nc;
 }
 
-void daemon_resolve_targets(struct daemon *d, int64_t now)
+/* Start the re-resolutions (resolve_every) that are due. */
+static void daemon_resolve_targets(struct daemon *d, int64_t now)
 {
 	for (size_t i = 0; i < d->pool.n_targets; i++) {
 		struct target *t = d->pool.targets[i];
@@ -583,6 +584,25 @@ void daemon_resolve_targets(struct daemon *d, int64_t now)
 		}
 	}
 	daemon_resolver_arm(d);
+}
+
+/* The re-resolution handle's deadline, once a second. */
+static void resolve_every_due(void *owner, int64_t now)
+{
+	struct daemon *d = owner;
+
+	if (d->resolver)
+		daemon_resolve_targets(d, now);
+	loop_set_due(&d->loop, d->reresolve_slot, now + NSEC_PER_SEC);
+}
+
+int daemon_watch_names(struct daemon *d)
+{
+	d->reresolve_slot = loop_add(&d->loop, "resolve_every", -1, 0, NULL, resolve_every_due, d);
+	if (d->reresolve_slot < 0)
+		return d->reresolve_slot;
+	loop_set_due(&d->loop, d->reresolve_slot, now_ns() + NSEC_PER_SEC);
+	return 0;
 }
 
 int daemon_set(struct daemon *d, struct target *t, const char *key, const char *value,
