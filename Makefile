@@ -44,7 +44,7 @@ COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -88,7 +88,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # The control-socket suites share a harness that drives a real daemon in-process.
-$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics: $(BUILD)/tests/ctlharness.o
+$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics $(BUILD)/tests/check_reload: $(BUILD)/tests/ctlharness.o
 
 # The range parser is mconnctl's, not the daemon's.
 $(BUILD)/tests/check_range: $(BUILD)/range.o
