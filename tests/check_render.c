@@ -551,7 +551,7 @@ static const char *const target_keys[] = {
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
-	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
+	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
 };
 
