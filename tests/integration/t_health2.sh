@@ -104,6 +104,10 @@ check "half: never logged up" sh -c "! grep -q 'target half is up' '$T/mconnd.lo
 check "half: check says WARNING (exit 1)" test $? = 1
 check "half: check names the state" grep -q '^MCONN WARNING - half degraded' "$T/check.half"
 check "half: status text has the sessions' line" sh -c "'$MCONNCTL' status half | grep -qE '^  sessions: [0-9]+ up, [0-9]+ down, [0-9]+ unknown, 0 starved; [0-9.]+% of recent cycles failed'"
+"$MCONNCTL" top -b -n 1 >"$T/top"
+check "half: top shows it degraded, with its sessions' line" \
+	sh -c "grep -qE '^half +degraded ' '$T/top' && grep -qE '^    sessions: [0-9]+ up, [0-9]+ down, [0-9]+ unknown, 0 starved' '$T/top'"
+check "top's header counts degraded targets" grep -qE 'targets?, [0-9]+ up, [1-9][0-9]* degraded, [0-9]+ down' "$T/top"
 
 # --- The new states in the metrics ---------------------------------------------------
 curl -s -m 10 "http://$(js .metrics.listen)/metrics" >"$T/metrics"
