@@ -199,9 +199,11 @@ static unsigned target_update_flapping(struct target *t, int64_t now)
 	return 0;
 }
 
-/* Move to the state the sessions give; fill ret and return true on any news. */
+/* Move to the state the sessions give; fill ret and return true on any news. Flapping
+ * can only start with a change and end with time: it is looked at then, not at every
+ * result. */
 static bool target_evaluate(struct target *t, int64_t now, uint32_t count,
-			    enum session_error reason, struct health_change *ret)
+			    enum session_error reason, bool tick, struct health_change *ret)
 {
 	enum health_state to;
 	unsigned what = 0;
@@ -222,7 +224,8 @@ static bool target_evaluate(struct target *t, int64_t now, uint32_t count,
 		what |= HC_STATE;
 	}
 	hc.to = t->health;
-	what |= target_update_flapping(t, now);
+	if (what || tick)
+		what |= target_update_flapping(t, now);
 	if (!what)
 		return false;
 	hc.what = what;
@@ -264,12 +267,12 @@ bool target_record_result(struct target *t, struct sess_health *sh,
 	if (!resource)
 		sess_health_feed(t->conf, sh, res->err == SERR_NONE);
 	target_count_session(t, sh, 1);
-	return target_evaluate(t, now, (uint32_t)abs(sh->run), res->err, ret);
+	return target_evaluate(t, now, (uint32_t)abs(sh->run), res->err, false, ret);
 }
 
 bool target_tick(struct target *t, int64_t now, struct health_change *ret)
 {
-	return target_evaluate(t, now, 0, SERR_NONE, ret);
+	return target_evaluate(t, now, 0, SERR_NONE, true, ret);
 }
 
 /* A run of results that would change the session's verdict is under way. */
