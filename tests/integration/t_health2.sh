@@ -3,7 +3,8 @@
 # session failing (down within fall x interval of the first failure), a steady 50 % of
 # connections reset (one state, no flapping between up and down), recovery (up within
 # rise x interval_changing of the server's return, far sooner than the interval would
-# allow), and a paused target. Each asserts the states and the number of transitions.
+# allow), a paused target, and 200 persistent sessions against a server that takes 100.
+# Each asserts the states and the number of transitions.
 . "$(dirname "$0")/lib.sh"
 
 # start_mconnd_stamped CONFFILE: as start_mconnd, each log line prefixed with the time
@@ -34,6 +35,8 @@ start_echod down echo -l 127.0.0.1:0
 start_echod half echo -r 50 -l 127.0.0.1:0
 start_echod back echo -l 127.0.0.1:0
 start_echod paws echo -l 127.0.0.1:0
+# As 'ncat -l -k --max-conns 100' does: connections past the 100th closed at once.
+start_echod cap echo -n 100 -l 127.0.0.1:0
 back_port=$back_PORT
 {
 	conf_header
@@ -48,6 +51,8 @@ back_port=$back_PORT
 	printf '[target "back"]\naddress = 127.0.0.1:%s\nconnections = 2\ninterval = 2s\n' "$back_port"
 	printf 'rise = 3\nfall = 2\ninterval_changing = 100ms\ninterval_down = 100ms\nbackoff_max = 0\n'
 	printf '[target "paws"]\naddress = 127.0.0.1:%s\nconnections = 3\ninterval = 100ms\n' "$paws_PORT"
+	# 200 persistent sessions at 1 s against a server that takes 100.
+	printf '[target "cap"]\naddress = 127.0.0.1:%s\nconnections = 200\ninterval = 1s\nmode = persistent\n' "$cap_PORT"
 } >"$T/c.conf"
 check "mconnd -t accepts the health keys" "$MCONND" -t -c "$T/c.conf"
 start_mconnd_stamped "$T/c.conf"
@@ -108,6 +113,11 @@ check "half: status text has the sessions' line" sh -c "'$MCONNCTL' status half 
 check "half: top shows it degraded, with its sessions' line" \
 	sh -c "grep -qE '^half +degraded ' '$T/top' && grep -qE '^    sessions: [0-9]+ up, [0-9]+ down, [0-9]+ unknown, 0 starved' '$T/top'"
 check "top's header counts degraded targets" grep -qE 'targets?, [0-9]+ up, [1-9][0-9]* degraded, [0-9]+ down' "$T/top"
+
+# --- 200 persistent sessions, a server that takes 100 (it has run all along) ---------
+check "cap: degraded, 100 sessions up and 100 down by their own verdicts" \
+	tjs_true cap '.state == "degraded" and .sessions_up == 100 and .sessions_down == 100'
+check "cap: one transition since start (unknown to degraded)" test "$(tjs cap .health_changes)" = 1
 
 # --- The new states in the metrics ---------------------------------------------------
 curl -s -m 10 "http://$(js .metrics.listen)/metrics" >"$T/metrics"
