@@ -336,7 +336,7 @@ static void top_row_line(const struct top *t, const struct top_row *r, struct bu
 /* The first lines: the daemon, the counts of states, the clock and the keys. */
 static void top_header(const struct top *t, long frame, struct buf *out)
 {
-	char version[32] = "?", up[32], clock[16], line[TOP_WIDTH + 1];
+	char version[32] = "?", up[32], clock[16], line[256], other[32];
 	size_t nup = 0, ndeg = 0, ndown = 0, sessions = 0;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -350,14 +350,17 @@ static void top_header(const struct top *t, long frame, struct buf *out)
 	}
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	snprintf(line, sizeof(line), "mconnd %s, up %s: %zu target%s, %zu up, %zu degraded, %zu down, %zu other; %zu sessions",
+	/* "other" (unknown, paused) only when there are any: the line must fit 78 columns. */
+	snprintf(other, sizeof(other), ", %zu other", t->n_rows - nup - ndeg - ndown);
+	snprintf(line, sizeof(line), "mconnd %s, up %s: %zu target%s, %zu up, %zu degraded, %zu down%s; %zu sessions",
 		 version, format_duration(t->uptime, up, sizeof(up)), t->n_rows,
-		 plural_s(t->n_rows), nup, ndeg, ndown, t->n_rows - nup - ndeg - ndown, sessions);
-	buf_printf(out, "%s\n", line);
+		 plural_s(t->n_rows), nup, ndeg, ndown, nup + ndeg + ndown < t->n_rows ? other : "",
+		 sessions);
+	buf_printf(out, "%.*s\n", TOP_WIDTH, line);
 	snprintf(line, sizeof(line), "%s  frame %ld, every %s%s", clock, frame,
 		 format_duration(t->delay, up, sizeof(up)),
 		 t->interactive ? "; q or Ctrl-C quits" : "");
-	buf_printf(out, "%s\n", line);
+	buf_printf(out, "%.*s\n", TOP_WIDTH, line);
 	buf_printf(out, "%s%-14s %-8s %5s %4s %8s %7s %7s %7s %-10s%s\n", t->color ? "\033[7m" : "",
 		   "TARGET", "STATE", "SESS", "ACT", "OK/s", "FAIL/s", "P50", "P99", "LATENCY",
 		   t->color ? "\033[0m" : "");

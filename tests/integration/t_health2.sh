@@ -113,6 +113,7 @@ check "half: status text has the sessions' line" sh -c "'$MCONNCTL' status half 
 check "half: top shows it degraded, with its sessions' line" \
 	sh -c "grep -qE '^half +degraded ' '$T/top' && grep -qE '^    sessions: [0-9]+ up, [0-9]+ down, [0-9]+ unknown, 0 starved' '$T/top'"
 check "top's header counts degraded targets" grep -qE 'targets?, [0-9]+ up, [1-9][0-9]* degraded, [0-9]+ down' "$T/top"
+check "top's header fits 78 columns, whole" sh -c "head -1 '$T/top' | grep -qE '; [0-9]+ sessions\$' && [ \$(head -1 '$T/top' | wc -c) -le 79 ]"
 
 # --- 200 persistent sessions, a server that takes 100 (it has run all along) ---------
 check "cap: degraded, 100 sessions up and 100 down by their own verdicts" \
