@@ -67,7 +67,10 @@ stop_pid "$down_PID"
 check "all: down when every session is" wait_for 10 tjs_true all '.state == "down" and .sessions_down == 4'
 first=$(stamp 'target all session [0-9]+: refused')
 down=$(stamp 'target all is down')
-check "all: down within fall x interval (3 x 400ms) of the first failure" within "$first" "$down" 1.3
+# The last session's first failure comes within one interval of the first (the starts
+# are spread over it), its fall-th two intervals later: under 1.2 s; 0.2 s more for a
+# machine shared with other test runs (stamps are taken as the lines are read).
+check "all: down within fall x interval (3 x 400ms) of the first failure" within "$first" "$down" 1.4
 check "all: at most 2 transitions on the way (up, degraded, down)" \
 	test $(($(tjs all .health_changes) - changes)) -le 2
 check "all: the down line says how many sessions" grep -q 'target all is down after 3 failures: refused (was [a-z]* for [0-9.a-z]*); 4 of 4 sessions down' "$T/mconnd.log"
