@@ -1,6 +1,7 @@
 /* Unit tests for the control protocol's framing (proto.c) and for the bounded buffer
  * it is read into and written from (util.c): splitting request words, finding the end
- * of a reply, the buffer's hard limit, JSON string escaping and consuming. */
+ * of a reply, the words for what a starved session lacked, the buffer's hard limit,
+ * JSON string escaping and consuming. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -320,6 +321,35 @@ START_TEST(test_buf_consume_empty)
 }
 END_TEST
 
+/* What a starved session lacked, from its errno, and how check and status say it. */
+static const struct {
+	int err;
+	long long nofile;
+	const char *kind;
+	const char *text;
+} resource_cases[] = {
+	{ EMFILE, 150, "nofile", "open files limit 150" },
+	{ EMFILE, -1, "nofile", "open files limit" },
+	{ ENFILE, 150, "nfile", "the system's open files limit" },
+	{ EADDRNOTAVAIL, 150, "ports", "no local port free" },
+	{ EADDRINUSE, 0, "ports", "no local port free" },
+	{ ENOMEM, 0, "memory", "out of memory" },
+	{ ENOBUFS, 0, "memory", "out of memory" },
+	{ ENOSPC, 0, "other", "out of local resources" },
+	{ 0, 0, "other", "out of local resources" },
+};
+
+START_TEST(test_resource_words)
+{
+	char out[64];
+	const char *kind = proto_resource_kind(resource_cases[_i].err);
+
+	ck_assert_str_eq(kind, resource_cases[_i].kind);
+	ck_assert_str_eq(proto_resource_text(kind, resource_cases[_i].nofile, out, sizeof(out)),
+			 resource_cases[_i].text);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -329,6 +359,7 @@ static Suite *proto_suite(void)
 	tcase_add_loop_test(tc, test_split_words, 0, ELEMENTSOF(split_cases));
 	tcase_add_test(tc, test_split_words_ctl_limit);
 	tcase_add_loop_test(tc, test_reply_length, 0, ELEMENTSOF(reply_cases));
+	tcase_add_loop_test(tc, test_resource_words, 0, ELEMENTSOF(resource_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("buf");
