@@ -30,6 +30,8 @@ struct ctl_request {
 	 * reply gives ctl_defer(); no handler defers yet, reload will. */
 	/* cppcheck-suppress unusedStructMember */
 	const struct ctl_client *client;
+	/* Where a handler of a long reply puts the rest of it (see reply_sliced()). */
+	struct ctl_stream *stream;
 };
 
 struct ctl_command {
@@ -56,47 +58,79 @@ static int lookup_target(struct daemon *d, const char *name, struct target **ret
 	return -ENOENT;
 }
 
+static bool stream_render(struct daemon *d, void *cursor, struct buf *out, size_t max)
+{
+	return render_slice(d, cursor, out, max);
+}
+
+static bool stream_metrics(struct daemon *d, void *cursor, struct buf *out, size_t max)
+{
+	return metrics_scrape_slice(d, cursor, out, max);
+}
+
+/* Hand a long reply's cursor (size bytes, copied) to the dispatcher, which renders
+ * it a slice at a time through next. */
+static int reply_sliced(const struct ctl_request *rq,
+			bool (*next)(struct daemon *, void *, struct buf *, size_t), const void *cursor,
+			size_t size, char *err, size_t errlen)
+{
+	void *copy = malloc(size);
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(copy, cursor, size);
+	*rq->stream = (struct ctl_stream){ .next = next, .cursor = copy };
+	return 0;
+}
+
+/* A listing about the target named by word k of the request (when there is one). */
+static int reply_listing(struct daemon *d, const struct ctl_request *rq, enum render_kind kind,
+			 int k, char *err, size_t errlen)
+{
+	struct render_cursor cur;
+	struct target *t = NULL;
+
+	if (rq->argc > k && lookup_target(d, rq->argv[k], &t, err, errlen) < 0)
+		return -ENOENT;
+	render_begin(&cur, kind, t, rq->json, rq->now);
+	return reply_sliced(rq, stream_render, &cur, sizeof(cur), err, errlen);
+}
+
 static int cmd_status(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	struct target *t = NULL;
-
-	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	render_status(d, t, rq->json, rq->now, out);
-	return 0;
+	(void)out;
+	return reply_listing(d, rq, RENDER_STATUS, 1, err, errlen);
 }
 
 static int cmd_sessions(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 			char *err, size_t errlen)
 {
-	struct target *t;
-
-	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	render_sessions(d, t, rq->json, rq->now, out);
-	return 0;
+	(void)out;
+	return reply_listing(d, rq, RENDER_SESSIONS, 1, err, errlen);
 }
 
 static int cmd_stats(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		     char *err, size_t errlen)
 {
-	struct target *t = NULL;
+	struct ctl_request plain = *rq;
 
-	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	render_stats(d, t, rq->now, out);
-	return 0;
+	(void)out;
+	plain.json = false;
+	return reply_listing(d, &plain, RENDER_STATS, 1, err, errlen);
 }
 
 static int cmd_metrics(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		       char *err, size_t errlen)
 {
-	(void)rq;
-	(void)err;
-	(void)errlen;
-	metrics_scrape(d, out);
-	return 0;
+	struct metrics_cursor cur;
+
+	(void)d;
+	(void)out;
+	metrics_begin(&cur, rq->now);
+	return reply_sliced(rq, stream_metrics, &cur, sizeof(cur), err, errlen);
 }
 
 static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct buf *out,
@@ -303,12 +337,19 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 			out->overflow = false;
 			if (out->data)
 				out->data[start] = '\0';
-		} else if (r < 0)
+		} else if (r < 0) {
 			reply_error_body(out, start, body, err);
-		else if (out->overflow)
+		} else if (!rq->stream->next ||
+			   rq->stream->next(d, rq->stream->cursor, out, CTL_FIRST_SLICE_BYTES)) {
+			ctl_stream_end(rq->stream);
+			if (out->overflow)
+				reply_error(out, start, "reply too large");
+			else
+				buf_printf(out, "\n");
+		} else if (out->overflow) {
+			ctl_stream_end(rq->stream);
 			reply_error(out, start, "reply too large");
-		else
-			buf_printf(out, "\n");
+		}
 		return;
 	}
 	for (char *p = rq->argv[0]; *p; p++)
@@ -318,11 +359,12 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	reply_error(out, start, err);
 }
 
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
-		     struct buf *out)
+/* Run the request with the reply in slices into stream (see ctlcmd_dispatch()). */
+static void dispatch_line(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+			  struct buf *out, struct ctl_stream *stream)
 {
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c };
+	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c, .stream = stream };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {
@@ -349,4 +391,26 @@ void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, s
 		return;
 	}
 	dispatch_words(d, c, &rq, out, start);
+}
+
+void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+		     struct buf *out, struct ctl_stream *stream)
+{
+	struct ctl_stream whole = { 0 };
+	size_t start = out->len;
+
+	if (stream) {
+		dispatch_line(d, c, line, len, out, stream);
+		return;
+	}
+	dispatch_line(d, c, line, len, out, &whole);
+	while (whole.next && !out->overflow) {
+		if (whole.next(d, whole.cursor, out, CTL_SLICE_BYTES)) {
+			buf_printf(out, "\n");
+			break;
+		}
+	}
+	ctl_stream_end(&whole);
+	if (out->overflow)
+		reply_error(out, start, "reply too large");
 }

@@ -465,8 +465,8 @@ static int daemon_wait_ms(const struct daemon *d, int64_t now)
  * so that it is not blamed on the targets. Returns the time read. */
 static int64_t daemon_mark(struct daemon *d, int64_t waited)
 {
-	int64_t now = now_ns(), lost = now - d->mark - waited;
-	char dur[32];
+	int64_t now = now_ns(), lost = now - d->mark - waited, ctl = ctl_busy_since(&d->ctl);
+	char dur[32], own[32];
 
 	if (d->mark == 0 || lost < DAEMON_STALL_NS) {
 		d->mark = now;
@@ -485,8 +485,13 @@ static int64_t daemon_mark(struct daemon *d, int64_t waited)
 	}
 	d->stalls++;
 	d->stalled_ns += lost;
-	log_msg(LOG_NOTICE, "the loop did not run for %s (stopped or starved); deadlines moved on by as much",
-		format_duration(lost, dur, sizeof(dur)));
+	/* Say so when it was mconnd's own work, not the outside. */
+	if (ctl >= lost / 2)
+		log_msg(LOG_NOTICE, "the loop was held for %s, %s of it by the control server (replies to its clients); deadlines moved on by as much",
+			format_duration(lost, dur, sizeof(dur)), format_duration(ctl, own, sizeof(own)));
+	else
+		log_msg(LOG_NOTICE, "the loop did not run for %s (stopped or starved); deadlines moved on by as much",
+			format_duration(lost, dur, sizeof(dur)));
 	return now;
 }
 

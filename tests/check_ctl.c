@@ -80,15 +80,15 @@ static void daemon_teardown(void)
 /* Connect and turn the loop until the daemon has taken the client into a slot. */
 static int client_accepted(uint32_t *ret_slot)
 {
-	bool had[CTL_MAX_CLIENTS];
+	uint32_t gen[CTL_MAX_CLIENTS];
 	int fd;
 
-	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
-		had[i] = d->ctl.clients[i] != NULL;
+	/* A slot taken anew has a new generation, also one taken from an evicted client. */
+	memcpy(gen, d->ctl.gen, sizeof(gen));
 	fd = harness_client_connect();
 	for (int t = 0; t <= HARNESS_MAX_TURNS; t++) {
 		for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
-			if (!had[i] && d->ctl.clients[i]) {
+			if (gen[i] != d->ctl.gen[i] && d->ctl.clients[i]) {
 				*ret_slot = i;
 				return fd;
 			}
@@ -492,11 +492,11 @@ START_TEST(test_garbage)
 }
 END_TEST
 
-/* Make every client busy with half a request: then no slot can be freed and a newcomer
- * is told ERR busy. */
-START_TEST(test_busy)
+/* Every slot held with half a request (a slow-line flood): a newcomer still gets in, in
+ * the slot of the client whose line has waited longest, and is answered. */
+START_TEST(test_evict_partial)
 {
-	int fds[CTL_MAX_CLIENTS], extra, fresh;
+	int fds[CTL_MAX_CLIENTS], fresh;
 	uint32_t slots[CTL_MAX_CLIENTS], slot;
 	struct harness_rx rx = { 0 };
 	char got[HARNESS_RX_MAX];
@@ -507,33 +507,74 @@ START_TEST(test_busy)
 		HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[i]]->in_len == 4);
 	}
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	extra = harness_client_connect();
-	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
-	pump_eof(extra, &rx);
-	ck_assert_str_eq(rx.data, "ERR busy\n\n");
-	ck_assert(rx.eof);
-	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	ck_assert_uint_eq(d->ctl.evicted, 0);
-	assert_request(fds[CTL_MAX_CLIENTS - 1], "ion\n", VERSION_REPLY);
-
-	harness_client_close(fds[10]);
-	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == CTL_MAX_CLIENTS - 1);
-	ck_assert_ptr_null(d->ctl.clients[slots[10]]);
 	fresh = client_accepted(&slot);
-	ck_assert_uint_eq(slot, slots[10]);
+	ck_assert_uint_eq(slot, slots[0]);
+	ck_assert_uint_eq(d->ctl.evicted, 1);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
+	pump_eof(fds[0], &rx);
 	assert_request(fresh, "version\n", VERSION_REPLY);
+	assert_request(fds[CTL_MAX_CLIENTS - 1], "ion\n", VERSION_REPLY);
 	HARNESS_SEND_STR(fresh, "status -j\n");
 	memset(&rx, 0, sizeof(rx));
 	harness_pump_replies(d, fresh, &rx, 1);
 	harness_rx_pop(&rx, got, sizeof(got));
-	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":1,"), "%s", got);
-	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":0,\"timed_out\":0,"
+				  "\"evicted\":1,"), "%s", got);
+}
+END_TEST
+
+/* ERR busy only when no slot can be taken: every client waits for a deferred reply. */
+START_TEST(test_busy_all_deferred)
+{
+	uint32_t slots[CTL_MAX_CLIENTS];
+	struct harness_rx rx = { 0 };
+	int extra;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		client_accepted(&slots[i]);
+		ck_assert_uint_ne(ctl_defer(&d->ctl, d->ctl.clients[slots[i]]), 0);
+	}
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
+	pump_eof(extra, &rx);
+	ck_assert_str_eq(rx.data, "ERR busy\n\n");
+	ck_assert_uint_eq(d->ctl.evicted, 0);
+	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
+}
+END_TEST
+
+/* With every slot held, newcomers take the slots in this order: an idle client, one
+ * silent for over CTL_EVICT_GRACE, one that does not read its reply, one with half a
+ * request, then the silent newcomer that has waited longest; among equals the oldest. */
+START_TEST(test_evict_order)
+{
+	enum { IDLE = 10, SILENT_OLD = 20, STALLED = 30, PARTIAL = 40, OLDEST_SILENT = 0 };
+	static const int order[] = { IDLE, SILENT_OLD, STALLED, PARTIAL, OLDEST_SILENT };
+	int fds[CTL_MAX_CLIENTS];
+	uint32_t slots[CTL_MAX_CLIENTS], slot;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		fds[i] = client_accepted(&slots[i]);
+	assert_request(fds[IDLE], "version\n", VERSION_REPLY);
+	d->ctl.clients[slots[SILENT_OLD]]->connected_at -= 2 * CTL_EVICT_GRACE;
+	client_stall(fds[STALLED], slots[STALLED]);
+	HARNESS_SEND_STR(fds[PARTIAL], "vers");
+	HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[PARTIAL]]->in_len == 4);
+	for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+		client_accepted(&slot);
+		ck_assert_msg(slot == slots[order[k]], "newcomer %zu took slot %u, not that of client %d",
+			      k, slot, order[k]);
+		ck_assert_uint_eq(d->ctl.evicted, k + 1);
+	}
+	/* The newcomers are silent too, and younger: the next oldest silent one goes. */
+	client_accepted(&slot);
+	ck_assert_uint_eq(slot, slots[1]);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
 }
 END_TEST
 
 /* With every slot held by an idle client, a newcomer takes the slot of the one idle
- * longest; a client with half a request is never the one, nor one that has not said
- * anything yet (for its first second). */
+ * longest; a client with half a request is not the one while idle ones are there. */
 START_TEST(test_evict_idle)
 {
 	int fds[CTL_MAX_CLIENTS], extra;
@@ -542,12 +583,6 @@ START_TEST(test_evict_idle)
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		fds[i] = client_accepted(&slots[i]);
-	extra = harness_client_connect();
-	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
-	pump_eof(extra, &rx);
-	ck_assert_str_eq(rx.data, "ERR busy\n\n");
-	ck_assert_uint_eq(d->ctl.evicted, 0);
-	memset(&rx, 0, sizeof(rx));
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		assert_request(fds[i], "version\n", VERSION_REPLY);
 	/* The oldest has half a request: the next oldest goes instead. */
@@ -555,8 +590,8 @@ START_TEST(test_evict_idle)
 	HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[0]]->in_len == 4);
 	extra = harness_client_connect();
 	HARNESS_TURN_UNTIL(d, d->ctl.evicted == 1);
-	ck_assert_ptr_nonnull(d->ctl.clients[slots[1]]);
-	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+	ck_assert_ptr_nonnull(d->ctl.clients[slots[0]]);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 	pump_eof(fds[1], &rx);
 	ck_assert(rx.eof);
@@ -817,7 +852,9 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_longest_line_accepted);
 	tcase_add_test(tc, test_longest_line_newline_later);
 	tcase_add_test(tc, test_longest_line_at_eof);
-	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_evict_partial);
+	tcase_add_test(tc, test_busy_all_deferred);
+	tcase_add_test(tc, test_evict_order);
 	tcase_add_test(tc, test_evict_idle);
 	tcase_add_test(tc, test_free_closes_everything);
 	suite_add_tcase(s, tc);
