@@ -9,11 +9,26 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "loop.h"
 #include "proto.h"
-#include "sockio.h"
 #include "util.h"
 
-struct daemon;
+struct ctl_client;
+
+/* A reply rendered a slice at a time as its client's socket drains. */
+struct ctl_stream {
+	/* Append the next slice of the reply body to out, rows until at least max bytes;
+	 * true when the body is done (the control server then ends the reply with its
+	 * empty line). NULL: none. */
+	bool (*next)(void *owner, void *cursor, struct buf *out, size_t max);
+	/* Where the reply is; malloc'ed, freed with free() when the reply ends. */
+	void *cursor;
+};
+
+/* Run one request line of len bytes (a NUL after them) and append the framed reply to
+ * out; a long one only its first slice, setting *stream for the rest. */
+typedef void (*ctl_dispatch_fn)(void *owner, const struct ctl_client *c, char *line, size_t len,
+				struct buf *out, struct ctl_stream *stream);
 
 #define CTL_MAX_CLIENTS 64
 /* Requests one client may have answered per loop turn before others get a go. */
@@ -24,6 +39,10 @@ struct daemon;
 /* A client that has sent nothing yet is evicted for a newcomer only after those with
  * a partial line or an unread reply, until it is this old. */
 #define CTL_EVICT_GRACE (1 * NSEC_PER_SEC)
+/* The longest a deferred reply may take (a reload waits at most 60 s for names):
+ * until then its client is neither evicted nor timed out; past it the client gets
+ * "ERR no reply within 90s" and the ticket is void. */
+#define CTL_DEFER_MAX (CTL_DEFER_MAX_S * NSEC_PER_SEC)
 /* A long reply is rendered in slices of about this many bytes (the slice ends after
  * the row or target that passes it), each once the one before has been sent. */
 #define CTL_SLICE_BYTES (32u << 10)
@@ -36,25 +55,12 @@ struct daemon;
  * turn, in turn with the others. */
 #define CTL_TURN_BYTES (64u << 10)
 #define CTL_ANSWERS_PER_TURN 32
-/* The longest a deferred reply may take (a reload waits at most 60 s for names):
- * until then its client is neither evicted nor timed out; past it the client gets
- * "ERR no reply within 90s" and the ticket is void. */
-#define CTL_DEFER_MAX (CTL_DEFER_MAX_S * NSEC_PER_SEC)
 
 /* epoll data for the listening socket and for client slot i in its generation g: a
- * slot closed and reused within one epoll batch does not get its old events. */
-#define CTL_EVDATA_LISTEN (EVDATA_OTHER | 1u)
-#define CTL_EVDATA_CLIENT(i, g) (EVDATA_OTHER | 0x100u | (uint64_t)(i) | ((uint64_t)(g) << 16))
-
-/* A reply rendered a slice at a time as its client's socket drains. */
-struct ctl_stream {
-	/* Append the next slice of the reply body to out, rows until at least max bytes;
-	 * true when the body is done (the control server then ends the reply with its
-	 * empty line). NULL: none. */
-	bool (*next)(struct daemon *d, void *cursor, struct buf *out, size_t max);
-	/* Where the reply is; malloc'ed, freed with free() when the reply ends. */
-	void *cursor;
-};
+ * slot closed and reused within one epoll batch does not get its old events. These
+ * live in the control server's own epoll set, nested in the loop's. */
+#define CTL_EVDATA_LISTEN (LOOP_DATA_HANDLE | 1u)
+#define CTL_EVDATA_CLIENT(i, g) (LOOP_DATA_HANDLE | 0x100u | (uint64_t)(i) | ((uint64_t)(g) << 16))
 
 struct ctl_client {
 	int fd;
@@ -81,8 +87,16 @@ struct ctl_client {
 
 struct ctl_server {
 	int listen_fd;
-	/* The epoll instance the listener and the clients are registered with. */
+	/* The epoll instance the listener and the clients are registered with, itself a
+	 * handle (slot) of the loop. */
 	int epfd;
+	struct loop *loop;
+	int slot;
+	int64_t next_sweep;
+	/* The loop turn in which the pending clients were left over. */
+	uint64_t pending_turn;
+	ctl_dispatch_fn dispatch;
+	void *owner;
 	bool activated;
 	char *path;
 	uint32_t n_clients;
@@ -93,17 +107,17 @@ struct ctl_server {
 	int64_t idle_timeout;
 	int64_t io_timeout;
 	uint64_t last_ticket;
-	/* Bytes of sliced replies this loop turn may still render, and the slot the
-	 * pending clients are taken from next, so that each gets its go in turn. */
+	/* Bytes of sliced replies and answers this loop turn may still give, the turn
+	 * they are for, and the slot the pending clients are taken from next, so that
+	 * each gets its go in turn. */
 	size_t turn_budget;
 	unsigned turn_answers;
+	uint64_t budget_turn;
 	uint32_t next_pending;
 	/* Time the control server has spent in all (accepting, reading, rendering,
-	 * writing), the most one call into it took, and busy_ns at the loop's last look
-	 * (ctl_busy_since()), for the loop to tell its own delays from outside ones. */
+	 * writing) and the most one call into it took. */
 	int64_t busy_ns;
 	int64_t busy_max_ns;
-	int64_t busy_mark;
 	uint32_t gen[CTL_MAX_CLIENTS];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
@@ -112,8 +126,10 @@ struct ctl_server {
  * others, and nothing but a socket is there. 0, or -errno with a message. */
 int ctl_check_path(const char *path, char *err, size_t errlen);
 
-/* Take a socket-activated listener or create path; returns 0 or -errno with a message. */
-int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen);
+/* Take a socket-activated listener or create path, and register with the loop;
+ * returns 0 or -errno with a message. Set dispatch and owner before the first turn. */
+int ctl_open(struct ctl_server *c, const char *path, struct loop *loop, char *err,
+	     size_t errlen);
 
 /* Give a socket we created its mode and group (gid -1: leave it); a socket passed by
  * systemd keeps what the .socket unit chose. 0, or -errno with a message. */
@@ -134,25 +150,17 @@ uint64_t ctl_defer(struct ctl_server *c, const struct ctl_client *cl);
  * loop turn, never from inside the handler that deferred. */
 bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len);
 
-/* Handle an epoll event whose data has EVDATA_OTHER set and belongs to the server. */
-void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now);
-
-/* Call once at the start of every loop turn: a new budget for sliced replies, then go
- * on with clients that had more requests, or more reply, than the last turn allowed. */
-void ctl_run_pending(struct daemon *d, int64_t now);
-
 /* Free a stream's cursor and clear it; safe on a cleared stream. */
 void ctl_stream_end(struct ctl_stream *st);
 
-/* Return the time the control server has spent since the last call (the loop calls
- * it where it reads the clock for stalls). */
-int64_t ctl_busy_since(struct ctl_server *c);
+/* Handle an event of the control set (the listener or a client). */
+void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now);
 
-/* Whether some client waits for ctl_run_pending() (the loop should not sleep). */
-bool ctl_has_pending(const struct ctl_server *c);
+/* Go on with clients that had more requests, or more reply, than one turn allows. */
+void ctl_run_pending(struct ctl_server *c, int64_t now);
 
 /* Drop clients idle for idle_timeout, or stalled (a reply not read, a request line
  * not finished) for io_timeout. */
-void ctl_sweep(struct daemon *d, int64_t now);
+void ctl_sweep(struct ctl_server *c, int64_t now);
 
 #endif

@@ -11,7 +11,7 @@
 #include "parse.h"
 
 struct buf;
-struct daemon;
+struct view;
 struct target;
 
 enum render_kind {
@@ -49,16 +49,16 @@ struct render_cursor {
 };
 
 /* Status of every target, or of one when only is not NULL. */
-void render_status(const struct daemon *d, const struct target *only, bool json, int64_t now,
+void render_status(const struct view *v, const struct target *only, bool json, int64_t now,
 		   struct buf *out);
 
 /* Every session of one target. */
-void render_sessions(const struct daemon *d, const struct target *t, bool json, int64_t now,
+void render_sessions(const struct view *v, const struct target *t, bool json, int64_t now,
 		     struct buf *out);
 
 /* One line of KEY=VALUE words for the daemon, then one per target (or for only), for
  * programs that want no JSON parser: mconnctl check and top read it. */
-void render_stats(const struct daemon *d, const struct target *only, int64_t now,
+void render_stats(const struct view *v, const struct target *only, int64_t now,
 		  struct buf *out);
 
 /* Start a listing of kind: about t (sessions; NULL for status or stats of every
@@ -68,9 +68,9 @@ void render_begin(struct render_cursor *cur, enum render_kind kind, const struct
 
 /* Append the next slice of the listing: rows until at least max bytes were added
  * (a row is never cut). Returns true when the listing is complete. */
-bool render_slice(const struct daemon *d, struct render_cursor *cur, struct buf *out, size_t max);
+bool render_slice(const struct view *v, struct render_cursor *cur, struct buf *out, size_t max);
 
-/* Step pos to the next target of d and return it, or NULL at the end. */
-const struct target *render_next_target(const struct daemon *d, struct render_pos *pos);
+/* Step pos to the next target of the view and return it, or NULL at the end. */
+const struct target *render_next_target(const struct view *v, struct render_pos *pos);
 
 #endif

@@ -16,9 +16,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "ctl.h"
-#include "ctlcmd.h"
-#include "daemon.h"
 #include "log.h"
+#include "loop.h"
 
 
 int ctl_check_path(const char *path, char *err, size_t errlen)
@@ -94,16 +93,81 @@ static int ctl_create(struct ctl_server *c, const char *path, char *err, size_t 
 	return c->path ? 0 : -ENOMEM;
 }
 
-int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen)
+/* The control set reported events: answer whatever is ready, without waiting. A
+ * second look answers a client accepted by the first, whose request is there. The
+ * loop also calls this every LOOP_INTERLEAVE_EVERY session events of a long batch. */
+static void ctl_on_ready(void *owner, uint32_t events, int64_t now)
+{
+	struct ctl_server *c = owner;
+	struct epoll_event ev[CTL_MAX_CLIENTS + 1];
+
+	(void)events;
+	for (int round = 0; round < 2; round++) {
+		int n = epoll_wait(c->epfd, ev, (int)ELEMENTSOF(ev), 0);
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			ctl_handle_event(c, ev[i].data.u64, ev[i].events, now);
+	}
+	if (c->pending) {
+		c->pending_turn = c->loop->stats.turns;
+		loop_set_due(c->loop, c->slot, now);
+	}
+}
+
+/* The control handle's deadline: clients left pending by their budget, and once a
+ * second the sweep of idle and stalled clients. */
+static void ctl_on_due(void *owner, int64_t now)
+{
+	struct ctl_server *c = owner;
+
+	/* Clients that used their budget go on in the next turn, not this one. */
+	if (c->loop->stats.turns != c->pending_turn) {
+		ctl_run_pending(c, now);
+		c->pending_turn = c->loop->stats.turns;
+	}
+	if (now >= c->next_sweep) {
+		ctl_sweep(c, now);
+		c->next_sweep = now + NSEC_PER_SEC;
+	}
+	loop_set_due(c->loop, c->slot, c->pending ? now : c->next_sweep);
+}
+
+/* The control server gets an epoll instance of its own, registered in the loop's: the
+ * main ready list is a FIFO that a thousand busy sessions keep long, and a control
+ * request queued behind them waited for all of them (status p50 38 ms under churn). */
+static int ctl_register(struct ctl_server *c, struct loop *l)
+{
+	c->loop = l;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		return -errno;
+	c->slot = loop_add(l, "control", c->epfd, EPOLLIN, ctl_on_ready, ctl_on_due, c);
+	if (c->slot < 0)
+		return c->slot;
+	loop_set_interleave(l, c->slot, true);
+	c->next_sweep = now_ns() + NSEC_PER_SEC;
+	loop_set_due(l, c->slot, c->next_sweep);
+	return 0;
+}
+
+int ctl_open(struct ctl_server *c, const char *path, struct loop *loop, char *err,
+	     size_t errlen)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = CTL_EVDATA_LISTEN };
 	int r, n = sd_listen_fds(1);
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = -1;
-	c->epfd = epfd;
-	c->turn_budget = CTL_TURN_BYTES;
-	c->turn_answers = CTL_ANSWERS_PER_TURN;
+	c->slot = -1;
+	/* The first turn, whichever number it has, gets its budget. */
+	c->budget_turn = UINT64_MAX;
+	r = ctl_register(c, loop);
+	if (r < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(-r));
+		return r;
+	}
 	if (n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
 		c->listen_fd = SD_LISTEN_FDS_START;
 		c->activated = true;
@@ -117,7 +181,7 @@ int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t
 		if (r < 0)
 			return r;
 	}
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "epoll: %s", strerror(-r));
 		return r;
@@ -175,6 +239,12 @@ void ctl_close(struct ctl_server *c)
 	free(c->path);
 	c->path = NULL;
 	c->listen_fd = -1;
+	if (c->loop)
+		loop_remove(c->loop, c->slot);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	c->epfd = -1;
+	c->slot = -1;
 }
 
 /* Tell a client over the limit that we are busy, without waiting for it. */
@@ -303,15 +373,15 @@ static uint32_t ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t n
 	return slot;
 }
 
-static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, int64_t now);
+static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t events, int64_t now);
 
 /* Accept every waiting connection, and answer a request that came with it at once:
  * a newcomer does not wait for its first event, in which a flood of others could
  * have taken its slot again. */
-static void ctl_accept(struct daemon *d, int64_t now)
+static void ctl_accept(struct ctl_server *c, int64_t now)
 {
 	for (;;) {
-		int fd = accept4(d->ctl.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		uint32_t slot;
 
 		if (fd < 0) {
@@ -321,24 +391,23 @@ static void ctl_accept(struct daemon *d, int64_t now)
 				log_msg(LOG_WARNING, "control socket accept: %s", strerror(errno));
 			return;
 		}
-		slot = ctl_add_client(&d->ctl, d->ctl.epfd, fd, now);
+		slot = ctl_add_client(c, c->epfd, fd, now);
 		if (slot < CTL_MAX_CLIENTS)
-			ctl_client_event(d, slot, 0, now);
+			ctl_client_event(c, slot, 0, now);
 	}
 }
 
 /* Render the next slice of the client's long reply within the turn's budget: 1 done,
  * 0 when the budget is spent (the client waits on the pending list), -ENOBUFS. */
-static int ctl_client_render(struct daemon *d, uint32_t slot)
+static int ctl_client_render(struct ctl_server *c, uint32_t slot)
 {
-	struct ctl_server *c = &d->ctl;
 	struct ctl_client *cl = c->clients[slot];
 
 	if (c->turn_budget == 0) {
 		c->pending |= 1ull << slot;
 		return 0;
 	}
-	if (cl->stream.next(d, cl->stream.cursor, &cl->out, CTL_SLICE_BYTES)) {
+	if (cl->stream.next(c->owner, cl->stream.cursor, &cl->out, CTL_SLICE_BYTES)) {
 		ctl_stream_end(&cl->stream);
 		buf_printf(&cl->out, "\n");
 	}
@@ -351,15 +420,15 @@ static int ctl_client_render(struct daemon *d, uint32_t slot)
 /* Write pending output, rendering the next slice of a long reply each time the last
  * one is out, until the reply is done, the socket is full or the turn's budget is
  * spent; -errno drops the client. */
-static int ctl_client_flush(struct daemon *d, uint32_t slot, int64_t now)
+static int ctl_client_flush(struct ctl_server *c, uint32_t slot, int64_t now)
 {
-	struct ctl_client *cl = d->ctl.clients[slot];
+	struct ctl_client *cl = c->clients[slot];
 
 	while (cl->writable) {
 		ssize_t n;
 
 		if (cl->out.len == 0 && cl->stream.next) {
-			int r = ctl_client_render(d, slot);
+			int r = ctl_client_render(c, slot);
 
 			if (r <= 0)
 				return r;
@@ -399,9 +468,8 @@ static size_t ctl_output_pending(const struct ctl_server *c)
 /* Answer one complete request line while no reply is pending; returns true when it
  * did. At EOF an unterminated last line counts as a request. With the turn's budget
  * for answers spent, the request waits for the next turn on the pending list. */
-static bool ctl_client_answer(struct daemon *d, uint32_t slot, int64_t now)
+static bool ctl_client_answer(struct ctl_server *c, uint32_t slot, int64_t now)
 {
-	struct ctl_server *c = &d->ctl;
 	struct ctl_client *cl = c->clients[slot];
 	char *nl;
 	size_t used;
@@ -429,7 +497,7 @@ static bool ctl_client_answer(struct daemon *d, uint32_t slot, int64_t now)
 	if (ctl_output_pending(c) > CTL_OUTPUT_BUDGET)
 		buf_printf(&cl->out, "ERR busy: too many replies waiting to be read; try again\n\n");
 	else
-		ctlcmd_dispatch(d, cl, cl->in, used - 1, &cl->out, &cl->stream);
+		c->dispatch(c->owner, cl, cl->in, used - 1, &cl->out, &cl->stream);
 	memmove(cl->in, cl->in + used, cl->in_len - used);
 	cl->in_len -= used;
 	cl->last_active = now;
@@ -461,9 +529,9 @@ static int ctl_client_read(struct ctl_client *cl, int64_t now)
  * CTL_REQUESTS_PER_TURN requests per call: a client with more, or with a long reply
  * the turn's budget did not cover, waits on the pending list for the loop's next
  * turn, so no client can hold the loop. */
-static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, int64_t now)
+static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t events, int64_t now)
 {
-	struct ctl_client *cl = d->ctl.clients[slot];
+	struct ctl_client *cl = c->clients[slot];
 	uint64_t bit = 1ull << slot;
 	unsigned budget = CTL_REQUESTS_PER_TURN;
 	bool drained = false, answered;
@@ -481,15 +549,15 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 			cl->eof = r < 0;
 			drained = r > 0;
 		}
-		answered = ctl_client_answer(d, slot, now);
-		if (ctl_client_flush(d, slot, now) < 0)
+		answered = ctl_client_answer(c, slot, now);
+		if (ctl_client_flush(c, slot, now) < 0)
 			break;
-		if (ctl_client_replying(cl) || cl->deferred || (d->ctl.pending & bit))
+		if (ctl_client_replying(cl) || cl->deferred || (c->pending & bit))
 			return;
 		if (cl->want_close)
 			break;
 		if (answered && --budget == 0) {
-			d->ctl.pending |= bit;
+			c->pending |= bit;
 			return;
 		}
 		/* A reply flushed just now may have held back a request already read. */
@@ -501,7 +569,7 @@ static void ctl_client_event(struct daemon *d, uint32_t slot, uint32_t events, i
 			return;
 	}
 close:
-	ctl_client_close(&d->ctl, slot);
+	ctl_client_close(c, slot);
 }
 
 /* Return the slot of the client whose deferred reply has this ticket, or
@@ -542,6 +610,9 @@ static void ctl_client_resume(struct ctl_server *c, uint32_t slot, const char *r
 	cl->last_active = now;
 	cl->line_since = cl->in_len ? now : 0;
 	c->pending |= 1ull << slot;
+	/* The next turn sends it (the handle's deadline runs the pending clients). */
+	if (c->loop)
+		loop_set_due(c->loop, c->slot, now_ns());
 }
 
 bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len)
@@ -563,45 +634,50 @@ static void ctl_account(struct ctl_server *c, int64_t start)
 	c->busy_max_ns = MAX(c->busy_max_ns, took);
 }
 
-int64_t ctl_busy_since(struct ctl_server *c)
+/* Each loop turn gives the control server a new budget of slices and answers. */
+static void ctl_budget_refresh(struct ctl_server *c)
 {
-	int64_t n = c->busy_ns - c->busy_mark;
+	uint64_t turn = c->loop ? c->loop->stats.turns : 0;
 
-	c->busy_mark = c->busy_ns;
-	return n;
+	if (turn == c->budget_turn)
+		return;
+	c->budget_turn = turn;
+	c->turn_budget = CTL_TURN_BYTES;
+	c->turn_answers = CTL_ANSWERS_PER_TURN;
 }
 
-void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now)
+void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now)
 {
 	uint32_t slot = (uint32_t)(data & 0xffu);
+	int64_t start = now_ns();
 
+	ctl_budget_refresh(c);
 	if (data == CTL_EVDATA_LISTEN) {
-		ctl_accept(d, now);
-	} else if (slot >= CTL_MAX_CLIENTS || !d->ctl.clients[slot] ||
-		   CTL_EVDATA_CLIENT(slot, d->ctl.gen[slot]) != data) {
+		ctl_accept(c, now);
+	} else if (slot >= CTL_MAX_CLIENTS || !c->clients[slot] ||
+		   CTL_EVDATA_CLIENT(slot, c->gen[slot]) != data) {
 		/* An event for a client that left in this batch, maybe for a new one in
 		 * its slot. */
 		return;
-	} else if (d->ctl.pending & (1ull << slot)) {
+	} else if (c->pending & (1ull << slot)) {
 		/* A client that used its budget this turn goes on in the next one, from
 		 * the pending list; only remember what the event says. */
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-			d->ctl.clients[slot]->writable = true;
+			c->clients[slot]->writable = true;
 		return;
 	} else {
-		ctl_client_event(d, slot, events, now);
+		ctl_client_event(c, slot, events, now);
 	}
-	ctl_account(&d->ctl, now);
+	ctl_account(c, start);
 }
 
-void ctl_run_pending(struct daemon *d, int64_t now)
+void ctl_run_pending(struct ctl_server *c, int64_t now)
 {
-	struct ctl_server *c = &d->ctl;
 	uint64_t pending = c->pending;
 	uint32_t first = c->next_pending;
+	int64_t start = now_ns();
 
-	c->turn_budget = CTL_TURN_BYTES;
-	c->turn_answers = CTL_ANSWERS_PER_TURN;
+	ctl_budget_refresh(c);
 	if (!pending)
 		return;
 	c->pending = 0;
@@ -616,24 +692,18 @@ void ctl_run_pending(struct daemon *d, int64_t now)
 			c->pending |= 1ull << i;
 			continue;
 		}
-		ctl_client_event(d, i, 0, now);
+		ctl_client_event(c, i, 0, now);
 		c->next_pending = (i + 1) % CTL_MAX_CLIENTS;
 	}
-	ctl_account(c, now);
-}
-
-bool ctl_has_pending(const struct ctl_server *c)
-{
-	return c->pending != 0;
+	ctl_account(c, start);
 }
 
 /* Pick up connections an fd shortage left in the backlog, and drop clients that are
  * idle, that do not read their reply, or that take too long to send a request line. */
-void ctl_sweep(struct daemon *d, int64_t now)
+void ctl_sweep(struct ctl_server *c, int64_t now)
 {
-	struct ctl_server *c = &d->ctl;
-
-	ctl_accept(d, now);
+	ctl_budget_refresh(c);
+	ctl_accept(c, now);
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
 		struct ctl_client *cl = c->clients[i];
 		bool replying;

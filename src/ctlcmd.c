@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "reconcile.h"
 #include "render.h"
+#include "pool.h"
 #include "target.h"
 
 struct ctl_request {
@@ -51,27 +52,35 @@ static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *
 static int lookup_target(struct daemon *d, const char *name, struct target **ret, char *err,
 			 size_t errlen)
 {
-	*ret = daemon_find_target(d, name);
+	*ret = pool_find_target(&d->pool, name);
 	if (*ret)
 		return 0;
 	snprintf(err, errlen, "no such target: %.64s", name);
 	return -ENOENT;
 }
 
-static bool stream_render(struct daemon *d, void *cursor, struct buf *out, size_t max)
+/* The next slice of a listing, over a view of the daemon as it is now. */
+static bool stream_render(void *owner, void *cursor, struct buf *out, size_t max)
 {
-	return render_slice(d, cursor, out, max);
+	struct view v;
+
+	daemon_view(owner, &v);
+	return render_slice(&v, cursor, out, max);
 }
 
-static bool stream_metrics(struct daemon *d, void *cursor, struct buf *out, size_t max)
+static bool stream_metrics(void *owner, void *cursor, struct buf *out, size_t max)
 {
-	return metrics_scrape_slice(d, cursor, out, max);
+	struct daemon *d = owner;
+	struct view v;
+
+	daemon_view(d, &v);
+	return metrics_scrape_slice(&v, &d->scrape, cursor, out, max);
 }
 
 /* Hand a long reply's cursor (size bytes, copied) to the dispatcher, which renders
  * it a slice at a time through next. */
 static int reply_sliced(const struct ctl_request *rq,
-			bool (*next)(struct daemon *, void *, struct buf *, size_t), const void *cursor,
+			bool (*next)(void *, void *, struct buf *, size_t), const void *cursor,
 			size_t size, char *err, size_t errlen)
 {
 	void *copy = malloc(size);
@@ -393,9 +402,10 @@ static void dispatch_line(struct daemon *d, const struct ctl_client *c, char *li
 	dispatch_words(d, c, &rq, out, start);
 }
 
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
 		     struct buf *out, struct ctl_stream *stream)
 {
+	struct daemon *d = owner;
 	struct ctl_stream whole = { 0 };
 	size_t start = out->len;
 

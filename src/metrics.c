@@ -8,29 +8,20 @@
 #include <string.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "pool.h"
+#include "view.h"
 #include "metrics.h"
 #include "proto.h"
 #include "render.h"
 #include "target.h"
 #include "util.h"
 
-#define US NSEC_PER_USEC
-#define MS NSEC_PER_MSEC
-#define SEC NSEC_PER_SEC
-
-/* From loopback (tens of microseconds) to slow WAN paths (seconds). */
-const int64_t metrics_buckets_ns[] = {
-	50 * US, 100 * US, 250 * US, 500 * US, 1 * MS, 2500 * US, 5 * MS, 10 * MS, 25 * MS,
-	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
-};
-const size_t metrics_n_buckets = ELEMENTSOF(metrics_buckets_ns);
-/* The same bounds as the le label writes them, in seconds. */
+/* The histograms' export bounds (hist_le_ns) as the le label writes them, in seconds. */
 static const char *const bucket_le[] = {
 	"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
 	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
-_Static_assert(ELEMENTSOF(bucket_le) == ELEMENTSOF(metrics_buckets_ns), "one le per bound");
+_Static_assert(ELEMENTSOF(bucket_le) == HIST_LE_N, "one le per bound");
 
 /* The labels of one target, escaped once per render. */
 struct labels {
@@ -114,20 +105,18 @@ static char *put_mem(char *p, const char *s, size_t n)
 	return p + n;
 }
 
-/* One histogram: fold the log-linear buckets into the fixed bounds, cumulatively. */
+/* One histogram: the exact counts under each bound, cumulatively. */
 static void render_histogram(struct buf *out, const char *name, const struct labels *l,
 			     const struct hist *h)
 {
 	size_t nlen = strlen(name);
 	uint64_t cum = 0;
-	uint32_t i = 0;
 	char prefix[sizeof(l->s) + 128];
 
-	for (size_t k = 0; k < metrics_n_buckets; k++) {
+	for (size_t k = 0; k < HIST_LE_N; k++) {
 		char *p = prefix;
 
-		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= metrics_buckets_ns[k]; i++)
-			cum += h->b[i];
+		cum += h->le[k];
 		p = put_mem(p, name, nlen);
 		p = put_mem(p, "_bucket{", 8);
 		p = put_mem(p, l->s, l->len);
@@ -141,70 +130,70 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
 }
 
-static void lines_up(const struct daemon *d, const struct target *t, const char *name,
+static void lines_up(const struct view *v, const struct target *t, const char *name,
 		     const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	put(out, "%s{%s} %d\n", name, l->s, t->health == HEALTH_UP && !t->paused);
 }
 
-static void lines_paused(const struct daemon *d, const struct target *t, const char *name,
+static void lines_paused(const struct view *v, const struct target *t, const char *name,
 			 const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	put(out, "%s{%s} %d\n", name, l->s, t->paused);
 }
 
-static void lines_state(const struct daemon *d, const struct target *t, const char *name,
+static void lines_state(const struct view *v, const struct target *t, const char *name,
 			const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	for (int h = 0; h < _HEALTH_MAX; h++)
 		put(out, "%s{%s,state=\"%s\"} %d\n", name, l->s, health_state_name(h),
 		    t->health == (enum health_state)h);
 }
 
-static void lines_health_changes(const struct daemon *d, const struct target *t,
+static void lines_health_changes(const struct view *v, const struct target *t,
 				 const char *name, const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->health_changes);
 }
 
-static void lines_sessions(const struct daemon *d, const struct target *t, const char *name,
+static void lines_sessions(const struct view *v, const struct target *t, const char *name,
 			   const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	put(out, "%s{%s} %u\n", name, l->s, t->n_sess);
 }
 
-static void lines_active(const struct daemon *d, const struct target *t, const char *name,
+static void lines_active(const struct view *v, const struct target *t, const char *name,
 			 const struct labels *l, struct buf *out)
 {
-	put(out, "%s{%s} %u\n", name, l->s, daemon_target_active(d, t));
+	put(out, "%s{%s} %u\n", name, l->s, pool_target_active(v->pool, t));
 }
 
-static void lines_cycles(const struct daemon *d, const struct target *t, const char *name,
+static void lines_cycles(const struct view *v, const struct target *t, const char *name,
 			 const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	put(out, "%s{%s,result=\"ok\"} %llu\n", name, l->s, (unsigned long long)t->cycles_ok);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
 		put(out, "%s{%s,result=\"%s\"} %llu\n", name, l->s, session_error_name(e),
 		    (unsigned long long)t->errors[e]);
 }
 
-static void lines_cycle_hist(const struct daemon *d, const struct target *t, const char *name,
+static void lines_cycle_hist(const struct view *v, const struct target *t, const char *name,
 			     const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	render_histogram(out, name, l, &t->cycle_lat.total);
 }
 
-static void lines_connect_hist(const struct daemon *d, const struct target *t,
+static void lines_connect_hist(const struct view *v, const struct target *t,
 			       const char *name, const struct labels *l, struct buf *out)
 {
-	(void)d;
+	(void)v;
 	render_histogram(out, name, l, &t->connect_lat.total);
 }
 
@@ -214,7 +203,7 @@ static const struct metrics_family {
 	const char *name;
 	const char *type;
 	const char *help;
-	void (*lines)(const struct daemon *d, const struct target *t, const char *name,
+	void (*lines)(const struct view *v, const struct target *t, const char *name,
 		      const struct labels *l, struct buf *out);
 } families[] = {
 	{ "mconn_target_up", "gauge",
@@ -235,23 +224,23 @@ static const struct metrics_family {
 	  "Time to establish the connection, in good cycles that connected.", lines_connect_hist },
 };
 
-static void render_process(const struct daemon *d, struct buf *out)
+static void render_process(const struct view *v, struct buf *out)
 {
 	family(out, "mconn_build_info", "gauge", "Always 1; the version of mconnd in a label.");
 	put(out, "mconn_build_info{version=\"%s\"} 1\n", MCONN_VERSION);
 	family(out, "mconn_start_time_seconds", "gauge",
 	       "When mconnd started, in seconds since the Unix epoch.");
-	put(out, "mconn_start_time_seconds %.3f\n", (double)d->start_wall / 1e9);
+	put(out, "mconn_start_time_seconds %.3f\n", (double)v->start_wall / 1e9);
 	family(out, "mconn_config_reloads_total", "counter",
 	       "Reloads of the configuration (mconnctl reload, SIGHUP) by result.");
 	put(out, "mconn_config_reloads_total{result=\"ok\"} %llu\n",
-	    (unsigned long long)d->reloads_ok);
+	    (unsigned long long)v->reload->ok);
 	put(out, "mconn_config_reloads_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)d->reloads_failed);
+	    (unsigned long long)v->reload->failed);
 	family(out, "mconn_config_last_reload_successful", "gauge",
 	       "0 when the last reload was refused (the previous configuration runs on), else 1.");
 	put(out, "mconn_config_last_reload_successful %d\n",
-	    d->reloads_ok + d->reloads_failed == 0 || d->last_reload_ok);
+	    v->reload->ok + v->reload->failed == 0 || v->reload->last_ok);
 }
 
 void metrics_begin(struct metrics_cursor *cur, int64_t now)
@@ -259,14 +248,14 @@ void metrics_begin(struct metrics_cursor *cur, int64_t now)
 	*cur = (struct metrics_cursor){ .now = now };
 }
 
-bool metrics_render_slice(const struct daemon *d, struct metrics_cursor *cur, struct buf *out,
+bool metrics_render_slice(const struct view *v, struct metrics_cursor *cur, struct buf *out,
 			  size_t max)
 {
 	size_t start = out->len;
 
 	if (!cur->started) {
 		cur->started = true;
-		render_process(d, out);
+		render_process(v, out);
 	}
 	while (cur->family < ELEMENTSOF(families) && !out->overflow) {
 		const struct metrics_family *f = &families[cur->family];
@@ -277,51 +266,51 @@ bool metrics_render_slice(const struct daemon *d, struct metrics_cursor *cur, st
 			return false;
 		if (cur->pos.next == 0 && !cur->pos.last[0])
 			family(out, f->name, f->type, f->help);
-		t = render_next_target(d, &cur->pos);
+		t = render_next_target(v, &cur->pos);
 		if (!t) {
 			cur->family++;
 			cur->pos = (struct render_pos){ 0 };
 			continue;
 		}
 		labels_of(t, &l);
-		f->lines(d, t, f->name, &l, out);
+		f->lines(v, t, f->name, &l, out);
 	}
 	return true;
 }
 
-void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
+void metrics_render(const struct view *v, int64_t now, struct buf *out)
 {
 	struct metrics_cursor cur;
 
 	metrics_begin(&cur, now);
-	while (!metrics_render_slice(d, &cur, out, SIZE_MAX))
+	while (!metrics_render_slice(v, &cur, out, SIZE_MAX))
 		;
 }
 
-bool metrics_scrape_slice(struct daemon *d, struct metrics_cursor *cur, struct buf *out,
-			  size_t max)
+bool metrics_scrape_slice(const struct view *v, struct scrape_stats *acct,
+			  struct metrics_cursor *cur, struct buf *out, size_t max)
 {
 	int64_t start = now_ns();
 	size_t before = out->len;
-	bool done = metrics_render_slice(d, cur, out, max);
+	bool done = metrics_render_slice(v, cur, out, max);
 
 	cur->spent += now_ns() - start;
 	cur->bytes += out->len - before;
 	if (!done)
 		return false;
-	d->scrape.renders++;
-	d->scrape.total_ns += cur->spent;
-	d->scrape.last_ns = cur->spent;
-	d->scrape.max_ns = MAX(d->scrape.max_ns, cur->spent);
-	d->scrape.last_bytes = cur->bytes;
+	acct->renders++;
+	acct->total_ns += cur->spent;
+	acct->last_ns = cur->spent;
+	acct->max_ns = MAX(acct->max_ns, cur->spent);
+	acct->last_bytes = cur->bytes;
 	return true;
 }
 
-void metrics_scrape(struct daemon *d, struct buf *out)
+void metrics_scrape(const struct view *v, struct scrape_stats *acct, struct buf *out)
 {
 	struct metrics_cursor cur;
 
 	metrics_begin(&cur, now_ns());
-	while (!metrics_scrape_slice(d, &cur, out, SIZE_MAX))
+	while (!metrics_scrape_slice(v, acct, &cur, out, SIZE_MAX))
 		;
 }
