@@ -4,6 +4,7 @@
  * rq->client) when the answer comes later (a reload waiting for names): whoever
  * finishes the work then calls ctl_complete() with the whole framed reply. */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,12 +224,34 @@ static const struct ctl_command commands[] = {
 	{ "version", 0, 0, false, cmd_version, "version [-j]", "the daemon's version" },
 };
 
+/* Whether a peer of fd was in group g when it connected (SO_PEERGROUPS). The buffer
+ * grows until the groups fit (ERANGE says how much they need), up to NGROUPS_MAX. */
+static bool peer_in_group(int fd, gid_t g)
+{
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
+	bool found = false;
+
+	while (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		gid_t *more;
+
+		if (errno != ERANGE || len <= sizeof(stack) || len > NGROUPS_MAX * sizeof(gid_t) ||
+		    groups != stack || !(more = malloc(len)))
+			goto done;
+		groups = more;
+	}
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		found |= groups[i] == g;
+done:
+	if (groups != stack)
+		free(groups);
+	return found;
+}
+
 /* Root, the daemon's own user and members of admin_group may change the daemon. The
- * peer's supplementary groups are those it had when it connected (SO_PEERGROUPS). */
+ * peer's supplementary groups are those it had when it connected, however many. */
 static bool peer_is_admin(const struct daemon *d, const struct ctl_client *c)
 {
-	gid_t groups[512];
-	socklen_t len = sizeof(groups);
 	gid_t g = d->cfg->admin_gid;
 
 	if (c->uid == 0 || c->uid == geteuid())
@@ -237,12 +260,7 @@ static bool peer_is_admin(const struct daemon *d, const struct ctl_client *c)
 		return false;
 	if (c->gid == g)
 		return true;
-	if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
-		if (groups[i] == g)
-			return true;
-	return false;
+	return c->fd >= 0 && peer_in_group(c->fd, g);
 }
 
 static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,

@@ -7,6 +7,8 @@
  * parameter. After every test, daemon_free() must leave no fd open. */
 #include <check.h>
 #include <dirent.h>
+#include <grp.h>
+#include <poll.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <stdbool.h>
@@ -15,6 +17,9 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -787,6 +792,67 @@ START_TEST(test_defer_expires)
 }
 END_TEST
 
+/* A peer in admin_group among more than 512 supplementary groups is an admin: the
+ * SO_PEERGROUPS buffer grows until they fit. The peer is a child that takes 600
+ * groups, the admin group last, and uid nobody, then asks to pause a target. */
+START_TEST(test_admin_many_groups)
+{
+	enum { N_GROUPS = 600, ADMIN_GID = 4242, NOBODY = 65534 };
+	char text[512], reply[256] = "";
+	int pfd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	daemon_stop();
+	snprintf(text, sizeof(text),
+		 "[daemon]\ncontrol_socket = %s\ncontrol_mode = 0666\nadmin_group = %d\n"
+		 "[target \"refused\"]\naddress = 127.0.0.1:%u\nconnections = 2\ninterval = 1h\n",
+		 harness.sock_path, ADMIN_GID, harness.port);
+	d = harness_daemon_start(text, harness.conf_path);
+	ck_assert_int_eq(chmod(harness.dir, 0711), 0);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		gid_t groups[N_GROUPS];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct pollfd p;
+		int fd;
+		size_t len = 0;
+
+		for (int i = 0; i < N_GROUPS; i++)
+			groups[i] = (gid_t)(10000 + i);
+		groups[N_GROUPS - 1] = ADMIN_GID;
+		if (setgroups(N_GROUPS, groups) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(2);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", harness.sock_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    send(fd, "pause refused\n", 14, MSG_NOSIGNAL) != 14)
+			_exit(3);
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		while (len < sizeof(reply) - 1 && !strstr(reply, "\n\n") && poll(&p, 1, 10000) > 0) {
+			ssize_t r = recv(fd, reply + len, sizeof(reply) - 1 - len, 0);
+
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+			reply[len] = '\0';
+		}
+		(void)!write(pfd[1], reply, len);
+		_exit(0);
+	}
+	close(pfd[1]);
+	HARNESS_TURN_UNTIL(d, waitpid(pid, &status, WNOHANG) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	n = read(pfd[0], reply, sizeof(reply) - 1);
+	close(pfd[0]);
+	ck_assert_int_ge(n, 0);
+	reply[n] = '\0';
+	ck_assert_str_eq(reply, "OK\nrefused paused\n\n");
+}
+END_TEST
+
 /* daemon_free() with a full house: every client in some state, one evicted for a
  * newcomer. */
 START_TEST(test_free_closes_everything)
@@ -866,6 +932,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_sweep_idle);
 	tcase_add_test(tc, test_sweep_partial_line);
 	tcase_add_test(tc, test_sweep_reply_pending);
+	tcase_add_test(tc, test_admin_many_groups);
 	tcase_add_test(tc, test_defer_complete);
 	tcase_add_test(tc, test_defer_client_gone);
 	tcase_add_test(tc, test_defer_expires);
