@@ -247,12 +247,12 @@ void ctl_close(struct ctl_server *c)
 	c->slot = -1;
 }
 
+static const char ctl_busy_reply[] = "ERR busy\n\n";
+
 /* Tell a client over the limit that we are busy, without waiting for it. */
 static void ctl_reject(struct ctl_server *c, int fd)
 {
-	static const char busy[] = "ERR busy\n\n";
-
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)!send(fd, ctl_busy_reply, sizeof(ctl_busy_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 	c->rejected_busy++;
 }
@@ -327,6 +327,10 @@ static uint32_t ctl_evict(struct ctl_server *c, bool privileged, int64_t now)
 		}
 	}
 	if (best < CTL_MAX_CLIENTS) {
+		/* One that has not had its answer yet is told why it has none. */
+		if (best_hold != HOLD_IDLE && !ctl_client_replying(c->clients[best]))
+			(void)!send(c->clients[best]->fd, ctl_busy_reply, sizeof(ctl_busy_reply) - 1,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
 		ctl_client_close(c, best);
 		c->evicted++;
 	}

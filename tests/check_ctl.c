@@ -23,8 +23,14 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctlcmd.h"
 #include "daemon.h"
+#include "metrics.h"
+#include "pool.h"
 #include "proto.h"
+#include "reconcile.h"
+#include "render.h"
+#include "view.h"
 #include "util.h"
 #include "check_main.h"
 #include "ctlharness.h"
@@ -853,6 +859,240 @@ START_TEST(test_admin_many_groups)
 }
 END_TEST
 
+/* The daemon of the slice tests: three targets of SLICE_SESS sessions, an hour apart,
+ * written to the configuration file too, so that a reload can change the list. */
+#define SLICE_SESS 300
+
+static void slice_daemon(const char *names)
+{
+	char text[2048];
+	size_t n;
+	FILE *f;
+
+	daemon_stop();
+	n = (size_t)snprintf(text, sizeof(text), "[daemon]\ncontrol_socket = %s\n", harness.sock_path);
+	for (const char *p = names; *p; p++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[target \"%c\"]\naddress = 127.0.0.1:%u\nconnections = %d\n"
+				      "interval = 1h\n", *p, harness.port, SLICE_SESS);
+	f = fopen(harness.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	d = harness_daemon_start(text, harness.conf_path);
+}
+
+/* Rewrite the configuration with these targets and reload it. */
+static void slice_reload(const char *names)
+{
+	char text[2048];
+	size_t n = (size_t)snprintf(text, sizeof(text), "[daemon]\ncontrol_socket = %s\n",
+				    harness.sock_path);
+	FILE *f;
+
+	for (const char *p = names; *p; p++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[target \"%c\"]\naddress = 127.0.0.1:%u\nconnections = %d\n"
+				      "interval = 1h\n", *p, harness.port, SLICE_SESS);
+	f = fopen(harness.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(daemon_reload(d, NULL), 0);
+}
+
+/* Run a command line as the daemon's own caller would (admin, whole reply). */
+static void slice_command(const char *line)
+{
+	char copy[128];
+	struct buf out;
+
+	buf_init(&out, CTL_MAX_REPLY);
+	snprintf(copy, sizeof(copy), "%s", line);
+	ctlcmd_dispatch(d, NULL, copy, strlen(copy), &out, NULL);
+	ck_assert_msg(strncmp(out.data, "OK\n", 3) == 0, "%s: %s", line, out.data);
+	buf_free(&out);
+}
+
+static size_t count_of(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+		n++;
+	return n;
+}
+
+/* Every listing rendered one row per slice is byte for byte the listing rendered
+ * whole, the metrics exposition one target's lines per slice too. */
+START_TEST(test_slices_equal_whole)
+{
+	struct buf whole, sliced;
+	struct view v;
+	int64_t now = now_ns();
+	struct target *t;
+
+	slice_daemon("abc");
+	t = pool_find_target(&d->pool, "b");
+	daemon_view(d, &v);
+	for (int k = 0; k < 6; k++) {
+		static const enum render_kind kinds[] = { RENDER_STATUS, RENDER_STATUS, RENDER_STATS,
+							  RENDER_SESSIONS, RENDER_SESSIONS, RENDER_STATUS };
+		struct render_cursor cur;
+		size_t slices = 0;
+		bool json = k == 1 || k == 4;
+		const struct target *about = kinds[k] == RENDER_SESSIONS || k == 5 ? t : NULL;
+
+		buf_init(&whole, CTL_MAX_REPLY);
+		buf_init(&sliced, CTL_MAX_REPLY);
+		render_begin(&cur, kinds[k], about, json, now);
+		while (!render_slice(&v, &cur, &whole, SIZE_MAX))
+			;
+		render_begin(&cur, kinds[k], about, json, now);
+		while (!render_slice(&v, &cur, &sliced, 1))
+			slices++;
+		ck_assert_str_eq(sliced.data, whole.data);
+		ck_assert_msg(slices >= (kinds[k] == RENDER_SESSIONS ? SLICE_SESS : about ? 0 : 3),
+			      "listing %d in %zu slices", k, slices);
+		buf_free(&whole);
+		buf_free(&sliced);
+	}
+	{
+		struct metrics_cursor mc;
+		size_t slices = 0;
+
+		buf_init(&whole, CTL_MAX_REPLY);
+		buf_init(&sliced, CTL_MAX_REPLY);
+		metrics_render(&v, now, &whole);
+		metrics_begin(&mc, now);
+		while (!metrics_render_slice(&v, &mc, &sliced, 1))
+			slices++;
+		ck_assert_str_eq(sliced.data, whole.data);
+		ck_assert_uint_ge(slices, 9 * 3);
+		buf_free(&whole);
+		buf_free(&sliced);
+	}
+}
+END_TEST
+
+/* Sessions retired or added between slices: the listing stops short of the retired
+ * ones or goes on to the new ones, every index once, in order, valid JSON. */
+START_TEST(test_sessions_cursor_changes)
+{
+	static const int later[] = { 100, 450 };
+
+	slice_daemon("a");
+	for (size_t k = 0; k < ELEMENTSOF(later); k++) {
+		struct render_cursor cur;
+		struct buf out;
+		struct view v;
+		char want[64], cmd[64];
+
+		buf_init(&out, CTL_MAX_REPLY);
+		daemon_view(d, &v);
+		render_begin(&cur, RENDER_SESSIONS, pool_find_target(&d->pool, "a"), true, now_ns());
+		ck_assert(!render_slice(&v, &cur, &out, 2000));
+		ck_assert_uint_lt(cur.rows, 100);
+		snprintf(cmd, sizeof(cmd), "set a connections %d", later[k]);
+		slice_command(cmd);
+		daemon_view(d, &v);
+		while (!render_slice(&v, &cur, &out, 2000))
+			;
+		ck_assert_uint_eq(count_of(out.data, "{\"index\":"), (size_t)later[k]);
+		snprintf(want, sizeof(want), "{\"index\":%d,", later[k] - 1);
+		ck_assert_ptr_nonnull(strstr(out.data, want));
+		ck_assert_str_eq(out.data + out.len - 3, "]}\n");
+		for (int i = 0; i < later[k]; i++) {
+			snprintf(want, sizeof(want), "{\"index\":%d,", i);
+			ck_assert_uint_eq(count_of(out.data, want), 1);
+		}
+		buf_free(&out);
+		slice_command("set a connections 300");
+	}
+}
+END_TEST
+
+/* A reload between slices: a session listing of a removed target ends with a word of
+ * why; a status listing goes on after the last target it showed. */
+START_TEST(test_cursor_across_reload)
+{
+	static const char ended[] = "],\"ended\":\"the target was removed\"}\n";
+	struct render_cursor sess, stat, text;
+	struct buf s_out, j_out, t_out;
+	struct view v;
+	int64_t now = now_ns();
+
+	slice_daemon("abc");
+	buf_init(&s_out, CTL_MAX_REPLY);
+	buf_init(&j_out, CTL_MAX_REPLY);
+	buf_init(&t_out, CTL_MAX_REPLY);
+	daemon_view(d, &v);
+	render_begin(&sess, RENDER_SESSIONS, pool_find_target(&d->pool, "b"), true, now);
+	render_begin(&text, RENDER_SESSIONS, pool_find_target(&d->pool, "b"), false, now);
+	render_begin(&stat, RENDER_STATUS, NULL, true, now);
+	ck_assert(!render_slice(&v, &sess, &s_out, 1000));
+	ck_assert(!render_slice(&v, &text, &t_out, 1000));
+	while (stat.rows == 0)
+		ck_assert(!render_slice(&v, &stat, &j_out, 1));
+	ck_assert_ptr_nonnull(strstr(j_out.data, "{\"name\":\"a\""));
+	slice_reload("ca");
+	daemon_view(d, &v);
+	while (!render_slice(&v, &sess, &s_out, 1000))
+		;
+	while (!render_slice(&v, &text, &t_out, 1000))
+		;
+	while (!render_slice(&v, &stat, &j_out, 1))
+		;
+	ck_assert_str_eq(s_out.data + s_out.len - strlen(ended), ended);
+	ck_assert_ptr_nonnull(strstr(t_out.data, "\n(the target was removed; the listing ends here)\n"));
+	/* After a, which the new list has last: nothing more, and b never. */
+	ck_assert_uint_eq(count_of(j_out.data, "{\"name\":"), 1);
+	ck_assert_str_eq(j_out.data + j_out.len - 3, "]}\n");
+	buf_free(&s_out);
+	buf_free(&j_out);
+	buf_free(&t_out);
+}
+END_TEST
+
+/* A client that asks for a long reply and does not read it holds a slice or two in
+ * the daemon, not the reply; read, it gets all of it, in at most CTL_TURN_BYTES plus
+ * a slice per loop turn. */
+START_TEST(test_long_reply_in_slices)
+{
+	static char got[2 << 20];
+	size_t len = 0, most = 0;
+	uint32_t slot;
+	ssize_t n;
+	int fd;
+
+	slice_daemon("a");
+	slice_command("set a connections 3000");
+	fd = client_accepted(&slot);
+	HARNESS_SEND_STR(fd, "sessions -j a\n");
+	for (int t = 0; t < 50; t++)
+		harness_turn(d);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]->stream.next);
+	ck_assert_uint_le(d->ctl.clients[slot]->out.cap, 2 * (size_t)CTL_SLICE_BYTES);
+	/* What the socket holds already; from here on, what each turn sends. */
+	while ((n = recv(fd, got + len, sizeof(got) - 1 - len, MSG_DONTWAIT)) > 0)
+		len += (size_t)n;
+	for (int t = 0; len < 4 || memcmp(got + len - 4, "]}\n\n", 4) != 0; t++) {
+		size_t before = len;
+
+		ck_assert_msg(t < 10 * HARNESS_MAX_TURNS, "%zu bytes after %d turns", len, t);
+		harness_turn(d);
+		while ((n = recv(fd, got + len, sizeof(got) - 1 - len, MSG_DONTWAIT)) > 0)
+			len += (size_t)n;
+		most = MAX(most, len - before);
+		got[len] = '\0';
+	}
+	ck_assert_uint_eq(count_of(got, "{\"index\":"), 3000);
+	ck_assert_str_eq(got + len - 4, "]}\n\n");
+	ck_assert_uint_le(most, (size_t)CTL_TURN_BYTES + 3 * (size_t)CTL_SLICE_BYTES);
+}
+END_TEST
+
 /* daemon_free() with a full house: every client in some state, one evicted for a
  * newcomer. */
 START_TEST(test_free_closes_everything)
@@ -936,6 +1176,16 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_defer_complete);
 	tcase_add_test(tc, test_defer_client_gone);
 	tcase_add_test(tc, test_defer_expires);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slices");
+	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
+	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_slices_equal_whole);
+	tcase_add_test(tc, test_sessions_cursor_changes);
+	tcase_add_test(tc, test_cursor_across_reload);
+	tcase_add_test(tc, test_long_reply_in_slices);
 	suite_add_tcase(s, tc);
 	return s;
 }
