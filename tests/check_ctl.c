@@ -863,22 +863,29 @@ END_TEST
  * written to the configuration file too, so that a reload can change the list. */
 #define SLICE_SESS 300
 
-static void slice_daemon(const char *names)
+/* Write the configuration with one target per letter of names into text and the
+ * file. */
+static void slice_conf(const char *names, char *text, size_t size)
 {
-	char text[2048];
-	size_t n;
+	size_t n = (size_t)snprintf(text, size, "[daemon]\ncontrol_socket = %s\n", harness.sock_path);
 	FILE *f;
 
-	daemon_stop();
-	n = (size_t)snprintf(text, sizeof(text), "[daemon]\ncontrol_socket = %s\n", harness.sock_path);
 	for (const char *p = names; *p; p++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		n += (size_t)snprintf(text + n, size - n,
 				      "[target \"%c\"]\naddress = 127.0.0.1:%u\nconnections = %d\n"
 				      "interval = 1h\n", *p, harness.port, SLICE_SESS);
 	f = fopen(harness.conf_path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+static void slice_daemon(const char *names)
+{
+	char text[2048];
+
+	daemon_stop();
+	slice_conf(names, text, sizeof(text));
 	d = harness_daemon_start(text, harness.conf_path);
 }
 
@@ -886,18 +893,8 @@ static void slice_daemon(const char *names)
 static void slice_reload(const char *names)
 {
 	char text[2048];
-	size_t n = (size_t)snprintf(text, sizeof(text), "[daemon]\ncontrol_socket = %s\n",
-				    harness.sock_path);
-	FILE *f;
 
-	for (const char *p = names; *p; p++)
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
-				      "[target \"%c\"]\naddress = 127.0.0.1:%u\nconnections = %d\n"
-				      "interval = 1h\n", *p, harness.port, SLICE_SESS);
-	f = fopen(harness.conf_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	slice_conf(names, text, sizeof(text));
 	ck_assert_int_eq(daemon_reload(d, NULL), 0);
 }
 
