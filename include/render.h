@@ -34,7 +34,8 @@ struct render_pos {
  * listing early with a line (text) or an "ended" key (JSON) saying so; a status or
  * stats listing goes on after the last target it showed, so a target a reload adds
  * before that point is not shown, and none is shown twice unless the reload reorders
- * the targets. Counters and times are those of the moment of each slice. */
+ * the targets. Counters are those of the moment of each slice; ages and windows are
+ * taken at the time of the request. */
 struct render_cursor {
 	enum render_kind kind;
 	bool json;
