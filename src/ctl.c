@@ -614,9 +614,11 @@ static void ctl_client_resume(struct ctl_server *c, uint32_t slot, const char *r
 	cl->last_active = now;
 	cl->line_since = cl->in_len ? now : 0;
 	c->pending |= 1ull << slot;
-	/* The next turn sends it (the handle's deadline runs the pending clients). */
-	if (c->loop)
-		loop_set_due(c->loop, c->slot, now_ns());
+	/* The control handle's deadline runs the pending clients in the next turn. */
+	if (c->loop && c->slot >= 0) {
+		c->pending_turn = c->loop->stats.turns;
+		loop_set_due(c->loop, c->slot, 0);
+	}
 }
 
 bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len)

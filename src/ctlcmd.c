@@ -29,8 +29,7 @@ struct ctl_request {
 	bool json;
 	int64_t now;
 	/* Who asked (NULL when not through the socket): what a handler that defers its
-	 * reply gives ctl_defer(); no handler defers yet, reload will. */
-	/* cppcheck-suppress unusedStructMember */
+	 * reply (reload) gives ctl_defer(). */
 	const struct ctl_client *client;
 	/* Where a handler of a long reply puts the rest of it (see reply_sliced()). */
 	struct ctl_stream *stream;
@@ -156,15 +155,27 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 	return 0;
 }
 
+/* A reload that has names to look up answers when they are in: the client waits
+ * (the reply is deferred), the loop goes on. */
 static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	(void)rq;
-	if (daemon_reload(d, out) < 0) {
+	uint64_t ticket;
+	int r = daemon_reload(d, out);
+
+	if (r < 0) {
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
-	return 0;
+	if (r == 0)
+		return 0;
+	ticket = rq->client ? ctl_defer(&d->ctl, rq->client) : 0;
+	if (ticket == 0) {
+		buf_printf(out, "reload under way: looking up names; the outcome goes to the log\n");
+		return 0;
+	}
+	daemon_reload_wait(d, ticket);
+	return CTLCMD_DEFERRED;
 }
 
 static int cmd_set(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,

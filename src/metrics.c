@@ -197,6 +197,13 @@ static void lines_connect_hist(const struct view *v, const struct target *t,
 	render_histogram(out, name, l, &t->connect_lat.total);
 }
 
+static void lines_resolve_failures(const struct view *v, const struct target *t,
+				   const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
+}
+
 /* The per-target families, in the order of the exposition: a header, then the lines
  * of every target. */
 static const struct metrics_family {
@@ -222,6 +229,9 @@ static const struct metrics_family {
 	  "Time of a good cycle from connect start to the last echoed byte.", lines_cycle_hist },
 	{ "mconn_connect_duration_seconds", "histogram",
 	  "Time to establish the connection, in good cycles that connected.", lines_connect_hist },
+	{ "mconn_resolve_failures_total", "counter",
+	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
+	  lines_resolve_failures },
 };
 
 static void render_process(const struct view *v, struct buf *out)
