@@ -50,9 +50,9 @@ typedef void (*ctl_dispatch_fn)(void *owner, const struct ctl_client *c, char *l
  * reply (a status of a few targets) goes out at once, and answering many requests in
  * one turn costs little. */
 #define CTL_FIRST_SLICE_BYTES (4u << 10)
-/* What the control server renders of long replies in one loop turn, across all its
- * clients, and how many requests it answers: a client beyond that goes on in the next
- * turn, in turn with the others. */
+/* What the control server renders in one loop turn across all its clients (first
+ * slices and the rest), and how many requests it answers: a client beyond that goes
+ * on in the next turn, in turn with the others. */
 #define CTL_TURN_BYTES (64u << 10)
 #define CTL_ANSWERS_PER_TURN 32
 

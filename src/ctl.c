@@ -470,8 +470,8 @@ static size_t ctl_output_pending(const struct ctl_server *c)
 }
 
 /* Answer one complete request line while no reply is pending; returns true when it
- * did. At EOF an unterminated last line counts as a request. With the turn's budget
- * for answers spent, the request waits for the next turn on the pending list. */
+ * did. At EOF an unterminated last line counts as a request. With the turn's answers
+ * or bytes spent, the request waits for the next turn on the pending list. */
 static bool ctl_client_answer(struct ctl_server *c, uint32_t slot, int64_t now)
 {
 	struct ctl_client *cl = c->clients[slot];
@@ -491,7 +491,7 @@ static bool ctl_client_answer(struct ctl_server *c, uint32_t slot, int64_t now)
 		cl->want_close = true;
 		return true;
 	}
-	if (c->turn_answers == 0) {
+	if (c->turn_answers == 0 || c->turn_budget == 0) {
 		c->pending |= 1ull << slot;
 		return false;
 	}
@@ -502,6 +502,7 @@ static bool ctl_client_answer(struct ctl_server *c, uint32_t slot, int64_t now)
 		buf_printf(&cl->out, "ERR busy: too many replies waiting to be read; try again\n\n");
 	else
 		c->dispatch(c->owner, cl, cl->in, used - 1, &cl->out, &cl->stream);
+	c->turn_budget -= MIN(c->turn_budget, cl->out.len);
 	memmove(cl->in, cl->in + used, cl->in_len - used);
 	cl->in_len -= used;
 	cl->last_active = now;
