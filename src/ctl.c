@@ -300,32 +300,62 @@ static enum ctl_hold ctl_client_hold(const struct ctl_server *c, uint32_t slot, 
 	return now - cl->connected_at >= CTL_EVICT_GRACE ? HOLD_SILENT_OLD : HOLD_SILENT_NEW;
 }
 
+/* How many slots the process behind slot holds. */
+static unsigned ctl_peer_slots(const struct ctl_server *c, uint32_t slot)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		n += c->clients[i] && c->clients[i]->pid == c->clients[slot]->pid;
+	return n;
+}
+
+/* Which of two candidates a newcomer displaces: the lower hold; among equals the one
+ * whose process holds more slots (a flood from one process pays for itself, not a
+ * client that is a little slow to send its request); then the one that has held its
+ * slot that way longest. */
+struct ctl_victim {
+	enum ctl_hold hold;
+	unsigned peer_slots;
+	int64_t since;
+};
+
+static bool ctl_victim_before(const struct ctl_victim *a, const struct ctl_victim *b)
+{
+	if (a->hold != b->hold)
+		return a->hold < b->hold;
+	if (a->peer_slots != b->peer_slots)
+		return a->peer_slots > b->peer_slots;
+	return a->since < b->since;
+}
+
 /* With every slot taken, make room for a newcomer by closing the client that does the
- * least with its slot (enum ctl_hold), the one that has held it so longest among
- * equals: no local client can lock others out by holding slots. Clients of root and
- * mconnd's own user are taken by others only when idle or silent; a client waiting
- * for a deferred reply never. Returns the slot freed, or CTL_MAX_CLIENTS (ERR busy). */
+ * least with its slot (ctl_victim_before()): no local client can lock others out by
+ * holding slots. Clients of root and mconnd's own user are taken by others only when
+ * idle or silent; a client waiting for a deferred reply never. Returns the slot
+ * freed, or CTL_MAX_CLIENTS (ERR busy). */
 static uint32_t ctl_evict(struct ctl_server *c, bool privileged, int64_t now)
 {
+	struct ctl_victim best_v = { .hold = HOLD_KEEP };
 	enum ctl_hold best_hold = HOLD_KEEP;
 	uint32_t best = CTL_MAX_CLIENTS;
-	int64_t best_since = 0;
 
 	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
-		int64_t since;
-		enum ctl_hold h;
+		struct ctl_victim v;
 
 		if (!c->clients[i])
 			continue;
-		h = ctl_client_hold(c, i, now, &since);
-		if (h == HOLD_KEEP || (c->clients[i]->privileged && !privileged && h > HOLD_SILENT_OLD))
+		v.hold = ctl_client_hold(c, i, now, &v.since);
+		if (v.hold == HOLD_KEEP ||
+		    (c->clients[i]->privileged && !privileged && v.hold > HOLD_SILENT_OLD))
 			continue;
-		if (h < best_hold || (h == best_hold && since < best_since)) {
+		v.peer_slots = ctl_peer_slots(c, i);
+		if (best == CTL_MAX_CLIENTS || ctl_victim_before(&v, &best_v)) {
 			best = i;
-			best_hold = h;
-			best_since = since;
+			best_v = v;
 		}
 	}
+	best_hold = best_v.hold;
 	if (best < CTL_MAX_CLIENTS) {
 		/* One that has not had its answer yet is told why it has none. */
 		if (best_hold != HOLD_IDLE && !ctl_client_replying(c->clients[best]))
@@ -364,8 +394,10 @@ static uint32_t ctl_add_client(struct ctl_server *c, int epfd, int fd, int64_t n
 	cl->gid = cred.gid;
 	cl->pid = cred.pid;
 	cl->privileged = privileged;
-	cl->last_active = now;
-	cl->connected_at = now;
+	/* The clock of this very accept, not the turn's: clients accepted in one burst
+	 * are told apart by age, and the newest is the last a newcomer displaces. */
+	cl->connected_at = now_ns();
+	cl->last_active = MAX(now, cl->connected_at);
 	buf_init(&cl->out, CTL_MAX_REPLY);
 	ev.data.u64 = CTL_EVDATA_CLIENT(slot, ++c->gen[slot]);
 	c->clients[slot] = cl;

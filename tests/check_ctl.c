@@ -584,6 +584,52 @@ START_TEST(test_evict_order)
 }
 END_TEST
 
+/* Among clients doing the same with their slots, a newcomer displaces one of the
+ * process holding the most: a lone client of another process, silent longest (slow
+ * to send its request), keeps its slot against a flood of one process. */
+START_TEST(test_evict_flooder_first)
+{
+	uint32_t lone_slot = CTL_MAX_CLIENTS, slot;
+	int go[2], done[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		close(done[1]);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", harness.sock_path);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(2);
+		(void)!write(go[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		_exit(0);
+	}
+	close(done[0]);
+	ck_assert_int_eq(read(go[0], &c, 1), 1);
+	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == 1);
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->ctl.clients[i])
+			lone_slot = i;
+	for (int i = 1; i < CTL_MAX_CLIENTS; i++)
+		client_accepted(&slot);
+	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
+	client_accepted(&slot);
+	ck_assert_uint_ne(slot, lone_slot);
+	ck_assert_uint_eq(d->ctl.evicted, 1);
+	ck_assert_int_eq(d->ctl.clients[lone_slot]->pid, pid);
+	close(done[1]);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	close(go[0]);
+	close(go[1]);
+}
+END_TEST
+
 /* With every slot held by an idle client, a newcomer takes the slot of the one idle
  * longest; a client with half a request is not the one while idle ones are there. */
 START_TEST(test_evict_idle)
@@ -1158,6 +1204,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_evict_partial);
 	tcase_add_test(tc, test_busy_all_deferred);
 	tcase_add_test(tc, test_evict_order);
+	tcase_add_test(tc, test_evict_flooder_first);
 	tcase_add_test(tc, test_evict_idle);
 	tcase_add_test(tc, test_free_closes_everything);
 	suite_add_tcase(s, tc);
