@@ -59,6 +59,8 @@ enum io_phase {
 
 struct session {
 	struct target *target;
+	/* The configuration of the cycle under way (a reference), NULL between cycles. */
+	struct target_conf *conf;
 	int64_t cycle_start;
 	int64_t connected_at;
 	int64_t last_latency;
@@ -67,14 +69,16 @@ struct session {
 	int fd;
 	uint32_t id;
 	uint32_t gen;
-	uint32_t sent;
-	uint32_t recvd;
-	uint32_t fails;
+	/* Offsets in the current message, at most CONFIG_MAX_MESSAGE_BYTES. */
+	uint16_t sent;
+	uint16_t recvd;
+	/* Consecutive failed cycles, held at UINT16_MAX (backoff is capped long before). */
+	uint16_t fails;
 	uint8_t state;
 	uint8_t ready;
 	uint8_t msg;
 	uint8_t last_result;
-	int last_errno;
+	int16_t last_errno;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */

@@ -20,7 +20,9 @@ enum health_state {
 };
 
 struct target {
-	const struct target_conf *conf;
+	/* The configuration of the moment: a cycle starts under it and takes a reference
+	 * (config_target_ref()) that it keeps to its end. */
+	struct target_conf *conf;
 	enum health_state health;
 	uint32_t consec_ok;
 	uint32_t consec_fail;
@@ -58,7 +60,7 @@ struct health_change {
 };
 
 /* Allocate a target for conf with health unknown since now. */
-struct target *target_new(const struct target_conf *conf, int64_t now);
+struct target *target_new(struct target_conf *conf, int64_t now);
 
 /* Forget health: unknown from now on, as for a target just started. */
 void target_reset_health(struct target *t, int64_t now);
@@ -76,6 +78,10 @@ bool target_record_result(struct target *t, const struct session_result *res, in
  * max(interval, 100ms), doubling per failure up to backoff_max while the target is
  * down or after a local resource shortage. */
 int64_t target_pause(const struct target *t, uint32_t fails, enum session_error err);
+
+/* The same pause as target_pause() worked out under configuration c instead of t's. */
+int64_t target_pause_under(const struct target *t, const struct target_conf *c, uint32_t fails,
+			   enum session_error err);
 
 /* Return the name of a health state ("unknown", "up", "down"). */
 const char *health_state_name(enum health_state h);

@@ -478,6 +478,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 		abort();
 	/* t is zeroed and the copy stops one short of the end: the name stays terminated. */
 	memcpy(t->name, name, MIN(strlen(name), sizeof(t->name) - 1)); /* NOLINT(bugprone-not-null-terminated-result) */
+	t->refs = 1;
 	t->file = file;
 	t->line = line;
 	t->connections = 1;
@@ -987,7 +988,7 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n_targets; i++)
-		target_conf_free(c->targets[i]);
+		config_target_unref(c->targets[i]);
 	free(c->targets);
 	free(c->control_socket);
 	free(c->metrics_listen_text);
@@ -1096,9 +1097,16 @@ unsigned config_target_diff(const struct target_conf *a, const struct target_con
 	return d;
 }
 
-void config_target_free(struct target_conf *t)
+struct target_conf *config_target_ref(struct target_conf *t)
 {
-	target_conf_free(t);
+	t->refs++;
+	return t;
+}
+
+void config_target_unref(struct target_conf *t)
+{
+	if (t && --t->refs == 0)
+		target_conf_free(t);
 }
 
 int config_target_set(const struct target_conf *t, const char *key, const char *value,
@@ -1125,6 +1133,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 	if (!n)
 		abort();
 	*n = *t;
+	n->refs = 1;
 	n->msg = malloc(t->msg_bytes);
 	if (!n->msg)
 		abort();

@@ -44,7 +44,7 @@ static void report_line(struct reload_report *rep, const char *fmt, ...)
  * generation; any other change keeps them, adding or retiring sessions for a new
  * connection count, and the new timings and thresholds apply from each session's
  * next cycle. Returns 0 or -ENOMEM when sessions could not be added. */
-static int target_move(struct daemon *d, struct target *t, const struct target_conf *nc,
+static int target_move(struct daemon *d, struct target *t, struct target_conf *nc,
 		       unsigned diff, int64_t now)
 {
 	if (diff & CHG_RESTART) {
@@ -157,7 +157,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 	if (!next)
 		abort();
 	for (size_t i = 0; i < nc->n_targets; i++) {
-		const struct target_conf *tc = nc->targets[i];
+		struct target_conf *tc = nc->targets[i];
 		struct target *t = take_target(d, tc->name);
 		unsigned diff;
 
@@ -174,7 +174,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		}
 		diff = config_target_diff(t->conf, tc);
 		log_session_shortage(t, target_move(d, t, tc, diff, now));
-		config_target_free(t->own_conf);
+		config_target_unref(t->own_conf);
 		t->own_conf = NULL;
 		t->runtime_set = 0;
 		if (diff) {
@@ -297,12 +297,12 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	if (total > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		snprintf(err, errlen, "connections: %llu connections in all; at most %u are allowed",
 			 (unsigned long long)total, CONFIG_MAX_TOTAL_CONNECTIONS);
-		config_target_free(nc);
+		config_target_unref(nc);
 		return -ERANGE;
 	}
 	diff = config_target_diff(t->conf, nc);
 	log_session_shortage(t, target_move(d, t, nc, diff, now_ns()));
-	config_target_free(t->own_conf);
+	config_target_unref(t->own_conf);
 	t->own_conf = nc;
 	t->runtime_set |= diff;
 	log_target(LOG_NOTICE, nc, NULL, NULL, NULL, "target %s: %s set to %s at run time",

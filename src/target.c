@@ -17,7 +17,7 @@ const char *health_state_name(enum health_state h)
 	return h < _HEALTH_MAX ? health_names[h] : "?";
 }
 
-struct target *target_new(const struct target_conf *conf, int64_t now)
+struct target *target_new(struct target_conf *conf, int64_t now)
 {
 	struct target *t = calloc(1, sizeof(*t));
 
@@ -34,7 +34,7 @@ void target_free(struct target *t)
 	if (!t)
 		return;
 	free(t->sess);
-	config_target_free(t->own_conf);
+	config_target_unref(t->own_conf);
 	free(t);
 }
 
@@ -96,7 +96,12 @@ bool target_record_result(struct target *t, const struct session_result *res, in
 
 int64_t target_pause(const struct target *t, uint32_t fails, enum session_error err)
 {
-	const struct target_conf *c = t->conf;
+	return target_pause_under(t, t->conf, fails, err);
+}
+
+int64_t target_pause_under(const struct target *t, const struct target_conf *c, uint32_t fails,
+			   enum session_error err)
+{
 	int64_t pause, cap;
 
 	if (fails == 0)
