@@ -57,6 +57,11 @@ enum io_phase {
  * not mean the socket is empty of news. */
 #define SESS_READY_HUP 0x4u
 
+/* The step under way was given back the time of a late deadline (session_deadline). */
+#define SESS_F_GRACED 0x1u
+/* A deadline this late or later was held up by mconnd itself. */
+#define SESS_LATE_NS (1000 * 1000)
+
 struct session {
 	struct target *target;
 	/* The configuration of the cycle under way (a reference), NULL between cycles. */
@@ -72,8 +77,9 @@ struct session {
 	/* Offsets in the current message, at most CONFIG_MAX_MESSAGE_BYTES. */
 	uint16_t sent;
 	uint16_t recvd;
-	/* Consecutive failed cycles, held at UINT16_MAX (backoff is capped long before). */
-	uint16_t fails;
+	/* Consecutive failed cycles, held at UINT8_MAX (backoff is capped long before). */
+	uint8_t fails;
+	uint8_t flags;
 	uint8_t state;
 	uint8_t ready;
 	uint8_t msg;
@@ -125,6 +131,12 @@ void session_init(struct session *s, struct session_env *env, struct target *t, 
 /* Feed one event to the machine; -EBADE when the event makes no sense in this state. */
 int session_handle(struct session *s, struct session_env *env, enum session_event ev,
 		   int64_t now);
+
+/* The deadline armed for due fired at now: the same as SEV_TIMER, except that a cycle
+ * whose deadline fired late (mconnd was held up) and whose socket shows nothing yet
+ * gets the time lost back, at most one timeout, once per step, before it fails.
+ * -EBADE for a stopped session. */
+int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now);
 
 /* Map an errno from a phase to a failure class. */
 enum session_error session_classify(int err, enum io_phase phase);

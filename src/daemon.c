@@ -316,7 +316,7 @@ static void daemon_fire(struct daemon *d, struct session *s, int64_t due, int64_
 {
 	if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
 		latency_record(&d->lateness, now - due, now);
-	if (session_handle(s, &d->env, SEV_TIMER, now) < 0)
+	if (session_deadline(s, &d->env, due, now) < 0)
 		d->unexpected_events++;
 }
 

@@ -130,7 +130,7 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 		s->last_latency = res.cycle_ns;
 	} else {
 		s->cycles_failed++;
-		s->fails += s->fails < UINT16_MAX;
+		s->fails += s->fails < UINT8_MAX;
 	}
 	s->last_result = (uint8_t)err;
 	s->last_errno = (int16_t)err_no;
@@ -154,6 +154,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 
 	session_drop_conf(s);
 	c = s->conf = config_target_ref(s->target->conf);
+	s->flags &= (uint8_t)~SESS_F_GRACED;
 	s->cycle_start = now;
 	s->connected_at = 0;
 	if (s->state == SESS_HOLDING) {
@@ -325,17 +326,34 @@ static bool session_last_look(struct session *s, struct session_env *env, int64_
 	if (s->state == state && s->msg == msg)
 		return false;
 	timer_set(env->timers, s->id, now + s->conf->timeout);
+	s->flags &= (uint8_t)~SESS_F_GRACED;
 	return true;
 }
 
-/* Deadline passed: start the next cycle, or fail the one under way. Our own deadlines
- * report ETIME, so they read apart from the kernel's ETIMEDOUT. */
-static void session_timer(struct session *s, struct session_env *env, int64_t now)
+/* A deadline that fired late found nothing: mconnd itself was held up (a stop, a long
+ * turn), and a request it sent just before may have reached the target only when it
+ * ran again (seen on loopback: the echo came about 1 ms after a SIGCONT). Give the
+ * step back the time lost, at most one timeout, once: returns true when it did. */
+static bool session_grace(struct session *s, struct session_env *env, int64_t late,
+			  int64_t now)
+{
+	if (late < SESS_LATE_NS || (s->flags & SESS_F_GRACED))
+		return false;
+	s->flags |= SESS_F_GRACED;
+	timer_set(env->timers, s->id, now + MIN(late, s->conf->timeout));
+	return true;
+}
+
+/* Deadline passed (late ns after it was due): start the next cycle, or fail the one
+ * under way. Our own deadlines report ETIME, so they read apart from the kernel's
+ * ETIMEDOUT. */
+static void session_timer(struct session *s, struct session_env *env, int64_t late,
+			  int64_t now)
 {
 	const struct target_conf *c = session_conf(s);
 
 	if ((s->state == SESS_CONNECTING || s->state == SESS_EXCHANGING) &&
-	    session_last_look(s, env, now))
+	    (session_last_look(s, env, now) || session_grace(s, env, late, now)))
 		return;
 	switch (s->state) {
 	case SESS_IDLE:
@@ -356,6 +374,14 @@ static void session_timer(struct session *s, struct session_env *env, int64_t no
 	}
 }
 
+int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now)
+{
+	if (s->state >= SESS_STOPPED)
+		return -EBADE;
+	session_timer(s, env, now - due, now);
+	return 0;
+}
+
 int session_handle(struct session *s, struct session_env *env, enum session_event ev,
 		   int64_t now)
 {
@@ -370,25 +396,25 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 	case SESS_IDLE:
 		if (ev != SEV_TIMER)
 			return -EBADE;
-		session_timer(s, env, now);
+		session_timer(s, env, 0, now);
 		return 0;
 	case SESS_CONNECTING:
 		if (ev == SEV_IO)
 			session_connected(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	case SESS_EXCHANGING:
 		if (ev == SEV_IO)
 			session_exchange(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	case SESS_HOLDING:
 		if (ev == SEV_IO)
 			session_holding_io(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	default:
 		return -EBADE;

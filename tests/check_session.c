@@ -332,6 +332,17 @@ static void fire(struct fix *f, int64_t want)
 	ck_assert_int_eq(session_handle(&f->s, &f->env, SEV_TIMER, want), 0);
 }
 
+/* The deadline due fires late, at now, as after a loop held up by mconnd itself. */
+static void fire_late(struct fix *f, int64_t due, int64_t now)
+{
+	uint32_t id = TIMER_NONE;
+
+	ck_assert_msg(timer_next_due(&f->timers) == due, "timer due at T0%+lld ns, want T0%+lld",
+		      (long long)(timer_next_due(&f->timers) - T0), (long long)(due - T0));
+	ck_assert_int_eq(timer_pop_due(&f->timers, now, &id), 0);
+	ck_assert_int_eq(session_deadline(&f->s, &f->env, due, now), 0);
+}
+
 /* Readiness reported by epoll at now. */
 static void io(struct fix *f, unsigned flags, int64_t now)
 {
@@ -1320,6 +1331,60 @@ START_TEST(test_last_look_finds_nothing)
 }
 END_TEST
 
+/* A deadline that fires 200 ms late (mconnd stopped) with nothing there yet: the
+ * request may have reached the target only when mconnd ran again, so the time lost
+ * is given back once before the cycle is failed; the echo then comes. */
+START_TEST(test_late_deadline_grace)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(-EAGAIN));
+	fire_late(f, T0 + 5 * SEC, T0 + 5 * SEC + 200 * MS);
+	script_done(f);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_state(f, SESS_EXCHANGING);
+	assert_due(f, T0 + 5 * SEC + 400 * MS);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 5 * SEC + 201 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, 5 * SEC + 201 * MS);
+	fix_free(f);
+}
+END_TEST
+
+/* The grace comes once per step and is at most one timeout: a silent target then
+ * fails as it would have, as timeout; a connect as connect_timeout. */
+START_TEST(test_late_deadline_grace_once)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	connect_slowly(f, T0);
+	fire_late(f, T0 + 2 * SEC, T0 + 9 * SEC);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 9 * SEC + 5 * SEC);
+	fire_late(f, T0 + 14 * SEC, T0 + 15 * SEC);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 15 * SEC);
+	fix_free(f);
+}
+END_TEST
+
+/* A deadline less than a millisecond late is on time: no grace. */
+START_TEST(test_on_time_deadline_no_grace)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	connect_slowly(f, T0);
+	fire_late(f, T0 + 2 * SEC, T0 + 2 * SEC + 999 * 1000);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 2 * SEC + 999 * 1000);
+	fix_free(f);
+}
+END_TEST
+
 /* A cycle runs under the configuration it started with. */
 
 /* connect_timeout raised mid-connect: the cycle that never connected fails at its own
@@ -1447,6 +1512,9 @@ static Suite *session_suite(void)
 	tcase_add_test(tl, test_last_look_moves_on_a_step);
 	tcase_add_test(tl, test_last_look_then_silence);
 	tcase_add_test(tl, test_last_look_partial_echo_fails);
+	tcase_add_test(tl, test_late_deadline_grace);
+	tcase_add_test(tl, test_late_deadline_grace_once);
+	tcase_add_test(tl, test_on_time_deadline_no_grace);
 	suite_add_tcase(s, tl);
 
 	tcase_add_test(tk, test_cycle_keeps_connect_timeout);
