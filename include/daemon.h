@@ -112,6 +112,13 @@ int daemon_add_sessions(struct daemon *d, struct target *t, uint32_t count, int6
 /* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
 void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep);
 
+/* Move the next cycle of every waiting session of t to what t->conf now says: the
+ * pause after its last cycle is worked out again (it was was's); a session that has
+ * waited longer than that from its last cycle's end starts now, spread over the new
+ * interval as at start rather than all at once. Cycles under way are left alone. */
+void daemon_reschedule_sessions(struct daemon *d, struct target *t,
+				const struct target_conf *was, int64_t now);
+
 /* Send systemd the one-line STATUS= summary: health, sessions, the cycle rate over
  * the last second, and the time and result of the last reload. */
 void daemon_notify_status(struct daemon *d);

@@ -157,6 +157,28 @@ void daemon_retire_sessions(struct daemon *d, struct target *t, uint32_t keep)
 	}
 }
 
+void daemon_reschedule_sessions(struct daemon *d, struct target *t,
+				const struct target_conf *was, int64_t now)
+{
+	for (uint32_t i = 0; i < t->n_sess; i++) {
+		uint32_t id = t->sess[i];
+		const struct session *s = &d->sess[id];
+		int64_t due, end;
+
+		if ((s->state != SESS_IDLE && s->state != SESS_HOLDING) ||
+		    !timer_armed(&d->timers, id))
+			continue;
+		/* When the last cycle ended, from the pause it was given; a session that
+		 * has not cycled yet gets the end its first start implies. */
+		end = timer_due(&d->timers, id) - target_pause_under(t, was, s->fails,
+								      (enum session_error)s->last_result);
+		due = end + target_pause(t, s->fails, (enum session_error)s->last_result);
+		if (due < now)
+			due = now + (int64_t)((double)t->conf->interval * i / t->n_sess);
+		timer_set(&d->timers, id, due);
+	}
+}
+
 static int daemon_open_signals(struct daemon *d)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = SIG_EVDATA };

@@ -42,11 +42,15 @@ static void report_line(struct reload_report *rep, const char *fmt, ...)
 /* Move t to configuration nc, which differs from its own in the keys of diff. A
  * change of address, messages, mode or source starts its sessions afresh under a new
  * generation; any other change keeps them, adding or retiring sessions for a new
- * connection count, and the new timings and thresholds apply from each session's
- * next cycle. Returns 0 or -ENOMEM when sessions could not be added. */
+ * connection count. A cycle under way finishes under the configuration it started
+ * with; a new interval or backoff_max re-schedules the waiting sessions at once, and
+ * every other timing and threshold applies from each session's next cycle. Returns 0
+ * or -ENOMEM when sessions could not be added. */
 static int target_move(struct daemon *d, struct target *t, struct target_conf *nc,
 		       unsigned diff, int64_t now)
 {
+	const struct target_conf *was = t->conf;
+
 	if (diff & CHG_RESTART) {
 		daemon_retire_sessions(d, t, 0);
 		t->conf = nc;
@@ -62,6 +66,8 @@ static int target_move(struct daemon *d, struct target *t, struct target_conf *n
 		return 0;
 	if (nc->connections < t->n_sess)
 		daemon_retire_sessions(d, t, nc->connections);
+	if (diff & (CHG_INTERVAL | CHG_BACKOFF_MAX))
+		daemon_reschedule_sessions(d, t, was, now);
 	return daemon_add_sessions(d, t, nc->connections - t->n_sess, now);
 }
 
