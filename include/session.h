@@ -60,7 +60,7 @@ enum io_phase {
 /* The step under way was given back the time of a late deadline (session_deadline). */
 #define SESS_F_GRACED 0x1u
 /* A deadline this late or later was held up by mconnd itself. */
-#define SESS_LATE_NS (1000 * 1000)
+#define SESS_LATE_NS ((int64_t)1000 * 1000)
 
 struct session {
 	struct target *target;

@@ -313,6 +313,8 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
  * as `timeout` at the first deadline whose look finds no new step. */
 static bool session_last_look(struct session *s, struct session_env *env, int64_t now)
 {
+	/* The cycle's own; taken here because a cycle that ends in the look drops it. */
+	int64_t timeout = session_conf(s)->timeout;
 	uint8_t state = s->state, msg = s->msg;
 	uint64_t cycles = s->cycles_ok + s->cycles_failed;
 
@@ -325,7 +327,7 @@ static bool session_last_look(struct session *s, struct session_env *env, int64_
 		return true;
 	if (s->state == state && s->msg == msg)
 		return false;
-	timer_set(env->timers, s->id, now + s->conf->timeout);
+	timer_set(env->timers, s->id, now + timeout);
 	s->flags &= (uint8_t)~SESS_F_GRACED;
 	return true;
 }
@@ -340,7 +342,7 @@ static bool session_grace(struct session *s, struct session_env *env, int64_t la
 	if (late < SESS_LATE_NS || (s->flags & SESS_F_GRACED))
 		return false;
 	s->flags |= SESS_F_GRACED;
-	timer_set(env->timers, s->id, now + MIN(late, s->conf->timeout));
+	timer_set(env->timers, s->id, now + MIN(late, session_conf(s)->timeout));
 	return true;
 }
 
