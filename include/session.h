@@ -139,6 +139,13 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
  * -EBADE for a stopped session. */
 int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now);
 
+/* The loop did not run for lost ns (stopped or starved) and runs again at now: a
+ * cycle under way started that much later as far as its peer could tell, and a
+ * request sent just before the stop may have reached the peer only now, so the step
+ * under way gets at least its whole budget (connect or exchange timeout) from now.
+ * The loop has already moved the deadlines on by lost. Nothing for a waiting session. */
+void session_stalled(struct session *s, struct session_env *env, int64_t lost, int64_t now);
+
 /* Map an errno from a phase to a failure class. */
 enum session_error session_classify(int err, enum io_phase phase);
 

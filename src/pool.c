@@ -134,21 +134,15 @@ static void pool_io(void *owner, uint64_t data, uint32_t events, int64_t now)
 	}
 }
 
-/* The loop did not run for lost ns: the cycles under way started that much later as
- * far as their peers could tell. */
+/* The loop did not run for lost ns: each cycle under way moves on by as much and
+ * gets at least a whole step from now (session_stalled()). */
 static void pool_stall(void *owner, int64_t lost)
 {
 	struct pool *p = owner;
+	int64_t now = now_ns();
 
-	for (uint32_t i = 0; i < p->cap_sess; i++) {
-		struct session *s = &p->sess[i];
-
-		if (s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING)
-			continue;
-		s->cycle_start += lost;
-		if (s->connected_at)
-			s->connected_at += lost;
-	}
+	for (uint32_t i = 0; i < p->cap_sess; i++)
+		session_stalled(&p->sess[i], &p->env, lost, now);
 }
 
 int pool_init(struct pool *p, struct loop *l)

@@ -376,6 +376,21 @@ static void session_timer(struct session *s, struct session_env *env, int64_t la
 	}
 }
 
+void session_stalled(struct session *s, struct session_env *env, int64_t lost, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+	int64_t budget;
+
+	if ((s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING) || !c)
+		return;
+	s->cycle_start += lost;
+	if (s->connected_at)
+		s->connected_at += lost;
+	budget = s->state == SESS_CONNECTING ? MIN(c->connect_timeout, c->timeout) : c->timeout;
+	if (timer_due(env->timers, s->id) < now + budget)
+		timer_set(env->timers, s->id, now + budget);
+}
+
 int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now)
 {
 	if (s->state >= SESS_STOPPED)

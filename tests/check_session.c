@@ -1386,6 +1386,35 @@ START_TEST(test_on_time_deadline_no_grace)
 }
 END_TEST
 
+/* The loop did not run for 1 s (a stop) while message 2 was out: the cycle's times
+ * move on by as much, and since the request may have reached the target only when
+ * the loop ran again, the step gets at least a whole timeout from then. */
+START_TEST(test_stall_gives_a_whole_timeout)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+	int64_t back = T0 + 4990 * MS + 1 * SEC;
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	SCRIPT(f, RECV(ALL), SEND(ALL));
+	io_all(f, SESS_READY_IN, T0 + 1 * MS);
+	/* Stopped at T0 + 4990 ms for 1 s: the loop moved the deadline on by as much. */
+	timer_set(&f->timers, SID, T0 + 5 * SEC + 1 * SEC);
+	session_stalled(&f->s, &f->env, 1 * SEC, back);
+	ck_assert_int_eq(f->s.cycle_start, T0 + 1 * SEC);
+	ck_assert_int_eq(f->s.connected_at, T0 + 1 * SEC);
+	assert_due(f, back + 5 * SEC);
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, back + 1 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, back + 1 * MS - (T0 + 1 * SEC));
+	/* A waiting session's next start is the loop's to move: nothing here. */
+	session_stalled(&f->s, &f->env, 1 * SEC, back + 2 * MS);
+	assert_due(f, back + 1 * MS + PAUSE);
+	fix_free(f);
+}
+END_TEST
+
 /* A cycle runs under the configuration it started with. */
 
 /* connect_timeout raised mid-connect: the cycle that never connected fails at its own
@@ -1516,6 +1545,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tl, test_late_deadline_grace);
 	tcase_add_test(tl, test_late_deadline_grace_once);
 	tcase_add_test(tl, test_on_time_deadline_no_grace);
+	tcase_add_test(tl, test_stall_gives_a_whole_timeout);
 	suite_add_tcase(s, tl);
 
 	tcase_add_test(tk, test_cycle_keeps_connect_timeout);

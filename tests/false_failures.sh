@@ -7,7 +7,8 @@
 # for its own stop. Not part of make check: it takes about 90 s.
 # BUILD selects the build directory (default build), INTERVAL the sessions' interval
 # (default 20ms: about 5,000 cycles a second, so every stop finds cycles under way);
-# REV names the commit the build is of (default: this tree's HEAD).
+# REV names the commit the build is of (default: this tree's HEAD); TIMEOUTS and
+# STOP_LENGTHS (seconds) choose the cells; SHOW_LOG=1 copies the daemon's log.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "$HERE/.." && cd "${BUILD:-build}" && pwd)
@@ -16,6 +17,8 @@ export BUILD
 
 STOPS=${STOPS:-5}
 INTERVAL=${INTERVAL:-20ms}
+TIMEOUTS=${TIMEOUTS:-50ms 200ms 1s}
+STOP_LENGTHS=${STOP_LENGTHS:-0.05 0.2 1 3}
 SESSIONS=100
 
 ok_of() { tjs h .cycles_ok; }
@@ -45,6 +48,7 @@ cell() {
 	done
 	f1=$(tjs h .cycles_failed)
 	stalls=$(js .loop.stalls)
+	[ -n "${SHOW_LOG:-}" ] && grep -v '^<7>' "$T/mconnd.log" >&2
 	kill -TERM "$MCONND_PID"
 	wait "$MCONND_PID" 2>/dev/null
 	echo "  timeout $1, stop $2 s: $((f1 - f0)) failed, $stalls stalls detected" >&2
@@ -56,11 +60,15 @@ rev=${REV:-$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo "?")}
 	echo "false failures: $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n), $(nproc) CPUs, kernel $(uname -r), commit $rev"
 	echo "$SESSIONS sessions, interval $INTERVAL, close = rst, healthy echod; failed cycles over $STOPS SIGSTOPs per cell"
 	echo
-	printf '| timeout \\ stop | 50 ms | 200 ms | 1 s | 3 s |\n|---|---|---|---|---|\n'
+	printf '| timeout \\ stop (s) |'
+	for st in $STOP_LENGTHS; do printf ' %s |' "$st"; done
+	printf '\n|---|'
+	for st in $STOP_LENGTHS; do printf -- '---|'; done
+	printf '\n'
 } >"$T/table"
-for to in 50ms 200ms 1s; do
+for to in $TIMEOUTS; do
 	row="| $to |"
-	for st in 0.05 0.2 1 3; do
+	for st in $STOP_LENGTHS; do
 		row="$row $(cell "$to" "$st") |"
 	done
 	echo "$row" >>"$T/table"

@@ -5,9 +5,9 @@
 # - a reload raising connect_timeout mid-connect leaves the cycle under way to the
 #   value it started with: it fails as connect_timeout, and the next cycle waits the
 #   new value;
-# - the daemon stopped (SIGSTOP) for 200 ms while 100 sessions cycle against a healthy
-#   target with timeout 50 ms: no cycle fails; the target itself stopped: its cycles
-#   fail, as timeout, within a bounded time.
+# - the daemon stopped (SIGSTOP) for 200 ms, or 1 s, while 100 sessions cycle against a
+#   healthy target with timeout 50 ms: no cycle fails; the target itself stopped: its
+#   cycles fail, as timeout, within a bounded time.
 . "$(dirname "$0")/lib.sh"
 
 start_echod e echo -l 127.0.0.1:0
@@ -94,19 +94,28 @@ stop_mconnd
 } >"$T/s.conf"
 start_mconnd "$T/s.conf"
 check "100 sessions cycle" wait_for 10 ok_above h 1000
-f0=$(tjs h .cycles_failed)
-k=0
-while [ $k -lt 5 ]; do
-	ok0=$(ok_of h)
-	kill -STOP "$MCONND_PID"
-	sleep 0.2 # the length of the stop, not a synchronisation
-	kill -CONT "$MCONND_PID"
-	wait_for 5 ok_above h $((ok0 + 200))
-	k=$((k + 1))
-done
-f1=$(tjs h .cycles_failed)
-check "5 stops of 200 ms with timeout 50 ms: no cycle failed ($((f1 - f0)) did: $("$MCONNCTL" -j status | jq -c .targets[0].errors))" \
-	test "$f1" = "$f0"
+# stops SECONDS: stop the daemon 5 times for SECONDS, each once it has cycled again;
+# sets FAILED to the cycles that failed meanwhile.
+stops() {
+	f0=$(tjs h .cycles_failed)
+	k=0
+	while [ $k -lt 5 ]; do
+		ok0=$(ok_of h)
+		kill -STOP "$MCONND_PID"
+		sleep "$1" # the length of the stop, not a synchronisation
+		kill -CONT "$MCONND_PID"
+		wait_for 5 ok_above h $((ok0 + 200))
+		k=$((k + 1))
+	done
+	FAILED=$(($(tjs h .cycles_failed) - f0))
+}
+errors() { "$MCONNCTL" -j status | jq -c .targets[0].errors; }
+stops 0.2
+check "5 stops of 200 ms with timeout 50 ms: no cycle failed ($FAILED did: $(errors))" \
+	test "$FAILED" = 0
+stops 1
+check "5 stops of 1 s (stalls the loop moves deadlines for): no cycle failed ($FAILED did: $(errors))" \
+	test "$FAILED" = 0
 kill -STOP "$e_PID"
 check "the target stopped: its cycles fail as timeout within 2 s" \
 	wait_for 2 tjs_true h '.errors.timeout > 0'
