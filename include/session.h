@@ -57,10 +57,10 @@ enum io_phase {
  * not mean the socket is empty of news. */
 #define SESS_READY_HUP 0x4u
 
-/* The step under way was given back the time of a late deadline (session_deadline). */
-#define SESS_F_GRACED 0x1u
 /* A deadline this late or later was held up by mconnd itself. */
 #define SESS_LATE_NS ((int64_t)1000 * 1000)
+/* A step gets a late deadline's time back at most this many times. */
+#define SESS_MAX_GRACES 3
 
 struct session {
 	struct target *target;
@@ -79,7 +79,8 @@ struct session {
 	uint16_t recvd;
 	/* Consecutive failed cycles, held at UINT8_MAX (backoff is capped long before). */
 	uint8_t fails;
-	uint8_t flags;
+	/* Late deadlines given back to the step under way (session_deadline). */
+	uint8_t graces;
 	uint8_t state;
 	uint8_t ready;
 	uint8_t msg;
@@ -135,8 +136,8 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 
 /* The deadline armed for due fired at now: the same as SEV_TIMER, except that a cycle
  * whose deadline fired late (mconnd was held up) and whose socket shows nothing yet
- * gets the time lost back, at most one timeout, once per step, before it fails.
- * -EBADE for a stopped session. */
+ * gets the time lost back (at most one timeout each time, SESS_MAX_GRACES times a
+ * step) before it fails. -EBADE for a stopped session. */
 int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now);
 
 /* The loop did not run for lost ns (stopped or starved) and runs again at now: a

@@ -154,7 +154,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 
 	session_drop_conf(s);
 	c = s->conf = config_target_ref(s->target->conf);
-	s->flags &= (uint8_t)~SESS_F_GRACED;
+	s->graces = 0;
 	s->cycle_start = now;
 	s->connected_at = 0;
 	if (s->state == SESS_HOLDING) {
@@ -328,20 +328,22 @@ static bool session_last_look(struct session *s, struct session_env *env, int64_
 	if (s->state == state && s->msg == msg)
 		return false;
 	timer_set(env->timers, s->id, now + timeout);
-	s->flags &= (uint8_t)~SESS_F_GRACED;
+	s->graces = 0;
 	return true;
 }
 
 /* A deadline that fired late found nothing: mconnd itself was held up (a stop, a long
  * turn), and a request it sent just before may have reached the target only when it
- * ran again (seen on loopback: the echo came about 1 ms after a SIGCONT). Give the
- * step back the time lost, at most one timeout, once: returns true when it did. */
+ * ran again (seen on loopback: the echo came about 1 ms after a SIGCONT, and after a
+ * busy restart tens of ms later, while the loop was still late). Give the step back
+ * the time lost, at most one timeout, each time the loop fires it late, up to
+ * SESS_MAX_GRACES times a step: returns true when it did. */
 static bool session_grace(struct session *s, struct session_env *env, int64_t late,
 			  int64_t now)
 {
-	if (late < SESS_LATE_NS || (s->flags & SESS_F_GRACED))
+	if (late < SESS_LATE_NS || s->graces >= SESS_MAX_GRACES)
 		return false;
-	s->flags |= SESS_F_GRACED;
+	s->graces++;
 	timer_set(env->timers, s->id, now + MIN(late, session_conf(s)->timeout));
 	return true;
 }

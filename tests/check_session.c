@@ -1356,16 +1356,23 @@ START_TEST(test_late_deadline_grace)
 }
 END_TEST
 
-/* The grace comes once per step and is at most one timeout: a silent target then
- * fails as it would have, as timeout; a connect as connect_timeout. */
-START_TEST(test_late_deadline_grace_once)
+/* A loop still catching up fires the given-back deadline late again: it is given
+ * back again, at most one timeout each time, SESS_MAX_GRACES (3) times; then a
+ * silent target fails as it would have: a connect as connect_timeout. */
+START_TEST(test_late_deadline_grace_bounded)
 {
 	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
 
 	connect_slowly(f, T0);
-	fire_late(f, T0 + 2 * SEC, T0 + 9 * SEC);
+	fire_late(f, T0 + 2 * SEC, T0 + 2 * SEC + 300 * MS);
 	ck_assert_uint_eq(f->n_res, 0);
-	assert_due(f, T0 + 9 * SEC + 5 * SEC);
+	assert_due(f, T0 + 2 * SEC + 600 * MS);
+	fire_late(f, T0 + 2 * SEC + 600 * MS, T0 + 2 * SEC + 650 * MS);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 2 * SEC + 700 * MS);
+	fire_late(f, T0 + 2 * SEC + 700 * MS, T0 + 9 * SEC);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 14 * SEC);
 	fire_late(f, T0 + 14 * SEC, T0 + 15 * SEC);
 	script_done(f);
 	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 15 * SEC);
@@ -1543,7 +1550,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tl, test_last_look_then_silence);
 	tcase_add_test(tl, test_last_look_partial_echo_fails);
 	tcase_add_test(tl, test_late_deadline_grace);
-	tcase_add_test(tl, test_late_deadline_grace_once);
+	tcase_add_test(tl, test_late_deadline_grace_bounded);
 	tcase_add_test(tl, test_on_time_deadline_no_grace);
 	tcase_add_test(tl, test_stall_gives_a_whole_timeout);
 	suite_add_tcase(s, tl);
