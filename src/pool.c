@@ -12,6 +12,8 @@
 #include "pool.h"
 #include "target.h"
 
+/* The first cycles of a target start within this much of its sessions' creation. */
+#define POOL_PHASE_MAX NSEC_PER_SEC
 /* A shortage is over once no session has met one for this long. */
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 
@@ -184,9 +186,24 @@ static int pool_alloc_session(struct pool *p, uint32_t *ret_id)
 	return 0;
 }
 
+/* Where a target's first cycle falls in the first slot of its spread: a fraction of
+ * the slot (interval / count, at most POOL_PHASE_MAX) taken from a hash of its name,
+ * so that many targets started together (a thousand one-session targets) do not all
+ * connect in the same millisecond, and a target keeps its phase across restarts. */
+static int64_t pool_phase(const struct target_conf *c, uint32_t count)
+{
+	uint64_t h = 1469598103934665603ull;
+	int64_t slot = MIN(c->interval / (int64_t)count, POOL_PHASE_MAX);
+
+	for (const char *n = c->name; *n; n++)
+		h = (h ^ (uint8_t)*n) * 1099511628211ull;
+	return slot > 0 ? (int64_t)(h % (uint64_t)slot) : 0;
+}
+
 int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
+	int64_t phase = pool_phase(c, count);
 	uint32_t *v;
 
 	if (count == 0)
@@ -202,7 +219,7 @@ int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t 
 		if (r < 0)
 			return r;
 		session_init(&p->sess[id], &p->env, t, id,
-			     now + (int64_t)((double)c->interval * i / count));
+			     now + phase + (int64_t)((double)c->interval * i / count));
 		t->sess[t->n_sess++] = id;
 	}
 	return 0;
