@@ -153,7 +153,7 @@ if unshare -n true 2>/dev/null; then
 	stop_mconnd
 	stop_pid "$(cat "$T/ns.pid")"
 else
-	say "skip: ports (cannot create a network namespace here)"
+	skip_part "ports: a network namespace (unshare -n)"
 fi
 
 # --- The echo server killed and restarted again and again ---------------------------
