@@ -68,11 +68,26 @@ skip_part() {
 	echo "SKIP: $MCONN_TEST: $*"
 }
 
-# check DESCRIPTION COMMAND...: one assertion.
+# netns_missing: nothing when this process can make a network namespace, bring its
+# loopback up (CAP_NET_ADMIN) and write its /proc/sys/net (not mounted read-only, as
+# in a container); else what is missing, for skip.
+netns_missing() {
+	r=/proc/sys/net/ipv4/ip_local_port_range
+	if ! unshare -n true 2>/dev/null; then
+		echo "a network namespace (unshare -n: $(unshare -n true 2>&1 | head -n 1))"
+	elif ! unshare -n ip link set lo up 2>/dev/null; then
+		echo "CAP_NET_ADMIN (ip link set lo up in a network namespace of our own)"
+	elif ! unshare -n sh -c "cat $r >$r" 2>/dev/null; then
+		echo "a writable /proc/sys ($r in a network namespace of our own)"
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one assertion; returns 1 when it failed, so that
+# 'check ... || show_why' can add what a person needs to see.
 check() {
 	d=$1
 	shift
-	if "$@"; then ok "$d"; else fail "$d"; fi
+	if "$@"; then ok "$d"; else fail "$d"; return 1; fi
 }
 
 # wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
