@@ -153,6 +153,9 @@ unsigned config_target_diff(const struct target_conf *a, const struct target_con
 /* Return the key name of one CHG_* bit. */
 const char *config_change_name(unsigned bit);
 
+/* Write the value t has for one CHG_* key, as the file would say it, into out. */
+char *config_change_value(const struct target_conf *t, unsigned bit, char *out, size_t n);
+
 /* Write the names of the keys in bits, comma-separated, into out. */
 char *config_changes_format(unsigned bits, char *out, size_t n);
 

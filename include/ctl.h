@@ -7,11 +7,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "loop.h"
 #include "proto.h"
-#include "sockio.h"
 #include "util.h"
 
-struct daemon;
+struct ctl_client;
+
+/* Run one request line of len bytes (a NUL after them) and append the whole framed
+ * reply to out. */
+typedef void (*ctl_dispatch_fn)(void *owner, const struct ctl_client *c, char *line, size_t len,
+				struct buf *out);
 
 #define CTL_MAX_CLIENTS 64
 /* Requests one client may have answered per loop turn before others get a go. */
@@ -22,9 +27,10 @@ struct daemon;
 #define CTL_EVICT_GRACE (1 * NSEC_PER_SEC)
 
 /* epoll data for the listening socket and for client slot i in its generation g: a
- * slot closed and reused within one epoll batch does not get its old events. */
-#define CTL_EVDATA_LISTEN (EVDATA_OTHER | 1u)
-#define CTL_EVDATA_CLIENT(i, g) (EVDATA_OTHER | 0x100u | (uint64_t)(i) | ((uint64_t)(g) << 16))
+ * slot closed and reused within one epoll batch does not get its old events. These
+ * live in the control server's own epoll set, nested in the loop's. */
+#define CTL_EVDATA_LISTEN (LOOP_DATA_HANDLE | 1u)
+#define CTL_EVDATA_CLIENT(i, g) (LOOP_DATA_HANDLE | 0x100u | (uint64_t)(i) | ((uint64_t)(g) << 16))
 
 struct ctl_client {
 	int fd;
@@ -45,8 +51,16 @@ struct ctl_client {
 
 struct ctl_server {
 	int listen_fd;
-	/* The epoll instance the listener and the clients are registered with. */
+	/* The epoll instance the listener and the clients are registered with, itself a
+	 * handle (slot) of the loop. */
 	int epfd;
+	struct loop *loop;
+	int slot;
+	int64_t next_sweep;
+	/* The loop turn in which the pending clients were left over. */
+	uint64_t pending_turn;
+	ctl_dispatch_fn dispatch;
+	void *owner;
 	bool activated;
 	char *path;
 	uint32_t n_clients;
@@ -64,8 +78,10 @@ struct ctl_server {
  * others, and nothing but a socket is there. 0, or -errno with a message. */
 int ctl_check_path(const char *path, char *err, size_t errlen);
 
-/* Take a socket-activated listener or create path; returns 0 or -errno with a message. */
-int ctl_open(struct ctl_server *c, const char *path, int epfd, char *err, size_t errlen);
+/* Take a socket-activated listener or create path, and register with the loop;
+ * returns 0 or -errno with a message. Set dispatch and owner before the first turn. */
+int ctl_open(struct ctl_server *c, const char *path, struct loop *loop, char *err,
+	     size_t errlen);
 
 /* Give a socket we created its mode and group (gid -1: leave it); a socket passed by
  * systemd keeps what the .socket unit chose. 0, or -errno with a message. */
@@ -74,14 +90,14 @@ int ctl_set_access(struct ctl_server *c, unsigned mode, gid_t gid, char *err, si
 /* Close every client and the listener; unlinks the path unless socket-activated. */
 void ctl_close(struct ctl_server *c);
 
-/* Handle an epoll event whose data has EVDATA_OTHER set and belongs to the server. */
-void ctl_handle_event(struct daemon *d, uint64_t data, uint32_t events, int64_t now);
+/* Handle an event of the control set (the listener or a client). */
+void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now);
 
 /* Go on with clients that had more requests than one turn allows. */
-void ctl_run_pending(struct daemon *d, int64_t now);
+void ctl_run_pending(struct ctl_server *c, int64_t now);
 
 /* Drop clients idle for idle_timeout, or stalled (a reply not read, a request line
  * not finished) for io_timeout. */
-void ctl_sweep(struct daemon *d, int64_t now);
+void ctl_sweep(struct ctl_server *c, int64_t now);
 
 #endif

@@ -6,11 +6,10 @@
 
 struct buf;
 struct ctl_client;
-struct daemon;
 
-/* Run one request line of len bytes (a NUL after them) and append the whole framed
- * reply to out. */
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+/* Run one request line of len bytes (a NUL after them) for the daemon owner (a
+ * struct daemon) and append the whole framed reply to out: a ctl_dispatch_fn. */
+void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
 		     struct buf *out);
 
 #endif

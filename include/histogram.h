@@ -12,11 +12,17 @@
 #define HIST_WINDOW_SLOTS 6
 #define HIST_SLOT_NS (10LL * 1000000000LL)
 
-/* Counts since start. */
+/* The bounds the histograms are exported with (Prometheus le), in ns. */
+#define HIST_LE_N 17
+extern const int64_t hist_le_ns[HIST_LE_N];
+
+/* Counts since start. le[k] counts the values in (hist_le_ns[k-1], hist_le_ns[k]]
+ * exactly, as the log-linear buckets cannot (their edges are powers of two). */
 struct hist {
 	uint64_t count;
 	uint64_t sum;
 	int64_t max;
+	uint64_t le[HIST_LE_N];
 	uint64_t b[HIST_BUCKETS];
 };
 

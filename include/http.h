@@ -6,15 +6,13 @@
 
 #include <stdint.h>
 
-#include "sockio.h"
-
-struct daemon;
+struct buf;
 struct http_listener;
+struct loop;
 struct sockaddr_any;
 
-/* epoll data of MHD's epoll fd in the daemon's epoll set; daemon.c checks that it
- * differs from the signalfd's, the control listener's and the control set's. */
-#define HTTP_EVDATA (EVDATA_OTHER | 3u)
+/* Append the body of GET /metrics to out. */
+typedef void (*http_render_fn)(void *owner, struct buf *out);
 /* Connections served at once; more wait in the kernel's backlog. */
 #define HTTP_MAX_CLIENTS 16
 /* Memory one connection may use for its request (line, headers, body). */
@@ -30,20 +28,13 @@ struct http_stats {
 	uint64_t failed;
 };
 
-/* Listen on addr and add MHD to d's epoll set; 0, or -errno with a message in err. */
-int http_open(struct http_listener **ret, struct daemon *d, const struct sockaddr_any *addr,
-	      char *err, size_t errlen);
+/* Listen on addr and register MHD with the loop; GET /metrics answers with what
+ * render appends. 0, or -errno with a message in err. */
+int http_open(struct http_listener **ret, struct loop *loop, const struct sockaddr_any *addr,
+	      http_render_fn render, void *owner, char *err, size_t errlen);
 
 /* Stop the listener and close its sockets; http_close(NULL) does nothing. */
 void http_close(struct http_listener *h);
-
-/* Return the monotonic time by which http_run() must be called again even without an
- * event (a connection's timeout), or INT64_MAX. */
-int64_t http_next_due(struct http_listener *h, int64_t now);
-
-/* Let MHD accept, read, answer and time out what is ready; call on HTTP_EVDATA and
- * when http_next_due() has passed. */
-void http_run(struct http_listener *h);
 
 /* Return the address the listener is bound to, as "ADDR:PORT". */
 const char *http_address(const struct http_listener *h);

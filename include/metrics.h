@@ -7,27 +7,22 @@
 #include <stdint.h>
 
 struct buf;
-struct daemon;
+struct scrape_stats;
+struct view;
 
 /* The Content-Type of the exposition. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Upper bounds of the latency histograms' buckets, in nanoseconds, ascending. */
-extern const int64_t metrics_buckets_ns[];
-extern const size_t metrics_n_buckets;
-
-/* Append the exposition of d's state at now (monotonic ns) to out. Counters are the
- * counts since each target started; histograms are cumulative, from the log-linear
- * histograms: a log-linear bucket (1/32 of a power of two wide) counts under every
- * bound at or above its lowest value, so a value at a bound counts under it and one
- * at most 3 % above a bound may too. */
-void metrics_render(const struct daemon *d, int64_t now, struct buf *out);
+/* Append the exposition of v's state at now (monotonic ns) to out. Counters are the
+ * counts since each target started; histogram buckets are cumulative and exact: a
+ * value counts under every bound at or above it (counted per bound when recorded). */
+void metrics_render(const struct view *v, int64_t now, struct buf *out);
 
 /* Escape a label value into out (n bytes): backslash, double quote and newline, as
  * the format asks; returns the length written, cut to fit. */
 size_t metrics_label_escape(const char *v, char *out, size_t n);
 
-/* Render as metrics_render() does and account the time and size it took in d. */
-void metrics_scrape(struct daemon *d, struct buf *out);
+/* Render as metrics_render() does and account the time and size it took in acct. */
+void metrics_scrape(const struct view *v, struct scrape_stats *acct, struct buf *out);
 
 #endif

@@ -90,8 +90,9 @@ struct session_io {
 	/* Open a socket for s and start connecting: 0 connected, -EINPROGRESS, or -errno. */
 	int (*connect)(void *ctx, struct session *s, const struct target_conf *tc,
 		       enum io_phase *ret_phase);
-	/* Return the outcome of a connect to tc that was in progress: 0 or -errno. */
-	int (*connect_result)(void *ctx, int fd, const struct target_conf *tc);
+	/* Return the outcome of a connect to tc that was in progress, given the readiness
+	 * seen (SESS_READY_* bits): 0 or -errno. */
+	int (*connect_result)(void *ctx, int fd, const struct target_conf *tc, unsigned ready);
 	/* Send up to n bytes: the count sent or -errno (-EAGAIN when full). */
 	ssize_t (*send)(void *ctx, int fd, const void *p, size_t n);
 	/* Receive up to n bytes: the count, 0 at EOF, or -errno. */

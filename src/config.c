@@ -1033,16 +1033,41 @@ void config_errors_clear(struct config_errors *errs)
 	*errs = (struct config_errors){ 0 };
 }
 
-static const char *const change_names[_CHG_COUNT] = {
-	"address", "connections", "message", "interval", "connect_timeout", "timeout",
-	"backoff_max", "rise", "fall", "mode", "close", "source",
+/* How a changeable key's value is kept in struct target_conf. */
+enum change_kind {
+	CHK_UINT,     /* uint32_t */
+	CHK_DURATION, /* int64_t ns */
+	CHK_ENUM,     /* an enum, compared as an int */
+	CHK_OTHER,    /* compared and shown by code of its own below */
+};
+
+/* The keys a reload or `set` can change, one row per CHG_* bit in bit order: name,
+ * how the value is kept and where. The diff, the names and the values shown in
+ * status all come from here. */
+static const struct change_def {
+	const char *name;
+	enum change_kind kind;
+	size_t offset;
+} changes[_CHG_COUNT] = {
+	{ "address", CHK_OTHER, 0 },
+	{ "connections", CHK_UINT, offsetof(struct target_conf, connections) },
+	{ "message", CHK_OTHER, 0 },
+	{ "interval", CHK_DURATION, offsetof(struct target_conf, interval) },
+	{ "connect_timeout", CHK_DURATION, offsetof(struct target_conf, connect_timeout) },
+	{ "timeout", CHK_DURATION, offsetof(struct target_conf, timeout) },
+	{ "backoff_max", CHK_DURATION, offsetof(struct target_conf, backoff_max) },
+	{ "rise", CHK_UINT, offsetof(struct target_conf, rise) },
+	{ "fall", CHK_UINT, offsetof(struct target_conf, fall) },
+	{ "mode", CHK_ENUM, offsetof(struct target_conf, mode) },
+	{ "close", CHK_ENUM, offsetof(struct target_conf, close) },
+	{ "source", CHK_OTHER, 0 },
 };
 
 const char *config_change_name(unsigned bit)
 {
 	for (unsigned i = 0; i < _CHG_COUNT; i++)
 		if (bit == 1u << i)
-			return change_names[i];
+			return changes[i].name;
 	return "?";
 }
 
@@ -1053,7 +1078,7 @@ char *config_changes_format(unsigned bits, char *out, size_t n)
 	out[0] = '\0';
 	for (unsigned i = 0; i < _CHG_COUNT && o < n; i++)
 		if (bits & (1u << i))
-			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", change_names[i]);
+			o += (size_t)snprintf(out + o, n - o, "%s%s", o ? ", " : "", changes[i].name);
 	return out;
 }
 
@@ -1062,38 +1087,67 @@ static bool sockaddr_same(const struct sockaddr_any *a, const struct sockaddr_an
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+/* Compare the keys the table cannot: addresses and messages. */
+static bool change_other_differs(const struct target_conf *a, const struct target_conf *b,
+				 unsigned bit)
+{
+	switch (bit) {
+	case CHG_ADDRESS:
+		return !sockaddr_same(&a->addr, &b->addr) ||
+		       strcmp(a->address_text, b->address_text) != 0;
+	case CHG_MESSAGES:
+		return a->n_messages != b->n_messages || a->msg_bytes != b->msg_bytes ||
+		       memcmp(a->msg_end, b->msg_end, a->n_messages * sizeof(a->msg_end[0])) != 0 ||
+		       memcmp(a->msg, b->msg, a->msg_bytes) != 0;
+	case CHG_SOURCE:
+		return a->has_source != b->has_source ||
+		       (a->has_source && !sockaddr_same(&a->source, &b->source));
+	default:
+		return false;
+	}
+}
+
 unsigned config_target_diff(const struct target_conf *a, const struct target_conf *b)
 {
 	unsigned d = 0;
 
-	if (!sockaddr_same(&a->addr, &b->addr) || strcmp(a->address_text, b->address_text) != 0)
-		d |= CHG_ADDRESS;
-	if (a->connections != b->connections)
-		d |= CHG_CONNECTIONS;
-	if (a->n_messages != b->n_messages || a->msg_bytes != b->msg_bytes ||
-	    memcmp(a->msg_end, b->msg_end, a->n_messages * sizeof(a->msg_end[0])) != 0 ||
-	    memcmp(a->msg, b->msg, a->msg_bytes) != 0)
-		d |= CHG_MESSAGES;
-	if (a->interval != b->interval)
-		d |= CHG_INTERVAL;
-	if (a->connect_timeout != b->connect_timeout)
-		d |= CHG_CONNECT_TIMEOUT;
-	if (a->timeout != b->timeout)
-		d |= CHG_TIMEOUT;
-	if (a->backoff_max != b->backoff_max)
-		d |= CHG_BACKOFF_MAX;
-	if (a->rise != b->rise)
-		d |= CHG_RISE;
-	if (a->fall != b->fall)
-		d |= CHG_FALL;
-	if (a->mode != b->mode)
-		d |= CHG_MODE;
-	if (a->close != b->close)
-		d |= CHG_CLOSE;
-	if (a->has_source != b->has_source ||
-	    (a->has_source && !sockaddr_same(&a->source, &b->source)))
-		d |= CHG_SOURCE;
+	for (unsigned i = 0; i < _CHG_COUNT; i++) {
+		const struct change_def *c = &changes[i];
+		const char *pa = (const char *)a + c->offset, *pb = (const char *)b + c->offset;
+		bool differs;
+
+		switch (c->kind) {
+		case CHK_UINT: differs = *(const uint32_t *)pa != *(const uint32_t *)pb; break;
+		case CHK_DURATION: differs = *(const int64_t *)pa != *(const int64_t *)pb; break;
+		case CHK_ENUM: differs = *(const int *)pa != *(const int *)pb; break;
+		default: differs = change_other_differs(a, b, 1u << i); break;
+		}
+		if (differs)
+			d |= 1u << i;
+	}
 	return d;
+}
+
+char *config_change_value(const struct target_conf *t, unsigned bit, char *out, size_t n)
+{
+	for (unsigned i = 0; i < _CHG_COUNT; i++) {
+		const char *p = (const char *)t + changes[i].offset;
+
+		if (bit != 1u << i)
+			continue;
+		switch (changes[i].kind) {
+		case CHK_UINT: snprintf(out, n, "%u", *(const uint32_t *)p); return out;
+		case CHK_DURATION: return format_duration_exact(*(const int64_t *)p, out, n);
+		case CHK_ENUM:
+			snprintf(out, n, "%s", bit == CHG_MODE ? target_mode_name(t->mode)
+							       : close_mode_name(t->close));
+			return out;
+		default:
+			break;
+		}
+	}
+	snprintf(out, n, "?");
+	return out;
 }
 
 void config_target_free(struct target_conf *t)
@@ -1111,7 +1165,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 	size_t k;
 
 	for (unsigned i = 0; i < _CHG_COUNT; i++)
-		if (strcmp(change_names[i], key) == 0)
+		if (strcmp(changes[i].name, key) == 0)
 			bit = 1u << i;
 	if (!(bit & CHG_SETTABLE)) {
 		char names[128];

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "reconcile.h"
 #include "render.h"
+#include "pool.h"
 #include "target.h"
 
 struct ctl_request {
@@ -42,7 +43,7 @@ static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *
 static int lookup_target(struct daemon *d, const char *name, struct target **ret, char *err,
 			 size_t errlen)
 {
-	*ret = daemon_find_target(d, name);
+	*ret = pool_find_target(&d->pool, name);
 	if (*ret)
 		return 0;
 	snprintf(err, errlen, "no such target: %.64s", name);
@@ -53,10 +54,12 @@ static int cmd_status(struct daemon *d, const struct ctl_request *rq, struct buf
 		      char *err, size_t errlen)
 {
 	struct target *t = NULL;
+	struct view v;
 
 	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_status(d, t, rq->json, rq->now, out);
+	daemon_view(d, &v);
+	render_status(&v, t, rq->json, rq->now, out);
 	return 0;
 }
 
@@ -64,10 +67,12 @@ static int cmd_sessions(struct daemon *d, const struct ctl_request *rq, struct b
 			char *err, size_t errlen)
 {
 	struct target *t;
+	struct view v;
 
 	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_sessions(d, t, rq->json, rq->now, out);
+	daemon_view(d, &v);
+	render_sessions(&v, t, rq->json, rq->now, out);
 	return 0;
 }
 
@@ -75,10 +80,12 @@ static int cmd_stats(struct daemon *d, const struct ctl_request *rq, struct buf 
 		     char *err, size_t errlen)
 {
 	struct target *t = NULL;
+	struct view v;
 
 	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
 		return -ENOENT;
-	render_stats(d, t, rq->now, out);
+	daemon_view(d, &v);
+	render_stats(&v, t, rq->now, out);
 	return 0;
 }
 
@@ -88,7 +95,7 @@ static int cmd_metrics(struct daemon *d, const struct ctl_request *rq, struct bu
 	(void)rq;
 	(void)err;
 	(void)errlen;
-	metrics_scrape(d, out);
+	daemon_scrape(d, out);
 	return 0;
 }
 
@@ -304,9 +311,10 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	reply_error(out, start, err);
 }
 
-void ctlcmd_dispatch(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
 		     struct buf *out)
 {
+	struct daemon *d = owner;
 	char *argv[CTL_MAX_ARGS];
 	struct ctl_request rq = { .argv = argv, .now = now_ns() };
 	size_t start = out->len;

@@ -5,6 +5,33 @@
 #include "histogram.h"
 #include "util.h"
 
+#define US NSEC_PER_USEC
+#define MS NSEC_PER_MSEC
+#define SEC NSEC_PER_SEC
+
+/* From loopback (tens of microseconds) to slow WAN paths (seconds). */
+const int64_t hist_le_ns[HIST_LE_N] = {
+	50 * US, 100 * US, 250 * US, 500 * US, 1 * MS, 2500 * US, 5 * MS, 10 * MS, 25 * MS,
+	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
+};
+
+/* Return the first export bound at or above v, or HIST_LE_N when v is above them all:
+ * a binary search of five steps. */
+static uint32_t hist_le_of(int64_t v)
+{
+	uint32_t lo = 0, hi = HIST_LE_N;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (hist_le_ns[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 uint32_t hist_bucket_of(int64_t v)
 {
 	uint64_t u = v < 0 ? 0 : (uint64_t)v;
@@ -39,9 +66,14 @@ int64_t hist_bucket_high(uint32_t i)
 
 void hist_record(struct hist *h, int64_t v)
 {
+	uint32_t k;
+
 	if (v < 0)
 		v = 0;
 	h->b[hist_bucket_of(v)]++;
+	k = hist_le_of(v);
+	if (k < HIST_LE_N)
+		h->le[k]++;
 	h->count++;
 	h->sum += (uint64_t)v;
 	if (v > h->max)

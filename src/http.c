@@ -1,7 +1,7 @@
 /* The metrics HTTP listener. We open the listening socket ourselves (so errors name
  * the address and port 0 works), hand it to libmicrohttpd in external-select mode
- * with epoll, and put MHD's epoll fd into the daemon's epoll set: MHD never runs a
- * thread, it works only when the loop calls http_run(). */
+ * with epoll, and register MHD's epoll fd with the loop, its timeout as the handle's
+ * deadline: MHD never runs a thread, it works only when the loop calls it. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -14,18 +14,20 @@
 
 #include <microhttpd.h>
 
-#include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "parse.h"
 #include "proto.h"
 #include "util.h"
 
 struct http_listener {
-	struct daemon *d;
+	http_render_fn render;
+	void *owner;
+	struct loop *loop;
+	int slot;
 	struct MHD_Daemon *mhd;
-	int epfd;
 	int mhd_fd;
 	char address[80];
 	struct http_stats stats;
@@ -75,7 +77,7 @@ static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Co
 	struct buf out;
 
 	buf_init(&out, CTL_MAX_REPLY);
-	metrics_scrape(h->d, &out);
+	h->render(h->owner, &out);
 	if (out.overflow || !out.data) {
 		buf_free(&out);
 		h->stats.failed++;
@@ -150,10 +152,36 @@ static int http_listen_socket(const struct sockaddr_any *addr)
 	return fd;
 }
 
+/* The handle's deadline follows MHD's timeout (a connection's idle limit). */
+static void http_arm(struct http_listener *h, int64_t now)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+	int64_t due = INT64_MAX;
+
+	if (MHD_get_timeout(h->mhd, &ms) == MHD_YES &&
+	    ms <= (MHD_UNSIGNED_LONG_LONG)(INT64_MAX - now) / NSEC_PER_MSEC)
+		due = now + (int64_t)ms * NSEC_PER_MSEC;
+	loop_set_due(h->loop, h->slot, due);
+}
+
+/* Let MHD accept, read, answer and time out what is ready. */
+static void http_on_io(void *owner, uint32_t events, int64_t now)
+{
+	struct http_listener *h = owner;
+
+	(void)events;
+	(void)MHD_run(h->mhd);
+	http_arm(h, now);
+}
+
+static void http_on_due(void *owner, int64_t now)
+{
+	http_on_io(owner, 0, now);
+}
+
 static int http_start(struct http_listener *h, int fd)
 {
 	const union MHD_DaemonInfo *info;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = HTTP_EVDATA };
 	struct sockaddr_any bound = { .len = sizeof(bound.ss) };
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 
@@ -175,13 +203,15 @@ static int http_start(struct http_listener *h, int fd)
 	if (!info)
 		return -EIO;
 	h->mhd_fd = info->epoll_fd;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->mhd_fd, &ev) < 0)
-		return -errno;
+	h->slot = loop_add(h->loop, "metrics listener", h->mhd_fd, EPOLLIN, http_on_io, http_on_due, h);
+	if (h->slot < 0)
+		return h->slot;
+	http_arm(h, now_ns());
 	return 0;
 }
 
-int http_open(struct http_listener **ret, struct daemon *d, const struct sockaddr_any *addr,
-	      char *err, size_t errlen)
+int http_open(struct http_listener **ret, struct loop *loop, const struct sockaddr_any *addr,
+	      http_render_fn render, void *owner, char *err, size_t errlen)
 {
 	struct http_listener *h = calloc(1, sizeof(*h));
 	char text[80];
@@ -189,8 +219,10 @@ int http_open(struct http_listener **ret, struct daemon *d, const struct sockadd
 
 	if (!h)
 		return -ENOMEM;
-	h->d = d;
-	h->epfd = d->epfd;
+	h->render = render;
+	h->owner = owner;
+	h->loop = loop;
+	h->slot = -1;
 	h->mhd_fd = -1;
 	format_address(addr, text, sizeof(text));
 	fd = http_listen_socket(addr);
@@ -216,27 +248,10 @@ void http_close(struct http_listener *h)
 {
 	if (!h)
 		return;
-	if (h->mhd_fd >= 0)
-		(void)epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->mhd_fd, NULL);
+	loop_remove(h->loop, h->slot);
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
 	free(h);
-}
-
-int64_t http_next_due(struct http_listener *h, int64_t now)
-{
-	MHD_UNSIGNED_LONG_LONG ms;
-
-	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
-		return INT64_MAX;
-	if (ms > (MHD_UNSIGNED_LONG_LONG)(INT64_MAX - now) / NSEC_PER_MSEC)
-		return INT64_MAX;
-	return now + (int64_t)ms * NSEC_PER_MSEC;
-}
-
-void http_run(struct http_listener *h)
-{
-	(void)MHD_run(h->mhd);
 }
 
 const char *http_address(const struct http_listener *h)

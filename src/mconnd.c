@@ -1,16 +1,33 @@
 /* mconnd: options, configuration, control socket, run, teardown. Everything worth
  * testing lives in the other files. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "ctl.h"
+#include "ctlcmd.h"
 #include "daemon.h"
 #include "log.h"
 #include "proto.h"
+#include "reconcile.h"
 #include "util.h"
+
+/* SIGTERM and SIGINT stop the loop; SIGHUP reloads (a burst of them reloads once). */
+static void on_signal(void *owner, int signo)
+{
+	struct daemon *d = owner;
+
+	if (signo == SIGHUP) {
+		log_msg(LOG_NOTICE, "received SIGHUP, reloading %s", d->config_path);
+		daemon_reload(d, NULL);
+		return;
+	}
+	log_msg(LOG_NOTICE, "received SIG%s, stopping", sigabbrev_np(signo));
+	d->loop.stopping = true;
+}
 
 static void usage(FILE *f)
 {
@@ -43,6 +60,7 @@ static void print_errors(const struct config_errors *errs)
 
 int main(int argc, char **argv)
 {
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
 	static struct daemon d;
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct config_errors errs = { 0 };
@@ -101,14 +119,17 @@ int main(int argc, char **argv)
 	log_open(verbose ? LOG_DEBUG : cfg->log_level);
 	r = daemon_init(&d, cfg, path);
 	d.verbose = verbose;
+	if (r >= 0)
+		r = loop_signals(&d.loop, signals, on_signal, &d);
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
-	if (daemon_open_control(&d) < 0 || daemon_open_metrics(&d) < 0) {
+	if (daemon_open_control(&d, ctlcmd_dispatch, &d) < 0 || daemon_open_metrics(&d) < 0) {
 		daemon_free(&d);
 		return 1;
 	}
 	log_msg(LOG_NOTICE, "mconnd %s started: %zu target%s, %u session%s, control socket %s",
-		MCONN_VERSION, d.n_targets, plural_s(d.n_targets), d.n_sess, plural_s(d.n_sess),
+		MCONN_VERSION, d.pool.n_targets, plural_s(d.pool.n_targets), d.pool.n_sess,
+		plural_s(d.pool.n_sess),
 		d.ctl.activated ? "passed by systemd" : d.cfg->control_socket);
 	r = daemon_run(&d);
 	daemon_free(&d);

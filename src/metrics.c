@@ -7,28 +7,19 @@
 #include <string.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "pool.h"
+#include "view.h"
 #include "metrics.h"
 #include "proto.h"
 #include "target.h"
 #include "util.h"
 
-#define US NSEC_PER_USEC
-#define MS NSEC_PER_MSEC
-#define SEC NSEC_PER_SEC
-
-/* From loopback (tens of microseconds) to slow WAN paths (seconds). */
-const int64_t metrics_buckets_ns[] = {
-	50 * US, 100 * US, 250 * US, 500 * US, 1 * MS, 2500 * US, 5 * MS, 10 * MS, 25 * MS,
-	50 * MS, 100 * MS, 250 * MS, 500 * MS, 1 * SEC, 2500 * MS, 5 * SEC, 10 * SEC,
-};
-const size_t metrics_n_buckets = ELEMENTSOF(metrics_buckets_ns);
-/* The same bounds as the le label writes them, in seconds. */
+/* The histograms' export bounds (hist_le_ns) as the le label writes them, in seconds. */
 static const char *const bucket_le[] = {
 	"0.00005", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
 	"0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
-_Static_assert(ELEMENTSOF(bucket_le) == ELEMENTSOF(metrics_buckets_ns), "one le per bound");
+_Static_assert(ELEMENTSOF(bucket_le) == HIST_LE_N, "one le per bound");
 
 /* The labels of one target, escaped once per render. */
 struct labels {
@@ -112,20 +103,18 @@ static char *put_mem(char *p, const char *s, size_t n)
 	return p + n;
 }
 
-/* One histogram: fold the log-linear buckets into the fixed bounds, cumulatively. */
+/* One histogram: the exact counts under each bound, cumulatively. */
 static void render_histogram(struct buf *out, const char *name, const struct labels *l,
 			     const struct hist *h)
 {
 	size_t nlen = strlen(name);
 	uint64_t cum = 0;
-	uint32_t i = 0;
 	char prefix[sizeof(l->s) + 128];
 
-	for (size_t k = 0; k < metrics_n_buckets; k++) {
+	for (size_t k = 0; k < HIST_LE_N; k++) {
 		char *p = prefix;
 
-		for (; i < HIST_BUCKETS && hist_bucket_low(i) <= metrics_buckets_ns[k]; i++)
-			cum += h->b[i];
+		cum += h->le[k];
 		p = put_mem(p, name, nlen);
 		p = put_mem(p, "_bucket{", 8);
 		p = put_mem(p, l->s, l->len);
@@ -139,47 +128,47 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
 }
 
-static void render_health(const struct daemon *d, const struct labels *ls, struct buf *out)
+static void render_health(const struct view *v, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_target_up", "gauge",
 	       "1 when the target is up (rise consecutive good cycles) and not paused, else 0.");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		put(out, "mconn_target_up{%s} %d\n", ls[i].s,
-		    d->targets[i]->health == HEALTH_UP && !d->targets[i]->paused);
+		    v->pool->targets[i]->health == HEALTH_UP && !v->pool->targets[i]->paused);
 	family(out, "mconn_target_paused", "gauge",
 	       "1 while the target is paused (mconnctl pause): its sessions are stopped.");
-	for (size_t i = 0; i < d->n_targets; i++)
-		put(out, "mconn_target_paused{%s} %d\n", ls[i].s, d->targets[i]->paused);
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		put(out, "mconn_target_paused{%s} %d\n", ls[i].s, v->pool->targets[i]->paused);
 	family(out, "mconn_target_state", "gauge", "1 for the target's current health state.");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		for (int h = 0; h < _HEALTH_MAX; h++)
 			put(out, "mconn_target_state{%s,state=\"%s\"} %d\n", ls[i].s,
-			    health_state_name(h), d->targets[i]->health == (enum health_state)h);
+			    health_state_name(h), v->pool->targets[i]->health == (enum health_state)h);
 	family(out, "mconn_health_changes_total", "counter",
 	       "Changes of the target's health state (unknown, up, down).");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		put(out, "mconn_health_changes_total{%s} %llu\n", ls[i].s,
-		    (unsigned long long)d->targets[i]->health_changes);
+		    (unsigned long long)v->pool->targets[i]->health_changes);
 }
 
-static void render_sessions(const struct daemon *d, const struct labels *ls, struct buf *out)
+static void render_sessions(const struct view *v, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_sessions", "gauge", "Echo sessions the target runs.");
-	for (size_t i = 0; i < d->n_targets; i++)
-		put(out, "mconn_sessions{%s} %u\n", ls[i].s, d->targets[i]->n_sess);
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		put(out, "mconn_sessions{%s} %u\n", ls[i].s, v->pool->targets[i]->n_sess);
 	family(out, "mconn_sessions_active", "gauge",
 	       "Sessions with a connection open or a connect in progress.");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		put(out, "mconn_sessions_active{%s} %u\n", ls[i].s,
-		    daemon_target_active(d, d->targets[i]));
+		    pool_target_active(v->pool, v->pool->targets[i]));
 }
 
-static void render_cycles(const struct daemon *d, const struct labels *ls, struct buf *out)
+static void render_cycles(const struct view *v, const struct labels *ls, struct buf *out)
 {
 	family(out, "mconn_cycles_total", "counter",
 	       "Finished echo cycles by result: ok or the failure class.");
-	for (size_t i = 0; i < d->n_targets; i++) {
-		const struct target *t = d->targets[i];
+	for (size_t i = 0; i < v->pool->n_targets; i++) {
+		const struct target *t = v->pool->targets[i];
 
 		put(out, "mconn_cycles_total{%s,result=\"ok\"} %llu\n", ls[i].s,
 		    (unsigned long long)t->cycles_ok);
@@ -189,63 +178,63 @@ static void render_cycles(const struct daemon *d, const struct labels *ls, struc
 	}
 	family(out, "mconn_cycle_duration_seconds", "histogram",
 	       "Time of a good cycle from connect start to the last echoed byte.");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		render_histogram(out, "mconn_cycle_duration_seconds", &ls[i],
-				 &d->targets[i]->cycle_lat.total);
+				 &v->pool->targets[i]->cycle_lat.total);
 	family(out, "mconn_connect_duration_seconds", "histogram",
 	       "Time to establish the connection, in good cycles that connected.");
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < v->pool->n_targets; i++)
 		render_histogram(out, "mconn_connect_duration_seconds", &ls[i],
-				 &d->targets[i]->connect_lat.total);
+				 &v->pool->targets[i]->connect_lat.total);
 }
 
-static void render_process(const struct daemon *d, struct buf *out)
+static void render_process(const struct view *v, struct buf *out)
 {
 	family(out, "mconn_build_info", "gauge", "Always 1; the version of mconnd in a label.");
 	put(out, "mconn_build_info{version=\"%s\"} 1\n", MCONN_VERSION);
 	family(out, "mconn_start_time_seconds", "gauge",
 	       "When mconnd started, in seconds since the Unix epoch.");
-	put(out, "mconn_start_time_seconds %.3f\n", (double)d->start_wall / 1e9);
+	put(out, "mconn_start_time_seconds %.3f\n", (double)v->start_wall / 1e9);
 	family(out, "mconn_config_reloads_total", "counter",
 	       "Reloads of the configuration (mconnctl reload, SIGHUP) by result.");
 	put(out, "mconn_config_reloads_total{result=\"ok\"} %llu\n",
-	    (unsigned long long)d->reloads_ok);
+	    (unsigned long long)v->reload->ok);
 	put(out, "mconn_config_reloads_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)d->reloads_failed);
+	    (unsigned long long)v->reload->failed);
 	family(out, "mconn_config_last_reload_successful", "gauge",
 	       "0 when the last reload was refused (the previous configuration runs on), else 1.");
 	put(out, "mconn_config_last_reload_successful %d\n",
-	    d->reloads_ok + d->reloads_failed == 0 || d->last_reload_ok);
+	    v->reload->ok + v->reload->failed == 0 || v->reload->last_ok);
 }
 
-void metrics_render(const struct daemon *d, int64_t now, struct buf *out)
+void metrics_render(const struct view *v, int64_t now, struct buf *out)
 {
-	struct labels *ls = calloc(MAX(d->n_targets, 1), sizeof(*ls));
+	struct labels *ls = calloc(MAX(v->pool->n_targets, 1), sizeof(*ls));
 
 	(void)now;
 	if (!ls) {
 		out->overflow = true;
 		return;
 	}
-	for (size_t i = 0; i < d->n_targets; i++)
-		labels_of(d->targets[i], &ls[i]);
-	render_process(d, out);
-	render_health(d, ls, out);
-	render_sessions(d, ls, out);
-	render_cycles(d, ls, out);
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		labels_of(v->pool->targets[i], &ls[i]);
+	render_process(v, out);
+	render_health(v, ls, out);
+	render_sessions(v, ls, out);
+	render_cycles(v, ls, out);
 	free(ls);
 }
 
-void metrics_scrape(struct daemon *d, struct buf *out)
+void metrics_scrape(const struct view *v, struct scrape_stats *acct, struct buf *out)
 {
 	int64_t start = now_ns(), took;
 	size_t before = out->len;
 
-	metrics_render(d, start, out);
+	metrics_render(v, start, out);
 	took = now_ns() - start;
-	d->scrape.renders++;
-	d->scrape.total_ns += took;
-	d->scrape.last_ns = took;
-	d->scrape.max_ns = MAX(d->scrape.max_ns, took);
-	d->scrape.last_bytes = out->len - before;
+	acct->renders++;
+	acct->total_ns += took;
+	acct->last_ns = took;
+	acct->max_ns = MAX(acct->max_ns, took);
+	acct->last_bytes = out->len - before;
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "pool.h"
 #include "reconcile.h"
 #include "target.h"
 
@@ -48,21 +49,21 @@ static int target_move(struct daemon *d, struct target *t, const struct target_c
 		       unsigned diff, int64_t now)
 {
 	if (diff & CHG_RESTART) {
-		daemon_retire_sessions(d, t, 0);
+		pool_retire_sessions(&d->pool, t, 0);
 		t->conf = nc;
 		t->generation++;
 		t->restart_changes = diff & CHG_RESTART;
 		t->reset_wall = wall_ns();
 		t->reset_mono = now;
 		target_reset_health(t, now);
-		return t->paused ? 0 : daemon_add_sessions(d, t, nc->connections, now);
+		return t->paused ? 0 : pool_add_sessions(&d->pool, t, nc->connections, now);
 	}
 	t->conf = nc;
 	if (t->paused)
 		return 0;
 	if (nc->connections < t->n_sess)
-		daemon_retire_sessions(d, t, nc->connections);
-	return daemon_add_sessions(d, t, nc->connections - t->n_sess, now);
+		pool_retire_sessions(&d->pool, t, nc->connections);
+	return pool_add_sessions(&d->pool, t, nc->connections - t->n_sess, now);
 }
 
 /* Total connections of the running targets if t had count of them. */
@@ -70,8 +71,8 @@ static uint64_t total_with(const struct daemon *d, const struct target *t, uint3
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < d->n_targets; i++)
-		n += d->targets[i] == t ? count : d->targets[i]->conf->connections;
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		n += d->pool.targets[i] == t ? count : d->pool.targets[i]->conf->connections;
 	return n;
 }
 
@@ -86,11 +87,11 @@ static void log_session_shortage(const struct target *t, int r)
  * so that what is left at the end is what the new configuration removed. */
 static struct target *take_target(struct daemon *d, const char *name)
 {
-	for (size_t k = 0; k < d->n_targets; k++) {
-		struct target *t = d->targets[k];
+	for (size_t k = 0; k < d->pool.n_targets; k++) {
+		struct target *t = d->pool.targets[k];
 
 		if (t && strcmp(t->conf->name, name) == 0) {
-			d->targets[k] = NULL;
+			d->pool.targets[k] = NULL;
 			return t;
 		}
 	}
@@ -165,7 +166,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 			t = target_new(tc, now);
 			if (!t)
 				abort();
-			log_session_shortage(t, daemon_add_sessions(d, t, tc->connections, now));
+			log_session_shortage(t, pool_add_sessions(&d->pool, t, tc->connections, now));
 			rep->added++;
 			report_line(rep, "added %s: %s, %u connection%s", tc->name, tc->address_text,
 				    tc->connections, plural_s(tc->connections));
@@ -186,19 +187,19 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		}
 		next[i] = t;
 	}
-	for (size_t k = 0; k < d->n_targets; k++) {
-		struct target *t = d->targets[k];
+	for (size_t k = 0; k < d->pool.n_targets; k++) {
+		struct target *t = d->pool.targets[k];
 
 		if (!t)
 			continue;
 		rep->removed++;
 		report_line(rep, "removed %s", t->conf->name);
-		daemon_retire_sessions(d, t, 0);
+		pool_retire_sessions(&d->pool, t, 0);
 		target_free(t);
 	}
-	free(d->targets);
-	d->targets = next;
-	d->n_targets = nc->n_targets;
+	free(d->pool.targets);
+	d->pool.targets = next;
+	d->pool.n_targets = nc->n_targets;
 	report_daemon_changes(old, nc, rep);
 	keep_start_value(&old->control_socket, &nc->control_socket, "control_socket", "(none)", rep);
 	if (keep_start_value(&old->metrics_listen_text, &nc->metrics_listen_text,
@@ -229,15 +230,15 @@ static void notify_reloading(int64_t now)
 
 static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t now)
 {
-	d->last_reload_ok = ok;
-	d->last_reload_wall = wall_ns();
-	d->last_reload_mono = now;
-	snprintf(d->last_reload_msg, sizeof(d->last_reload_msg), "%.*s",
-		 (int)sizeof(d->last_reload_msg) - 1, msg);
+	d->reload.last_ok = ok;
+	d->reload.last_wall = wall_ns();
+	d->reload.last_mono = now;
+	snprintf(d->reload.last_msg, sizeof(d->reload.last_msg), "%.*s",
+		 (int)sizeof(d->reload.last_msg) - 1, msg);
 	if (ok)
-		d->reloads_ok++;
+		d->reload.ok++;
 	else
-		d->reloads_failed++;
+		d->reload.failed++;
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);
 }
@@ -250,7 +251,6 @@ int daemon_reload(struct daemon *d, struct buf *out)
 	struct config *nc;
 	char line[600];
 
-	d->reload_requested = false;
 	notify_reloading(now);
 	if (config_load(d->config_path, true, &nc, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++) {
@@ -314,7 +314,7 @@ bool daemon_pause(struct daemon *d, struct target *t)
 {
 	if (t->paused)
 		return false;
-	daemon_retire_sessions(d, t, 0);
+	pool_retire_sessions(&d->pool, t, 0);
 	t->paused = true;
 	log_target(LOG_NOTICE, t->conf, "paused", NULL, NULL, "target %s paused: %u session%s closed",
 		   t->conf->name, t->conf->connections, plural_s(t->conf->connections));
@@ -329,7 +329,7 @@ bool daemon_resume(struct daemon *d, struct target *t)
 		return false;
 	t->paused = false;
 	target_reset_health(t, now);
-	log_session_shortage(t, daemon_add_sessions(d, t, t->conf->connections, now));
+	log_session_shortage(t, pool_add_sessions(&d->pool, t, t->conf->connections, now));
 	log_target(LOG_NOTICE, t->conf, "unknown", NULL, NULL, "target %s resumed: %u session%s",
 		   t->conf->name, t->n_sess, plural_s(t->n_sess));
 	return true;

@@ -6,31 +6,34 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "ctl.h"
 #include "http.h"
+#include "loop.h"
+#include "pool.h"
+#include "view.h"
 #include "proto.h"
 #include "render.h"
 #include "target.h"
 #include "util.h"
 
-static size_t render_name_width(const struct daemon *d, const struct target *only)
+static size_t render_name_width(const struct view *v, const struct target *only)
 {
 	size_t w = 6;
 
-	for (size_t i = 0; i < d->n_targets; i++)
-		if (!only || d->targets[i] == only)
-			w = MAX(w, strlen(d->targets[i]->conf->name));
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		if (!only || v->pool->targets[i] == only)
+			w = MAX(w, strlen(v->pool->targets[i]->conf->name));
 	return w;
 }
 
 /* The ADDRESS column is as wide as the longest address shown, like TARGET. */
-static int render_address_width(const struct daemon *d, const struct target *only)
+static int render_address_width(const struct view *v, const struct target *only)
 {
 	size_t w = 22;
 
-	for (size_t i = 0; i < d->n_targets; i++)
-		if (!only || d->targets[i] == only)
-			w = MAX(w, strlen(d->targets[i]->conf->address_text));
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		if (!only || v->pool->targets[i] == only)
+			w = MAX(w, strlen(v->pool->targets[i]->conf->address_text));
 	return (int)w;
 }
 
@@ -78,22 +81,6 @@ static void render_errors_text(const struct target *t, int64_t now, struct buf *
 		   format_duration(now - t->last_error_at, ago, sizeof(ago)));
 }
 
-/* The value a target has for one CHG_* key, as the file would say it. */
-static const char *render_conf_value(const struct target_conf *c, unsigned bit, char *out,
-				     size_t n)
-{
-	switch (bit) {
-	case CHG_CONNECTIONS: snprintf(out, n, "%u", c->connections); break;
-	case CHG_INTERVAL: format_duration_exact(c->interval, out, n); break;
-	case CHG_CONNECT_TIMEOUT: format_duration_exact(c->connect_timeout, out, n); break;
-	case CHG_TIMEOUT: format_duration_exact(c->timeout, out, n); break;
-	case CHG_RISE: snprintf(out, n, "%u", c->rise); break;
-	case CHG_FALL: snprintf(out, n, "%u", c->fall); break;
-	default: snprintf(out, n, "?"); break;
-	}
-	return out;
-}
-
 /* Lines under a target's row for what was changed at run time and restarts. */
 static void render_changes_text(const struct target *t, int64_t now, struct buf *out)
 {
@@ -106,7 +93,7 @@ static void render_changes_text(const struct target *t, int64_t now, struct buf 
 			if (!(t->runtime_set & (1u << i)))
 				continue;
 			buf_printf(out, "%s %s %s", sep, config_change_name(1u << i),
-				   render_conf_value(t->conf, 1u << i, v, sizeof(v)));
+				   config_change_value(t->conf, 1u << i, v, sizeof(v)));
 			sep = ",";
 		}
 		buf_printf(out, "\n");
@@ -117,7 +104,7 @@ static void render_changes_text(const struct target *t, int64_t now, struct buf 
 			   config_changes_format(t->restart_changes, what, sizeof(what)));
 }
 
-static void render_target_text(const struct daemon *d, const struct target *t, int w,
+static void render_target_text(const struct view *v, const struct target *t, int w,
 			       int aw, int64_t now, struct buf *out)
 {
 	struct latency_summary ls;
@@ -127,36 +114,36 @@ static void render_target_text(const struct daemon *d, const struct target *t, i
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6u %6u %10llu %8llu %8s %8s\n", w, t->conf->name,
 		   aw, t->conf->address_text, t->paused ? "paused" : health_state_name(t->health),
 		   target_mode_name(t->conf->mode), t->conf->connections,
-		   daemon_target_active(d, t), (unsigned long long)t->cycles_ok,
+		   pool_target_active(v->pool, t), (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
 		   format_duration(ls.p99, p99, sizeof(p99)));
 	render_errors_text(t, now, out);
 	render_changes_text(t, now, out);
 }
 
-static void render_status_text(const struct daemon *d, const struct target *only, int64_t now,
+static void render_status_text(const struct view *v, const struct target *only, int64_t now,
 			       struct buf *out)
 {
-	int w = (int)render_name_width(d, only), aw = render_address_width(d, only);
+	int w = (int)render_name_width(v, only), aw = render_address_width(v, only);
 	char up[32];
 
 	buf_printf(out, "mconnd %s, pid %d, up %s, %zu target%s, %u session%s, config %s\n",
-		   MCONN_VERSION, (int)getpid(), format_duration(now - d->start_mono, up, sizeof(up)),
-		   d->n_targets, plural_s(d->n_targets), d->n_sess, plural_s(d->n_sess),
-		   d->config_path);
-	if (d->reloads_ok + d->reloads_failed) {
+		   MCONN_VERSION, (int)getpid(), format_duration(now - v->start_mono, up, sizeof(up)),
+		   v->pool->n_targets, plural_s(v->pool->n_targets), v->pool->n_sess, plural_s(v->pool->n_sess),
+		   v->config_path);
+	if (v->reload->ok + v->reload->failed) {
 		char ago[32];
 
 		buf_printf(out, "reloads: %llu ok, %llu failed; last %s ago: %s\n",
-			   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed,
-			   format_duration(now - d->last_reload_mono, ago, sizeof(ago)),
-			   d->last_reload_msg);
+			   (unsigned long long)v->reload->ok, (unsigned long long)v->reload->failed,
+			   format_duration(now - v->reload->last_mono, ago, sizeof(ago)),
+			   v->reload->last_msg);
 	}
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
-	for (size_t i = 0; i < d->n_targets; i++)
-		if (!only || d->targets[i] == only)
-			render_target_text(d, d->targets[i], w, aw, now, out);
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		if (!only || v->pool->targets[i] == only)
+			render_target_text(v, v->pool->targets[i], w, aw, now, out);
 }
 
 /* A duration in milliseconds as a JSON number, or null when unknown. */
@@ -196,7 +183,7 @@ static void render_json_changes(struct buf *out, unsigned bits)
 	buf_printf(out, "]");
 }
 
-static void render_target_json(const struct daemon *d, const struct target *t, int64_t now,
+static void render_target_json(const struct view *v, const struct target *t, int64_t now,
 			       struct buf *out)
 {
 	char detail[128], resolved[80];
@@ -226,7 +213,7 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 		   t->paused ? "paused" : health_state_name(t->health),
 		   (double)(now - t->health_since) / 1e9,
 		   (unsigned long long)t->health_changes, target_mode_name(c->mode),
-		   close_mode_name(c->close), c->connections, t->n_sess, daemon_target_active(d, t),
+		   close_mode_name(c->close), c->connections, t->n_sess, pool_target_active(v->pool, t),
 		   (double)c->interval / 1e6, (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
@@ -252,9 +239,9 @@ static void render_target_json(const struct daemon *d, const struct target *t, i
 }
 
 /* What serving metrics has cost: renders, their time and size, the HTTP listener. */
-static void render_metrics_json(const struct daemon *d, struct buf *out)
+static void render_metrics_json(const struct view *v, struct buf *out)
 {
-	const struct scrape_stats *s = &d->scrape;
+	const struct scrape_stats *s = v->scrape;
 	const struct http_stats *h;
 
 	buf_printf(out, "\"metrics\":{\"renders\":%llu,\"last_render_ms\":%.3f,"
@@ -262,64 +249,64 @@ static void render_metrics_json(const struct daemon *d, struct buf *out)
 		   "\"listen\":", (unsigned long long)s->renders, (double)s->last_ns / 1e6,
 		   s->renders ? (double)s->total_ns / 1e6 / (double)s->renders : 0.0,
 		   (double)s->max_ns / 1e6, s->last_bytes);
-	if (!d->http) {
+	if (!v->http) {
 		buf_printf(out, "null},");
 		return;
 	}
-	h = http_stats(d->http);
+	h = v->http;
 	buf_printf(out, "\"%s\",\"http_requests\":%llu,\"http_not_found\":%llu,"
-		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", http_address(d->http),
+		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", v->http_address,
 		   (unsigned long long)h->requests, (unsigned long long)h->not_found,
 		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
 }
 
-static void render_status_json(const struct daemon *d, const struct target *only, int64_t now,
+static void render_status_json(const struct view *v, const struct target *only, int64_t now,
 			       struct buf *out)
 {
 	const char *sep = "";
 
 	buf_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%.3f,\"config\":",
-		   MCONN_VERSION, (int)getpid(), (double)(now - d->start_mono) / 1e9);
-	buf_json_string(out, d->config_path, strlen(d->config_path));
+		   MCONN_VERSION, (int)getpid(), (double)(now - v->start_mono) / 1e9);
+	buf_json_string(out, v->config_path, strlen(v->config_path));
 	buf_printf(out, ",\"reload\":{\"ok\":%llu,\"failed\":%llu,\"last_at\":",
-		   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
-	if (d->last_reload_wall) {
-		buf_printf(out, "%.3f,\"last_ok\":%s,\"last_result\":", (double)d->last_reload_wall / 1e9,
-			   d->last_reload_ok ? "true" : "false");
-		buf_json_string(out, d->last_reload_msg, strlen(d->last_reload_msg));
+		   (unsigned long long)v->reload->ok, (unsigned long long)v->reload->failed);
+	if (v->reload->last_wall) {
+		buf_printf(out, "%.3f,\"last_ok\":%s,\"last_result\":", (double)v->reload->last_wall / 1e9,
+			   v->reload->last_ok ? "true" : "false");
+		buf_json_string(out, v->reload->last_msg, strlen(v->reload->last_msg));
 		buf_printf(out, "}");
 	} else {
 		buf_printf(out, "null,\"last_ok\":null,\"last_result\":null}");
 	}
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
 		   "\"timed_out\":%llu,\"evicted\":%llu},"
-		   "\"loop\":{", d->n_sess, d->ctl.n_clients,
-		   (unsigned long long)d->ctl.rejected_busy, (unsigned long long)d->ctl.timed_out,
-		   (unsigned long long)d->ctl.evicted);
-	render_json_latency(out, "lateness_ms", &d->lateness, 1, now);
+		   "\"loop\":{", v->pool->n_sess, v->ctl->n_clients,
+		   (unsigned long long)v->ctl->rejected_busy, (unsigned long long)v->ctl->timed_out,
+		   (unsigned long long)v->ctl->evicted);
+	render_json_latency(out, "lateness_ms", &v->pool->lateness, 1, now);
 	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
-		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)d->loop_turns,
-		   (unsigned long long)d->stale_events, (unsigned long long)d->unexpected_events,
-		   (unsigned long long)d->stalls, (double)d->stalled_ns / 1e9);
-	render_metrics_json(d, out);
+		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)v->loop->turns,
+		   (unsigned long long)v->pool->stale_events, (unsigned long long)v->pool->unexpected_events,
+		   (unsigned long long)v->loop->stalls, (double)v->loop->stalled_ns / 1e9);
+	render_metrics_json(v, out);
 	buf_printf(out, "\"targets\":[");
-	for (size_t i = 0; i < d->n_targets; i++) {
-		if (only && d->targets[i] != only)
+	for (size_t i = 0; i < v->pool->n_targets; i++) {
+		if (only && v->pool->targets[i] != only)
 			continue;
 		buf_printf(out, "%s", sep);
-		render_target_json(d, d->targets[i], now, out);
+		render_target_json(v, v->pool->targets[i], now, out);
 		sep = ",";
 	}
 	buf_printf(out, "]}\n");
 }
 
-void render_status(const struct daemon *d, const struct target *only, bool json, int64_t now,
+void render_status(const struct view *v, const struct target *only, bool json, int64_t now,
 		   struct buf *out)
 {
 	if (json)
-		render_status_json(d, only, now, out);
+		render_status_json(v, only, now, out);
 	else
-		render_status_text(d, only, now, out);
+		render_status_text(v, only, now, out);
 }
 
 static void render_session_row(const struct session *s, uint32_t i, bool json, const char *sep,
@@ -345,7 +332,7 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 		   format_duration(s->last_latency, lat, sizeof(lat)));
 }
 
-void render_sessions(const struct daemon *d, const struct target *t, bool json, int64_t now,
+void render_sessions(const struct view *v, const struct target *t, bool json, int64_t now,
 		     struct buf *out)
 {
 	(void)now;
@@ -358,12 +345,12 @@ void render_sessions(const struct daemon *d, const struct target *t, bool json, 
 			   "FAILED", "LAST", "LATENCY");
 	}
 	for (uint32_t i = 0; i < t->n_sess; i++)
-		render_session_row(&d->sess[t->sess[i]], i, json, i ? "," : "", out);
+		render_session_row(&v->pool->sess[t->sess[i]], i, json, i ? "," : "", out);
 	if (json)
 		buf_printf(out, "]}\n");
 }
 
-static void render_stats_target(const struct daemon *d, const struct target *t, int64_t now,
+static void render_stats_target(const struct view *v, const struct target *t, int64_t now,
 				struct buf *out)
 {
 	struct latency_summary ls;
@@ -372,7 +359,7 @@ static void render_stats_target(const struct daemon *d, const struct target *t, 
 	buf_printf(out, "target name=%s state=%s health=%s state_for_ns=%lld sessions=%u active=%u "
 		   "ok=%llu failed=%llu", t->conf->name,
 		   t->paused ? "paused" : health_state_name(t->health), health_state_name(t->health),
-		   (long long)(now - t->health_since), t->n_sess, daemon_target_active(d, t),
+		   (long long)(now - t->health_since), t->n_sess, pool_target_active(v->pool, t),
 		   (unsigned long long)t->cycles_ok, (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
 		buf_printf(out, " %s=%llu", session_error_name(e), (unsigned long long)t->errors[e]);
@@ -384,14 +371,14 @@ static void render_stats_target(const struct daemon *d, const struct target *t, 
 		   (long long)ls.p99);
 }
 
-void render_stats(const struct daemon *d, const struct target *only, int64_t now,
+void render_stats(const struct view *v, const struct target *only, int64_t now,
 		  struct buf *out)
 {
 	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u "
 		   "reloads_ok=%llu reloads_failed=%llu\n", MCONN_VERSION, (int)getpid(),
-		   (long long)(now - d->start_mono), d->n_targets, d->n_sess,
-		   (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
-	for (size_t i = 0; i < d->n_targets; i++)
-		if (!only || d->targets[i] == only)
-			render_stats_target(d, d->targets[i], now, out);
+		   (long long)(now - v->start_mono), v->pool->n_targets, v->pool->n_sess,
+		   (unsigned long long)v->reload->ok, (unsigned long long)v->reload->failed);
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		if (!only || v->pool->targets[i] == only)
+			render_stats_target(v, v->pool->targets[i], now, out);
 }

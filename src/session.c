@@ -248,7 +248,7 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 
 	if (!(s->ready & SESS_READY_OUT))
 		return;
-	r = env->io->connect_result(env->io_ctx, s->fd, s->target->conf);
+	r = env->io->connect_result(env->io_ctx, s->fd, s->target->conf, s->ready);
 	if (r < 0) {
 		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
 		return;

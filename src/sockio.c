@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "loop.h"
 #include "sockio.h"
 
 /* Bind to the configured source without picking a port, so connect() chooses one
@@ -27,7 +28,7 @@ static int sockio_bind_source(int fd, const struct target_conf *tc)
 	return 0;
 }
 
-void sockio_init(struct sockio *io, int epfd)
+void sockio_init(struct sockio *io, struct loop *loop)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
 	unsigned lo = 1, hi = 65535;
@@ -40,8 +41,8 @@ void sockio_init(struct sockio *io, int epfd)
 		}
 		fclose(f);
 	}
-	*io = (struct sockio){ .epfd = epfd, .max_open = UINT32_MAX, .port_lo = (uint16_t)lo,
-			       .port_hi = (uint16_t)hi, .ev_fd = -1 };
+	*io = (struct sockio){ .loop = loop, .max_open = UINT32_MAX, .port_lo = (uint16_t)lo,
+			       .port_hi = (uint16_t)hi };
 }
 
 static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
@@ -72,7 +73,6 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 			  enum io_phase *ret_phase)
 {
 	struct sockio *io = ctx;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET };
 	int one = 1, r, fd;
 
 	*ret_phase = PHASE_SOCKET;
@@ -89,12 +89,11 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 			goto fail;
 	}
 	s->gen++;
-	ev.data.u64 = evdata_session(s->id, s->gen);
 	*ret_phase = PHASE_SOCKET;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		r = -errno;
+	r = loop_add_bulk_fd(io->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+			     loop_data_session(s->id, s->gen));
+	if (r < 0)
 		goto fail;
-	}
 	*ret_phase = PHASE_CONNECT;
 	s->fd = fd;
 	io->open++;
@@ -113,13 +112,15 @@ fail:
 	return r;
 }
 
-static int sockio_connect_result(void *ctx, int fd, const struct target_conf *tc)
+static int sockio_connect_result(void *ctx, int fd, const struct target_conf *tc,
+				 unsigned ready)
 {
 	const struct sockio *io = ctx;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (io->ev_fd == fd && (io->ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == EPOLLOUT)
+	/* Writable with no error or hang-up flag: the connect succeeded, no SO_ERROR. */
+	if ((ready & (SESS_READY_OUT | SESS_READY_HUP)) == SESS_READY_OUT)
 		return sockio_check_self(io, fd, &tc->addr);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return -errno;
@@ -159,15 +160,12 @@ static void sockio_close(void *ctx, int fd, bool rst)
 
 static unsigned sockio_ready(void *ctx, int fd)
 {
-	struct sockio *io = ctx;
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
 	unsigned r = 0;
 
-	io->ev_fd = -1;
+	(void)ctx;
 	if (poll(&p, 1, 0) <= 0)
 		return 0;
-	io->ev_fd = fd;
-	io->ev = (uint32_t)p.revents;
 	if (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
 		r |= SESS_READY_IN;
 	if (p.revents & (POLLOUT | POLLHUP | POLLERR))

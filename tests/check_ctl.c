@@ -574,17 +574,17 @@ START_TEST(test_sweep_idle)
 	int64_t now = now_ns(), later = now + IDLE_TIMEOUT + SEC;
 	struct harness_rx rx = { 0 };
 
-	ctl_sweep(d, now + IDLE_TIMEOUT - SEC);
+	ctl_sweep(&d->ctl, now + IDLE_TIMEOUT - SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 0);
 	ck_assert_uint_eq(d->ctl.n_clients, 2);
 
 	HARNESS_SEND_STR(recent, "version\n");
-	ctl_handle_event(d, CTL_EVDATA_CLIENT(recent_slot, d->ctl.gen[recent_slot]), EPOLLIN,
+	ctl_handle_event(&d->ctl, CTL_EVDATA_CLIENT(recent_slot, d->ctl.gen[recent_slot]), EPOLLIN,
 			 later - SEC);
 	harness_rx_drain(recent, &rx);
 	ck_assert_str_eq(rx.data, VERSION_REPLY);
 
-	ctl_sweep(d, later);
+	ctl_sweep(&d->ctl, later);
 	ck_assert_uint_eq(d->ctl.timed_out, 1);
 	ck_assert_ptr_null(d->ctl.clients[idle_slot]);
 	ck_assert_ptr_nonnull(d->ctl.clients[recent_slot]);
@@ -609,11 +609,11 @@ START_TEST(test_sweep_partial_line)
 	HARNESS_TURN_UNTIL(d, held_bytes(part_slot) == 4);
 	now = now_ns();
 
-	ctl_sweep(d, now + IO_TIMEOUT - SEC);
+	ctl_sweep(&d->ctl, now + IO_TIMEOUT - SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 0);
 	ck_assert_ptr_nonnull(d->ctl.clients[part_slot]);
 
-	ctl_sweep(d, now + IO_TIMEOUT + SEC);
+	ctl_sweep(&d->ctl, now + IO_TIMEOUT + SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 1);
 	ck_assert_ptr_null(d->ctl.clients[part_slot]);
 	ck_assert_ptr_nonnull(d->ctl.clients[idle_slot]);
@@ -643,7 +643,7 @@ START_TEST(test_sweep_reading_with_pipelined_request)
 	now = cl->line_since + IO_TIMEOUT + SEC;
 	/* The reply moved a moment ago: the client reads, slowly but steadily. */
 	cl->last_active = now - SEC;
-	ctl_sweep(d, now);
+	ctl_sweep(&d->ctl, now);
 	ck_assert_uint_eq(d->ctl.timed_out, 0);
 	ck_assert_ptr_nonnull(d->ctl.clients[slot]);
 }
@@ -661,11 +661,11 @@ START_TEST(test_sweep_reply_pending)
 	ck_assert_int_eq(d->ctl.clients[stall_slot]->line_since, 0);
 	now = now_ns();
 
-	ctl_sweep(d, now + IO_TIMEOUT - SEC);
+	ctl_sweep(&d->ctl, now + IO_TIMEOUT - SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 0);
 	ck_assert_ptr_nonnull(d->ctl.clients[stall_slot]);
 
-	ctl_sweep(d, now + IO_TIMEOUT + SEC);
+	ctl_sweep(&d->ctl, now + IO_TIMEOUT + SEC);
 	ck_assert_uint_eq(d->ctl.timed_out, 1);
 	ck_assert_ptr_null(d->ctl.clients[stall_slot]);
 	ck_assert_ptr_nonnull(d->ctl.clients[idle_slot]);

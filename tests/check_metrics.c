@@ -39,9 +39,9 @@ static void daemon_setup(void)
 		 "[target \"b\"]\naddress = 127.0.0.1:%u\nconnections = 3\ninterval = 1h\n",
 		 harness.sock_path, harness.port, harness.port);
 	d = harness_daemon_start(text, harness.conf_path);
-	for (size_t i = 0; i < d->n_targets; i++)
-		for (uint32_t k = 0; k < d->targets[i]->n_sess; k++)
-			timer_set(&d->timers, d->targets[i]->sess[k], later);
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		for (uint32_t k = 0; k < d->pool.targets[i]->n_sess; k++)
+			timer_set(&d->loop.timers, d->pool.targets[i]->sess[k], later);
 	snprintf(labels_a, sizeof(labels_a), "target=\"a\",address=\"127.0.0.1:%u\"", harness.port);
 	buf_init(&out, CTL_MAX_REPLY);
 }
@@ -56,8 +56,11 @@ static void daemon_teardown(void)
 
 static const char *render(void)
 {
+	struct view v;
+
 	out.len = 0;
-	metrics_render(d, now_ns(), &out);
+	daemon_view(d, &v);
+	metrics_render(&v, now_ns(), &out);
 	ck_assert(!out.overflow);
 	return out.data;
 }
@@ -121,7 +124,7 @@ END_TEST
 /* Health, sessions and every result class show the targets' own values. */
 START_TEST(test_values)
 {
-	struct target *a = d->targets[0];
+	struct target *a = d->pool.targets[0];
 	char l[256];
 	const char *text;
 
@@ -168,14 +171,14 @@ START_TEST(test_reloads)
 	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"ok\"") == 0);
 	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"failed\"") == 0);
 	ck_assert(strstr(text, "\nmconn_config_last_reload_successful 1\n"));
-	d->reloads_ok = 3;
-	d->reloads_failed = 2;
-	d->last_reload_ok = false;
+	d->reload.ok = 3;
+	d->reload.failed = 2;
+	d->reload.last_ok = false;
 	text = render();
 	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"ok\"") == 3);
 	ck_assert(sample(text, "mconn_config_reloads_total", "result=\"failed\"") == 2);
 	ck_assert(strstr(text, "\nmconn_config_last_reload_successful 0\n"));
-	d->last_reload_ok = true;
+	d->reload.last_ok = true;
 	ck_assert(strstr(render(), "\nmconn_config_last_reload_successful 1\n"));
 }
 END_TEST
@@ -188,7 +191,7 @@ START_TEST(test_histogram)
 	static const char *const les[] = { "0.00005", "0.0001", "0.00025", "0.0005", "0.001",
 					   "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
 					   "0.25", "0.5", "1", "2.5", "5", "10" };
-	struct target *a = d->targets[0];
+	struct target *a = d->pool.targets[0];
 	int64_t now = now_ns();
 	const char *text;
 	char l[256];
@@ -199,9 +202,9 @@ START_TEST(test_histogram)
 		sum += (double)values[i] / 1e9;
 	}
 	text = render();
-	ck_assert_uint_eq(metrics_n_buckets, ELEMENTSOF(les));
-	for (size_t k = 0; k < metrics_n_buckets; k++) {
-		int64_t b = metrics_buckets_ns[k];
+	ck_assert_uint_eq(HIST_LE_N, ELEMENTSOF(les));
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		int64_t b = hist_le_ns[k];
 		double want = 0, got;
 
 		for (size_t i = 0; i < ELEMENTSOF(values); i++)
@@ -220,10 +223,56 @@ START_TEST(test_histogram)
 }
 END_TEST
 
+/* Every le count is exact: a value just below, at and just above each bound (and 3 %
+ * above, where a log-linear bucket used to be folded under the bound) counts under
+ * exactly the bounds at or above it. */
+START_TEST(test_histogram_exact_edges)
+{
+	static const int64_t offsets[] = { -1, 0, 1, 0 };
+	struct target *a = d->pool.targets[0];
+	int64_t now = now_ns(), recorded[4 * 17 + 1];
+	size_t n = 0;
+	const char *text;
+	char l[256], le[32];
+
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		for (size_t j = 0; j < ELEMENTSOF(offsets); j++) {
+			int64_t b = hist_le_ns[k];
+			int64_t v = j == 3 ? b + b / 33 : b + offsets[j];
+
+			ck_assert_uint_lt(n, ELEMENTSOF(recorded));
+			recorded[n++] = v;
+			latency_record(&a->cycle_lat, v, now);
+		}
+	}
+	text = render();
+	for (size_t k = 0; k < HIST_LE_N; k++) {
+		uint64_t want = 0;
+		double got;
+
+		for (size_t i = 0; i < n; i++)
+			want += recorded[i] <= hist_le_ns[k];
+		snprintf(le, sizeof(le), "%.9f", (double)hist_le_ns[k] / 1e9);
+		/* As the le label writes it: no trailing zeros, no trailing point. */
+		for (size_t e = strlen(le); e > 1 && (le[e - 1] == '0' || le[e - 1] == '.'); e--) {
+			bool point = le[e - 1] == '.';
+
+			le[e - 1] = '\0';
+			if (point)
+				break;
+		}
+		snprintf(l, sizeof(l), "%s,le=\"%s\"", labels_a, le);
+		got = sample(text, "mconn_cycle_duration_seconds_bucket", l);
+		ck_assert_msg(got == (double)want, "le=%s: %g, want %llu", le, got,
+			      (unsigned long long)want);
+	}
+}
+END_TEST
+
 /* Counters and buckets never go back as more cycles are counted. */
 START_TEST(test_monotonic)
 {
-	struct target *a = d->targets[0];
+	struct target *a = d->pool.targets[0];
 	struct session_result ok = { .err = SERR_NONE, .connect_ns = 40 * US };
 	struct health_change hc;
 	char l[256], prev_text[65536];
@@ -292,6 +341,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_reloads);
 	tcase_add_test(tc, test_histogram);
+	tcase_add_test(tc, test_histogram_exact_edges);
 	tcase_add_test(tc, test_monotonic);
 	tcase_add_test(tc, test_label_escape);
 	tcase_add_test(tc, test_command);

@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "pool.h"
 #include "histogram.h"
 #include "proto.h"
 #include "session.h"
@@ -75,9 +76,9 @@ static void sessions_hold(void)
 {
 	int64_t later = now_ns() + 3600 * SEC;
 
-	for (size_t i = 0; i < d->n_targets; i++)
-		for (uint32_t k = 0; k < d->targets[i]->n_sess; k++)
-			timer_set(&d->timers, d->targets[i]->sess[k], later);
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		for (uint32_t k = 0; k < d->pool.targets[i]->n_sess; k++)
+			timer_set(&d->loop.timers, d->pool.targets[i]->sess[k], later);
 }
 
 static void setup_before_cycles(void)
@@ -106,10 +107,10 @@ static void setup_odd_inputs(void)
 static void setup_after_refused(void)
 {
 	daemon_start("", harness.conf_path);
-	HARNESS_TURN_UNTIL(d, d->targets[0]->cycles_failed == 1 &&
-				      d->targets[1]->cycles_failed == 1 &&
-				      daemon_target_active(d, d->targets[0]) == 0 &&
-				      daemon_target_active(d, d->targets[1]) == 0 &&
+	HARNESS_TURN_UNTIL(d, d->pool.targets[0]->cycles_failed == 1 &&
+				      d->pool.targets[1]->cycles_failed == 1 &&
+				      pool_target_active(&d->pool, d->pool.targets[0]) == 0 &&
+				      pool_target_active(&d->pool, d->pool.targets[1]) == 0 &&
 				      d->ctl.n_clients == 1);
 }
 
@@ -661,7 +662,7 @@ START_TEST(test_status_counters)
 	static const unsigned want_a[] = { 0, 0, 3, 2, 0, 0, 0, 0 };
 	static const unsigned want_b[] = { 0, 0, 0, 0, 0, 1, 0, 0 };
 	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
-	struct target *a = daemon_find_target(d, NAME_A), *b = daemon_find_target(d, NAME_B);
+	struct target *a = pool_find_target(&d->pool, NAME_A), *b = pool_find_target(&d->pool, NAME_B);
 	int64_t now = now_ns();
 	char line[512], header[512], word[64], lat[512];
 	const char *status, *text;
@@ -832,8 +833,8 @@ static const char sessions_align[] = "rlrrrlr";
 START_TEST(test_sessions_text)
 {
 	static char reply[HARNESS_RX_MAX];
-	struct target *b = daemon_find_target(d, NAME_B);
-	struct session *s1 = &d->sess[b->sess[1]];
+	struct target *b = pool_find_target(&d->pool, NAME_B);
+	struct session *s1 = &d->pool.sess[b->sess[1]];
 	char header[512], line[512], word[64], idx[8];
 	const char *text;
 
@@ -899,8 +900,8 @@ START_TEST(test_sessions_json)
 	static const char *const keys[] = { "index", "state", "fd", "cycles_ok", "cycles_failed",
 					    "last_result", "last_latency_ms" };
 	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
-	struct target *b = daemon_find_target(d, NAME_B);
-	struct session *s1 = &d->sess[b->sess[1]];
+	struct target *b = pool_find_target(&d->pool, NAME_B);
+	struct session *s1 = &d->pool.sess[b->sess[1]];
 	const char *obj;
 
 	s1->cycles_ok = 4;

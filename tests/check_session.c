@@ -137,11 +137,12 @@ static int fake_connect(void *ctx, struct session *s, const struct target_conf *
 	return (int)st->ret;
 }
 
-static int fake_connect_result(void *ctx, int fd, const struct target_conf *tc)
+static int fake_connect_result(void *ctx, int fd, const struct target_conf *tc, unsigned ready)
 {
 	struct fix *f = ctx;
 	const struct step *st = step_next(f, OP_CONNECT_RESULT);
 
+	(void)ready;
 	fd_check_open(f, fd);
 	ck_assert_ptr_eq(tc, &f->conf);
 	return (int)st->ret;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctlcmd.h"
 #include "daemon.h"
 #include "proto.h"
 #include "ctlharness.h"
@@ -61,7 +62,7 @@ struct daemon *harness_daemon_start(const char *text, const char *path)
 	d = malloc(sizeof(*d));
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(daemon_init(d, cfg, path), 0);
-	ck_assert_int_eq(daemon_open_control(d), 0);
+	ck_assert_int_eq(daemon_open_control(d, ctlcmd_dispatch, d), 0);
 	return d;
 }
 

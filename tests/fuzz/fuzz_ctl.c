@@ -97,13 +97,13 @@ static struct daemon *fake_daemon_new(void)
 	FUZZ_ASSERT(d);
 	FUZZ_ASSERT(config_load_string(fuzz_conf, conf_path, false, &cfg, &errs) == 0);
 	FUZZ_ASSERT(daemon_init(d, cfg, conf_path) == 0);
-	for (size_t i = 0; i < d->n_targets; i++)
-		fake_history(d->targets[i], (unsigned)i, now);
-	for (uint32_t i = 0; i < d->cap_sess; i++) {
-		d->sess[i].cycles_ok = (uint64_t)i * 3;
-		d->sess[i].cycles_failed = i;
-		d->sess[i].last_result = (uint8_t)(i % _SERR_MAX);
-		d->sess[i].last_latency = (int64_t)i * 1000 - 1;
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		fake_history(d->pool.targets[i], (unsigned)i, now);
+	for (uint32_t i = 0; i < d->pool.cap_sess; i++) {
+		d->pool.sess[i].cycles_ok = (uint64_t)i * 3;
+		d->pool.sess[i].cycles_failed = i;
+		d->pool.sess[i].last_result = (uint8_t)(i % _SERR_MAX);
+		d->pool.sess[i].last_latency = (int64_t)i * 1000 - 1;
 	}
 	return d;
 }
