@@ -16,7 +16,7 @@ stop() {
 	[ -n "$echo_pid" ] && kill -TERM "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
 	rm -rf "$dir"
 }
-trap 'stop; exit 0' INT TERM
+trap 'stop; exit 0' INT TERM HUP PIPE
 trap stop EXIT
 
 sed "s|^control_socket = .*|control_socket = $sock|" conf/mconnd.conf >"$dir/mconnd.conf"
