@@ -41,7 +41,7 @@ esac
 # shellcheck disable=SC2086
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
 	awk '$NF == "installed" { print $1 }' || true)
-installed=" $(echo $installed) "
+installed=" $(printf '%s\n' "$installed" | tr '\n' ' ') "
 missing=""
 n=0
 for p in $PKGS; do
@@ -64,7 +64,8 @@ command -v apt-get >/dev/null 2>&1 || {
 	echo "deps: no apt-get here; install the equivalents of:$missing" >&2
 	exit 1
 }
-echo "deps: installing $n packages for the $set:$missing"
+s=s; [ "$n" = 1 ] && s=""
+echo "deps: installing $n package$s for the $set:$missing"
 log=$(mktemp /tmp/mconn-deps.XXXXXX)
 start=$(date +%s)
 # No questions, and no debconf warnings such as "delaying package configuration".
