@@ -47,7 +47,8 @@ for part in "$@"; do
 	printf '%-18s %-7s %5s s  %s\n' "$part" "$state" "$secs" "$counts" >>"$summary"
 	[ -z "$skips" ] || printf '%s\n' "$skips" | sed 's/^/    /' >>"$summary"
 	if [ "$state" = FAILED ]; then
-		grep -E 'FAIL|:[FE]:|[Ee]rror|^make: \*\*\*' "$log" | head -n 8 | sed 's/^/    /' >>"$summary"
+		# What failed: the tests' FAIL lines, Check's :F:/:E: lines, make's own error.
+		grep -E '^ *FAIL|FAILED|:[FE]:|^make: \*\*\*' "$log" | head -n 8 | sed 's/^/    /' >>"$summary"
 		echo "    (the whole output: $log)" >>"$summary"
 	fi
 done
