@@ -119,9 +119,10 @@ check-unit: $(UNIT_BIN)
 check-integration: $(PROGRAMS) | deps-test
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
+# The unit, integration and systemd (notify, activation) tests again, built with ASan and
+# UBSan; -k: the integration and systemd tests run also when a unit suite failed.
 check-asan:
-	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
+	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) -k --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
 check-valgrind: $(PROGRAMS) | deps-test
