@@ -39,7 +39,9 @@ PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
-ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+# WERROR=-Werror turns warnings into errors (check-warnings does).
+WERROR     ?=
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # Objects shared by mconnd and mconnctl.
@@ -66,7 +68,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	fuzz fuzz-build check-fuzz lint soak check-sd check-systemd bench scrape-cost
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -150,7 +152,7 @@ scrape-cost: $(PROGRAMS) | deps-test
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
 FUZZ_HARNESSES := parse config ctl
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
@@ -168,6 +170,20 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_OBJ)
 	$(call quiet,LD,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# No warning in any build: gcc and clang, plain and with ASan (the programs, the Check
+# suites, notifyrecv), and the fuzz harnesses, each with -Werror into build/warn-*.
+# CI runs it (.ci/run).
+check-warnings: | deps deps-test
+	@for cc in gcc clang; do for san in "" 1; do \
+		b=build/warn-$$cc$${san:+-asan}; echo "warnings: $$b (CC=$$cc$${san:+ SANITIZE=1})"; \
+		$(MAKE) -s --no-print-directory BUILD=$$b CC=$$cc SANITIZE=$$san \
+			CFLAGS="$${san:+-O1 -g}$${san:--O2 -g}" \
+			WERROR=-Werror all $$b/notifyrecv $(UNIT_TESTS:%=$$b/tests/check_%) || exit 1; \
+	done; done; \
+	echo "warnings: build/warn-fuzz (fuzz-build)"; \
+	$(MAKE) -s --no-print-directory BUILD=build/warn-fuzz WERROR=-Werror fuzz-build || exit 1; \
+	echo "warnings: none in 5 builds"
 
 # Each harness for FUZZ_SECONDS (default 60): fails on a crash, leak or timeout.
 fuzz: $(FUZZ_BIN)
