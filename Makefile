@@ -1,5 +1,5 @@
 # mconn: one plain GNU Makefile, no recursion into subdirectories.
-# Targets: all check install clean demo deps lint-man; see README.md.
+# Targets: all check install clean demo deps deps-test lint-man check-warnings; see README.md.
 # Quiet by default: one short line per compiled file (none under make -s);
 # V=1 shows the full compiler command lines.
 
