@@ -269,7 +269,8 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 # One line per step: what deps installs, the build, then the demo itself.
 demo: | deps
 	@start=$$(date +%s); \
-	$(MAKE) -s --no-print-directory -j$$(getconf _NPROCESSORS_ONLN) $(DEMO_PROGRAMS) || exit 1; \
+	$(MAKE) $(if $(filter 1,$(V)),,-s) --no-print-directory -j$$(getconf _NPROCESSORS_ONLN) \
+		$(DEMO_PROGRAMS) || exit 1; \
 	echo "build: $(DEMO_PROGRAMS) ($$(($$(date +%s) - start)) s; V=1 shows the compiler lines)"
 	@BUILD=$(BUILD) sh tests/demo.sh
 
