@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "parse.h"
+#include "resolve.h"
 
 /* Limits on what a configuration may ask for; documented in mconnd.conf(5). */
 #define CONFIG_MAX_TARGETS 1024
@@ -39,7 +40,9 @@ enum {
 	CHG_MODE = 1u << 9,
 	CHG_CLOSE = 1u << 10,
 	CHG_SOURCE = 1u << 11,
-	_CHG_COUNT = 12,
+	CHG_FAMILY = 1u << 12,
+	CHG_RESOLVE_EVERY = 1u << 13,
+	_CHG_COUNT = 14,
 };
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */
@@ -64,7 +67,13 @@ enum close_mode {
 struct target_conf {
 	char name[MCONN_NAME_MAX + 1];
 	char address_text[280];
+	/* The resolved address; len 0 while host still needs a look-up. */
 	struct sockaddr_any addr;
+	/* The name of address, empty when it is numeric, and its port. */
+	char host[256];
+	uint16_t port;
+	enum addr_family family;
+	int64_t resolve_every;
 	char source_text[64];
 	struct sockaddr_any source;
 	bool has_source;
@@ -86,7 +95,7 @@ struct target_conf {
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
-	unsigned key_line[24];
+	unsigned key_line[32];
 };
 
 struct config {
@@ -97,9 +106,13 @@ struct config {
 	char *control_group;
 	gid_t admin_gid;
 	gid_t control_gid;
+	/* Where the groups were named, for an error when they do not resolve. */
+	unsigned admin_group_line;
+	unsigned control_group_line;
 	unsigned control_mode;
 	int64_t control_idle_timeout;
 	int64_t control_io_timeout;
+	int64_t resolve_timeout;
 	int log_level;
 	char *metrics_listen_text;
 	struct sockaddr_any metrics_listen;
@@ -110,7 +123,7 @@ struct config {
 	size_t n_files;
 };
 
-/* No group configured, or not resolved (resolve = false). */
+/* No group configured, or not resolved yet (resolve = false). */
 #define CONFIG_NO_GID ((gid_t)-1)
 
 /* One problem found while loading, with where it was found. */
@@ -127,13 +140,46 @@ struct config_errors {
 	size_t dropped;
 };
 
-/* Read and validate path and the drop-in files its include names; on failure ret is untouched and errs says why. */
+/* Read and validate path and the drop-in files its include names; on failure ret is
+ * untouched and errs says why. With resolve, names and groups are looked up here,
+ * blocking (for tools and tests); without, they are left for config_lookups(). */
 int config_load(const char *path, bool resolve, struct config **ret, struct config_errors *errs);
 
 /* Parse a configuration held in memory, as if read from the file named name. The
  * include key is checked but no drop-in is read. */
 int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
 		       struct config_errors *errs);
+
+/* One name or group a loaded configuration still needs looked up. */
+struct config_lookup {
+	struct resolve_query q;
+	/* The target whose address it is, or NULL for a [daemon] group. */
+	struct target_conf *target;
+	const char *key;
+};
+
+/* List the look-ups c needs, each with deadline; *ret (free() it) may be NULL when
+ * none. Returns how many. */
+size_t config_lookups(struct config *c, int64_t deadline, struct config_lookup **ret);
+
+/* The query that resolves t's name, due by deadline. */
+void config_target_query(const struct target_conf *t, int64_t deadline, struct resolve_query *q);
+
+/* Store one answer in c, or add an error naming the file, line, key, target and name
+ * to errs. Returns 0 or the answer's error. */
+int config_lookup_apply(struct config *c, const struct config_lookup *l,
+			const struct resolve_answer *a, struct config_errors *errs);
+
+/* Look up every name and group of c through r, waiting for the answers at most
+ * resolve_timeout (for the start, before the loop runs). 0, or -EINVAL with errs. */
+int config_resolve(struct config *c, struct resolver *r, struct config_errors *errs);
+
+/* A copy of t whose resolved address is addr; free it with config_target_free(). */
+struct target_conf *config_target_with_address(const struct target_conf *t,
+					       const struct sockaddr_any *addr);
+
+/* Return the name of an address family setting ("any", "ipv4", "ipv6"). */
+const char *addr_family_name(enum addr_family f);
 
 /* Free a configuration; config_free(NULL) does nothing. */
 void config_free(struct config *c);

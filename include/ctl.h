@@ -25,6 +25,10 @@ typedef void (*ctl_dispatch_fn)(void *owner, const struct ctl_client *c, char *l
 #define CTL_OUTPUT_BUDGET (64u << 20)
 /* A client that has sent nothing yet is not evicted for a newcomer before this. */
 #define CTL_EVICT_GRACE (1 * NSEC_PER_SEC)
+/* The longest a deferred reply may take (a reload waits at most 60 s for names):
+ * until then its client is neither evicted nor timed out; past it the client gets
+ * "ERR no reply within 90s" and the ticket is void. */
+#define CTL_DEFER_MAX (90 * NSEC_PER_SEC)
 
 /* epoll data for the listening socket and for client slot i in its generation g: a
  * slot closed and reused within one epoll batch does not get its old events. These
@@ -44,6 +48,9 @@ struct ctl_client {
 	int64_t connected_at;
 	int64_t last_active;
 	int64_t line_since;
+	/* The ticket of the reply this client waits for (ctl_defer), or 0. */
+	uint64_t deferred;
+	int64_t deferred_at;
 	size_t in_len;
 	char in[CTL_MAX_LINE + 1];
 	struct buf out;
@@ -70,6 +77,7 @@ struct ctl_server {
 	uint64_t evicted;
 	int64_t idle_timeout;
 	int64_t io_timeout;
+	uint64_t last_ticket;
 	uint32_t gen[CTL_MAX_CLIENTS];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
@@ -89,6 +97,18 @@ int ctl_set_access(struct ctl_server *c, unsigned mode, gid_t gid, char *err, si
 
 /* Close every client and the listener; unlinks the path unless socket-activated. */
 void ctl_close(struct ctl_server *c);
+
+/* In a command handler: the reply to this client's request will come later, through
+ * ctl_complete(); returns the ticket for it (never 0). Until then the client gets no
+ * other reply (its further requests wait, in order), and it is neither evicted nor
+ * timed out for up to CTL_DEFER_MAX. */
+uint64_t ctl_defer(struct ctl_server *c, const struct ctl_client *cl);
+
+/* Give the deferred reply of ticket: len bytes, already framed ("OK\n...\n\n" or
+ * "ERR ...\n\n"), sent as the socket drains like any reply. Returns false when that
+ * client has gone (or the ticket ran out): the reply is dropped. Call it from a later
+ * loop turn, never from inside the handler that deferred. */
+bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len);
 
 /* Handle an event of the control set (the listener or a client). */
 void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now);

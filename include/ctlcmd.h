@@ -7,6 +7,11 @@
 struct buf;
 struct ctl_client;
 
+/* What a command handler returns when it has called ctl_defer() and will give the
+ * whole framed reply later through ctl_complete(): the dispatcher then writes nothing
+ * for this request. */
+#define CTLCMD_DEFERRED 1
+
 /* Run one request line of len bytes (a NUL after them) for the daemon owner (a
  * struct daemon) and append the whole framed reply to out: a ctl_dispatch_fn. */
 void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,

@@ -13,6 +13,8 @@
 
 struct config;
 struct http_listener;
+struct reload_job;
+struct resolver;
 
 /* Periodic work (status line, fd budget, idle control clients) runs this often. */
 #define DAEMON_TICK_NS NSEC_PER_SEC
@@ -24,6 +26,12 @@ struct daemon {
 	struct pool pool;
 	struct ctl_server ctl;
 	struct http_listener *http;
+	/* Looks names up off the loop (a handle); a reload waiting for its names. */
+	struct resolver *resolver;
+	int resolve_slot;
+	struct reload_job *reload_job;
+	/* Once a second: the resolve_every look-ups that are due (reconcile.c). */
+	int reresolve_slot;
 	struct scrape_stats scrape;
 	struct reload_stats reload;
 	bool verbose;
@@ -43,6 +51,12 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 
 /* Open the control socket, whose requests go to dispatch; 0 or -errno after logging. */
 int daemon_open_control(struct daemon *d, ctl_dispatch_fn dispatch, void *owner);
+
+/* Take over the resolver r and register it with the loop; 0 or -errno. */
+int daemon_open_resolver(struct daemon *d, struct resolver *r);
+
+/* Arm the resolver's deadline after queries were submitted or answered. */
+void daemon_resolver_arm(struct daemon *d);
 
 /* Start the metrics HTTP listener when metrics_listen is set; 0 or -errno after
  * logging why. */

@@ -29,6 +29,28 @@ int parse_escapes(const char *s, uint8_t *out, size_t cap, size_t *ret_len);
  * -EHOSTUNREACH: the name does not resolve; -EADDRNOTAVAIL: not a unicast address. */
 int parse_address(const char *s, bool resolve, struct sockaddr_any *ret);
 
+/* Which addresses of a name a target takes: the first of any family, or only IPv4 or
+ * IPv6 ones. */
+enum addr_family {
+	AFAM_ANY,
+	AFAM_IPV4,
+	AFAM_IPV6,
+	_AFAM_MAX,
+};
+
+/* Parse "host:port" or "[v6]:port" without resolving: 0 with ret for a numeric
+ * address, 1 with the name in host (hostcap bytes) and ret_port for one to look up;
+ * -EINVAL bad syntax, -EADDRNOTAVAIL not a unicast address. */
+int parse_address_host(const char *s, struct sockaddr_any *ret, char *host, size_t hostcap,
+		       uint16_t *ret_port);
+
+/* Return true for an address TCP can connect to: not unspecified, broadcast or
+ * multicast, also when written as IPv4-mapped IPv6. */
+bool address_is_unicast(const struct sockaddr_any *a);
+
+/* Set the port of an IPv4 or IPv6 address. */
+void address_set_port(struct sockaddr_any *a, uint16_t port);
+
 /* Parse a numeric "ADDR:PORT" or "[V6]:PORT" to listen on: any address, also the
  * wildcard, and a port from 0 (the kernel picks) to 65535. */
 int parse_listen(const char *s, struct sockaddr_any *ret);

@@ -12,6 +12,16 @@
 
 struct target_conf;
 
+/* Re-resolution of a target's name (resolve_every): the query in flight, when the
+ * next is due, and what failed. A failure keeps the address in use. */
+struct target_resolve {
+	uint64_t id;
+	int64_t next;
+	uint64_t failures;
+	int64_t error_at;
+	char error[200];
+};
+
 enum health_state {
 	HEALTH_UNKNOWN,
 	HEALTH_UP,
@@ -43,6 +53,7 @@ struct target {
 	int64_t reset_mono;
 	unsigned runtime_set;
 	struct target_conf *own_conf;
+	struct target_resolve resolve;
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;

@@ -69,6 +69,7 @@ struct parse_ctx {
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
+static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
 static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
 					   "notice", "info", "debug", NULL };
 
@@ -82,6 +83,11 @@ const char *target_mode_name(enum target_mode m)
 const char *close_mode_name(enum close_mode m)
 {
 	return m < _CLOSE_MAX ? close_names[m] : "?";
+}
+
+const char *addr_family_name(enum addr_family f)
+{
+	return f < _AFAM_MAX ? family_names[f] : "?";
 }
 
 static char *xstrdup(const char *s)
@@ -209,11 +215,7 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 			  sizeof(t->address_text) - 1);
 		return -EINVAL;
 	}
-	r = parse_address(value, ctx->resolve, field);
-	if (r == -EHOSTUNREACH) {
-		ctx_error(ctx, k->name, "cannot resolve the host in '%s'", value);
-		return r;
-	}
+	r = parse_address_host(value, field, t->host, sizeof(t->host), &t->port);
 	if (r == -EADDRNOTAVAIL) {
 		ctx_error(ctx, k->name, "'%s' is not a unicast address; expected one TCP can connect to",
 			  value);
@@ -224,7 +226,10 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 			  comment_hint(value));
 		return r;
 	}
+	if (r == 0)
+		t->host[0] = '\0';
 	snprintf(t->address_text, sizeof(t->address_text), "%s", value);
+	t->address_given = true;
 	return 0;
 }
 
@@ -387,6 +392,8 @@ static const struct key_def keys[] = {
 	  "an octal file mode from 0 to 0777, such as 0660" },
 	{ "control_group", SECT_DAEMON, key_group, D(control_group), 0, 0, NULL,
 	  "a group name or number" },
+	{ "resolve_timeout", SECT_DAEMON, key_duration, D(resolve_timeout), 100 * MS, 60 * SEC,
+	  NULL, NULL },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
 	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
 	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
@@ -402,6 +409,8 @@ static const struct key_def keys[] = {
 	{ "close", SECT_TARGET, key_enum, T(close), 0, 0, close_names, "fin or rst" },
 	{ "source", SECT_TARGET, key_source, T(source), 0, 0, NULL,
 	  "a numeric IPv4 or IPv6 address" },
+	{ "family", SECT_TARGET, key_enum, T(family), 0, 0, family_names, "any, ipv4 or ipv6" },
+	{ "resolve_every", SECT_TARGET, key_duration, T(resolve_every), 0, 86400 * SEC, NULL, NULL },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
@@ -487,6 +496,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 	t->backoff_max = 5 * SEC;
 	t->rise = 2;
 	t->fall = 3;
+	t->family = AFAM_ANY;
 	t->msg = malloc(sizeof(classic_messages) - 1);
 	if (!t->msg)
 		abort();
@@ -690,13 +700,23 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 		ctx_error(ctx, "source",
 			  "[target \"%s\"]: source %s is not of the address family of %s",
 			  t->name, t->source_text, t->address_text);
+	ctx->line = target_key_line(t, "family", "address");
+	if (t->family != AFAM_ANY && t->addr.len && !t->host[0] &&
+	    t->addr.ss.ss_family != (t->family == AFAM_IPV4 ? AF_INET : AF_INET6))
+		ctx_error(ctx, "family", "[target \"%s\"]: %s is not an %s address",
+			  t->name, t->address_text, t->family == AFAM_IPV4 ? "IPv4" : "IPv6");
+	ctx->line = target_key_line(t, "resolve_every", "address");
+	if (t->resolve_every > 0 && t->resolve_every < SEC)
+		ctx_error(ctx, "resolve_every",
+			  "[target \"%s\"]: out of range; expected 0 (never) or from 1s to 24h", t->name);
 }
 
-/* Find a group by name or number; CONFIG_NO_GID with an error when there is none. */
-static gid_t config_resolve_group(struct parse_ctx *ctx, const char *key, const char *name)
+/* Read a numeric group; a name is left for config_lookups() (CONFIG_NO_GID), with
+ * the line it was written on in *ret_line for the error should it not resolve. */
+static gid_t config_parse_gid(struct parse_ctx *ctx, const char *key, const char *name,
+			      unsigned *ret_line)
 {
-	char buf[4096], *end;
-	struct group gr, *res = NULL;
+	char *end;
 	unsigned long v;
 
 	if (!name)
@@ -705,14 +725,8 @@ static gid_t config_resolve_group(struct parse_ctx *ctx, const char *key, const 
 	v = strtoul(name, &end, 10);
 	if (*end == '\0' && !errno && v < CONFIG_NO_GID)
 		return (gid_t)v;
-	if (!ctx->resolve)
-		return CONFIG_NO_GID;
-	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res) {
-		ctx->line = ctx->daemon_line[key_index(key)];
-		ctx_error(ctx, key, "no such group '%s'", name);
-		return CONFIG_NO_GID;
-	}
-	return res->gr_gid;
+	*ret_line = ctx->daemon_line[key_index(key)];
+	return CONFIG_NO_GID;
 }
 
 /* Check the configuration as a whole: every target, and totals against limits. */
@@ -720,8 +734,9 @@ static void config_validate(struct parse_ctx *ctx)
 {
 	struct config *c = ctx->cfg;
 
-	c->admin_gid = config_resolve_group(ctx, "admin_group", c->admin_group);
-	c->control_gid = config_resolve_group(ctx, "control_group", c->control_group);
+	c->admin_gid = config_parse_gid(ctx, "admin_group", c->admin_group, &c->admin_group_line);
+	c->control_gid = config_parse_gid(ctx, "control_group", c->control_group,
+					  &c->control_group_line);
 
 	c->total_connections = 0;
 	for (size_t i = 0; i < c->n_targets; i++) {
@@ -746,6 +761,7 @@ static struct config *config_new(const char *path)
 	c->control_socket = xstrdup("/run/mconnd.sock");
 	c->control_idle_timeout = 60 * SEC;
 	c->control_io_timeout = 10 * SEC;
+	c->resolve_timeout = 5 * SEC;
 	c->log_level = 6;
 	c->control_mode = 0660;
 	c->admin_gid = c->control_gid = CONFIG_NO_GID;
@@ -788,10 +804,163 @@ static void config_parse_file(struct parse_ctx *ctx)
 	ctx->target = NULL;
 }
 
+void config_target_query(const struct target_conf *t, int64_t deadline, struct resolve_query *q)
+{
+	*q = (struct resolve_query){ .kind = RESOLVE_ADDRESS, .port = t->port, .family = t->family,
+				     .deadline = deadline };
+	/* With a source address, only an address of its family can be used. */
+	if (t->family == AFAM_ANY && t->has_source)
+		q->family = t->source.ss.ss_family == AF_INET ? AFAM_IPV4 : AFAM_IPV6;
+	memcpy(q->name, t->host, sizeof(q->name));
+}
+
+/* Add a group look-up to v when the group was given by name. */
+static size_t lookup_group(struct config_lookup *v, size_t n, const char *key, const char *name,
+			   gid_t gid, int64_t deadline)
+{
+	if (!name || gid != CONFIG_NO_GID)
+		return n;
+	v[n] = (struct config_lookup){ .q = { .kind = RESOLVE_GROUP, .deadline = deadline },
+				       .key = key };
+	snprintf(v[n].q.name, sizeof(v[n].q.name), "%s", name);
+	return n + 1;
+}
+
+size_t config_lookups(struct config *c, int64_t deadline, struct config_lookup **ret)
+{
+	struct config_lookup *v = calloc(c->n_targets + 2, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		abort();
+	n = lookup_group(v, n, "admin_group", c->admin_group, c->admin_gid, deadline);
+	n = lookup_group(v, n, "control_group", c->control_group, c->control_gid, deadline);
+	for (size_t i = 0; i < c->n_targets; i++) {
+		struct target_conf *t = c->targets[i];
+
+		if (!t->host[0])
+			continue;
+		v[n] = (struct config_lookup){ .target = t, .key = "address" };
+		config_target_query(t, deadline, &v[n].q);
+		n++;
+	}
+	if (n == 0) {
+		free(v);
+		v = NULL;
+	}
+	*ret = v;
+	return n;
+}
+
+/* Why a look-up failed, in words, into out. */
+static void lookup_reason(const struct config *c, const struct resolve_answer *a, char *out,
+			  size_t n)
+{
+	char d[32];
+
+	if (a->err == -ETIMEDOUT)
+		snprintf(out, n, "no answer within %s (resolve_timeout)",
+			 format_duration_exact(c->resolve_timeout, d, sizeof(d)));
+	else if (a->err == -EHOSTUNREACH)
+		snprintf(out, n, "no such name (%s)", a->msg);
+	else
+		snprintf(out, n, "%s", a->msg);
+}
+
+int config_lookup_apply(struct config *c, const struct config_lookup *l,
+			const struct resolve_answer *a, struct config_errors *errs)
+{
+	struct target_conf *t = l->target;
+	struct parse_ctx ctx = { .file = c->path, .errs = errs };
+	char why[200];
+
+	if (a->err == 0) {
+		if (t)
+			t->addr = a->addr;
+		else if (strcmp(l->key, "admin_group") == 0)
+			c->admin_gid = a->gid;
+		else
+			c->control_gid = a->gid;
+		return 0;
+	}
+	lookup_reason(c, a, why, sizeof(why));
+	if (!t) {
+		ctx.line = strcmp(l->key, "admin_group") == 0 ? c->admin_group_line
+							      : c->control_group_line;
+		if (a->err == -ENOENT)
+			ctx_error(&ctx, l->key, "no such group '%s'", l->q.name);
+		else
+			ctx_error(&ctx, l->key, "cannot look up group '%s': %s", l->q.name, why);
+		return a->err;
+	}
+	ctx.file = t->file;
+	ctx.line = t->key_line[key_index("address")];
+	ctx_error(&ctx, l->key, "[target \"%s\"]: cannot resolve '%s'%s%s: %s", t->name, l->q.name,
+		  l->q.family == AFAM_ANY ? "" : " to an address of family ",
+		  l->q.family == AFAM_ANY ? "" : addr_family_name(l->q.family), why);
+	return a->err;
+}
+
+/* Collects the answers of config_resolve(). */
+struct resolve_batch {
+	struct config *c;
+	struct config_lookup *v;
+	uint64_t *ids;
+	size_t n;
+	struct config_errors *errs;
+};
+
+static void batch_on_answer(void *owner, uint64_t id, const struct resolve_answer *a)
+{
+	struct resolve_batch *b = owner;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ids[i] == id)
+			config_lookup_apply(b->c, &b->v[i], a, b->errs);
+}
+
+int config_resolve(struct config *c, struct resolver *r, struct config_errors *errs)
+{
+	struct resolve_batch b = { .c = c, .errs = errs };
+	size_t before = errs->n + errs->dropped;
+
+	b.n = config_lookups(c, now_ns() + c->resolve_timeout, &b.v);
+	b.ids = calloc(b.n ? b.n : 1, sizeof(*b.ids));
+	if (!b.ids)
+		abort();
+	for (size_t i = 0; i < b.n; i++) {
+		struct resolve_answer busy = { .err = -EAGAIN, .msg = "the resolver is busy (queue full)" };
+
+		if (resolve_submit(r, &b.v[i].q, batch_on_answer, &b, &b.ids[i]) < 0)
+			config_lookup_apply(c, &b.v[i], &busy, errs);
+	}
+	resolve_wait(r);
+	free(b.ids);
+	free(b.v);
+	return errs->n + errs->dropped == before ? 0 : -EINVAL;
+}
+
+/* Look every name up now, on this thread (config_load's resolve). */
+static void config_resolve_blocking(struct config *c, struct config_errors *errs)
+{
+	struct config_lookup *v;
+	size_t n = config_lookups(c, INT64_MAX, &v);
+
+	for (size_t i = 0; i < n; i++) {
+		struct resolve_answer a;
+
+		resolve_run(&v[i].q, &a);
+		config_lookup_apply(c, &v[i], &a, errs);
+	}
+	free(v);
+}
+
 /* Validate what the files made; hand it out only when no error was found. */
 static int config_finish(struct parse_ctx *ctx, size_t before, struct config **ret)
 {
 	config_validate(ctx);
+	if (ctx->resolve)
+		config_resolve_blocking(ctx->cfg, ctx->errs);
 	/* The parse adds errors through ctx->errs, which cppcheck does not follow. */
 	/* cppcheck-suppress knownConditionTrueFalse */
 	if (ctx->errs->n + ctx->errs->dropped != before) {
@@ -1061,6 +1230,8 @@ static const struct change_def {
 	{ "mode", CHK_ENUM, offsetof(struct target_conf, mode) },
 	{ "close", CHK_ENUM, offsetof(struct target_conf, close) },
 	{ "source", CHK_OTHER, 0 },
+	{ "family", CHK_ENUM, offsetof(struct target_conf, family) },
+	{ "resolve_every", CHK_DURATION, offsetof(struct target_conf, resolve_every) },
 };
 
 const char *config_change_name(unsigned bit)
@@ -1093,8 +1264,9 @@ static bool change_other_differs(const struct target_conf *a, const struct targe
 {
 	switch (bit) {
 	case CHG_ADDRESS:
-		return !sockaddr_same(&a->addr, &b->addr) ||
-		       strcmp(a->address_text, b->address_text) != 0;
+		/* The address connected to, not its spelling: a name that resolves to
+		 * the address in use is no change. */
+		return !sockaddr_same(&a->addr, &b->addr);
 	case CHG_MESSAGES:
 		return a->n_messages != b->n_messages || a->msg_bytes != b->msg_bytes ||
 		       memcmp(a->msg_end, b->msg_end, a->n_messages * sizeof(a->msg_end[0])) != 0 ||
@@ -1140,7 +1312,8 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 		case CHK_DURATION: return format_duration_exact(*(const int64_t *)p, out, n);
 		case CHK_ENUM:
 			snprintf(out, n, "%s", bit == CHG_MODE ? target_mode_name(t->mode)
-							       : close_mode_name(t->close));
+					       : bit == CHG_FAMILY ? addr_family_name(t->family)
+								   : close_mode_name(t->close));
 			return out;
 		default:
 			break;
@@ -1153,6 +1326,30 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 void config_target_free(struct target_conf *t)
 {
 	target_conf_free(t);
+}
+
+/* A copy of t with a message buffer of its own. */
+static struct target_conf *target_conf_copy(const struct target_conf *t)
+{
+	struct target_conf *n = malloc(sizeof(*n));
+
+	if (!n)
+		abort();
+	*n = *t;
+	n->msg = malloc(t->msg_bytes);
+	if (!n->msg)
+		abort();
+	memcpy(n->msg, t->msg, t->msg_bytes);
+	return n;
+}
+
+struct target_conf *config_target_with_address(const struct target_conf *t,
+					       const struct sockaddr_any *addr)
+{
+	struct target_conf *n = target_conf_copy(t);
+
+	n->addr = *addr;
+	return n;
 }
 
 int config_target_set(const struct target_conf *t, const char *key, const char *value,
@@ -1175,14 +1372,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 			 config_changes_format(CHG_SETTABLE, names, sizeof(names)));
 		return -EINVAL;
 	}
-	n = malloc(sizeof(*n));
-	if (!n)
-		abort();
-	*n = *t;
-	n->msg = malloc(t->msg_bytes);
-	if (!n->msg)
-		abort();
-	memcpy(n->msg, t->msg, t->msg_bytes);
+	n = target_conf_copy(t);
 	ctx.target = n;
 	k = key_index(key);
 	if (keys[k].parse(&ctx, &keys[k], (char *)n + keys[k].offset, value) == 0)

@@ -262,7 +262,7 @@ static uint32_t ctl_evict_idle(struct ctl_server *c, int64_t now)
 
 		int unread = 0;
 
-		if (!cl || cl->in_len || cl->out.len || (c->pending & (1ull << i)) ||
+		if (!cl || cl->in_len || cl->out.len || cl->deferred || (c->pending & (1ull << i)) ||
 		    (!cl->spoke && now - cl->connected_at < CTL_EVICT_GRACE) ||
 		    ioctl(cl->fd, FIONREAD, &unread) < 0 || unread > 0)
 			continue;
@@ -366,7 +366,7 @@ static bool ctl_client_answer(struct ctl_server *c, struct ctl_client *cl, int64
 	char *nl;
 	size_t used;
 
-	if (cl->out.len > 0 || cl->want_close)
+	if (cl->out.len > 0 || cl->want_close || cl->deferred)
 		return false;
 	if (cl->eof && cl->in_len > 0 && cl->in_len < CTL_MAX_LINE &&
 	    !memchr(cl->in, '\n', cl->in_len))
@@ -423,6 +423,10 @@ static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t event
 
 	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 		cl->writable = true;
+	/* A client waiting for a deferred reply stays through a half close (the reply
+	 * can still go out), not when it is gone altogether. */
+	if (cl->deferred && (events & (EPOLLERR | EPOLLHUP)))
+		goto close;
 	for (;;) {
 		if (cl->out.len == 0 && !drained && !cl->eof) {
 			int r = ctl_client_read(cl, now);
@@ -433,7 +437,7 @@ static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t event
 		answered = ctl_client_answer(c, cl, now);
 		if (ctl_client_flush(cl, now) < 0)
 			break;
-		if (cl->out.len > 0)
+		if (cl->out.len > 0 || cl->deferred)
 			return;
 		if (cl->want_close)
 			break;
@@ -449,7 +453,63 @@ static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t event
 		if (drained)
 			return;
 	}
+close:
 	ctl_client_close(c, slot);
+}
+
+/* Return the slot of the client whose deferred reply has this ticket, or
+ * CTL_MAX_CLIENTS. */
+static uint32_t ctl_ticket_slot(const struct ctl_server *c, uint64_t ticket)
+{
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (ticket && c->clients[i] && c->clients[i]->deferred == ticket)
+			return i;
+	return CTL_MAX_CLIENTS;
+}
+
+uint64_t ctl_defer(struct ctl_server *c, const struct ctl_client *cl)
+{
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (c->clients[i] != cl)
+			continue;
+		c->clients[i]->deferred = ++c->last_ticket;
+		c->clients[i]->deferred_at = now_ns();
+		return c->last_ticket;
+	}
+	return 0;
+}
+
+/* Queue a deferred client's reply and have the next turn send it and go on with the
+ * requests that waited behind it. */
+static void ctl_client_resume(struct ctl_server *c, uint32_t slot, const char *reply,
+			      size_t len, int64_t now)
+{
+	struct ctl_client *cl = c->clients[slot];
+
+	if (buf_append(&cl->out, reply, len) < 0) {
+		cl->out.len = 0;
+		cl->out.overflow = false;
+		buf_printf(&cl->out, "ERR reply too large\n\n");
+	}
+	cl->deferred = 0;
+	cl->last_active = now;
+	cl->line_since = cl->in_len ? now : 0;
+	c->pending |= 1ull << slot;
+	/* The control handle's deadline runs the pending clients in the next turn. */
+	if (c->loop && c->slot >= 0) {
+		c->pending_turn = c->loop->stats.turns;
+		loop_set_due(c->loop, c->slot, 0);
+	}
+}
+
+bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len)
+{
+	uint32_t slot = ctl_ticket_slot(c, ticket);
+
+	if (slot == CTL_MAX_CLIENTS)
+		return false;
+	ctl_client_resume(c, slot, reply, len, now_ns());
+	return true;
 }
 
 void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now)
@@ -495,6 +555,15 @@ void ctl_sweep(struct ctl_server *c, int64_t now)
 
 		if (!cl)
 			continue;
+		if (cl->deferred) {
+			char expired[64];
+			int n = snprintf(expired, sizeof(expired), "ERR no reply within %llds\n\n",
+					 (long long)(CTL_DEFER_MAX / NSEC_PER_SEC));
+
+			if (now - cl->deferred_at > CTL_DEFER_MAX)
+				ctl_client_resume(c, i, expired, (size_t)n, now);
+			continue;
+		}
 		if ((cl->out.len && now - cl->last_active > c->io_timeout) ||
 		    (cl->line_since && !cl->out.len && now - cl->line_since > c->io_timeout) ||
 		    now - cl->last_active > c->idle_timeout) {

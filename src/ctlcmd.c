@@ -1,5 +1,8 @@
 /* The control commands, as a table: name, arguments, whether it changes the daemon,
- * the handler, and the line `help` prints. */
+ * the handler, and the line `help` prints. A handler returns 0 after writing its reply
+ * body, -errno with the reason in err, or CTLCMD_DEFERRED after ctl_defer(&d->ctl,
+ * rq->client) when the answer comes later (a reload waiting for names): whoever
+ * finishes the work then calls ctl_complete() with the whole framed reply. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +27,9 @@ struct ctl_request {
 	char **argv;
 	bool json;
 	int64_t now;
+	/* Who asked (NULL when not through the socket): what a handler that defers its
+	 * reply (reload) gives ctl_defer(). */
+	const struct ctl_client *client;
 };
 
 struct ctl_command {
@@ -112,15 +118,27 @@ static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct bu
 	return 0;
 }
 
+/* A reload that has names to look up answers when they are in: the client waits
+ * (the reply is deferred), the loop goes on. */
 static int cmd_reload(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	(void)rq;
-	if (daemon_reload(d, out) < 0) {
+	uint64_t ticket;
+	int r = daemon_reload(d, out);
+
+	if (r < 0) {
 		snprintf(err, errlen, "reload failed; the running configuration is unchanged");
 		return -EINVAL;
 	}
-	return 0;
+	if (r == 0)
+		return 0;
+	ticket = rq->client ? ctl_defer(&d->ctl, rq->client) : 0;
+	if (ticket == 0) {
+		buf_printf(out, "reload under way: looking up names; the outcome goes to the log\n");
+		return 0;
+	}
+	daemon_reload_wait(d, ticket);
+	return CTLCMD_DEFERRED;
 }
 
 static int cmd_set(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
@@ -269,6 +287,7 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct ctl_command *c = &commands[i];
 		size_t body;
+		int r;
 
 		if (strcmp(rq->argv[0], c->name) != 0)
 			continue;
@@ -296,7 +315,13 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 				(int)cl->pid, c->name);
 		buf_printf(out, "OK\n");
 		body = out->len;
-		if (c->run(d, rq, out, err, sizeof(err)) < 0)
+		r = c->run(d, rq, out, err, sizeof(err));
+		if (r == CTLCMD_DEFERRED) {
+			out->len = start;
+			out->overflow = false;
+			if (out->data)
+				out->data[start] = '\0';
+		} else if (r < 0)
 			reply_error_body(out, start, body, err);
 		else if (out->overflow)
 			reply_error(out, start, "reply too large");
@@ -316,7 +341,7 @@ void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t
 {
 	struct daemon *d = owner;
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .argv = argv, .now = now_ns() };
+	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {

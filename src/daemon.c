@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -15,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "resolve.h"
 #include "target.h"
 
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
@@ -127,7 +129,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 
 	memset(d, 0, sizeof(*d));
 	d->ctl.listen_fd = d->ctl.epfd = d->ctl.slot = -1;
-	d->tick_slot = -1;
+	d->tick_slot = d->resolve_slot = d->reresolve_slot = -1;
 	d->config_path = config_path;
 	d->start_mono = now;
 	d->start_wall = wall_ns();
@@ -198,6 +200,35 @@ void daemon_scrape(struct daemon *d, struct buf *out)
 	metrics_scrape(&v, &d->scrape, out);
 }
 
+void daemon_resolver_arm(struct daemon *d)
+{
+	if (d->resolve_slot >= 0)
+		loop_set_due(&d->loop, d->resolve_slot, resolve_next_due(d->resolver));
+}
+
+/* Answers are in (the eventfd) or a look-up's deadline passed: hand them out. */
+static void daemon_resolver_io(void *owner, uint32_t events, int64_t now)
+{
+	struct daemon *d = owner;
+
+	(void)events;
+	resolve_dispatch(d->resolver, now);
+	daemon_resolver_arm(d);
+}
+
+static void daemon_resolver_due(void *owner, int64_t now)
+{
+	daemon_resolver_io(owner, 0, now);
+}
+
+int daemon_open_resolver(struct daemon *d, struct resolver *r)
+{
+	d->resolver = r;
+	d->resolve_slot = loop_add(&d->loop, "resolver", resolve_fd(r), EPOLLIN, daemon_resolver_io,
+				   daemon_resolver_due, d);
+	return d->resolve_slot < 0 ? d->resolve_slot : 0;
+}
+
 static void daemon_http_render(void *owner, struct buf *out)
 {
 	daemon_scrape(owner, out);
@@ -243,6 +274,7 @@ int daemon_run(struct daemon *d)
 
 void daemon_free(struct daemon *d)
 {
+	resolver_free(d->resolver);
 	pool_free(&d->pool);
 	ctl_close(&d->ctl);
 	http_close(d->http);

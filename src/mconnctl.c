@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"  version             the daemon's version\n"
 		"Commands that change the daemon (root, mconnd's user or admin_group):\n"
 		"  reload              read the configuration files again, apply what changed\n"
+		"                      (waits while host names resolve, up to resolve_timeout)\n"
 		"  set TARGET KEY VALUE  change connections, interval, connect_timeout,\n"
 		"                      timeout, rise or fall until the next reload\n"
 		"  pause TARGET        close a target's sessions, keep its counters\n"

@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
-		"  -t             check the configuration (and the control socket's path),\n"
+		"  -t             check the configuration (and the control socket's path;\n"
+		"                 host and group names must resolve within resolve_timeout),\n"
 		"                 print 'configuration OK' or every error, exit\n"
 		"  -v             log at debug priority (overrides log_level)\n"
 		"  -h, --help     show this help and exit\n"
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct config_errors errs = { 0 };
-	struct config *cfg;
+	struct config *cfg = NULL;
+	struct resolver *res;
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -97,9 +99,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(path, true, &cfg, &errs) < 0) {
+	/* Names are looked up by the resolver's threads here too, before any loop runs,
+	 * so a dead resolver is an error after resolve_timeout, not a hang. */
+	r = resolver_new(RESOLVE_THREADS, &res);
+	if (r < 0)
+		fatal("cannot start the resolver: %s", strerror(-r));
+	if (config_load(path, false, &cfg, &errs) < 0 || config_resolve(cfg, res, &errs) < 0) {
+		config_free(cfg);
 		print_errors(&errs);
 		config_errors_clear(&errs);
+		resolver_free(res);
 		return 1;
 	}
 	if (test_only) {
@@ -108,12 +117,14 @@ int main(int argc, char **argv)
 		if (ctl_check_path(cfg->control_socket, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s: control_socket: %s\n", path, err);
 			config_free(cfg);
+			resolver_free(res);
 			return 1;
 		}
 		printf("configuration OK: %zu target%s, %llu connection%s\n", cfg->n_targets,
 		       plural_s(cfg->n_targets), (unsigned long long)cfg->total_connections,
 		       plural_s(cfg->total_connections));
 		config_free(cfg);
+		resolver_free(res);
 		return 0;
 	}
 	log_open(verbose ? LOG_DEBUG : cfg->log_level);
@@ -121,6 +132,12 @@ int main(int argc, char **argv)
 	d.verbose = verbose;
 	if (r >= 0)
 		r = loop_signals(&d.loop, signals, on_signal, &d);
+	if (r >= 0)
+		r = daemon_open_resolver(&d, res);
+	else
+		resolver_free(res);
+	if (r >= 0)
+		r = daemon_watch_names(&d);
 	if (r < 0)
 		fatal("cannot start: %s", strerror(-r));
 	if (daemon_open_control(&d, ctlcmd_dispatch, &d) < 0 || daemon_open_metrics(&d) < 0) {
@@ -132,6 +149,7 @@ int main(int argc, char **argv)
 		plural_s(d.pool.n_sess),
 		d.ctl.activated ? "passed by systemd" : d.cfg->control_socket);
 	r = daemon_run(&d);
+	daemon_reload_cancel(&d);
 	daemon_free(&d);
 	if (r < 0)
 		fatal("event loop failed: %s", strerror(-r));

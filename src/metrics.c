@@ -207,6 +207,15 @@ static void render_process(const struct view *v, struct buf *out)
 	    v->reload->ok + v->reload->failed == 0 || v->reload->last_ok);
 }
 
+static void render_resolve(const struct view *v, const struct labels *ls, struct buf *out)
+{
+	family(out, "mconn_resolve_failures_total", "counter",
+	       "Failed look-ups of the target's name by resolve_every (the last address stays in use).");
+	for (size_t i = 0; i < v->pool->n_targets; i++)
+		put(out, "mconn_resolve_failures_total{%s} %llu\n", ls[i].s,
+		    (unsigned long long)v->pool->targets[i]->resolve.failures);
+}
+
 void metrics_render(const struct view *v, int64_t now, struct buf *out)
 {
 	struct labels *ls = calloc(MAX(v->pool->n_targets, 1), sizeof(*ls));
@@ -222,6 +231,7 @@ void metrics_render(const struct view *v, int64_t now, struct buf *out)
 	render_health(v, ls, out);
 	render_sessions(v, ls, out);
 	render_cycles(v, ls, out);
+	render_resolve(v, ls, out);
 	free(ls);
 }
 

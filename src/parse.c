@@ -200,6 +200,14 @@ static int address_numeric(const char *host, uint16_t port, struct sockaddr_any 
 	return -EINVAL;
 }
 
+void address_set_port(struct sockaddr_any *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
 /* Resolve a host name to its first TCP address. */
 static int address_resolve(const char *host, uint16_t port, struct sockaddr_any *ret)
 {
@@ -216,10 +224,7 @@ static int address_resolve(const char *host, uint16_t port, struct sockaddr_any 
 	memset(ret, 0, sizeof(*ret));
 	memcpy(&ret->ss, res->ai_addr, res->ai_addrlen);
 	ret->len = res->ai_addrlen;
-	if (ret->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ret->ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)&ret->ss)->sin6_port = htons(port);
+	address_set_port(ret, port);
 	freeaddrinfo(res);
 	return 0;
 }
@@ -238,9 +243,7 @@ static bool ipv4_is_unicast(uint32_t v)
 	return v != 0 && v != 0xffffffffu && (v >> 28) != 0xe;
 }
 
-/* Refuse what TCP cannot connect to: unspecified, broadcast and multicast addresses,
- * also when written as IPv4-mapped IPv6. */
-static bool address_is_unicast(const struct sockaddr_any *a)
+bool address_is_unicast(const struct sockaddr_any *a)
 {
 	const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
 
@@ -261,20 +264,41 @@ static int address_split_port(const char *s, char *host, size_t hostcap, uint64_
 	return r < 0 ? r : parse_uint(port_s, min_port, 65535, ret_port);
 }
 
-int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
+int parse_address_host(const char *s, struct sockaddr_any *ret, char *host, size_t hostcap,
+		       uint16_t *ret_port)
 {
-	char host[256];
+	char h[256];
 	uint64_t port;
 	struct sockaddr_any a;
-	int r = address_split_port(s, host, sizeof(host), 1, &port);
+	int r = address_split_port(s, h, sizeof(h), 1, &port);
 
 	if (r < 0)
 		return r;
-	r = address_numeric(host, (uint16_t)port, &a);
-	if (r < 0 && (s[0] == '[' || !resolve || host_is_numeric_shorthand(host)))
+	if (address_numeric(h, (uint16_t)port, &a) == 0) {
+		if (!address_is_unicast(&a))
+			return -EADDRNOTAVAIL;
+		*ret = a;
+		return 0;
+	}
+	if (s[0] == '[' || host_is_numeric_shorthand(h) || strlen(h) >= hostcap)
 		return -EINVAL;
-	if (r < 0)
-		r = address_resolve(host, (uint16_t)port, &a);
+	memcpy(host, h, strlen(h) + 1);
+	*ret_port = (uint16_t)port;
+	return 1;
+}
+
+int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
+{
+	char host[256];
+	uint16_t port;
+	struct sockaddr_any a;
+	int r = parse_address_host(s, ret, host, sizeof(host), &port);
+
+	if (r <= 0)
+		return r;
+	if (!resolve)
+		return -EINVAL;
+	r = address_resolve(host, port, &a);
 	if (r == 0 && !address_is_unicast(&a))
 		r = -EADDRNOTAVAIL;
 	if (r == 0)

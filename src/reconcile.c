@@ -15,7 +15,31 @@
 #include "log.h"
 #include "pool.h"
 #include "reconcile.h"
+#include "resolve.h"
 #include "target.h"
+
+/* What a reload's reply may hold. */
+#define RELOAD_REPLY_MAX (256u << 10)
+
+/* A reload waiting for its names: the checked configuration, its look-ups and what
+ * they found so far, and the clients waiting for the outcome. Requests that come
+ * meanwhile make one more reload, after this one: the files may have changed since
+ * they were read. */
+struct reload_job {
+	struct config *nc;
+	struct config_lookup *lookups;
+	uint64_t *ids;
+	size_t n;
+	size_t left;
+	struct config_errors errs;
+	int64_t started;
+	struct buf out;
+	uint64_t waiters[CTL_MAX_CLIENTS];
+	size_t n_waiters;
+	bool again;
+	uint64_t again_waiters[CTL_MAX_CLIENTS];
+	size_t n_again;
+};
 
 /* What one reload did, for the reply and the log. */
 struct reload_report {
@@ -147,6 +171,17 @@ static void report_daemon_changes(const struct config *o, const struct config *n
 		report_line(rep, "changed [daemon]: %s", what);
 }
 
+/* Drop a re-resolution under way (the configuration it was for is going) and its
+ * error: the reload resolved the name again. */
+static void target_resolve_forget(struct daemon *d, struct target *t)
+{
+	if (t->resolve.id)
+		resolve_cancel(d->resolver, t->resolve.id);
+	t->resolve.id = 0;
+	t->resolve.next = 0;
+	t->resolve.error[0] = '\0';
+}
+
 /* Move every target to the new configuration nc; the daemon takes it over. */
 static void reconcile(struct daemon *d, struct config *nc, struct reload_report *rep,
 		      int64_t now)
@@ -174,6 +209,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 			continue;
 		}
 		diff = config_target_diff(t->conf, tc);
+		target_resolve_forget(d, t);
 		log_session_shortage(t, target_move(d, t, tc, diff, now));
 		config_target_free(t->own_conf);
 		t->own_conf = NULL;
@@ -194,6 +230,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 			continue;
 		rep->removed++;
 		report_line(rep, "removed %s", t->conf->name);
+		target_resolve_forget(d, t);
 		pool_retire_sessions(&d->pool, t, 0);
 		target_free(t);
 	}
@@ -243,35 +280,37 @@ static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t no
 	daemon_notify_status(d);
 }
 
-int daemon_reload(struct daemon *d, struct buf *out)
+/* Report every error of a refused reload to out and the log, and record it. */
+static void reload_fail(struct daemon *d, struct config_errors *errs, struct buf *out,
+			int64_t now)
 {
-	struct config_errors errs = { 0 };
-	struct reload_report rep = { .out = out };
-	int64_t now = now_ns();
-	struct config *nc;
 	char line[600];
 
-	notify_reloading(now);
-	if (config_load(d->config_path, true, &nc, &errs) < 0) {
-		for (size_t i = 0; i < errs.n; i++) {
-			config_error_format(&errs.v[i], line, sizeof(line));
-			log_msg(LOG_ERR, "reload: %s", line);
-			if (out)
-				buf_printf(out, "%s\n", line);
-		}
-		if (errs.dropped) {
-			log_msg(LOG_ERR, "reload: %zu more errors not shown", errs.dropped);
-			if (out)
-				buf_printf(out, "%zu more errors not shown\n", errs.dropped);
-		}
-		snprintf(line, sizeof(line), "failed: %s",
-			 errs.n ? config_error_format(&errs.v[0], line + 300, 300) : "?");
-		log_msg(LOG_ERR, "reload failed (%zu error%s); the running configuration is unchanged",
-			errs.n + errs.dropped, plural_s(errs.n + errs.dropped));
-		config_errors_clear(&errs);
-		reload_record(d, false, line, now);
-		return -EINVAL;
+	for (size_t i = 0; i < errs->n; i++) {
+		config_error_format(&errs->v[i], line, sizeof(line));
+		log_msg(LOG_ERR, "reload: %s", line);
+		if (out)
+			buf_printf(out, "%s\n", line);
 	}
+	if (errs->dropped) {
+		log_msg(LOG_ERR, "reload: %zu more errors not shown", errs->dropped);
+		if (out)
+			buf_printf(out, "%zu more errors not shown\n", errs->dropped);
+	}
+	snprintf(line, sizeof(line), "failed: %s",
+		 errs->n ? config_error_format(&errs->v[0], line + 300, 300) : "?");
+	log_msg(LOG_ERR, "reload failed (%zu error%s); the running configuration is unchanged",
+		errs->n + errs->dropped, plural_s(errs->n + errs->dropped));
+	config_errors_clear(errs);
+	reload_record(d, false, line, now);
+}
+
+/* Move the daemon to nc, whose names are all resolved. */
+static void reload_apply(struct daemon *d, struct config *nc, struct buf *out, int64_t now)
+{
+	struct reload_report rep = { .out = out };
+	char line[600];
+
 	reconcile(d, nc, &rep, now);
 	reload_daemon_settings(d, &rep);
 	snprintf(line, sizeof(line), "reloaded: %u added, %u removed, %u changed, %u unchanged",
@@ -280,6 +319,289 @@ int daemon_reload(struct daemon *d, struct buf *out)
 	if (out)
 		buf_printf(out, "%s\n", line);
 	reload_record(d, true, line, now);
+}
+
+static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answer *a);
+static int reload_start(struct daemon *d, struct buf *out);
+
+/* Give every waiting client the outcome r with the reply body, framed. */
+static void reload_reply(struct daemon *d, const uint64_t *w, size_t n, int r,
+			 const struct buf *body)
+{
+	struct buf reply;
+
+	if (n == 0)
+		return;
+	buf_init(&reply, RELOAD_REPLY_MAX + 128);
+	buf_printf(&reply, "%s\n", r < 0 ? "ERR reload failed; the running configuration is unchanged"
+					 : "OK");
+	if (body->len)
+		buf_append(&reply, body->data, body->len);
+	buf_printf(&reply, "\n");
+	for (size_t i = 0; i < n; i++)
+		ctl_complete(&d->ctl, w[i], reply.data, reply.len);
+	buf_free(&reply);
+}
+
+/* Queue the look-ups of st; one the resolver cannot take is an error at once. */
+static void reload_submit(struct daemon *d, struct reload_job *st)
+{
+	st->ids = calloc(st->n, sizeof(*st->ids));
+	if (!st->ids)
+		abort();
+	st->left = st->n;
+	for (size_t i = 0; i < st->n; i++) {
+		struct resolve_answer a = { .err = -EAGAIN, .msg = "the resolver is busy (queue full)" };
+
+		if (d->resolver &&
+		    resolve_submit(d->resolver, &st->lookups[i].q, reload_on_answer, d, &st->ids[i]) == 0)
+			continue;
+		config_lookup_apply(st->nc, &st->lookups[i], &a, &st->errs);
+		st->left--;
+	}
+	daemon_resolver_arm(d);
+}
+
+static void reload_job_free(struct reload_job *st)
+{
+	if (!st)
+		return;
+	config_free(st->nc);
+	config_errors_clear(&st->errs);
+	free(st->lookups);
+	free(st->ids);
+	buf_free(&st->out);
+	free(st);
+}
+
+/* All the names of the reload under way are in (or timed out): refuse or apply, tell
+ * the waiting clients, then run the reload asked for meanwhile, if any. */
+static void reload_finish(struct daemon *d)
+{
+	struct reload_job *st = d->reload_job;
+	int64_t now = now_ns();
+	char took[32];
+	int r = 0;
+
+	d->reload_job = NULL;
+	format_duration(now - st->started, took, sizeof(took));
+	if (st->errs.n + st->errs.dropped) {
+		log_msg(LOG_NOTICE, "reload: names looked up in %s, not all resolved", took);
+		reload_fail(d, &st->errs, &st->out, now);
+		r = -EINVAL;
+	} else {
+		log_msg(LOG_INFO, "reload: %zu name%s resolved in %s", st->n, plural_s(st->n), took);
+		reload_apply(d, st->nc, &st->out, now);
+		st->nc = NULL;
+	}
+	reload_reply(d, st->waiters, st->n_waiters, r, &st->out);
+	if (st->again) {
+		struct buf out;
+
+		buf_init(&out, RELOAD_REPLY_MAX);
+		log_msg(LOG_NOTICE, "reloading %s again: asked for while the last one resolved names",
+			d->config_path);
+		r = reload_start(d, &out);
+		if (r > 0) {
+			memcpy(d->reload_job->waiters, st->again_waiters, st->n_again * sizeof(st->again_waiters[0]));
+			d->reload_job->n_waiters = st->n_again;
+		} else {
+			reload_reply(d, st->again_waiters, st->n_again, r, &out);
+		}
+		buf_free(&out);
+	}
+	reload_job_free(st);
+}
+
+static void reload_on_answer(void *owner, uint64_t id, const struct resolve_answer *a)
+{
+	struct daemon *d = owner;
+	struct reload_job *st = d->reload_job;
+
+	for (size_t i = 0; st && i < st->n; i++) {
+		if (st->ids[i] != id)
+			continue;
+		st->ids[i] = 0;
+		config_lookup_apply(st->nc, &st->lookups[i], a, &st->errs);
+		if (--st->left == 0)
+			reload_finish(d);
+		return;
+	}
+}
+
+/* Read and check the files; apply them at once when they name no host or group to
+ * look up, else queue the look-ups. 0 applied, -EINVAL refused (out says why), 1
+ * under way. */
+static int reload_start(struct daemon *d, struct buf *out)
+{
+	struct config_errors errs = { 0 };
+	struct reload_job *st;
+	int64_t now = now_ns();
+	struct config *nc;
+
+	notify_reloading(now);
+	if (config_load(d->config_path, false, &nc, &errs) < 0) {
+		reload_fail(d, &errs, out, now);
+		return -EINVAL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		abort();
+	st->nc = nc;
+	st->started = now;
+	st->n = config_lookups(nc, now + nc->resolve_timeout, &st->lookups);
+	if (st->n == 0) {
+		st->nc = NULL;
+		reload_job_free(st);
+		reload_apply(d, nc, out, now);
+		return 0;
+	}
+	buf_init(&st->out, RELOAD_REPLY_MAX);
+	d->reload_job = st;
+	reload_submit(d, st);
+	if (st->left > 0)
+		return 1;
+	/* Nothing could be queued: the outcome is known now. */
+	d->reload_job = NULL;
+	reload_fail(d, &st->errs, out, now);
+	reload_job_free(st);
+	return -EINVAL;
+}
+
+int daemon_reload(struct daemon *d, struct buf *out)
+{
+	if (d->reload_job) {
+		d->reload_job->again = true;
+		return 1;
+	}
+	return reload_start(d, out);
+}
+
+void daemon_reload_wait(struct daemon *d, uint64_t ticket)
+{
+	struct reload_job *st = d->reload_job;
+
+	if (!st)
+		return;
+	/* A client has one deferred request at most: CTL_MAX_CLIENTS is the bound. */
+	if (st->again && st->n_again < CTL_MAX_CLIENTS)
+		st->again_waiters[st->n_again++] = ticket;
+	else if (!st->again && st->n_waiters < CTL_MAX_CLIENTS)
+		st->waiters[st->n_waiters++] = ticket;
+}
+
+void daemon_reload_cancel(struct daemon *d)
+{
+	struct reload_job *st = d->reload_job;
+
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->ids[i])
+			resolve_cancel(d->resolver, st->ids[i]);
+	d->reload_job = NULL;
+	reload_job_free(st);
+}
+
+/* Find the target whose re-resolution has id. */
+static struct target *target_by_resolve_id(const struct daemon *d, uint64_t id)
+{
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		if (d->pool.targets[i]->resolve.id == id)
+			return d->pool.targets[i];
+	return NULL;
+}
+
+/* A failed re-resolution: the address in use stays, the failure is counted and shown,
+ * and logged when it starts or its reason changes. */
+static void target_resolve_failed(struct target *t, const struct resolve_answer *a, int64_t now)
+{
+	char why[200];
+
+	t->resolve.failures++;
+	t->resolve.error_at = now;
+	snprintf(why, sizeof(why), "cannot resolve '%.80s': %.80s%s", t->conf->host, a->msg,
+		 a->err == -ETIMEDOUT ? " (resolve_timeout)" : "");
+	if (strcmp(why, t->resolve.error) != 0)
+		log_target(LOG_WARNING, t->conf, NULL, NULL, NULL,
+			   "target %s: %s; keeping %s", t->conf->name, why, t->conf->address_text);
+	snprintf(t->resolve.error, sizeof(t->resolve.error), "%s", why);
+}
+
+/* A re-resolution answered: a new address restarts the target as a changed address
+ * in the file does. */
+static void target_on_resolved(void *owner, uint64_t id, const struct resolve_answer *a)
+{
+	struct daemon *d = owner;
+	struct target *t = target_by_resolve_id(d, id);
+	int64_t now = now_ns();
+	struct target_conf *nc;
+	char was[80], is[80];
+
+	if (!t)
+		return;
+	t->resolve.id = 0;
+	t->resolve.next = now + t->conf->resolve_every;
+	if (a->err < 0) {
+		target_resolve_failed(t, a, now);
+		return;
+	}
+	if (t->resolve.error[0])
+		log_target(LOG_NOTICE, t->conf, NULL, NULL, NULL, "target %s: '%s' resolves again",
+			   t->conf->name, t->conf->host);
+	t->resolve.error[0] = '\0';
+	if (t->conf->addr.len == a->addr.len && memcmp(&t->conf->addr.ss, &a->addr.ss, a->addr.len) == 0)
+		return;
+	nc = config_target_with_address(t->conf, &a->addr);
+	log_target(LOG_NOTICE, nc, NULL, NULL, NULL,
+		   "target %s: '%s' now resolves to %s (was %s); its sessions restart",
+		   nc->name, nc->host, format_address(&a->addr, is, sizeof(is)),
+		   format_address(&t->conf->addr, was, sizeof(was)));
+	log_session_shortage(t, target_move(d, t, nc, CHG_ADDRESS, now));
+	config_target_free(t->own_conf);
+	t->own_conf = nc;
+}
+
+/* Start the re-resolutions (resolve_every) that are due. */
+static void daemon_resolve_targets(struct daemon *d, int64_t now)
+{
+	for (size_t i = 0; i < d->pool.n_targets; i++) {
+		struct target *t = d->pool.targets[i];
+		const struct target_conf *c = t->conf;
+		struct resolve_query q;
+		struct resolve_answer busy = { .err = -EAGAIN, .msg = "the resolver is busy (queue full)" };
+
+		if (!c->resolve_every || !c->host[0] || t->paused || t->resolve.id)
+			continue;
+		if (!t->resolve.next)
+			t->resolve.next = now + c->resolve_every;
+		if (now < t->resolve.next)
+			continue;
+		config_target_query(c, now + d->cfg->resolve_timeout, &q);
+		if (resolve_submit(d->resolver, &q, target_on_resolved, d, &t->resolve.id) < 0) {
+			t->resolve.next = now + c->resolve_every;
+			target_resolve_failed(t, &busy, now);
+		}
+	}
+	daemon_resolver_arm(d);
+}
+
+/* The re-resolution handle's deadline, once a second. */
+static void resolve_every_due(void *owner, int64_t now)
+{
+	struct daemon *d = owner;
+
+	if (d->resolver)
+		daemon_resolve_targets(d, now);
+	loop_set_due(&d->loop, d->reresolve_slot, now + NSEC_PER_SEC);
+}
+
+int daemon_watch_names(struct daemon *d)
+{
+	d->reresolve_slot = loop_add(&d->loop, "resolve_every", -1, 0, NULL, resolve_every_due, d);
+	if (d->reresolve_slot < 0)
+		return d->reresolve_slot;
+	loop_set_due(&d->loop, d->reresolve_slot, now_ns() + NSEC_PER_SEC);
 	return 0;
 }
 

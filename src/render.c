@@ -104,6 +104,25 @@ static void render_changes_text(const struct target *t, int64_t now, struct buf 
 			   config_changes_format(t->restart_changes, what, sizeof(what)));
 }
 
+/* A line for a name looked up again (resolve_every) or whose look-ups failed. */
+static void render_resolve_text(const struct target *t, int64_t now, struct buf *out)
+{
+	const struct target_resolve *r = &t->resolve;
+	char every[32], ago[32];
+
+	if (!t->conf->host[0] || (!t->conf->resolve_every && !r->failures))
+		return;
+	buf_printf(out, "  resolves '%s' (%s) every %s, %llu failure%s", t->conf->host,
+		   addr_family_name(t->conf->family),
+		   t->conf->resolve_every ? format_duration_exact(t->conf->resolve_every, every, sizeof(every))
+					  : "reload",
+		   (unsigned long long)r->failures, plural_s(r->failures));
+	if (r->error[0])
+		buf_printf(out, "; failing since %s ago: %s", format_duration(now - r->error_at, ago, sizeof(ago)),
+			   r->error);
+	buf_printf(out, "\n");
+}
+
 static void render_target_text(const struct view *v, const struct target *t, int w,
 			       int aw, int64_t now, struct buf *out)
 {
@@ -119,6 +138,7 @@ static void render_target_text(const struct view *v, const struct target *t, int
 		   format_duration(ls.p99, p99, sizeof(p99)));
 	render_errors_text(t, now, out);
 	render_changes_text(t, now, out);
+	render_resolve_text(t, now, out);
 }
 
 static void render_status_text(const struct view *v, const struct target *only, int64_t now,
@@ -227,6 +247,16 @@ static void render_target_json(const struct view *v, const struct target *t, int
 		buf_printf(out, "\"last_ok_ago_s\":%.3f,", (double)(now - t->last_ok_at) / 1e9);
 	else
 		buf_printf(out, "\"last_ok_ago_s\":null,");
+	buf_printf(out, "\"resolve\":{\"host\":");
+	buf_json_string(out, c->host, strlen(c->host));
+	buf_printf(out, ",\"family\":\"%s\",\"every_s\":%.3f,\"failures\":%llu,\"error\":",
+		   addr_family_name(c->family), (double)c->resolve_every / 1e9,
+		   (unsigned long long)t->resolve.failures);
+	if (t->resolve.error[0])
+		buf_json_string(out, t->resolve.error, strlen(t->resolve.error));
+	else
+		buf_printf(out, "null");
+	buf_printf(out, "},");
 	if (t->cycles_failed == 0) {
 		buf_printf(out, "\"last_error\":null,\"last_error_detail\":null}");
 		return;

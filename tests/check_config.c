@@ -25,7 +25,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, mode, close, source"
+	"backoff_max, rise, fall, mode, close, source, family, resolve_every"
 #define NAME_65 "a1234567890123456789012345678901234567890123456789012345678901234"
 
 /* The outcome of one load, kept together so every test can free it the same way. */
@@ -112,9 +112,9 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -160,7 +160,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, mode, close, source" } },
+	    "backoff_max, rise, fall, mode, close, source, family, resolve_every" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -277,7 +277,7 @@ END_TEST
 
 /* A bad address is one mistake and gets one message, not also "has no address". */
 static const char *const bad_addresses[] = {
-	"127.0.0.1:0", "localhost:7", "::1:7", "127.0.0.1", "[::1]:65536",
+	"127.0.0.1:0", "::1:7", "127.0.0.1", "[::1]:65536",
 };
 
 START_TEST(test_bad_address_reported_once)
@@ -330,7 +330,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);
@@ -526,7 +526,7 @@ START_TEST(test_resolve_names)
 	if (!resolvable) {
 		ck_assert_ptr_null(l.cfg);
 		ck_assert_uint_eq(l.errs.n, 1);
-		ck_assert_str_eq(l.errs.v[0].msg, "cannot resolve the host in 'localhost:7'");
+		ck_assert_str_eq(l.errs.v[0].key, "address");
 		loaded_free(&l);
 		return;
 	}
@@ -1248,6 +1248,86 @@ START_TEST(test_target_diff)
 }
 END_TEST
 
+/* Without resolve, a name is kept for the resolver: the load succeeds with the
+ * address unresolved and config_lookups() asks for it with the port, the family and
+ * the deadline; an answer fills it in, a failure is an error naming target and name. */
+START_TEST(test_names_left_for_lookups)
+{
+	struct resolve_answer ok = { 0 }, late = { .err = -ETIMEDOUT, .msg = "no answer in time" };
+	struct config_errors errs = { 0 };
+	struct config_lookup *v;
+	struct loaded l;
+	char got[512];
+
+	load_text("[daemon]\nadmin_group = wheel\nresolve_timeout = 2s\n"
+		  "[target \"a\"]\naddress = svc.example:7\nfamily = ipv6\n"
+		  "[target \"b\"]\naddress = 127.0.0.1:7\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->resolve_timeout, 2 * NSEC_PER_SEC);
+	ck_assert_uint_eq(l.cfg->targets[0]->addr.len, 0);
+	ck_assert_str_eq(l.cfg->targets[0]->host, "svc.example");
+	ck_assert_uint_eq(l.cfg->admin_gid, CONFIG_NO_GID);
+	ck_assert_uint_eq(config_lookups(l.cfg, 42, &v), 2);
+	ck_assert_int_eq(v[0].q.kind, RESOLVE_GROUP);
+	ck_assert_str_eq(v[0].q.name, "wheel");
+	ck_assert_int_eq(v[1].q.kind, RESOLVE_ADDRESS);
+	ck_assert_str_eq(v[1].q.name, "svc.example");
+	ck_assert_uint_eq(v[1].q.port, 7);
+	ck_assert_int_eq(v[1].q.family, AFAM_IPV6);
+	ck_assert_int_eq(v[1].q.deadline, 42);
+	ok.gid = 10;
+	ck_assert_int_eq(config_lookup_apply(l.cfg, &v[0], &ok, &errs), 0);
+	ck_assert_uint_eq(l.cfg->admin_gid, 10);
+	ck_assert_int_eq(config_lookup_apply(l.cfg, &v[1], &late, &errs), -ETIMEDOUT);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)),
+			 FILE_NAME ":5: address: [target \"a\"]: cannot resolve 'svc.example' to an address "
+			 "of family ipv6: no answer within 2s (resolve_timeout)");
+	ck_assert(parse_address("[::1]:7", false, &ok.addr) == 0);
+	ok.err = 0;
+	ck_assert_int_eq(config_lookup_apply(l.cfg, &v[1], &ok, &errs), 0);
+	ck_assert(memcmp(&l.cfg->targets[0]->addr, &ok.addr, sizeof(ok.addr)) == 0);
+	free(v);
+	config_errors_clear(&errs);
+	loaded_free(&l);
+}
+END_TEST
+
+/* The new keys' ranges and checks, each error naming the accepted values. */
+START_TEST(test_resolve_keys)
+{
+	struct loaded l;
+
+	load_text("[daemon]\nresolve_timeout = 50ms\n" TARGET_A "family = ipv5\nresolve_every = 500ms\n"
+		  "[target \"b\"]\naddress = [::1]:7\nfamily = ipv4\n", false, &l);
+	assert_errors(&l, (const char *const[]){
+		FILE_NAME ":2: resolve_timeout: out of range: '50ms'; expected from 100ms to 1m",
+		FILE_NAME ":5: family: invalid value 'ipv5'; expected any, ipv4 or ipv6",
+		FILE_NAME ":6: resolve_every: [target \"a\"]: out of range; expected 0 (never) or from 1s to 24h",
+		FILE_NAME ":9: family: [target \"b\"]: [::1]:7 is not an IPv4 address", NULL });
+	loaded_free(&l);
+	load_text(TARGET_A "resolve_every = 0\nfamily = ipv4\n", false, &l);
+	assert_loaded(&l);
+	loaded_free(&l);
+}
+END_TEST
+
+/* A name that resolves to the address in use is no change of address. */
+START_TEST(test_diff_compares_resolved_addresses)
+{
+	struct loaded a, b;
+
+	load_text("[target \"a\"]\naddress = 127.0.0.1:9\n", false, &a);
+	load_text("[target \"a\"]\naddress = one.example:9\nresolve_every = 1m\n", false, &b);
+	assert_loaded(&a);
+	assert_loaded(&b);
+	b.cfg->targets[0]->addr = a.cfg->targets[0]->addr;
+	ck_assert_uint_eq(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]), CHG_RESOLVE_EVERY);
+	loaded_free(&a);
+	loaded_free(&b);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1276,6 +1356,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_control_access_keys);
 	tcase_add_test(tc, test_target_set);
 	tcase_add_test(tc, test_target_diff);
+	tcase_add_test(tc, test_names_left_for_lookups);
+	tcase_add_test(tc, test_resolve_keys);
+	tcase_add_test(tc, test_diff_compares_resolved_addresses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("messages_and_lines");

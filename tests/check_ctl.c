@@ -675,6 +675,83 @@ START_TEST(test_sweep_reply_pending)
 }
 END_TEST
 
+/* A deferred reply: the client's next request waits behind it, no timeout or eviction
+ * takes the client meanwhile, and the completed reply goes out first, in order. */
+START_TEST(test_defer_complete)
+{
+	static const char later[] = "OK\nlater\n\n";
+	uint32_t slot;
+	int fd = client_accepted(&slot);
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
+	uint64_t ticket;
+	int64_t now;
+
+	ticket = ctl_defer(&d->ctl, d->ctl.clients[slot]);
+	ck_assert_uint_ne(ticket, 0);
+	HARNESS_SEND_STR(fd, "version\n");
+	HARNESS_TURN_UNTIL(d, held_bytes(slot) == 8);
+	harness_turn(d);
+	harness_rx_drain(fd, &rx);
+	ck_assert_uint_eq(rx.len, 0);
+	now = now_ns();
+	ctl_sweep(&d->ctl, now + IDLE_TIMEOUT + SEC);
+	ck_assert_uint_eq(d->ctl.timed_out, 0);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]);
+
+	ck_assert(ctl_complete(&d->ctl, ticket, later, sizeof(later) - 1));
+	ck_assert(!ctl_complete(&d->ctl, ticket, later, sizeof(later) - 1));
+	harness_pump_replies(d, fd, &rx, 2);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), later);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), VERSION_REPLY);
+}
+END_TEST
+
+/* A client that half-closes after its request still gets the deferred reply; one that
+ * is gone makes ctl_complete() say so. */
+START_TEST(test_defer_client_gone)
+{
+	static const char later[] = "ERR failed\n\n";
+	uint32_t half_slot, gone_slot;
+	int half = client_accepted(&half_slot), gone = client_accepted(&gone_slot);
+	uint64_t t_half = ctl_defer(&d->ctl, d->ctl.clients[half_slot]);
+	uint64_t t_gone = ctl_defer(&d->ctl, d->ctl.clients[gone_slot]);
+	struct harness_rx rx = { 0 };
+
+	ck_assert_uint_ne(t_half, t_gone);
+	ck_assert_int_eq(shutdown(half, SHUT_WR), 0);
+	harness_client_close(gone);
+	HARNESS_TURN_UNTIL(d, d->ctl.clients[gone_slot] == NULL);
+	ck_assert_ptr_nonnull(d->ctl.clients[half_slot]);
+	ck_assert(!ctl_complete(&d->ctl, t_gone, later, sizeof(later) - 1));
+	ck_assert(ctl_complete(&d->ctl, t_half, later, sizeof(later) - 1));
+	pump_eof(half, &rx);
+	ck_assert_str_eq(rx.data, later);
+}
+END_TEST
+
+/* A deferred reply that does not come within CTL_DEFER_MAX becomes an error, and the
+ * ticket is void. */
+START_TEST(test_defer_expires)
+{
+	static const char later[] = "OK\n\n";
+	uint32_t slot;
+	int fd = client_accepted(&slot);
+	uint64_t ticket = ctl_defer(&d->ctl, d->ctl.clients[slot]);
+	int64_t at = d->ctl.clients[slot]->deferred_at;
+	struct harness_rx rx = { 0 };
+	char got[HARNESS_RX_MAX];
+
+	ctl_sweep(&d->ctl, at + CTL_DEFER_MAX - SEC);
+	ck_assert_uint_eq(d->ctl.clients[slot]->deferred, ticket);
+	ctl_sweep(&d->ctl, at + CTL_DEFER_MAX + SEC);
+	ck_assert(!ctl_complete(&d->ctl, ticket, later, sizeof(later) - 1));
+	harness_pump_replies(d, fd, &rx, 1);
+	ck_assert_str_eq(harness_rx_pop(&rx, got, sizeof(got)), "ERR no reply within 90s\n\n");
+	assert_request(fd, "version\n", VERSION_REPLY);
+}
+END_TEST
+
 /* daemon_free() with a full house: every client in some state, one evicted for a
  * newcomer. */
 START_TEST(test_free_closes_everything)
@@ -752,6 +829,9 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_sweep_idle);
 	tcase_add_test(tc, test_sweep_partial_line);
 	tcase_add_test(tc, test_sweep_reply_pending);
+	tcase_add_test(tc, test_defer_complete);
+	tcase_add_test(tc, test_defer_client_gone);
+	tcase_add_test(tc, test_defer_expires);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,7 +86,7 @@ START_TEST(test_families_declared)
 		"mconn_config_last_reload_successful", "mconn_target_up", "mconn_target_paused",
 		"mconn_target_state", "mconn_health_changes_total", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
-		"mconn_connect_duration_seconds",
+		"mconn_connect_duration_seconds", "mconn_resolve_failures_total",
 	};
 	const char *text = render(), *p = text;
 	char family[128] = "", line[1024];

@@ -549,7 +549,7 @@ static const char *const target_keys[] = {
 	"name", "address", "resolved", "paused", "generation", "restarted_at", "restart_changes",
 	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
-	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s",
+	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
 };
 
