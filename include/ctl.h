@@ -1,5 +1,7 @@
 /* The control server: a UNIX stream socket, non-blocking clients with bounded input
- * and output, idle timeouts, all driven by the daemon's epoll loop. */
+ * and output, idle timeouts, all driven by the daemon's epoll loop. Long replies are
+ * rendered a slice at a time as the client's socket drains; when every slot is taken,
+ * a newcomer takes the slot of the client that does the least with it. */
 #ifndef MCONN_CTL_H
 #define MCONN_CTL_H
 
@@ -13,22 +15,46 @@
 
 struct ctl_client;
 
-/* Run one request line of len bytes (a NUL after them) and append the whole framed
- * reply to out. */
+/* A reply rendered a slice at a time as its client's socket drains. */
+struct ctl_stream {
+	/* Append the next slice of the reply body to out, rows until at least max bytes;
+	 * true when the body is done (the control server then ends the reply with its
+	 * empty line). NULL: none. */
+	bool (*next)(void *owner, void *cursor, struct buf *out, size_t max);
+	/* Where the reply is; malloc'ed, freed with free() when the reply ends. */
+	void *cursor;
+};
+
+/* Run one request line of len bytes (a NUL after them) and append the framed reply to
+ * out; a long one only its first slice, setting *stream for the rest. */
 typedef void (*ctl_dispatch_fn)(void *owner, const struct ctl_client *c, char *line, size_t len,
-				struct buf *out);
+				struct buf *out, struct ctl_stream *stream);
 
 #define CTL_MAX_CLIENTS 64
 /* Requests one client may have answered per loop turn before others get a go. */
 #define CTL_REQUESTS_PER_TURN 4
-/* Replies waiting in all clients' buffers beyond which new requests get ERR busy. */
+/* Replies waiting in all clients' buffers beyond which new requests get ERR busy.
+ * Sliced replies hold at most a slice each, so only many large unsliced ones could. */
 #define CTL_OUTPUT_BUDGET (64u << 20)
-/* A client that has sent nothing yet is not evicted for a newcomer before this. */
+/* A client that has sent nothing yet is evicted for a newcomer only after those with
+ * a partial line or an unread reply, until it is this old. */
 #define CTL_EVICT_GRACE (1 * NSEC_PER_SEC)
 /* The longest a deferred reply may take (a reload waits at most 60 s for names):
  * until then its client is neither evicted nor timed out; past it the client gets
  * "ERR no reply within 90s" and the ticket is void. */
-#define CTL_DEFER_MAX (90 * NSEC_PER_SEC)
+#define CTL_DEFER_MAX (CTL_DEFER_MAX_S * NSEC_PER_SEC)
+/* A long reply is rendered in slices of about this many bytes (the slice ends after
+ * the row or target that passes it), each once the one before has been sent. */
+#define CTL_SLICE_BYTES (32u << 10)
+/* The first slice of a reply is rendered with the request and is smaller: a short
+ * reply (a status of a few targets) goes out at once, and answering many requests in
+ * one turn costs little. */
+#define CTL_FIRST_SLICE_BYTES (4u << 10)
+/* What the control server renders in one loop turn across all its clients (first
+ * slices and the rest), and how many requests it answers: a client beyond that goes
+ * on in the next turn, in turn with the others. */
+#define CTL_TURN_BYTES (64u << 10)
+#define CTL_ANSWERS_PER_TURN 32
 
 /* epoll data for the listening socket and for client slot i in its generation g: a
  * slot closed and reused within one epoll batch does not get its old events. These
@@ -44,6 +70,8 @@ struct ctl_client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	/* Root or mconnd's own user: evicted only by its like, or when idle. */
+	bool privileged;
 	bool spoke;
 	int64_t connected_at;
 	int64_t last_active;
@@ -54,6 +82,7 @@ struct ctl_client {
 	size_t in_len;
 	char in[CTL_MAX_LINE + 1];
 	struct buf out;
+	struct ctl_stream stream;
 };
 
 struct ctl_server {
@@ -78,6 +107,17 @@ struct ctl_server {
 	int64_t idle_timeout;
 	int64_t io_timeout;
 	uint64_t last_ticket;
+	/* Bytes of sliced replies and answers this loop turn may still give, the turn
+	 * they are for, and the slot the pending clients are taken from next, so that
+	 * each gets its go in turn. */
+	size_t turn_budget;
+	unsigned turn_answers;
+	uint64_t budget_turn;
+	uint32_t next_pending;
+	/* Time the control server has spent in all (accepting, reading, rendering,
+	 * writing) and the most one call into it took. */
+	int64_t busy_ns;
+	int64_t busy_max_ns;
 	uint32_t gen[CTL_MAX_CLIENTS];
 	struct ctl_client *clients[CTL_MAX_CLIENTS];
 };
@@ -110,10 +150,13 @@ uint64_t ctl_defer(struct ctl_server *c, const struct ctl_client *cl);
  * loop turn, never from inside the handler that deferred. */
 bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len);
 
+/* Free a stream's cursor and clear it; safe on a cleared stream. */
+void ctl_stream_end(struct ctl_stream *st);
+
 /* Handle an event of the control set (the listener or a client). */
 void ctl_handle_event(struct ctl_server *c, uint64_t data, uint32_t events, int64_t now);
 
-/* Go on with clients that had more requests than one turn allows. */
+/* Go on with clients that had more requests, or more reply, than one turn allows. */
 void ctl_run_pending(struct ctl_server *c, int64_t now);
 
 /* Drop clients idle for idle_timeout, or stalled (a reply not read, a request line

@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto.h"
+
 struct buf;
 
-/* How long to wait for a reply. */
+/* How long to wait for the next bytes of a reply; for a reload, which the daemon may
+ * answer only once names are resolved, longer than the daemon ever takes. */
 #define CTLCLIENT_TIMEOUT_MS 10000
+#define CTLCLIENT_SLOW_TIMEOUT_MS ((CTL_DEFER_MAX_S + 10) * 1000)
 
 /* What a request came to. */
 enum ctl_outcome {

@@ -4,7 +4,10 @@
 #define MCONN_METRICS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+
+#include "render.h"
 
 struct buf;
 struct scrape_stats;
@@ -24,5 +27,29 @@ size_t metrics_label_escape(const char *v, char *out, size_t n);
 
 /* Render as metrics_render() does and account the time and size it took in acct. */
 void metrics_scrape(const struct view *v, struct scrape_stats *acct, struct buf *out);
+
+/* Where a sliced exposition is: the family, and the target within it (see struct
+ * render_cursor for what a reader sees when targets change between slices). */
+struct metrics_cursor {
+	bool started;
+	size_t family;
+	struct render_pos pos;
+	int64_t now;
+	int64_t spent;
+	size_t bytes;
+};
+
+/* Start an exposition at now. */
+void metrics_begin(struct metrics_cursor *cur, int64_t now);
+
+/* Append the next slice: lines until at least max bytes were added (a target's lines
+ * of one family are never cut). Returns true when the exposition is complete. */
+bool metrics_render_slice(const struct view *v, struct metrics_cursor *cur, struct buf *out,
+			  size_t max);
+
+/* metrics_render_slice(), accounting the time and size of the whole exposition in acct
+ * when it completes. */
+bool metrics_scrape_slice(const struct view *v, struct scrape_stats *acct,
+			  struct metrics_cursor *cur, struct buf *out, size_t max);
 
 #endif

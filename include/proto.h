@@ -11,6 +11,9 @@
 #define CTL_MAX_LINE 4096
 #define CTL_MAX_ARGS 16
 #define CTL_MAX_REPLY (16u << 20)
+/* The longest the daemon may take to answer a request whose reply it defers (a
+ * reload waiting for names, at most resolve_timeout, 60 s): past it, it answers ERR. */
+#define CTL_DEFER_MAX_S 90
 
 /* The results of a cycle as status, stats, metrics and logs name them: "ok", then
  * the failure classes in the order of enum session_error. */

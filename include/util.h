@@ -16,13 +16,17 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* A byte buffer that grows on demand up to a hard limit; overflow is sticky. */
+/* A byte buffer that grows on demand up to a hard limit; overflow is sticky. Bytes are
+ * appended at len and taken from head (buf_consume), so a reader that takes a little
+ * at a time costs no copying: the unread bytes are data[head, len), and head and len
+ * go back to 0 once everything is read. The limit counts unread bytes. */
 struct buf {
 	char *data;
 	size_t len;
 	size_t cap;
 	size_t limit;
 	bool overflow;
+	size_t head;
 };
 
 /* Return "s" unless n is 1, for "%llu target%s". */
@@ -56,7 +60,19 @@ int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf
 /* Append a quoted JSON string for the n bytes at s; returns 0 or -ENOBUFS. */
 int buf_json_string(struct buf *b, const char *s, size_t n);
 
-/* Drop the first n bytes of the buffer. */
+/* Mark the first n unread bytes as read: no copying; the space they held is reused
+ * when a later append needs it. */
 void buf_consume(struct buf *b, size_t n);
+
+/* The bytes not read yet, and how many there are. */
+static inline const char *buf_unread(const struct buf *b)
+{
+	return b->data + b->head;
+}
+
+static inline size_t buf_unread_len(const struct buf *b)
+{
+	return b->len - b->head;
+}
 
 #endif

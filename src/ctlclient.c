@@ -38,22 +38,42 @@ static int ctlclient_connect(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/* Look for the reply's end (its empty line) in the bytes from scanned on, each byte
+ * once however the reply arrives; returns its length or 0, and moves scanned on. */
+static size_t ctlclient_reply_end(const struct buf *reply, size_t *scanned)
+{
+	const char *p = reply->data, *end = reply->data + reply->len;
+	const char *at = p + (*scanned ? *scanned - 1 : 0);
+
+	while (at < end && (at = memchr(at, '\n', (size_t)(end - at))) != NULL) {
+		if (at + 1 < end && at[1] == '\n')
+			return (size_t)(at - p) + 2;
+		if (at + 1 == end)
+			break;
+		at++;
+	}
+	*scanned = reply->len;
+	return 0;
+}
+
 /* Send the request and read until the reply's empty line; returns its length or 0. */
 static size_t ctlclient_exchange(int fd, const char *req, size_t len, struct buf *reply,
 				 char *err, size_t errlen)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int wait_ms = strncmp(req, "reload", 6) == 0 && (req[6] == '\n' || req[6] == ' ')
+			      ? CTLCLIENT_SLOW_TIMEOUT_MS : CTLCLIENT_TIMEOUT_MS;
 	char chunk[65536];
-	size_t end;
+	size_t end, scanned = 0;
 
 	/* A daemon that refuses us (ERR busy) may close before reading the request:
 	 * read its reply even when the send fails. */
 	(void)!send(fd, req, len, MSG_NOSIGNAL);
-	while ((end = proto_reply_length(reply->data, reply->len)) == 0) {
+	while ((end = ctlclient_reply_end(reply, &scanned)) == 0) {
 		ssize_t n;
 
-		if (poll(&p, 1, CTLCLIENT_TIMEOUT_MS) <= 0) {
-			snprintf(err, errlen, "no reply within %d s", CTLCLIENT_TIMEOUT_MS / 1000);
+		if (poll(&p, 1, wait_ms) <= 0) {
+			snprintf(err, errlen, "no reply within %d s", wait_ms / 1000);
 			return 0;
 		}
 		n = recv(fd, chunk, sizeof(chunk), 0);
@@ -88,8 +108,9 @@ static enum ctl_outcome ctlclient_body(struct buf *reply, size_t end, char *err,
 		snprintf(err, errlen, "unexpected reply: %.*s", (int)MIN(first, 80), reply->data);
 		return CTL_UNREACHABLE;
 	}
-	reply->len = end - 1;
-	buf_consume(reply, first + 1);
+	/* Once per reply, so a copy costs no more than reading it did. */
+	reply->len = end - 1 - (first + 1);
+	memmove(reply->data, reply->data + first + 1, reply->len);
 	reply->data[reply->len] = '\0';
 	return r;
 }

@@ -4,6 +4,7 @@
  * rq->client) when the answer comes later (a reload waiting for names): whoever
  * finishes the work then calls ctl_complete() with the whole framed reply. */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,8 @@ struct ctl_request {
 	/* Who asked (NULL when not through the socket): what a handler that defers its
 	 * reply (reload) gives ctl_defer(). */
 	const struct ctl_client *client;
+	/* Where a handler of a long reply puts the rest of it (see reply_sliced()). */
+	struct ctl_stream *stream;
 };
 
 struct ctl_command {
@@ -56,53 +59,87 @@ static int lookup_target(struct daemon *d, const char *name, struct target **ret
 	return -ENOENT;
 }
 
+/* The next slice of a listing, over a view of the daemon as it is now. */
+static bool stream_render(void *owner, void *cursor, struct buf *out, size_t max)
+{
+	struct view v;
+
+	daemon_view(owner, &v);
+	return render_slice(&v, cursor, out, max);
+}
+
+static bool stream_metrics(void *owner, void *cursor, struct buf *out, size_t max)
+{
+	struct daemon *d = owner;
+	struct view v;
+
+	daemon_view(d, &v);
+	return metrics_scrape_slice(&v, &d->scrape, cursor, out, max);
+}
+
+/* Hand a long reply's cursor (size bytes, copied) to the dispatcher, which renders
+ * it a slice at a time through next. */
+static int reply_sliced(const struct ctl_request *rq,
+			bool (*next)(void *, void *, struct buf *, size_t), const void *cursor,
+			size_t size, char *err, size_t errlen)
+{
+	void *copy = malloc(size);
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(copy, cursor, size);
+	*rq->stream = (struct ctl_stream){ .next = next, .cursor = copy };
+	return 0;
+}
+
+/* A listing about the target named by word k of the request (when there is one). */
+static int reply_listing(struct daemon *d, const struct ctl_request *rq, enum render_kind kind,
+			 int k, char *err, size_t errlen)
+{
+	struct render_cursor cur;
+	struct target *t = NULL;
+
+	if (rq->argc > k && lookup_target(d, rq->argv[k], &t, err, errlen) < 0)
+		return -ENOENT;
+	render_begin(&cur, kind, t, rq->json, rq->now);
+	return reply_sliced(rq, stream_render, &cur, sizeof(cur), err, errlen);
+}
+
 static int cmd_status(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		      char *err, size_t errlen)
 {
-	struct target *t = NULL;
-	struct view v;
-
-	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	daemon_view(d, &v);
-	render_status(&v, t, rq->json, rq->now, out);
-	return 0;
+	(void)out;
+	return reply_listing(d, rq, RENDER_STATUS, 1, err, errlen);
 }
 
 static int cmd_sessions(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 			char *err, size_t errlen)
 {
-	struct target *t;
-	struct view v;
-
-	if (lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	daemon_view(d, &v);
-	render_sessions(&v, t, rq->json, rq->now, out);
-	return 0;
+	(void)out;
+	return reply_listing(d, rq, RENDER_SESSIONS, 1, err, errlen);
 }
 
 static int cmd_stats(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		     char *err, size_t errlen)
 {
-	struct target *t = NULL;
-	struct view v;
+	struct ctl_request plain = *rq;
 
-	if (rq->argc > 1 && lookup_target(d, rq->argv[1], &t, err, errlen) < 0)
-		return -ENOENT;
-	daemon_view(d, &v);
-	render_stats(&v, t, rq->now, out);
-	return 0;
+	(void)out;
+	plain.json = false;
+	return reply_listing(d, &plain, RENDER_STATS, 1, err, errlen);
 }
 
 static int cmd_metrics(struct daemon *d, const struct ctl_request *rq, struct buf *out,
 		       char *err, size_t errlen)
 {
-	(void)rq;
-	(void)err;
-	(void)errlen;
-	daemon_scrape(d, out);
-	return 0;
+	struct metrics_cursor cur;
+
+	(void)d;
+	(void)out;
+	metrics_begin(&cur, rq->now);
+	return reply_sliced(rq, stream_metrics, &cur, sizeof(cur), err, errlen);
 }
 
 static int cmd_version(struct daemon *d, const struct ctl_request *rq, struct buf *out,
@@ -198,12 +235,34 @@ static const struct ctl_command commands[] = {
 	{ "version", 0, 0, false, cmd_version, "version [-j]", "the daemon's version" },
 };
 
+/* Whether a peer of fd was in group g when it connected (SO_PEERGROUPS). The buffer
+ * grows until the groups fit (ERANGE says how much they need), up to NGROUPS_MAX. */
+static bool peer_in_group(int fd, gid_t g)
+{
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(stack);
+	bool found = false;
+
+	while (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		gid_t *more;
+
+		if (errno != ERANGE || len <= sizeof(stack) || len > NGROUPS_MAX * sizeof(gid_t) ||
+		    groups != stack || !(more = malloc(len)))
+			goto done;
+		groups = more;
+	}
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		found |= groups[i] == g;
+done:
+	if (groups != stack)
+		free(groups);
+	return found;
+}
+
 /* Root, the daemon's own user and members of admin_group may change the daemon. The
- * peer's supplementary groups are those it had when it connected (SO_PEERGROUPS). */
+ * peer's supplementary groups are those it had when it connected, however many. */
 static bool peer_is_admin(const struct daemon *d, const struct ctl_client *c)
 {
-	gid_t groups[512];
-	socklen_t len = sizeof(groups);
 	gid_t g = d->cfg->admin_gid;
 
 	if (c->uid == 0 || c->uid == geteuid())
@@ -212,12 +271,7 @@ static bool peer_is_admin(const struct daemon *d, const struct ctl_client *c)
 		return false;
 	if (c->gid == g)
 		return true;
-	if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
-		if (groups[i] == g)
-			return true;
-	return false;
+	return c->fd >= 0 && peer_in_group(c->fd, g);
 }
 
 static int cmd_help(struct daemon *d, const struct ctl_request *rq, struct buf *out, char *err,
@@ -321,12 +375,19 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 			out->overflow = false;
 			if (out->data)
 				out->data[start] = '\0';
-		} else if (r < 0)
+		} else if (r < 0) {
 			reply_error_body(out, start, body, err);
-		else if (out->overflow)
+		} else if (!rq->stream->next ||
+			   rq->stream->next(d, rq->stream->cursor, out, CTL_FIRST_SLICE_BYTES)) {
+			ctl_stream_end(rq->stream);
+			if (out->overflow)
+				reply_error(out, start, "reply too large");
+			else
+				buf_printf(out, "\n");
+		} else if (out->overflow) {
+			ctl_stream_end(rq->stream);
 			reply_error(out, start, "reply too large");
-		else
-			buf_printf(out, "\n");
+		}
 		return;
 	}
 	for (char *p = rq->argv[0]; *p; p++)
@@ -336,12 +397,12 @@ static void dispatch_words(struct daemon *d, const struct ctl_client *cl,
 	reply_error(out, start, err);
 }
 
-void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
-		     struct buf *out)
+/* Run the request with the reply in slices into stream (see ctlcmd_dispatch()). */
+static void dispatch_line(struct daemon *d, const struct ctl_client *c, char *line, size_t len,
+			  struct buf *out, struct ctl_stream *stream)
 {
-	struct daemon *d = owner;
 	char *argv[CTL_MAX_ARGS];
-	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c };
+	struct ctl_request rq = { .argv = argv, .now = now_ns(), .client = c, .stream = stream };
 	size_t start = out->len;
 
 	for (size_t i = 0; i < len; i++) {
@@ -368,4 +429,27 @@ void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t
 		return;
 	}
 	dispatch_words(d, c, &rq, out, start);
+}
+
+void ctlcmd_dispatch(void *owner, const struct ctl_client *c, char *line, size_t len,
+		     struct buf *out, struct ctl_stream *stream)
+{
+	struct daemon *d = owner;
+	struct ctl_stream whole = { 0 };
+	size_t start = out->len;
+
+	if (stream) {
+		dispatch_line(d, c, line, len, out, stream);
+		return;
+	}
+	dispatch_line(d, c, line, len, out, &whole);
+	while (whole.next && !out->overflow) {
+		if (whole.next(d, whole.cursor, out, CTL_SLICE_BYTES)) {
+			buf_printf(out, "\n");
+			break;
+		}
+	}
+	ctl_stream_end(&whole);
+	if (out->overflow)
+		reply_error(out, start, "reply too large");
 }

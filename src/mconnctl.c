@@ -18,7 +18,6 @@
 #define EXIT_ERR 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
-#define REPLY_TIMEOUT_MS 10000
 
 static void usage(FILE *f)
 {

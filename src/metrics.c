@@ -1,6 +1,7 @@
 /* Prometheus metrics: every target's health, sessions, cycle counters by result and
  * latency histograms, in the text exposition format 0.0.4. One pass over the targets
- * per family, each line formatted once into a stack buffer and appended. */
+ * per family, each line formatted once into a stack buffer and appended; a cursor
+ * (family, target) lets the control socket render it in slices. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "view.h"
 #include "metrics.h"
 #include "proto.h"
+#include "render.h"
 #include "target.h"
 #include "util.h"
 
@@ -128,65 +130,109 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
 }
 
-static void render_health(const struct view *v, const struct labels *ls, struct buf *out)
+static void lines_up(const struct view *v, const struct target *t, const char *name,
+		     const struct labels *l, struct buf *out)
 {
-	family(out, "mconn_target_up", "gauge",
-	       "1 when the target is up (rise consecutive good cycles) and not paused, else 0.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_target_up{%s} %d\n", ls[i].s,
-		    v->pool->targets[i]->health == HEALTH_UP && !v->pool->targets[i]->paused);
-	family(out, "mconn_target_paused", "gauge",
-	       "1 while the target is paused (mconnctl pause): its sessions are stopped.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_target_paused{%s} %d\n", ls[i].s, v->pool->targets[i]->paused);
-	family(out, "mconn_target_state", "gauge", "1 for the target's current health state.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		for (int h = 0; h < _HEALTH_MAX; h++)
-			put(out, "mconn_target_state{%s,state=\"%s\"} %d\n", ls[i].s,
-			    health_state_name(h), v->pool->targets[i]->health == (enum health_state)h);
-	family(out, "mconn_health_changes_total", "counter",
-	       "Changes of the target's health state (unknown, up, down).");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_health_changes_total{%s} %llu\n", ls[i].s,
-		    (unsigned long long)v->pool->targets[i]->health_changes);
+	(void)v;
+	put(out, "%s{%s} %d\n", name, l->s, t->health == HEALTH_UP && !t->paused);
 }
 
-static void render_sessions(const struct view *v, const struct labels *ls, struct buf *out)
+static void lines_paused(const struct view *v, const struct target *t, const char *name,
+			 const struct labels *l, struct buf *out)
 {
-	family(out, "mconn_sessions", "gauge", "Echo sessions the target runs.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_sessions{%s} %u\n", ls[i].s, v->pool->targets[i]->n_sess);
-	family(out, "mconn_sessions_active", "gauge",
-	       "Sessions with a connection open or a connect in progress.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_sessions_active{%s} %u\n", ls[i].s,
-		    pool_target_active(v->pool, v->pool->targets[i]));
+	(void)v;
+	put(out, "%s{%s} %d\n", name, l->s, t->paused);
 }
 
-static void render_cycles(const struct view *v, const struct labels *ls, struct buf *out)
+static void lines_state(const struct view *v, const struct target *t, const char *name,
+			const struct labels *l, struct buf *out)
 {
-	family(out, "mconn_cycles_total", "counter",
-	       "Finished echo cycles by result: ok or the failure class.");
-	for (size_t i = 0; i < v->pool->n_targets; i++) {
-		const struct target *t = v->pool->targets[i];
-
-		put(out, "mconn_cycles_total{%s,result=\"ok\"} %llu\n", ls[i].s,
-		    (unsigned long long)t->cycles_ok);
-		for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
-			put(out, "mconn_cycles_total{%s,result=\"%s\"} %llu\n", ls[i].s,
-			    session_error_name(e), (unsigned long long)t->errors[e]);
-	}
-	family(out, "mconn_cycle_duration_seconds", "histogram",
-	       "Time of a good cycle from connect start to the last echoed byte.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		render_histogram(out, "mconn_cycle_duration_seconds", &ls[i],
-				 &v->pool->targets[i]->cycle_lat.total);
-	family(out, "mconn_connect_duration_seconds", "histogram",
-	       "Time to establish the connection, in good cycles that connected.");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		render_histogram(out, "mconn_connect_duration_seconds", &ls[i],
-				 &v->pool->targets[i]->connect_lat.total);
+	(void)v;
+	for (int h = 0; h < _HEALTH_MAX; h++)
+		put(out, "%s{%s,state=\"%s\"} %d\n", name, l->s, health_state_name(h),
+		    t->health == (enum health_state)h);
 }
+
+static void lines_health_changes(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->health_changes);
+}
+
+static void lines_sessions(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %u\n", name, l->s, t->n_sess);
+}
+
+static void lines_active(const struct view *v, const struct target *t, const char *name,
+			 const struct labels *l, struct buf *out)
+{
+	put(out, "%s{%s} %u\n", name, l->s, pool_target_active(v->pool, t));
+}
+
+static void lines_cycles(const struct view *v, const struct target *t, const char *name,
+			 const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s,result=\"ok\"} %llu\n", name, l->s, (unsigned long long)t->cycles_ok);
+	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
+		put(out, "%s{%s,result=\"%s\"} %llu\n", name, l->s, session_error_name(e),
+		    (unsigned long long)t->errors[e]);
+}
+
+static void lines_cycle_hist(const struct view *v, const struct target *t, const char *name,
+			     const struct labels *l, struct buf *out)
+{
+	(void)v;
+	render_histogram(out, name, l, &t->cycle_lat.total);
+}
+
+static void lines_connect_hist(const struct view *v, const struct target *t,
+			       const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	render_histogram(out, name, l, &t->connect_lat.total);
+}
+
+static void lines_resolve_failures(const struct view *v, const struct target *t,
+				   const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
+}
+
+/* The per-target families, in the order of the exposition: a header, then the lines
+ * of every target. */
+static const struct metrics_family {
+	const char *name;
+	const char *type;
+	const char *help;
+	void (*lines)(const struct view *v, const struct target *t, const char *name,
+		      const struct labels *l, struct buf *out);
+} families[] = {
+	{ "mconn_target_up", "gauge",
+	  "1 when the target is up (rise consecutive good cycles) and not paused, else 0.", lines_up },
+	{ "mconn_target_paused", "gauge",
+	  "1 while the target is paused (mconnctl pause): its sessions are stopped.", lines_paused },
+	{ "mconn_target_state", "gauge", "1 for the target's current health state.", lines_state },
+	{ "mconn_health_changes_total", "counter",
+	  "Changes of the target's health state (unknown, up, down).", lines_health_changes },
+	{ "mconn_sessions", "gauge", "Echo sessions the target runs.", lines_sessions },
+	{ "mconn_sessions_active", "gauge",
+	  "Sessions with a connection open or a connect in progress.", lines_active },
+	{ "mconn_cycles_total", "counter",
+	  "Finished echo cycles by result: ok or the failure class.", lines_cycles },
+	{ "mconn_cycle_duration_seconds", "histogram",
+	  "Time of a good cycle from connect start to the last echoed byte.", lines_cycle_hist },
+	{ "mconn_connect_duration_seconds", "histogram",
+	  "Time to establish the connection, in good cycles that connected.", lines_connect_hist },
+	{ "mconn_resolve_failures_total", "counter",
+	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
+	  lines_resolve_failures },
+};
 
 static void render_process(const struct view *v, struct buf *out)
 {
@@ -207,44 +253,74 @@ static void render_process(const struct view *v, struct buf *out)
 	    v->reload->ok + v->reload->failed == 0 || v->reload->last_ok);
 }
 
-static void render_resolve(const struct view *v, const struct labels *ls, struct buf *out)
+void metrics_begin(struct metrics_cursor *cur, int64_t now)
 {
-	family(out, "mconn_resolve_failures_total", "counter",
-	       "Failed look-ups of the target's name by resolve_every (the last address stays in use).");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		put(out, "mconn_resolve_failures_total{%s} %llu\n", ls[i].s,
-		    (unsigned long long)v->pool->targets[i]->resolve.failures);
+	*cur = (struct metrics_cursor){ .now = now };
+}
+
+bool metrics_render_slice(const struct view *v, struct metrics_cursor *cur, struct buf *out,
+			  size_t max)
+{
+	size_t start = out->len;
+
+	if (!cur->started) {
+		cur->started = true;
+		render_process(v, out);
+	}
+	while (cur->family < ELEMENTSOF(families) && !out->overflow) {
+		const struct metrics_family *f = &families[cur->family];
+		const struct target *t;
+		struct labels l;
+
+		if (out->len - start >= max)
+			return false;
+		if (cur->pos.next == 0 && !cur->pos.last[0])
+			family(out, f->name, f->type, f->help);
+		t = render_next_target(v, &cur->pos);
+		if (!t) {
+			cur->family++;
+			cur->pos = (struct render_pos){ 0 };
+			continue;
+		}
+		labels_of(t, &l);
+		f->lines(v, t, f->name, &l, out);
+	}
+	return true;
 }
 
 void metrics_render(const struct view *v, int64_t now, struct buf *out)
 {
-	struct labels *ls = calloc(MAX(v->pool->n_targets, 1), sizeof(*ls));
+	struct metrics_cursor cur;
 
-	(void)now;
-	if (!ls) {
-		out->overflow = true;
-		return;
-	}
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		labels_of(v->pool->targets[i], &ls[i]);
-	render_process(v, out);
-	render_health(v, ls, out);
-	render_sessions(v, ls, out);
-	render_cycles(v, ls, out);
-	render_resolve(v, ls, out);
-	free(ls);
+	metrics_begin(&cur, now);
+	while (!metrics_render_slice(v, &cur, out, SIZE_MAX))
+		;
+}
+
+bool metrics_scrape_slice(const struct view *v, struct scrape_stats *acct,
+			  struct metrics_cursor *cur, struct buf *out, size_t max)
+{
+	int64_t start = now_ns();
+	size_t before = out->len;
+	bool done = metrics_render_slice(v, cur, out, max);
+
+	cur->spent += now_ns() - start;
+	cur->bytes += out->len - before;
+	if (!done)
+		return false;
+	acct->renders++;
+	acct->total_ns += cur->spent;
+	acct->last_ns = cur->spent;
+	acct->max_ns = MAX(acct->max_ns, cur->spent);
+	acct->last_bytes = cur->bytes;
+	return true;
 }
 
 void metrics_scrape(const struct view *v, struct scrape_stats *acct, struct buf *out)
 {
-	int64_t start = now_ns(), took;
-	size_t before = out->len;
+	struct metrics_cursor cur;
 
-	metrics_render(v, start, out);
-	took = now_ns() - start;
-	acct->renders++;
-	acct->total_ns += took;
-	acct->last_ns = took;
-	acct->max_ns = MAX(acct->max_ns, took);
-	acct->last_bytes = out->len - before;
+	metrics_begin(&cur, now_ns());
+	while (!metrics_scrape_slice(v, acct, &cur, out, SIZE_MAX))
+		;
 }

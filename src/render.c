@@ -1,5 +1,7 @@
 /* Status and session listings, as aligned text or as one line of JSON. Text replies
- * never contain an empty line, since an empty line ends a reply. */
+ * never contain an empty line, since an empty line ends a reply. Listings are rendered
+ * in slices through a cursor that holds names and indexes, never pointers, so that it
+ * stays valid when sessions or targets change between slices. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,10 +143,9 @@ static void render_target_text(const struct view *v, const struct target *t, int
 	render_resolve_text(t, now, out);
 }
 
-static void render_status_text(const struct view *v, const struct target *only, int64_t now,
-			       struct buf *out)
+static void render_status_text_head(const struct view *v, int64_t now, int w, int aw,
+				    struct buf *out)
 {
-	int w = (int)render_name_width(v, only), aw = render_address_width(v, only);
 	char up[32];
 
 	buf_printf(out, "mconnd %s, pid %d, up %s, %zu target%s, %u session%s, config %s\n",
@@ -161,9 +162,6 @@ static void render_status_text(const struct view *v, const struct target *only, 
 	}
 	buf_printf(out, "%-*s %-*s %-7s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		if (!only || v->pool->targets[i] == only)
-			render_target_text(v, v->pool->targets[i], w, aw, now, out);
 }
 
 /* A duration in milliseconds as a JSON number, or null when unknown. */
@@ -290,11 +288,8 @@ static void render_metrics_json(const struct view *v, struct buf *out)
 		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
 }
 
-static void render_status_json(const struct view *v, const struct target *only, int64_t now,
-			       struct buf *out)
+static void render_status_json_head(const struct view *v, int64_t now, struct buf *out)
 {
-	const char *sep = "";
-
 	buf_printf(out, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%.3f,\"config\":",
 		   MCONN_VERSION, (int)getpid(), (double)(now - v->start_mono) / 1e9);
 	buf_json_string(out, v->config_path, strlen(v->config_path));
@@ -309,10 +304,11 @@ static void render_status_json(const struct view *v, const struct target *only, 
 		buf_printf(out, "null,\"last_ok\":null,\"last_result\":null}");
 	}
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
-		   "\"timed_out\":%llu,\"evicted\":%llu},"
+		   "\"timed_out\":%llu,\"evicted\":%llu,\"busy_s\":%.3f,\"busy_max_ms\":%.3f},"
 		   "\"loop\":{", v->pool->n_sess, v->ctl->n_clients,
 		   (unsigned long long)v->ctl->rejected_busy, (unsigned long long)v->ctl->timed_out,
-		   (unsigned long long)v->ctl->evicted);
+		   (unsigned long long)v->ctl->evicted, (double)v->ctl->busy_ns / 1e9,
+		   (double)v->ctl->busy_max_ns / 1e6);
 	render_json_latency(out, "lateness_ms", &v->pool->lateness, 1, now);
 	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
 		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)v->loop->turns,
@@ -320,23 +316,6 @@ static void render_status_json(const struct view *v, const struct target *only, 
 		   (unsigned long long)v->loop->stalls, (double)v->loop->stalled_ns / 1e9);
 	render_metrics_json(v, out);
 	buf_printf(out, "\"targets\":[");
-	for (size_t i = 0; i < v->pool->n_targets; i++) {
-		if (only && v->pool->targets[i] != only)
-			continue;
-		buf_printf(out, "%s", sep);
-		render_target_json(v, v->pool->targets[i], now, out);
-		sep = ",";
-	}
-	buf_printf(out, "]}\n");
-}
-
-void render_status(const struct view *v, const struct target *only, bool json, int64_t now,
-		   struct buf *out)
-{
-	if (json)
-		render_status_json(v, only, now, out);
-	else
-		render_status_text(v, only, now, out);
 }
 
 static void render_session_row(const struct session *s, uint32_t i, bool json, const char *sep,
@@ -362,10 +341,8 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 		   format_duration(s->last_latency, lat, sizeof(lat)));
 }
 
-void render_sessions(const struct view *v, const struct target *t, bool json, int64_t now,
-		     struct buf *out)
+static void render_sessions_head(const struct target *t, bool json, struct buf *out)
 {
-	(void)now;
 	if (json) {
 		buf_printf(out, "{\"target\":");
 		buf_json_string(out, t->conf->name, strlen(t->conf->name));
@@ -374,10 +351,6 @@ void render_sessions(const struct view *v, const struct target *t, bool json, in
 		buf_printf(out, "%6s %-11s %6s %10s %8s %-16s %9s\n", "INDEX", "STATE", "FD", "OK",
 			   "FAILED", "LAST", "LATENCY");
 	}
-	for (uint32_t i = 0; i < t->n_sess; i++)
-		render_session_row(&v->pool->sess[t->sess[i]], i, json, i ? "," : "", out);
-	if (json)
-		buf_printf(out, "]}\n");
 }
 
 static void render_stats_target(const struct view *v, const struct target *t, int64_t now,
@@ -401,14 +374,184 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   (long long)ls.p99);
 }
 
-void render_stats(const struct view *v, const struct target *only, int64_t now,
-		  struct buf *out)
+static void render_stats_head(const struct view *v, int64_t now, struct buf *out)
 {
 	buf_printf(out, "daemon version=%s pid=%d uptime_ns=%lld targets=%zu sessions=%u "
 		   "reloads_ok=%llu reloads_failed=%llu\n", MCONN_VERSION, (int)getpid(),
 		   (long long)(now - v->start_mono), v->pool->n_targets, v->pool->n_sess,
 		   (unsigned long long)v->reload->ok, (unsigned long long)v->reload->failed);
-	for (size_t i = 0; i < v->pool->n_targets; i++)
-		if (!only || v->pool->targets[i] == only)
-			render_stats_target(v, v->pool->targets[i], now, out);
+}
+
+const struct target *render_next_target(const struct view *v, struct render_pos *pos)
+{
+	size_t i = pos->next;
+
+	/* The list changed since the last slice (a reload): go on after the last target
+	 * shown if it is still there, else at the same position. */
+	if (pos->last[0] && (i == 0 || i > v->pool->n_targets ||
+			     strcmp(v->pool->targets[i - 1]->conf->name, pos->last) != 0)) {
+		for (size_t k = 0; k < v->pool->n_targets; k++) {
+			if (strcmp(v->pool->targets[k]->conf->name, pos->last) == 0) {
+				i = k + 1;
+				break;
+			}
+		}
+	}
+	if (i >= v->pool->n_targets)
+		return NULL;
+	snprintf(pos->last, sizeof(pos->last), "%s", v->pool->targets[i]->conf->name);
+	pos->next = i + 1;
+	return v->pool->targets[i];
+}
+
+/* The next target a listing shows: every one in turn, or the one it is about (once). */
+static const struct target *render_cursor_target(const struct view *v,
+						 struct render_cursor *cur)
+{
+	if (!cur->target[0])
+		return render_next_target(v, &cur->pos);
+	if (cur->pos.next++ > 0)
+		return NULL;
+	return pool_find_target(v->pool, cur->target);
+}
+
+void render_begin(struct render_cursor *cur, enum render_kind kind, const struct target *t,
+		  bool json, int64_t now)
+{
+	*cur = (struct render_cursor){ .kind = kind, .json = json, .now = now };
+	if (t)
+		snprintf(cur->target, sizeof(cur->target), "%s", t->conf->name);
+}
+
+/* The first lines: what comes before the rows. false when there is no such target. */
+static bool render_head(const struct view *v, struct render_cursor *cur, struct buf *out)
+{
+	const struct target *only = cur->target[0] ? pool_find_target(v->pool, cur->target) : NULL;
+
+	if (cur->target[0] && !only)
+		return false;
+	switch (cur->kind) {
+	case RENDER_STATUS:
+		if (cur->json) {
+			render_status_json_head(v, cur->now, out);
+			break;
+		}
+		cur->name_w = (int)render_name_width(v, only);
+		cur->addr_w = render_address_width(v, only);
+		render_status_text_head(v, cur->now, cur->name_w, cur->addr_w, out);
+		break;
+	case RENDER_SESSIONS:
+		if (only)
+			render_sessions_head(only, cur->json, out);
+		break;
+	case RENDER_STATS:
+		render_stats_head(v, cur->now, out);
+		break;
+	}
+	return true;
+}
+
+/* One row of a status or stats listing; false when there are no more. */
+static bool render_target_row(const struct view *v, struct render_cursor *cur, struct buf *out)
+{
+	const struct target *t = render_cursor_target(v, cur);
+
+	if (!t)
+		return false;
+	if (cur->kind == RENDER_STATS)
+		render_stats_target(v, t, cur->now, out);
+	else if (!cur->json)
+		render_target_text(v, t, cur->name_w, cur->addr_w, cur->now, out);
+	else {
+		buf_printf(out, "%s", cur->rows ? "," : "");
+		render_target_json(v, t, cur->now, out);
+	}
+	cur->rows++;
+	return true;
+}
+
+/* One row of a session listing of t; false when there are no more. */
+static bool render_session_next(const struct view *v, const struct target *t,
+				struct render_cursor *cur, struct buf *out)
+{
+	uint32_t i = (uint32_t)cur->rows;
+
+	if (i >= t->n_sess)
+		return false;
+	render_session_row(&v->pool->sess[t->sess[i]], i, cur->json, i ? "," : "", out);
+	cur->rows++;
+	return true;
+}
+
+/* Rows of a session listing until max bytes; true when it is complete. A target
+ * removed since the last slice ends the listing with a word of why. */
+static bool render_sessions_rows(const struct view *v, struct render_cursor *cur,
+				 struct buf *out, size_t start, size_t max)
+{
+	const struct target *t = pool_find_target(v->pool, cur->target);
+
+	if (!t) {
+		buf_printf(out, cur->json ? "],\"ended\":\"the target was removed\"}\n"
+					  : "(the target was removed; the listing ends here)\n");
+		return true;
+	}
+	while (out->len - start < max && !out->overflow)
+		if (!render_session_next(v, t, cur, out))
+			break;
+	if (cur->rows < t->n_sess && !out->overflow)
+		return false;
+	if (cur->json)
+		buf_printf(out, "]}\n");
+	return true;
+}
+
+bool render_slice(const struct view *v, struct render_cursor *cur, struct buf *out, size_t max)
+{
+	size_t start = out->len;
+
+	if (!cur->started) {
+		cur->started = true;
+		if (!render_head(v, cur, out))
+			return true;
+	}
+	if (cur->kind == RENDER_SESSIONS)
+		return render_sessions_rows(v, cur, out, start, max);
+	while (out->len - start < max && !out->overflow)
+		if (!render_target_row(v, cur, out))
+			break;
+	if (out->len - start >= max && !out->overflow)
+		return false;
+	if (cur->json && cur->kind == RENDER_STATUS)
+		buf_printf(out, "]}\n");
+	return true;
+}
+
+void render_status(const struct view *v, const struct target *only, bool json, int64_t now,
+		   struct buf *out)
+{
+	struct render_cursor cur;
+
+	render_begin(&cur, RENDER_STATUS, only, json, now);
+	while (!render_slice(v, &cur, out, SIZE_MAX))
+		;
+}
+
+void render_sessions(const struct view *v, const struct target *t, bool json, int64_t now,
+		     struct buf *out)
+{
+	struct render_cursor cur;
+
+	render_begin(&cur, RENDER_SESSIONS, t, json, now);
+	while (!render_slice(v, &cur, out, SIZE_MAX))
+		;
+}
+
+void render_stats(const struct view *v, const struct target *only, int64_t now,
+		  struct buf *out)
+{
+	struct render_cursor cur;
+
+	render_begin(&cur, RENDER_STATS, only, false, now);
+	while (!render_slice(v, &cur, out, SIZE_MAX))
+		;
 }

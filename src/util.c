@@ -44,8 +44,23 @@ void buf_free(struct buf *b)
 {
 	free(b->data);
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->head = 0;
 	b->overflow = false;
+}
+
+/* Move the unread bytes to the front once at least as many have been read: each byte
+ * is moved at most once per byte read before it, so appending and consuming stay
+ * linear. */
+static void buf_compact(struct buf *b)
+{
+	size_t unread = b->len - b->head;
+
+	if (b->head == 0 || b->head < unread)
+		return;
+	memmove(b->data, b->data + b->head, unread);
+	b->len = unread;
+	b->head = 0;
+	b->data[b->len] = '\0';
 }
 
 /* Make room for n more bytes plus a terminating NUL. */
@@ -54,7 +69,9 @@ static int buf_reserve(struct buf *b, size_t n)
 	size_t want, cap;
 	char *p;
 
-	if (b->overflow || n > b->limit || b->len > b->limit - n) {
+	if (b->len + n + 1 > b->cap)
+		buf_compact(b);
+	if (b->overflow || n > b->limit || b->len - b->head > b->limit - n) {
 		b->overflow = true;
 		return -ENOBUFS;
 	}
@@ -86,11 +103,29 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+/* Formatting is done once when it fits in the room already there (most lines do),
+ * twice otherwise. */
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n, r;
 
+	if (!b->overflow && b->data && b->cap > b->len + 1) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->data[b->len] = '\0';
+			return -EINVAL;
+		}
+		if ((size_t)n < room && b->len - b->head + (size_t)n <= b->limit) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		b->data[b->len] = '\0';
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
@@ -158,12 +193,11 @@ int buf_json_string(struct buf *b, const char *s, size_t n)
 
 void buf_consume(struct buf *b, size_t n)
 {
-	if (n >= b->len) {
-		b->len = 0;
+	if (n >= b->len - b->head) {
+		b->len = b->head = 0;
+		if (b->data)
+			b->data[0] = '\0';
 	} else {
-		memmove(b->data, b->data + n, b->len - n);
-		b->len -= n;
+		b->head += n;
 	}
-	if (b->data)
-		b->data[b->len] = '\0';
 }

@@ -7,6 +7,8 @@
  * parameter. After every test, daemon_free() must leave no fd open. */
 #include <check.h>
 #include <dirent.h>
+#include <grp.h>
+#include <poll.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <stdbool.h>
@@ -15,11 +17,20 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctlcmd.h"
 #include "daemon.h"
+#include "metrics.h"
+#include "pool.h"
 #include "proto.h"
+#include "reconcile.h"
+#include "render.h"
+#include "view.h"
 #include "util.h"
 #include "check_main.h"
 #include "ctlharness.h"
@@ -80,15 +91,15 @@ static void daemon_teardown(void)
 /* Connect and turn the loop until the daemon has taken the client into a slot. */
 static int client_accepted(uint32_t *ret_slot)
 {
-	bool had[CTL_MAX_CLIENTS];
+	uint32_t gen[CTL_MAX_CLIENTS];
 	int fd;
 
-	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
-		had[i] = d->ctl.clients[i] != NULL;
+	/* A slot taken anew has a new generation, also one taken from an evicted client. */
+	memcpy(gen, d->ctl.gen, sizeof(gen));
 	fd = harness_client_connect();
 	for (int t = 0; t <= HARNESS_MAX_TURNS; t++) {
 		for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++) {
-			if (!had[i] && d->ctl.clients[i]) {
+			if (gen[i] != d->ctl.gen[i] && d->ctl.clients[i]) {
 				*ret_slot = i;
 				return fd;
 			}
@@ -492,11 +503,11 @@ START_TEST(test_garbage)
 }
 END_TEST
 
-/* Make every client busy with half a request: then no slot can be freed and a newcomer
- * is told ERR busy. */
-START_TEST(test_busy)
+/* Every slot held with half a request (a slow-line flood): a newcomer still gets in, in
+ * the slot of the client whose line has waited longest, and is answered. */
+START_TEST(test_evict_partial)
 {
-	int fds[CTL_MAX_CLIENTS], extra, fresh;
+	int fds[CTL_MAX_CLIENTS], fresh;
 	uint32_t slots[CTL_MAX_CLIENTS], slot;
 	struct harness_rx rx = { 0 };
 	char got[HARNESS_RX_MAX];
@@ -507,33 +518,120 @@ START_TEST(test_busy)
 		HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[i]]->in_len == 4);
 	}
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	extra = harness_client_connect();
-	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
-	pump_eof(extra, &rx);
-	ck_assert_str_eq(rx.data, "ERR busy\n\n");
-	ck_assert(rx.eof);
-	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
-	ck_assert_uint_eq(d->ctl.evicted, 0);
-	assert_request(fds[CTL_MAX_CLIENTS - 1], "ion\n", VERSION_REPLY);
-
-	harness_client_close(fds[10]);
-	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == CTL_MAX_CLIENTS - 1);
-	ck_assert_ptr_null(d->ctl.clients[slots[10]]);
 	fresh = client_accepted(&slot);
-	ck_assert_uint_eq(slot, slots[10]);
+	ck_assert_uint_eq(slot, slots[0]);
+	ck_assert_uint_eq(d->ctl.evicted, 1);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
+	pump_eof(fds[0], &rx);
 	assert_request(fresh, "version\n", VERSION_REPLY);
+	assert_request(fds[CTL_MAX_CLIENTS - 1], "ion\n", VERSION_REPLY);
 	HARNESS_SEND_STR(fresh, "status -j\n");
 	memset(&rx, 0, sizeof(rx));
 	harness_pump_replies(d, fresh, &rx, 1);
 	harness_rx_pop(&rx, got, sizeof(got));
-	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":1,"), "%s", got);
-	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+	ck_assert_msg(strstr(got, "\"control\":{\"clients\":64,\"rejected_busy\":0,\"timed_out\":0,"
+				  "\"evicted\":1,"), "%s", got);
+}
+END_TEST
+
+/* ERR busy only when no slot can be taken: every client waits for a deferred reply. */
+START_TEST(test_busy_all_deferred)
+{
+	uint32_t slots[CTL_MAX_CLIENTS];
+	struct harness_rx rx = { 0 };
+	int extra;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		client_accepted(&slots[i]);
+		ck_assert_uint_ne(ctl_defer(&d->ctl, d->ctl.clients[slots[i]]), 0);
+	}
+	extra = harness_client_connect();
+	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
+	pump_eof(extra, &rx);
+	ck_assert_str_eq(rx.data, "ERR busy\n\n");
+	ck_assert_uint_eq(d->ctl.evicted, 0);
+	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
+}
+END_TEST
+
+/* With every slot held, newcomers take the slots in this order: an idle client, one
+ * silent for over CTL_EVICT_GRACE, one that does not read its reply, one with half a
+ * request, then the silent newcomer that has waited longest; among equals the oldest. */
+START_TEST(test_evict_order)
+{
+	enum { IDLE = 10, SILENT_OLD = 20, STALLED = 30, PARTIAL = 40, OLDEST_SILENT = 0 };
+	static const int order[] = { IDLE, SILENT_OLD, STALLED, PARTIAL, OLDEST_SILENT };
+	int fds[CTL_MAX_CLIENTS];
+	uint32_t slots[CTL_MAX_CLIENTS], slot;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		fds[i] = client_accepted(&slots[i]);
+	assert_request(fds[IDLE], "version\n", VERSION_REPLY);
+	d->ctl.clients[slots[SILENT_OLD]]->connected_at -= 2 * CTL_EVICT_GRACE;
+	client_stall(fds[STALLED], slots[STALLED]);
+	HARNESS_SEND_STR(fds[PARTIAL], "vers");
+	HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[PARTIAL]]->in_len == 4);
+	for (size_t k = 0; k < ELEMENTSOF(order); k++) {
+		client_accepted(&slot);
+		ck_assert_msg(slot == slots[order[k]], "newcomer %zu took slot %u, not that of client %d",
+			      k, slot, order[k]);
+		ck_assert_uint_eq(d->ctl.evicted, k + 1);
+	}
+	/* The newcomers are silent too, and younger: the next oldest silent one goes. */
+	client_accepted(&slot);
+	ck_assert_uint_eq(slot, slots[1]);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
+}
+END_TEST
+
+/* Among clients doing the same with their slots, a newcomer displaces one of the
+ * process holding the most: a lone client of another process, silent longest (slow
+ * to send its request), keeps its slot against a flood of one process. */
+START_TEST(test_evict_flooder_first)
+{
+	uint32_t lone_slot = CTL_MAX_CLIENTS, slot;
+	int go[2], done[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		close(done[1]);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", harness.sock_path);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(2);
+		(void)!write(go[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		_exit(0);
+	}
+	close(done[0]);
+	ck_assert_int_eq(read(go[0], &c, 1), 1);
+	HARNESS_TURN_UNTIL(d, d->ctl.n_clients == 1);
+	for (uint32_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (d->ctl.clients[i])
+			lone_slot = i;
+	for (int i = 1; i < CTL_MAX_CLIENTS; i++)
+		client_accepted(&slot);
+	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
+	client_accepted(&slot);
+	ck_assert_uint_ne(slot, lone_slot);
+	ck_assert_uint_eq(d->ctl.evicted, 1);
+	ck_assert_int_eq(d->ctl.clients[lone_slot]->pid, pid);
+	close(done[1]);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	close(go[0]);
+	close(go[1]);
 }
 END_TEST
 
 /* With every slot held by an idle client, a newcomer takes the slot of the one idle
- * longest; a client with half a request is never the one, nor one that has not said
- * anything yet (for its first second). */
+ * longest; a client with half a request is not the one while idle ones are there. */
 START_TEST(test_evict_idle)
 {
 	int fds[CTL_MAX_CLIENTS], extra;
@@ -542,12 +640,6 @@ START_TEST(test_evict_idle)
 
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		fds[i] = client_accepted(&slots[i]);
-	extra = harness_client_connect();
-	HARNESS_TURN_UNTIL(d, d->ctl.rejected_busy == 1);
-	pump_eof(extra, &rx);
-	ck_assert_str_eq(rx.data, "ERR busy\n\n");
-	ck_assert_uint_eq(d->ctl.evicted, 0);
-	memset(&rx, 0, sizeof(rx));
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		assert_request(fds[i], "version\n", VERSION_REPLY);
 	/* The oldest has half a request: the next oldest goes instead. */
@@ -555,8 +647,8 @@ START_TEST(test_evict_idle)
 	HARNESS_TURN_UNTIL(d, d->ctl.clients[slots[0]]->in_len == 4);
 	extra = harness_client_connect();
 	HARNESS_TURN_UNTIL(d, d->ctl.evicted == 1);
-	ck_assert_ptr_nonnull(d->ctl.clients[slots[1]]);
-	ck_assert_uint_eq(d->ctl.rejected_busy, 1);
+	ck_assert_ptr_nonnull(d->ctl.clients[slots[0]]);
+	ck_assert_uint_eq(d->ctl.rejected_busy, 0);
 	ck_assert_uint_eq(d->ctl.n_clients, CTL_MAX_CLIENTS);
 	pump_eof(fds[1], &rx);
 	ck_assert(rx.eof);
@@ -752,6 +844,298 @@ START_TEST(test_defer_expires)
 }
 END_TEST
 
+/* A peer in admin_group among more than 512 supplementary groups is an admin: the
+ * SO_PEERGROUPS buffer grows until they fit. The peer is a child that takes 600
+ * groups, the admin group last, and uid nobody, then asks to pause a target. */
+START_TEST(test_admin_many_groups)
+{
+	enum { N_GROUPS = 600, ADMIN_GID = 4242, NOBODY = 65534 };
+	char text[512], reply[256] = "";
+	int pfd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	daemon_stop();
+	snprintf(text, sizeof(text),
+		 "[daemon]\ncontrol_socket = %s\ncontrol_mode = 0666\nadmin_group = %d\n"
+		 "[target \"refused\"]\naddress = 127.0.0.1:%u\nconnections = 2\ninterval = 1h\n",
+		 harness.sock_path, ADMIN_GID, harness.port);
+	d = harness_daemon_start(text, harness.conf_path);
+	ck_assert_int_eq(chmod(harness.dir, 0711), 0);
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		gid_t groups[N_GROUPS];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct pollfd p;
+		int fd;
+		size_t len = 0;
+
+		for (int i = 0; i < N_GROUPS; i++)
+			groups[i] = (gid_t)(10000 + i);
+		groups[N_GROUPS - 1] = ADMIN_GID;
+		if (setgroups(N_GROUPS, groups) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(2);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", harness.sock_path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    send(fd, "pause refused\n", 14, MSG_NOSIGNAL) != 14)
+			_exit(3);
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		while (len < sizeof(reply) - 1 && !strstr(reply, "\n\n") && poll(&p, 1, 10000) > 0) {
+			ssize_t r = recv(fd, reply + len, sizeof(reply) - 1 - len, 0);
+
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+			reply[len] = '\0';
+		}
+		(void)!write(pfd[1], reply, len);
+		_exit(0);
+	}
+	close(pfd[1]);
+	HARNESS_TURN_UNTIL(d, waitpid(pid, &status, WNOHANG) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	n = read(pfd[0], reply, sizeof(reply) - 1);
+	close(pfd[0]);
+	ck_assert_int_ge(n, 0);
+	reply[n] = '\0';
+	ck_assert_str_eq(reply, "OK\nrefused paused\n\n");
+}
+END_TEST
+
+/* The daemon of the slice tests: three targets of SLICE_SESS sessions, an hour apart,
+ * written to the configuration file too, so that a reload can change the list. */
+#define SLICE_SESS 300
+
+/* Write the configuration with one target per letter of names into text and the
+ * file. */
+static void slice_conf(const char *names, char *text, size_t size)
+{
+	size_t n = (size_t)snprintf(text, size, "[daemon]\ncontrol_socket = %s\n", harness.sock_path);
+	FILE *f;
+
+	for (const char *p = names; *p; p++)
+		n += (size_t)snprintf(text + n, size - n,
+				      "[target \"%c\"]\naddress = 127.0.0.1:%u\nconnections = %d\n"
+				      "interval = 1h\n", *p, harness.port, SLICE_SESS);
+	f = fopen(harness.conf_path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void slice_daemon(const char *names)
+{
+	char text[2048];
+
+	daemon_stop();
+	slice_conf(names, text, sizeof(text));
+	d = harness_daemon_start(text, harness.conf_path);
+}
+
+/* Rewrite the configuration with these targets and reload it. */
+static void slice_reload(const char *names)
+{
+	char text[2048];
+
+	slice_conf(names, text, sizeof(text));
+	ck_assert_int_eq(daemon_reload(d, NULL), 0);
+}
+
+/* Run a command line as the daemon's own caller would (admin, whole reply). */
+static void slice_command(const char *line)
+{
+	char copy[128];
+	struct buf out;
+
+	buf_init(&out, CTL_MAX_REPLY);
+	snprintf(copy, sizeof(copy), "%s", line);
+	ctlcmd_dispatch(d, NULL, copy, strlen(copy), &out, NULL);
+	ck_assert_msg(strncmp(out.data, "OK\n", 3) == 0, "%s: %s", line, out.data);
+	buf_free(&out);
+}
+
+static size_t count_of(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+		n++;
+	return n;
+}
+
+/* Every listing rendered one row per slice is byte for byte the listing rendered
+ * whole, the metrics exposition one target's lines per slice too. */
+START_TEST(test_slices_equal_whole)
+{
+	struct buf whole, sliced;
+	struct view v;
+	int64_t now = now_ns();
+	struct target *t;
+
+	slice_daemon("abc");
+	t = pool_find_target(&d->pool, "b");
+	daemon_view(d, &v);
+	for (int k = 0; k < 6; k++) {
+		static const enum render_kind kinds[] = { RENDER_STATUS, RENDER_STATUS, RENDER_STATS,
+							  RENDER_SESSIONS, RENDER_SESSIONS, RENDER_STATUS };
+		struct render_cursor cur;
+		size_t slices = 0;
+		bool json = k == 1 || k == 4;
+		const struct target *about = kinds[k] == RENDER_SESSIONS || k == 5 ? t : NULL;
+
+		buf_init(&whole, CTL_MAX_REPLY);
+		buf_init(&sliced, CTL_MAX_REPLY);
+		render_begin(&cur, kinds[k], about, json, now);
+		while (!render_slice(&v, &cur, &whole, SIZE_MAX))
+			;
+		render_begin(&cur, kinds[k], about, json, now);
+		while (!render_slice(&v, &cur, &sliced, 1))
+			slices++;
+		ck_assert_str_eq(sliced.data, whole.data);
+		ck_assert_msg(slices >= (kinds[k] == RENDER_SESSIONS ? SLICE_SESS : about ? 0 : 3),
+			      "listing %d in %zu slices", k, slices);
+		buf_free(&whole);
+		buf_free(&sliced);
+	}
+	{
+		struct metrics_cursor mc;
+		size_t slices = 0;
+
+		buf_init(&whole, CTL_MAX_REPLY);
+		buf_init(&sliced, CTL_MAX_REPLY);
+		metrics_render(&v, now, &whole);
+		metrics_begin(&mc, now);
+		while (!metrics_render_slice(&v, &mc, &sliced, 1))
+			slices++;
+		ck_assert_str_eq(sliced.data, whole.data);
+		ck_assert_uint_ge(slices, 9 * 3);
+		buf_free(&whole);
+		buf_free(&sliced);
+	}
+}
+END_TEST
+
+/* Sessions retired or added between slices: the listing stops short of the retired
+ * ones or goes on to the new ones, every index once, in order, valid JSON. */
+START_TEST(test_sessions_cursor_changes)
+{
+	static const int later[] = { 100, 450 };
+
+	slice_daemon("a");
+	for (size_t k = 0; k < ELEMENTSOF(later); k++) {
+		struct render_cursor cur;
+		struct buf out;
+		struct view v;
+		char want[64], cmd[64];
+
+		buf_init(&out, CTL_MAX_REPLY);
+		daemon_view(d, &v);
+		render_begin(&cur, RENDER_SESSIONS, pool_find_target(&d->pool, "a"), true, now_ns());
+		ck_assert(!render_slice(&v, &cur, &out, 2000));
+		ck_assert_uint_lt(cur.rows, 100);
+		snprintf(cmd, sizeof(cmd), "set a connections %d", later[k]);
+		slice_command(cmd);
+		daemon_view(d, &v);
+		while (!render_slice(&v, &cur, &out, 2000))
+			;
+		ck_assert_uint_eq(count_of(out.data, "{\"index\":"), (size_t)later[k]);
+		snprintf(want, sizeof(want), "{\"index\":%d,", later[k] - 1);
+		ck_assert_ptr_nonnull(strstr(out.data, want));
+		ck_assert_str_eq(out.data + out.len - 3, "]}\n");
+		for (int i = 0; i < later[k]; i++) {
+			snprintf(want, sizeof(want), "{\"index\":%d,", i);
+			ck_assert_uint_eq(count_of(out.data, want), 1);
+		}
+		buf_free(&out);
+		slice_command("set a connections 300");
+	}
+}
+END_TEST
+
+/* A reload between slices: a session listing of a removed target ends with a word of
+ * why; a status listing goes on after the last target it showed. */
+START_TEST(test_cursor_across_reload)
+{
+	static const char ended[] = "],\"ended\":\"the target was removed\"}\n";
+	struct render_cursor sess, stat, text;
+	struct buf s_out, j_out, t_out;
+	struct view v;
+	int64_t now = now_ns();
+
+	slice_daemon("abc");
+	buf_init(&s_out, CTL_MAX_REPLY);
+	buf_init(&j_out, CTL_MAX_REPLY);
+	buf_init(&t_out, CTL_MAX_REPLY);
+	daemon_view(d, &v);
+	render_begin(&sess, RENDER_SESSIONS, pool_find_target(&d->pool, "b"), true, now);
+	render_begin(&text, RENDER_SESSIONS, pool_find_target(&d->pool, "b"), false, now);
+	render_begin(&stat, RENDER_STATUS, NULL, true, now);
+	ck_assert(!render_slice(&v, &sess, &s_out, 1000));
+	ck_assert(!render_slice(&v, &text, &t_out, 1000));
+	while (stat.rows == 0)
+		ck_assert(!render_slice(&v, &stat, &j_out, 1));
+	ck_assert_ptr_nonnull(strstr(j_out.data, "{\"name\":\"a\""));
+	slice_reload("ca");
+	daemon_view(d, &v);
+	while (!render_slice(&v, &sess, &s_out, 1000))
+		;
+	while (!render_slice(&v, &text, &t_out, 1000))
+		;
+	while (!render_slice(&v, &stat, &j_out, 1))
+		;
+	ck_assert_str_eq(s_out.data + s_out.len - strlen(ended), ended);
+	ck_assert_ptr_nonnull(strstr(t_out.data, "\n(the target was removed; the listing ends here)\n"));
+	/* After a, which the new list has last: nothing more, and b never. */
+	ck_assert_uint_eq(count_of(j_out.data, "{\"name\":"), 1);
+	ck_assert_str_eq(j_out.data + j_out.len - 3, "]}\n");
+	buf_free(&s_out);
+	buf_free(&j_out);
+	buf_free(&t_out);
+}
+END_TEST
+
+/* A client that asks for a long reply and does not read it holds a slice or two in
+ * the daemon, not the reply; read, it gets all of it, in at most CTL_TURN_BYTES plus
+ * a slice per loop turn. */
+START_TEST(test_long_reply_in_slices)
+{
+	static char got[2 << 20];
+	size_t len = 0, most = 0;
+	uint32_t slot;
+	ssize_t n;
+	int fd;
+
+	slice_daemon("a");
+	slice_command("set a connections 3000");
+	fd = client_accepted(&slot);
+	HARNESS_SEND_STR(fd, "sessions -j a\n");
+	for (int t = 0; t < 50; t++)
+		harness_turn(d);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]);
+	ck_assert_ptr_nonnull(d->ctl.clients[slot]->stream.next);
+	ck_assert_uint_le(d->ctl.clients[slot]->out.cap, 2 * (size_t)CTL_SLICE_BYTES);
+	/* What the socket holds already; from here on, what each turn sends. */
+	while ((n = recv(fd, got + len, sizeof(got) - 1 - len, MSG_DONTWAIT)) > 0)
+		len += (size_t)n;
+	for (int t = 0; len < 4 || memcmp(got + len - 4, "]}\n\n", 4) != 0; t++) {
+		size_t before = len;
+
+		ck_assert_msg(t < 10 * HARNESS_MAX_TURNS, "%zu bytes after %d turns", len, t);
+		harness_turn(d);
+		while ((n = recv(fd, got + len, sizeof(got) - 1 - len, MSG_DONTWAIT)) > 0)
+			len += (size_t)n;
+		most = MAX(most, len - before);
+		got[len] = '\0';
+	}
+	ck_assert_uint_eq(count_of(got, "{\"index\":"), 3000);
+	ck_assert_str_eq(got + len - 4, "]}\n\n");
+	ck_assert_uint_le(most, (size_t)CTL_TURN_BYTES + 3 * (size_t)CTL_SLICE_BYTES);
+}
+END_TEST
+
 /* daemon_free() with a full house: every client in some state, one evicted for a
  * newcomer. */
 START_TEST(test_free_closes_everything)
@@ -817,7 +1201,10 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_longest_line_accepted);
 	tcase_add_test(tc, test_longest_line_newline_later);
 	tcase_add_test(tc, test_longest_line_at_eof);
-	tcase_add_test(tc, test_busy);
+	tcase_add_test(tc, test_evict_partial);
+	tcase_add_test(tc, test_busy_all_deferred);
+	tcase_add_test(tc, test_evict_order);
+	tcase_add_test(tc, test_evict_flooder_first);
 	tcase_add_test(tc, test_evict_idle);
 	tcase_add_test(tc, test_free_closes_everything);
 	suite_add_tcase(s, tc);
@@ -829,9 +1216,20 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_sweep_idle);
 	tcase_add_test(tc, test_sweep_partial_line);
 	tcase_add_test(tc, test_sweep_reply_pending);
+	tcase_add_test(tc, test_admin_many_groups);
 	tcase_add_test(tc, test_defer_complete);
 	tcase_add_test(tc, test_defer_client_gone);
 	tcase_add_test(tc, test_defer_expires);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slices");
+	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
+	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_slices_equal_whole);
+	tcase_add_test(tc, test_sessions_cursor_changes);
+	tcase_add_test(tc, test_cursor_across_reload);
+	tcase_add_test(tc, test_long_reply_in_slices);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -277,15 +277,16 @@ static const struct {
 START_TEST(test_buf_consume)
 {
 	struct buf b;
+	const char *left = consume_cases[_i].left;
 
 	buf_init(&b, 64);
 	ck_assert_int_eq(buf_append(&b, "hello world", 11), 0);
 	buf_consume(&b, consume_cases[_i].consume);
-	ck_assert_uint_eq(b.len, strlen(consume_cases[_i].left));
-	ck_assert_str_eq(b.data, consume_cases[_i].left);
+	ck_assert_uint_eq(buf_unread_len(&b), strlen(left));
+	ck_assert_str_eq(buf_unread(&b), left);
 	ck_assert_int_eq(buf_append(&b, "!", 1), 0);
-	ck_assert_uint_eq(b.len, strlen(consume_cases[_i].left) + 1);
-	ck_assert_mem_eq(b.data, consume_cases[_i].left, strlen(consume_cases[_i].left));
+	ck_assert_uint_eq(buf_unread_len(&b), strlen(left) + 1);
+	ck_assert_mem_eq(buf_unread(&b), left, strlen(left));
 	ck_assert_str_eq(b.data + b.len - 1, "!");
 	buf_free(&b);
 }
@@ -299,10 +300,68 @@ START_TEST(test_buf_consume_frees_room)
 	buf_init(&b, 8);
 	ck_assert_int_eq(buf_append(&b, "OK\n\nOK\n\n", 8), 0);
 	buf_consume(&b, proto_reply_length(b.data, b.len));
-	ck_assert_str_eq(b.data, "OK\n\n");
+	ck_assert_str_eq(buf_unread(&b), "OK\n\n");
 	ck_assert_int_eq(buf_append(&b, "ERR\n", 4), 0);
-	ck_assert_str_eq(b.data, "OK\n\nERR\n");
+	ck_assert_str_eq(buf_unread(&b), "OK\n\nERR\n");
 	ck_assert(!b.overflow);
+	buf_free(&b);
+}
+END_TEST
+
+/* Consuming does not move the rest: a reader taking a few bytes at a time from a big
+ * buffer costs no copying, and the unread bytes move to the front only when an
+ * append needs the room, once at least as many have been read. */
+START_TEST(test_buf_consume_no_copy)
+{
+	struct buf b;
+	char chunk[100];
+	const char *data;
+
+	buf_init(&b, 1 << 20);
+	for (int i = 0; i < 1000; i++) {
+		memset(chunk, 'a' + i % 26, sizeof(chunk));
+		ck_assert_int_eq(buf_append(&b, chunk, sizeof(chunk)), 0);
+	}
+	data = b.data;
+	for (int i = 0; i < 999; i++) {
+		ck_assert_ptr_eq(buf_unread(&b), data + (size_t)i * 100);
+		ck_assert_int_eq(buf_unread(&b)[0], 'a' + i % 26);
+		buf_consume(&b, 100);
+	}
+	ck_assert_uint_eq(b.head, 99900);
+	ck_assert_uint_eq(buf_unread_len(&b), 100);
+	/* Filling what capacity is left moves nothing; passing it compacts once. */
+	while (b.len + 100 + 1 <= b.cap)
+		ck_assert_int_eq(buf_append(&b, chunk, 100), 0);
+	ck_assert_uint_ne(b.head, 0);
+	ck_assert_int_eq(buf_append(&b, chunk, 100), 0);
+	ck_assert_uint_eq(b.head, 0);
+	ck_assert_int_eq(b.data[0], 'a' + 999 % 26);
+	/* Everything read: back to the start. */
+	buf_consume(&b, buf_unread_len(&b));
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.head, 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* buf_printf() formats in place when the room is there, and still respects the
+ * limit, which counts unread bytes only. */
+START_TEST(test_buf_printf_limit_after_consume)
+{
+	struct buf b;
+
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_printf(&b, "%s", "1234567"), 0);
+	ck_assert_int_eq(buf_printf(&b, "%d%d", 8, 9), -ENOBUFS);
+	ck_assert(b.overflow);
+	buf_free(&b);
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_printf(&b, "%s", "123456"), 0);
+	buf_consume(&b, 4);
+	ck_assert_int_eq(buf_printf(&b, "%s", "abcdef"), 0);
+	ck_assert_str_eq(buf_unread(&b), "56abcdef");
+	ck_assert_int_eq(buf_printf(&b, "x"), -ENOBUFS);
 	buf_free(&b);
 }
 END_TEST
@@ -341,6 +400,8 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_buf_json_string_overflow);
 	tcase_add_loop_test(tc, test_buf_consume, 0, ELEMENTSOF(consume_cases));
 	tcase_add_test(tc, test_buf_consume_frees_room);
+	tcase_add_test(tc, test_buf_consume_no_copy);
+	tcase_add_test(tc, test_buf_printf_limit_after_consume);
 	tcase_add_test(tc, test_buf_consume_empty);
 	suite_add_tcase(s, tc);
 	return s;

@@ -601,11 +601,13 @@ static void assert_status_header(const char *status)
 	assert_json_str(status, "config", harness.conf_path);
 	ck_assert(json_num(status, "sessions") == 4);
 	json_sub(status, "control", control, sizeof(control));
-	ck_assert_uint_eq(json_count(control), 4);
+	ck_assert_uint_eq(json_count(control), 6);
 	ck_assert(json_num(control, "clients") == 1);
 	ck_assert(json_num(control, "rejected_busy") == 0);
 	ck_assert(json_num(control, "timed_out") == 0);
 	ck_assert(json_num(control, "evicted") == 0);
+	ck_assert(json_num(control, "busy_s") >= 0);
+	ck_assert(json_num(control, "busy_max_ms") >= 0);
 	json_sub(status, "reload", reload, sizeof(reload));
 	ck_assert_uint_eq(json_count(reload), 5);
 	ck_assert(json_num(reload, "ok") == 0);

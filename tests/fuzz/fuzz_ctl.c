@@ -115,7 +115,7 @@ static void fuzz_request(struct daemon *d, struct ctl_client *cl, const uint8_t 
 	cl->in[n] = '\0';
 	cl->out.len = 0;
 	cl->out.overflow = false;
-	ctlcmd_dispatch(d, cl, cl->in, n, &cl->out);
+	ctlcmd_dispatch(d, cl, cl->in, n, &cl->out, NULL);
 	FUZZ_ASSERT(cl->out.len >= 4);
 	FUZZ_ASSERT(memcmp(cl->out.data, "OK\n", 3) == 0 || memcmp(cl->out.data, "ERR ", 4) == 0);
 	FUZZ_ASSERT(proto_reply_length(cl->out.data, cl->out.len) == cl->out.len);
