@@ -33,6 +33,8 @@ struct http_listener {
 	struct http_stats stats;
 };
 
+/* MHD's error logger; the attribute lets the compiler check fmt as a format. */
+__attribute__((format(printf, 2, 0)))
 static void http_log(void *cls, const char *fmt, va_list ap)
 {
 	char text[512];
