@@ -1,5 +1,7 @@
 # mconn: one plain GNU Makefile, no recursion into subdirectories.
-# Targets: all check install clean demo deps lint-man; see README.md.
+# Targets: all check install clean demo deps deps-test lint-man check-warnings; see README.md.
+# Quiet by default: one short line per compiled file (none under make -s);
+# V=1 shows the full compiler command lines.
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -19,6 +21,14 @@ CFLAGS     ?= -O2 -g
 WARNINGS   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla \
               -Wmissing-declarations -Wnull-dereference -Wimplicit-fallthrough
+V          ?= 0
+ifeq ($(V),1)
+quiet       =
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+quiet       = @
+else
+quiet       = @printf '  %-4s %s\n' $(1) $(2);
+endif
 ifneq ($(SANITIZE),)
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
@@ -29,7 +39,9 @@ PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
-ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+# WERROR=-Werror turns warnings into errors (check-warnings does).
+WERROR     ?=
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # Objects shared by mconnd and mconnctl.
@@ -48,44 +60,52 @@ UNIT_TESTS := parse config histogram timer loop session target proto ctl render 
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
+DEMO_PROGRAMS := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod
 # Stands in for systemd's notification socket in the systemd tests.
 NOTIFYRECV := $(BUILD)/notifyrecv
 
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo \
-	fuzz fuzz-build check-fuzz lint soak check-sd check-systemd bench scrape-cost
+.PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost
 all: $(PROGRAMS)
 
+# What building and the demo need; what the tests need on top of it (.ci/deps.sh).
 deps:
-	@sh .ci/deps.sh
+	@sh .ci/deps.sh demo
+deps-test:
+	@sh .ci/deps.sh test
 
 $(BUILD)/%.o: src/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%.o: tests/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(call quiet,CC,$@)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+
+# The Check suites and their harness need Check, from the test set.
+$(UNIT_BIN:%=%.o) $(BUILD)/tests/ctlharness.o: TEST_CFLAGS = $(CHECK_CFLAGS)
+$(UNIT_BIN:%=%.o) $(BUILD)/tests/ctlharness.o: | deps-test
 
 $(BUILD)/mconnd: $(BUILD)/mconnd.o $(CORE_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/mconnctl: $(BUILD)/mconnctl.o $(CLI_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/echod: $(BUILD)/tests/echod.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/ctlprobe: $(BUILD)/tests/ctlprobe.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(NOTIFYRECV): $(BUILD)/tests/systemd/notifyrecv.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # The control-socket suites share a harness that drives a real daemon in-process.
 $(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics $(BUILD)/tests/check_reload: $(BUILD)/tests/ctlharness.o
@@ -93,60 +113,81 @@ $(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metric
 # The range parser is mconnctl's, not the daemon's.
 $(BUILD)/tests/check_range: $(BUILD)/range.o
 
+# Every suite runs, also after one failed; then "unit: N passed, N failed".
 check-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do CK_FORK=yes $$t; done
+	@failed=0; for t in $(UNIT_BIN); do CK_FORK=yes $$t || failed=$$((failed + 1)); done; \
+	echo "unit: $$(($(words $(UNIT_BIN)) - failed)) passed, $$failed failed"; [ $$failed = 0 ]
 
-check-integration: $(PROGRAMS) $(NOTIFYRECV)
+check-integration: $(PROGRAMS) $(NOTIFYRECV) | deps-test
 	@BUILD=$(BUILD) sh tests/integration/run.sh
 
-# The unit, integration and systemd (notify, activation) tests again, built with ASan and UBSan.
+# The unit, integration and systemd (notify, activation) tests again, built with ASan and
+# UBSan; -k: the integration and systemd tests run also when a unit suite failed.
 check-asan:
-	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
+	@CK_TIMEOUT_MULTIPLIER=4 $(MAKE) -k --no-print-directory BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" check-unit check-integration check-sd
 
 # The daemon's integration runs again under valgrind memcheck (errors and leaks fail).
-check-valgrind: $(PROGRAMS)
+check-valgrind: $(PROGRAMS) | deps-test
 	@VALGRIND=1 BUILD=$(BUILD) sh tests/integration/run.sh
 
 # 1,000 sessions over 3 targets at 100 ms for LOAD_SECONDS (default 60): no failure,
 # RSS and fds flat. 'make check' runs a 15-second version.
-load: $(PROGRAMS)
+load: $(PROGRAMS) | deps-test
 	@BUILD=$(BUILD) sh tests/load.sh
 
 # 10,000 sessions over 4 targets for SOAK_SECONDS (default 600) with periodic faults
 # and reloads: RSS, fds and CPU every 10 s; fails if RSS or fds grow. Not in 'check'.
-soak: $(PROGRAMS)
+soak: $(PROGRAMS) | deps-test
 	@BUILD=$(BUILD) sh tests/soak.sh
 
-check-load: $(PROGRAMS)
-	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/load.sh
+check-load: $(PROGRAMS) | deps-test
+	@LOAD_SECONDS=15 BUILD=$(BUILD) sh tests/run.sh check-load "" tests/load.sh
 
 # What one scrape costs the loop with 10,000 sessions (SCRAPE_TARGETS=10|100|1000).
-scrape-cost: $(PROGRAMS)
-	@BUILD=$(BUILD) sh tests/scrape_cost.sh
+scrape-cost: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/run.sh scrape-cost "" tests/scrape_cost.sh
+
+# The SIGSTOP false-failure table of issue 11 (about 90 s; not part of check).
+false-failures: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/false_failures.sh
 
 # libFuzzer harnesses (tests/fuzz/), built with clang, ASan and UBSan: the daemon's
 # objects get coverage instrumentation, each harness links libFuzzer's main.
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
+FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
 FUZZ_HARNESSES := parse config ctl
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SECONDS ?= 60
 
-$(FUZZ_BUILD)/obj/%.o: src/%.c | deps
+$(FUZZ_BUILD)/obj/%.o: src/%.c | deps deps-test
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(call quiet,CC,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%.o: tests/fuzz/fuzz_%.c | deps
+$(FUZZ_BUILD)/fuzz_%.o: tests/fuzz/fuzz_%.c | deps deps-test
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(call quiet,CC,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz_%.o $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(call quiet,LD,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
 fuzz-build: $(FUZZ_BIN)
+
+# No warning in any build: gcc and clang, plain and with ASan (the programs, the Check
+# suites, notifyrecv), and the fuzz harnesses, each with -Werror into build/warn-*.
+# CI runs it (.ci/run).
+check-warnings: | deps deps-test
+	@for cc in gcc clang; do for san in "" 1; do \
+		b=build/warn-$$cc$${san:+-asan}; echo "warnings: $$b (CC=$$cc$${san:+ SANITIZE=1})"; \
+		$(MAKE) -s --no-print-directory BUILD=$$b CC=$$cc SANITIZE=$$san \
+			CFLAGS="$${san:+-O1 -g}$${san:--O2 -g}" \
+			WERROR=-Werror all $$b/notifyrecv $(UNIT_TESTS:%=$$b/tests/check_%) || exit 1; \
+	done; done; \
+	echo "warnings: build/warn-fuzz (fuzz-build)"; \
+	$(MAKE) -s --no-print-directory BUILD=build/warn-fuzz WERROR=-Werror fuzz-build || exit 1; \
+	echo "warnings: none in 5 builds"
 
 # Each harness for FUZZ_SECONDS (default 60): fails on a crash, leak or timeout.
 fuzz: $(FUZZ_BIN)
@@ -164,7 +205,7 @@ check-fuzz: $(FUZZ_BIN)
 # warning, style, performance and portability; variableScope is off (the house style
 # declares locals at the top of a block). Suppressions in the code say why in place.
 LINT_SRC := src/*.c tests/echod.c tests/fuzz/*.c
-lint: | deps
+lint: | deps deps-test
 	cppcheck --enable=warning,style,performance,portability --std=c11 --inline-suppr \
 		--error-exitcode=1 --quiet -D_GNU_SOURCE -Iinclude \
 		--suppress=missingIncludeSystem --suppress=variableScope $(LINT_SRC)
@@ -173,29 +214,36 @@ lint: | deps
 
 # The sd_notify datagrams (order, watchdog period), systemd-socket-activate, and the
 # installed units (systemd-analyze verify and security), without a running systemd.
-check-sd: $(PROGRAMS) $(NOTIFYRECV)
+check-sd: $(PROGRAMS) $(NOTIFYRECV) | deps-test
 	@BUILD=$(BUILD) sh tests/systemd/run.sh
 
 # The installed service under a real systemd, booted as PID 1 of a systemd-nspawn
 # container (root only). The root file system is built once with debootstrap and
 # cached in MCONN_ROOTFS_CACHE (default /var/cache/mconn).
-check-systemd: $(PROGRAMS)
-	@BUILD=$(BUILD) sh tests/systemd/container.sh
+check-systemd: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/run.sh check-systemd systemd/ tests/systemd/container.sh
 
 # The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
 # baselines, every scenario of issue 6 three times; about 7 minutes.
 $(BUILD)/bench/limit: tests/bench/limit.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+	$(call quiet,CC,$@)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
 
-bench: $(PROGRAMS) $(BUILD)/bench/limit
+bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
 
-lint-man:
+lint-man: | deps-test
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
 
-check: all lint-man check-unit check-integration check-sd check-systemd check-load scrape-cost check-asan check-valgrind check-fuzz
+# Every part runs, also after one failed; the end is one line per part and the
+# closing "N passed, N failed, N skipped" (tests/check.sh). MCONN_REQUIRE_ALL=1 makes
+# a skipped test fail; CHECK_MORE adds parts (CI: lint fuzz).
+CHECK_PARTS := all lint-man check-unit check-integration check-sd check-systemd check-load \
+	scrape-cost check-asan check-valgrind check-fuzz
+CHECK_MORE  ?=
+check: | deps-test
+	@MAKE="$(MAKE)" BUILD=$(BUILD) sh tests/check.sh $(CHECK_PARTS) $(CHECK_MORE)
 
 # The units get this install's paths, so they are written at install time, never
 # cached. The admin group mconn comes from sysusers.d (run systemd-sysusers
@@ -222,7 +270,12 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 		>$(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf && \
 		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf; }
 
-demo: $(PROGRAMS)
+# One line per step: what deps installs, the build, then the demo itself.
+demo: | deps
+	@start=$$(date +%s); \
+	$(MAKE) $(if $(filter 1,$(V)),,-s) --no-print-directory -j$$(getconf _NPROCESSORS_ONLN) \
+		$(DEMO_PROGRAMS) || exit 1; \
+	echo "build: $(DEMO_PROGRAMS) ($$(($$(date +%s) - start)) s; V=1 shows the compiler lines)"
 	@BUILD=$(BUILD) sh tests/demo.sh
 
 clean:

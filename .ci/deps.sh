@@ -1,45 +1,60 @@
 #!/bin/sh
-# Install what building, running and testing mconn need, from Debian's packages,
-# and only what is missing. Called by 'make deps' (and so by 'make demo' and
-# 'make check'); safe to run again.
+# deps.sh [demo|test]: install, from Debian's packages, what building and running the
+# demo needs (demo) or what every test needs on top of that (test), and only what is
+# missing; safe to run again. 'make deps' (every target that compiles, so 'make demo')
+# asks for the demo set, 'make deps-test' (every check, lint and fuzz target) for the
+# test set. One line of output when something is installed; apt's own output goes to
+# a log that is shown only when apt fails.
 set -eu
 
-# Build: compiler and C library headers (gcc only recommends libc6-dev), pkg-config
-# and the libraries (libsystemd, inih, Check, libmicrohttpd for metrics_listen).
-# Tests: jq reads mconnctl's JSON, mandoc lints the man pages, valgrind checks
-# the daemon's memory, socat talks to the control socket like a person would,
-# procps (pkill) and util-linux (prlimit, unshare) drive the fault tests.
+# The demo: compiler and C library headers (gcc only recommends libc6-dev), make,
+# pkg-config and the libraries (libsystemd, inih, libmicrohttpd for metrics_listen);
+# jq pretty-prints the demo's last status in JSON.
+DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev jq"
+
+# Tests: Check (unit tests), mandoc lints the man pages, valgrind checks the daemon's
+# memory, socat talks to the control socket like a person would, procps (pkill) and
+# util-linux (prlimit, unshare, setpriv, nsenter) drive the fault tests.
 # Observability: prometheus (promtool checks the metrics and sample files; a real
 # server scrapes the daemon), curl talks to the HTTP endpoint and Prometheus's API,
 # tmux gives mconnctl top a pseudo-terminal.
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
-# a real systemd in a container for 'make check-systemd' (util-linux: nsenter, setpriv);
+# a real systemd in a container for 'make check-systemd';
 # man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
-PKGS="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev check jq mandoc valgrind socat procps util-linux"
-PKGS="$PKGS prometheus curl tmux"
-PKGS="$PKGS systemd systemd-container debootstrap man-db"
+TEST="check mandoc valgrind socat procps util-linux prometheus curl tmux"
+TEST="$TEST systemd systemd-container debootstrap man-db"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
-PKGS="$PKGS python3"
+TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
 # is only recommended by clang, and recommends are not installed), clang-tidy and
 # cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.
-PKGS="$PKGS clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
+TEST="$TEST clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
 # The health tests: haproxy is the round-robin load balancer of t_health_lb.sh (one
 # bad backend of four); perl (Time::HiRes) stamps the daemon's log lines in t_health2.sh.
-PKGS="$PKGS haproxy perl"
+TEST="$TEST haproxy perl"
 
+case ${1:-demo} in
+demo) set=demo PKGS=$DEMO ;;
+test) set=test PKGS="$DEMO $TEST" ;;
+*) echo "usage: deps.sh [demo|test]" >&2; exit 2 ;;
+esac
+
+# One dpkg-query for the whole list; a package it does not know is missing too.
+# shellcheck disable=SC2086
+installed=$(dpkg-query -W -f='${Package} ${Status}\n' $PKGS 2>/dev/null |
+	awk '$NF == "installed" { print $1 }' || true)
+installed=" $(printf '%s\n' "$installed" | tr '\n' ' ') "
 missing=""
+n=0
 for p in $PKGS; do
-	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	case "$status" in
-	*" installed") ;;
-	*) missing="$missing $p" ;;
+	case $installed in
+	*" $p "*) ;;
+	*) missing="$missing $p"; n=$((n + 1)) ;;
 	esac
 done
 [ -z "$missing" ] && exit 0
 
-echo "deps: installing$missing" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 || {
@@ -48,7 +63,23 @@ if [ "$(id -u)" != 0 ]; then
 	}
 	SUDO=sudo
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+command -v apt-get >/dev/null 2>&1 || {
+	echo "deps: no apt-get here; install the equivalents of:$missing" >&2
+	exit 1
+}
+s=s; [ "$n" = 1 ] && s=""
+echo "deps: installing $n package$s for the $set:$missing"
+log=$(mktemp /tmp/mconn-deps.XXXXXX)
+start=$(date +%s)
+# No questions, and no debconf warnings such as "delaying package configuration".
+APT="$SUDO env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes apt-get"
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if ! { $APT update -qq && $APT install -y -qq --no-install-recommends $missing; } \
+	>"$log" 2>&1; then
+	cat "$log" >&2
+	rm -f "$log"
+	echo "deps: apt-get failed" >&2
+	exit 1
+fi
+rm -f "$log"
+echo "deps: installed in $(($(date +%s) - start)) s"

@@ -71,8 +71,13 @@ enum close_mode {
 	_CLOSE_MAX,
 };
 
-/* One [target "NAME"] section. */
+/* One [target "NAME"] section. Reference counted: its configuration (or, for a copy
+ * made by `set`, its target) holds one reference and every cycle under way under it
+ * one more, so a cycle keeps the values it started with across a reload; the last
+ * config_target_unref() frees it. file names the file it was read from while that
+ * configuration lives; a conf kept past it by a cycle never reads it. */
 struct target_conf {
+	uint32_t refs;
 	char name[MCONN_NAME_MAX + 1];
 	char address_text[280];
 	/* The resolved address; len 0 while host still needs a look-up. */
@@ -193,7 +198,7 @@ int config_lookup_apply(struct config *c, const struct config_lookup *l,
  * resolve_timeout (for the start, before the loop runs). 0, or -EINVAL with errs. */
 int config_resolve(struct config *c, struct resolver *r, struct config_errors *errs);
 
-/* A copy of t whose resolved address is addr; free it with config_target_free(). */
+/* A copy of t whose resolved address is addr; drop it with config_target_unref(). */
 struct target_conf *config_target_with_address(const struct target_conf *t,
 					       const struct sockaddr_any *addr);
 
@@ -229,8 +234,11 @@ char *config_changes_format(unsigned bits, char *out, size_t n);
 int config_target_set(const struct target_conf *t, const char *key, const char *value,
 		      struct target_conf **ret, char *err, size_t errlen);
 
-/* Free a target configuration made by config_target_set(); NULL does nothing. */
-void config_target_free(struct target_conf *t);
+/* Take one more reference on t (for a cycle that runs under it); returns t. */
+struct target_conf *config_target_ref(struct target_conf *t);
+
+/* Drop one reference on t, freeing it with the last; NULL does nothing. */
+void config_target_unref(struct target_conf *t);
 
 /* Return the mode's name as written in the file. */
 const char *target_mode_name(enum target_mode m);

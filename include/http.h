@@ -4,6 +4,8 @@
 #ifndef MCONN_HTTP_H
 #define MCONN_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct buf;
@@ -11,8 +13,20 @@ struct http_listener;
 struct loop;
 struct sockaddr_any;
 
-/* Append the body of GET /metrics to out. */
-typedef void (*http_render_fn)(void *owner, struct buf *out);
+/* The body of GET /metrics, rendered in slices as the connection drains. */
+struct http_source {
+	/* Start one response; its state, or NULL when out of memory. */
+	void *(*begin)(void *owner);
+	/* Append the next slice, at least max bytes unless it is the last; true when the
+	 * body is complete. */
+	bool (*slice)(void *owner, void *state, struct buf *out, size_t max);
+	/* The response is over (sent or abandoned): free state. */
+	void (*end)(void *owner, void *state);
+};
+
+/* How much of a /metrics body MHD asks for at a time, and so about the most one
+ * connection renders per loop turn. */
+#define HTTP_SLICE_BYTES (32u * 1024u)
 /* Connections served at once; more wait in the kernel's backlog. */
 #define HTTP_MAX_CLIENTS 16
 /* Memory one connection may use for its request (line, headers, body). */
@@ -28,10 +42,10 @@ struct http_stats {
 	uint64_t failed;
 };
 
-/* Listen on addr and register MHD with the loop; GET /metrics answers with what
- * render appends. 0, or -errno with a message in err. */
+/* Listen on addr and register MHD with the loop; GET /metrics answers with what src
+ * renders. 0, or -errno with a message in err. */
 int http_open(struct http_listener **ret, struct loop *loop, const struct sockaddr_any *addr,
-	      http_render_fn render, void *owner, char *err, size_t errlen);
+	      const struct http_source *src, void *owner, char *err, size_t errlen);
 
 /* Stop the listener and close its sockets; http_close(NULL) does nothing. */
 void http_close(struct http_listener *h);

@@ -105,6 +105,8 @@ struct loop {
 	loop_signal_fn on_signal;
 	void *signal_owner;
 	uint32_t deferred[LOOP_MAX_EVENTS];
+	/* When each deferred deadline was due: how late it fires matters to its owner. */
+	int64_t deferred_due[LOOP_MAX_EVENTS];
 	uint32_t n_deferred;
 	int64_t mark;
 	/* The handle callback that held the loop longest since the last mark. */

@@ -15,6 +15,7 @@
 
 struct loop;
 struct target;
+struct target_conf;
 
 #define POOL_SCRATCH 65536
 
@@ -54,6 +55,13 @@ int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t 
 
 /* Stop the sessions of t past the first keep (closing their fds) and free their ids. */
 void pool_retire_sessions(struct pool *p, struct target *t, uint32_t keep);
+
+/* Move the next cycle of every waiting session of t to what t->conf now says: the
+ * pause after its last cycle is worked out again (it was was's); a session that has
+ * waited longer than that from its last cycle's end starts now, spread over the new
+ * interval as at start rather than all at once. Cycles under way are left alone. */
+void pool_reschedule_sessions(struct pool *p, struct target *t, const struct target_conf *was,
+			      int64_t now);
 
 /* Count the sessions of t that have a connection or a connect in progress. */
 uint32_t pool_target_active(const struct pool *p, const struct target *t);

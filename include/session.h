@@ -67,8 +67,15 @@ struct sess_health {
 	uint8_t starved;  /* The last attempt found no local fd, port or memory. */
 };
 
+/* A deadline this late or later was held up by mconnd itself. */
+#define SESS_LATE_NS ((int64_t)1000 * 1000)
+/* A step gets a late deadline's time back at most this many times. */
+#define SESS_MAX_GRACES 3
+
 struct session {
 	struct target *target;
+	/* The configuration of the cycle under way (a reference), NULL between cycles. */
+	struct target_conf *conf;
 	int64_t cycle_start;
 	int64_t connected_at;
 	int64_t last_latency;
@@ -77,14 +84,18 @@ struct session {
 	int fd;
 	uint32_t id;
 	uint32_t gen;
-	uint32_t sent;
-	uint32_t recvd;
-	uint32_t fails;
+	/* Offsets in the current message, at most CONFIG_MAX_MESSAGE_BYTES. */
+	uint16_t sent;
+	uint16_t recvd;
+	/* Consecutive failed cycles, held at UINT8_MAX (backoff is capped long before). */
+	uint8_t fails;
+	/* Late deadlines given back to the step under way (session_deadline). */
+	uint8_t graces;
 	uint8_t state;
 	uint8_t ready;
 	uint8_t msg;
 	uint8_t last_result;
-	int last_errno;
+	int16_t last_errno;
 	struct sess_health health;
 };
 
@@ -133,6 +144,19 @@ void session_init(struct session *s, struct session_env *env, struct target *t, 
 /* Feed one event to the machine; -EBADE when the event makes no sense in this state. */
 int session_handle(struct session *s, struct session_env *env, enum session_event ev,
 		   int64_t now);
+
+/* The deadline armed for due fired at now: the same as SEV_TIMER, except that a cycle
+ * whose deadline fired late (mconnd was held up) and whose socket shows nothing yet
+ * gets the time lost back (at most one timeout each time, SESS_MAX_GRACES times a
+ * step) before it fails. -EBADE for a stopped session. */
+int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now);
+
+/* The loop did not run for lost ns (stopped or starved) and runs again at now: a
+ * cycle under way started that much later as far as its peer could tell, and a
+ * request sent just before the stop may have reached the peer only now, so the step
+ * under way gets at least its whole budget (connect or exchange timeout) from now.
+ * The loop has already moved the deadlines on by lost. Nothing for a waiting session. */
+void session_stalled(struct session *s, struct session_env *env, int64_t lost, int64_t now);
 
 /* Map an errno from a phase to a failure class. */
 enum session_error session_classify(int err, enum io_phase phase);

@@ -40,7 +40,9 @@ enum health_state {
 #define HEALTH_FLAP_RING 128
 
 struct target {
-	const struct target_conf *conf;
+	/* The configuration of the moment: a cycle starts under it and takes a reference
+	 * (config_target_ref()) that it keeps to its end. */
+	struct target_conf *conf;
 	enum health_state health;
 	int64_t health_since;
 	uint64_t health_changes;
@@ -106,7 +108,7 @@ struct health_change {
 };
 
 /* Allocate a target for conf with health unknown since now. */
-struct target *target_new(const struct target_conf *conf, int64_t now);
+struct target *target_new(struct target_conf *conf, int64_t now);
 
 /* Forget health: unknown from now on, as for a target just started. */
 void target_reset_health(struct target *t, int64_t now);
@@ -137,6 +139,10 @@ bool target_tick(struct target *t, int64_t now, struct health_change *ret);
  * a failure. A local resource shortage backs off the same way from the interval. */
 int64_t target_pause(const struct target *t, const struct sess_health *sh, uint32_t fails,
 		     enum session_error err);
+
+/* The same pause as target_pause() worked out under configuration c instead of t's. */
+int64_t target_pause_under(const struct target *t, const struct target_conf *c,
+			   const struct sess_health *sh, uint32_t fails, enum session_error err);
 
 /* Return the name of a health state ("unknown", "up", "down", "degraded"). */
 const char *health_state_name(enum health_state h);

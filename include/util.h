@@ -38,6 +38,10 @@ static inline const char *plural_s(unsigned long long n)
 /* Return CLOCK_MONOTONIC in nanoseconds. */
 int64_t now_ns(void);
 
+/* The option getopt() or getopt_long() just refused, as written: "-x", or the whole
+ * "--word" (getopt_long() leaves optopt 0 for a long one). */
+const char *util_bad_option(char *const *argv, char *buf, size_t len);
+
 /* Return CLOCK_REALTIME in nanoseconds since the Unix epoch. */
 int64_t wall_ns(void);
 

@@ -531,6 +531,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 		abort();
 	/* t is zeroed and the copy stops one short of the end: the name stays terminated. */
 	memcpy(t->name, name, MIN(strlen(name), sizeof(t->name) - 1)); /* NOLINT(bugprone-not-null-terminated-result) */
+	t->refs = 1;
 	t->file = file;
 	t->line = line;
 	t->connections = 1;
@@ -1205,7 +1206,7 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n_targets; i++)
-		target_conf_free(c->targets[i]);
+		config_target_unref(c->targets[i]);
 	free(c->targets);
 	free(c->control_socket);
 	free(c->metrics_listen_text);
@@ -1380,9 +1381,16 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 	return out;
 }
 
-void config_target_free(struct target_conf *t)
+struct target_conf *config_target_ref(struct target_conf *t)
 {
-	target_conf_free(t);
+	t->refs++;
+	return t;
+}
+
+void config_target_unref(struct target_conf *t)
+{
+	if (t && --t->refs == 0)
+		target_conf_free(t);
 }
 
 /* A copy of t with a message buffer of its own. */
@@ -1393,6 +1401,7 @@ static struct target_conf *target_conf_copy(const struct target_conf *t)
 	if (!n)
 		abort();
 	*n = *t;
+	n->refs = 1;
 	n->msg = malloc(t->msg_bytes);
 	if (!n->msg)
 		abort();

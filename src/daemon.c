@@ -248,10 +248,35 @@ int daemon_open_resolver(struct daemon *d, struct resolver *r)
 	return d->resolve_slot < 0 ? d->resolve_slot : 0;
 }
 
-static void daemon_http_render(void *owner, struct buf *out)
+/* The metrics listener's body: the exposition in slices, through a cursor. */
+static void *daemon_http_begin(void *owner)
 {
-	daemon_scrape(owner, out);
+	struct metrics_cursor *cur = malloc(sizeof(*cur));
+
+	(void)owner;
+	if (cur)
+		metrics_begin(cur, now_ns());
+	return cur;
 }
+
+static bool daemon_http_slice(void *owner, void *state, struct buf *out, size_t max)
+{
+	struct daemon *d = owner;
+	struct view v;
+
+	daemon_view(d, &v);
+	return metrics_scrape_slice(&v, &d->scrape, state, out, max);
+}
+
+static void daemon_http_end(void *owner, void *state)
+{
+	(void)owner;
+	free(state);
+}
+
+static const struct http_source daemon_http_source = {
+	.begin = daemon_http_begin, .slice = daemon_http_slice, .end = daemon_http_end,
+};
 
 int daemon_open_metrics(struct daemon *d)
 {
@@ -260,7 +285,7 @@ int daemon_open_metrics(struct daemon *d)
 
 	if (!d->cfg->metrics_listen_text)
 		return 0;
-	r = http_open(&d->http, &d->loop, &d->cfg->metrics_listen, daemon_http_render, d, err,
+	r = http_open(&d->http, &d->loop, &d->cfg->metrics_listen, &daemon_http_source, d, err,
 		      sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);

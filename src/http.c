@@ -23,7 +23,7 @@
 #include "util.h"
 
 struct http_listener {
-	http_render_fn render;
+	struct http_source src;
 	void *owner;
 	struct loop *loop;
 	int slot;
@@ -33,6 +33,8 @@ struct http_listener {
 	struct http_stats stats;
 };
 
+/* MHD's error logger; the attribute lets the compiler check fmt as a format. */
+__attribute__((format(printf, 2, 0)))
 static void http_log(void *cls, const char *fmt, va_list ap)
 {
 	char text[512];
@@ -67,24 +69,68 @@ static enum MHD_Result http_reply_text(struct MHD_Connection *conn, unsigned cod
 	return ret;
 }
 
-/* Render the metrics and hand the buffer over to MHD, which frees it when sent. */
+/* One /metrics response under way: the source's state, and what a slice rendered
+ * beyond what MHD took so far. */
+struct http_stream {
+	struct http_listener *h;
+	void *state;
+	struct buf pending;
+	bool done;
+};
+
+/* MHD asks for up to max more bytes of the body as the connection drains: render a
+ * slice when nothing is left over, so a scrape of many targets never holds the loop
+ * for more than one slice per connection and turn. */
+static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct http_stream *st = cls;
+	size_t n;
+
+	(void)pos;
+	if (buf_unread_len(&st->pending) == 0 && !st->done) {
+		st->done = st->h->src.slice(st->h->owner, st->state, &st->pending, max);
+		if (st->pending.overflow) {
+			st->h->stats.failed++;
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	if (buf_unread_len(&st->pending) == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = MIN(max, buf_unread_len(&st->pending));
+	memcpy(out, buf_unread(&st->pending), n);
+	buf_consume(&st->pending, n);
+	return (ssize_t)n;
+}
+
+static void http_stream_free(void *cls)
+{
+	struct http_stream *st = cls;
+
+	st->h->src.end(st->h->owner, st->state);
+	buf_free(&st->pending);
+	free(st);
+}
+
+/* Answer /metrics with a body rendered slice by slice as MHD sends it (chunked). */
 static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Connection *conn)
 {
+	struct http_stream *st = calloc(1, sizeof(*st));
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	struct buf out;
 
-	buf_init(&out, CTL_MAX_REPLY);
-	h->render(h->owner, &out);
-	if (out.overflow || !out.data) {
-		buf_free(&out);
+	if (st)
+		st->state = h->src.begin(h->owner);
+	if (!st || !st->state) {
+		free(st);
 		h->stats.failed++;
-		return http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				       "metrics too large or out of memory\n", false);
+		return http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", false);
 	}
-	r = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_FREE);
+	st->h = h;
+	buf_init(&st->pending, CTL_MAX_REPLY);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SLICE_BYTES, http_stream_read,
+					      st, http_stream_free);
 	if (!r) {
-		buf_free(&out);
+		http_stream_free(st);
 		h->stats.failed++;
 		return MHD_NO;
 	}
@@ -209,7 +255,7 @@ static int http_start(struct http_listener *h, int fd)
 }
 
 int http_open(struct http_listener **ret, struct loop *loop, const struct sockaddr_any *addr,
-	      http_render_fn render, void *owner, char *err, size_t errlen)
+	      const struct http_source *src, void *owner, char *err, size_t errlen)
 {
 	struct http_listener *h = calloc(1, sizeof(*h));
 	char text[80];
@@ -217,7 +263,7 @@ int http_open(struct http_listener **ret, struct loop *loop, const struct sockad
 
 	if (!h)
 		return -ENOMEM;
-	h->render = render;
+	h->src = *src;
 	h->owner = owner;
 	h->loop = loop;
 	h->slot = -1;

@@ -219,8 +219,10 @@ static bool loop_run_bulk_timers(struct loop *l, int64_t now, bool in_batch)
 			return true;
 		if (timer_pop_due(&l->timers, now, &id) < 0)
 			return false;
-		if (l->bulk_due(l->bulk_owner, id, due, now_ns(), in_batch) == LOOP_DEFER)
+		if (l->bulk_due(l->bulk_owner, id, due, now_ns(), in_batch) == LOOP_DEFER) {
+			l->deferred_due[l->n_deferred] = due;
 			l->deferred[l->n_deferred++] = id;
+		}
 	}
 	return true;
 }
@@ -233,7 +235,7 @@ static void loop_run_deferred(struct loop *l)
 		uint32_t id = l->deferred[i];
 
 		if (!timer_armed(&l->timers, id))
-			(void)l->bulk_due(l->bulk_owner, id, INT64_MIN, now_ns(), false);
+			(void)l->bulk_due(l->bulk_owner, id, l->deferred_due[i], now_ns(), false);
 	}
 	l->n_deferred = 0;
 }

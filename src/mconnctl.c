@@ -45,9 +45,10 @@ static void usage(FILE *f)
 		"  resume TARGET       start a paused target again\n"
 		"\n"
 		"Options:\n"
-		"  -s SOCKET  control socket (default: $MCONND_SOCKET, else %s)\n"
-		"  -j         JSON output\n"
-		"  -h         show this help;  -V  show mconnctl's version\n"
+		"  -s SOCKET      control socket (default: $MCONND_SOCKET, else %s)\n"
+		"  -j             JSON output\n"
+		"  -h, --help     show this help\n"
+		"  -V, --version  show mconnctl's version\n"
 		"\n"
 		"Exit status: 0 done, 1 the daemon answered ERR, 2 usage, 3 daemon unreachable;\n"
 		"check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
@@ -72,6 +73,11 @@ int main(int argc, char **argv)
 {
 	const char *path = getenv("MCONND_SOCKET");
 	struct buf req, reply;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	bool json = false;
 	char err[512];
 	int opt, rc;
@@ -79,7 +85,7 @@ int main(int argc, char **argv)
 	if (path && !*path)
 		path = NULL;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, "+:s:jhV")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:s:jhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': path = optarg; break;
 		case 'j': json = true; break;
@@ -89,7 +95,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mconnctl: option -%c needs an argument\n", optopt);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "mconnctl: unknown option -%c\n", optopt);
+			fprintf(stderr, "mconnctl: unknown option %s\n", util_bad_option(argv, err, sizeof(err)));
 			usage(stderr);
 			return EXIT_USAGE;
 		}

@@ -35,13 +35,13 @@ static void usage(FILE *f)
 		"Usage: mconnd [-c FILE] [-t] [-v] [-h] [-V]\n"
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
-		"  -c FILE   configuration file (default %s)\n"
-		"  -t        check the configuration (and the control socket's path; host\n"
-		"            and group names must resolve within resolve_timeout), print\n"
-		"            'configuration OK' or every error, exit\n"
-		"  -v        log at debug priority (overrides log_level)\n"
-		"  -h        show this help and exit\n"
-		"  -V        show the version and exit\n"
+		"  -c FILE        configuration file (default %s)\n"
+		"  -t             check the configuration (and the control socket's path;\n"
+		"                 host and group names must resolve within resolve_timeout),\n"
+		"                 print 'configuration OK' or every error, exit\n"
+		"  -v             log at debug priority (overrides log_level)\n"
+		"  -h, --help     show this help and exit\n"
+		"  -V, --version  show the version and exit\n"
 		"\n"
 		"Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reloads the configuration\n"
 		"(as 'mconnctl reload' does). Query and change the daemon with mconnctl(8).\n"
@@ -67,11 +67,17 @@ int main(int argc, char **argv)
 	struct config_errors errs = { 0 };
 	struct config *cfg = NULL;
 	struct resolver *res;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	bool test_only = false, verbose = false;
+	char bad[64];
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":c:tvhV")) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:tvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': test_only = true; break;
@@ -82,7 +88,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mconnd: option -%c needs an argument\n", optopt);
 			return 2;
 		default:
-			fprintf(stderr, "mconnd: unknown option -%c\n", optopt);
+			fprintf(stderr, "mconnd: unknown option %s\n",
+				util_bad_option(argv, bad, sizeof(bad)));
 			usage(stderr);
 			return 2;
 		}

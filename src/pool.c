@@ -13,6 +13,8 @@
 #include "pool.h"
 #include "target.h"
 
+/* The first cycles of a target start within this much of its sessions' creation. */
+#define POOL_PHASE_MAX NSEC_PER_SEC
 /* A shortage is over once no session has met one for this long. */
 #define RESOURCE_QUIET_NS (5 * NSEC_PER_SEC)
 
@@ -170,7 +172,7 @@ static void pool_fire(struct pool *p, struct session *s, int64_t due, int64_t no
 {
 	if (s->state == SESS_IDLE || s->state == SESS_HOLDING)
 		latency_record(&p->lateness, now - due, now);
-	if (session_handle(s, &p->env, SEV_TIMER, now) < 0)
+	if (session_deadline(s, &p->env, due, now) < 0)
 		p->unexpected_events++;
 }
 
@@ -219,21 +221,15 @@ static void pool_io(void *owner, uint64_t data, uint32_t events, int64_t now)
 	}
 }
 
-/* The loop did not run for lost ns: the cycles under way started that much later as
- * far as their peers could tell. */
+/* The loop did not run for lost ns: each cycle under way moves on by as much and
+ * gets at least a whole step from now (session_stalled()). */
 static void pool_stall(void *owner, int64_t lost)
 {
 	struct pool *p = owner;
+	int64_t now = now_ns();
 
-	for (uint32_t i = 0; i < p->cap_sess; i++) {
-		struct session *s = &p->sess[i];
-
-		if (s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING)
-			continue;
-		s->cycle_start += lost;
-		if (s->connected_at)
-			s->connected_at += lost;
-	}
+	for (uint32_t i = 0; i < p->cap_sess; i++)
+		session_stalled(&p->sess[i], &p->env, lost, now);
 }
 
 int pool_init(struct pool *p, struct loop *l)
@@ -275,9 +271,24 @@ static int pool_alloc_session(struct pool *p, uint32_t *ret_id)
 	return 0;
 }
 
+/* Where a target's first cycle falls in the first slot of its spread: a fraction of
+ * the slot (interval / count, at most POOL_PHASE_MAX) taken from a hash of its name,
+ * so that many targets started together (a thousand one-session targets) do not all
+ * connect in the same millisecond, and a target keeps its phase across restarts. */
+static int64_t pool_phase(const struct target_conf *c, uint32_t count)
+{
+	uint64_t h = 1469598103934665603ull;
+	int64_t slot = MIN(c->interval / (int64_t)count, POOL_PHASE_MAX);
+
+	for (const char *n = c->name; *n; n++)
+		h = (h ^ (uint8_t)*n) * 1099511628211ull;
+	return slot > 0 ? (int64_t)(h % (uint64_t)slot) : 0;
+}
+
 int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
+	int64_t phase = pool_phase(c, count);
 	uint32_t *v;
 
 	if (count == 0)
@@ -293,7 +304,7 @@ int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t 
 		if (r < 0)
 			return r;
 		session_init(&p->sess[id], &p->env, t, id,
-			     now + (int64_t)((double)c->interval * i / count));
+			     now + phase + (int64_t)((double)c->interval * i / count));
 		target_add_session(t, &p->sess[id].health);
 		t->sess[t->n_sess++] = id;
 	}
@@ -309,6 +320,29 @@ void pool_retire_sessions(struct pool *p, struct target *t, uint32_t keep)
 		target_drop_session(t, &p->sess[id].health);
 		p->free_ids[p->n_free++] = id;
 		p->n_sess--;
+	}
+}
+
+void pool_reschedule_sessions(struct pool *p, struct target *t, const struct target_conf *was,
+			      int64_t now)
+{
+	struct timer_heap *h = &p->loop->timers;
+
+	for (uint32_t i = 0; i < t->n_sess; i++) {
+		uint32_t id = t->sess[i];
+		const struct session *s = &p->sess[id];
+		enum session_error last = (enum session_error)s->last_result;
+		int64_t due, end;
+
+		if ((s->state != SESS_IDLE && s->state != SESS_HOLDING) || !timer_armed(h, id))
+			continue;
+		/* When the last cycle ended, from the pause it was given; a session that
+		 * has not cycled yet gets the end its first start implies. */
+		end = timer_due(h, id) - target_pause_under(t, was, &s->health, s->fails, last);
+		due = end + target_pause(t, &s->health, s->fails, last);
+		if (due < now)
+			due = now + (int64_t)((double)t->conf->interval * i / t->n_sess);
+		timer_set(h, id, due);
 	}
 }
 

@@ -67,11 +67,15 @@ static void report_line(struct reload_report *rep, const char *fmt, ...)
 /* Move t to configuration nc, which differs from its own in the keys of diff. A
  * change of address, messages, mode or source starts its sessions afresh under a new
  * generation; any other change keeps them, adding or retiring sessions for a new
- * connection count, and the new timings and thresholds apply from each session's
- * next cycle. Returns 0 or -ENOMEM when sessions could not be added. */
-static int target_move(struct daemon *d, struct target *t, const struct target_conf *nc,
+ * connection count. A cycle under way finishes under the configuration it started
+ * with; a new interval or backoff_max re-schedules the waiting sessions at once, and
+ * every other timing and threshold applies from each session's next cycle. Returns 0
+ * or -ENOMEM when sessions could not be added. */
+static int target_move(struct daemon *d, struct target *t, struct target_conf *nc,
 		       unsigned diff, int64_t now)
 {
+	const struct target_conf *was = t->conf;
+
 	if (diff & CHG_RESTART) {
 		pool_retire_sessions(&d->pool, t, 0);
 		t->conf = nc;
@@ -87,6 +91,8 @@ static int target_move(struct daemon *d, struct target *t, const struct target_c
 		return 0;
 	if (nc->connections < t->n_sess)
 		pool_retire_sessions(&d->pool, t, nc->connections);
+	if (diff & (CHG_INTERVAL | CHG_BACKOFF_MAX | CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING))
+		pool_reschedule_sessions(&d->pool, t, was, now);
 	return pool_add_sessions(&d->pool, t, nc->connections - t->n_sess, now);
 }
 
@@ -193,7 +199,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 	if (!next)
 		abort();
 	for (size_t i = 0; i < nc->n_targets; i++) {
-		const struct target_conf *tc = nc->targets[i];
+		struct target_conf *tc = nc->targets[i];
 		struct target *t = take_target(d, tc->name);
 		unsigned diff;
 
@@ -211,7 +217,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		diff = config_target_diff(t->conf, tc);
 		target_resolve_forget(d, t);
 		log_session_shortage(t, target_move(d, t, tc, diff, now));
-		config_target_free(t->own_conf);
+		config_target_unref(t->own_conf);
 		t->own_conf = NULL;
 		t->runtime_set = 0;
 		if (diff) {
@@ -558,7 +564,7 @@ static void target_on_resolved(void *owner, uint64_t id, const struct resolve_an
 		   nc->name, nc->host, format_address(&a->addr, is, sizeof(is)),
 		   format_address(&t->conf->addr, was, sizeof(was)));
 	log_session_shortage(t, target_move(d, t, nc, CHG_ADDRESS, now));
-	config_target_free(t->own_conf);
+	config_target_unref(t->own_conf);
 	t->own_conf = nc;
 }
 
@@ -619,12 +625,12 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	if (total > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		snprintf(err, errlen, "connections: %llu connections in all; at most %u are allowed",
 			 (unsigned long long)total, CONFIG_MAX_TOTAL_CONNECTIONS);
-		config_target_free(nc);
+		config_target_unref(nc);
 		return -ERANGE;
 	}
 	diff = config_target_diff(t->conf, nc);
 	log_session_shortage(t, target_move(d, t, nc, diff, now_ns()));
-	config_target_free(t->own_conf);
+	config_target_unref(t->own_conf);
 	t->own_conf = nc;
 	t->runtime_set |= diff;
 	log_target(LOG_NOTICE, nc, NULL, NULL, NULL, "target %s: %s set to %s at run time",

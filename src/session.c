@@ -14,6 +14,7 @@
 static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
 					   "stopped" };
 _Static_assert(PROTO_N_RESULTS == _SERR_MAX, "one result name per failure class and ok");
+_Static_assert(CONFIG_MAX_MESSAGE_BYTES <= UINT16_MAX, "a message offset fits a session's 16 bits");
 
 const char *session_state_name(enum session_state st)
 {
@@ -67,11 +68,24 @@ void session_init(struct session *s, struct session_env *env, struct target *t, 
 	timer_set(env->timers, id, first_due);
 }
 
+/* The configuration in force for s: its cycle's, or between cycles the target's. */
+static const struct target_conf *session_conf(const struct session *s)
+{
+	return s->conf ? s->conf : s->target->conf;
+}
+
+/* The cycle is over: let go of the configuration it ran under. */
+static void session_drop_conf(struct session *s)
+{
+	config_target_unref(s->conf);
+	s->conf = NULL;
+}
+
 static void session_close_fd(struct session *s, struct session_env *env)
 {
 	if (s->fd < 0)
 		return;
-	env->io->close(env->io_ctx, s->fd, s->target->conf->close == CLOSE_RST);
+	env->io->close(env->io_ctx, s->fd, session_conf(s)->close == CLOSE_RST);
 	s->fd = -1;
 	s->ready = 0;
 }
@@ -107,7 +121,7 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 		.connect_ns = s->connected_at ? s->connected_at - s->cycle_start : -1,
 		.cycle_ns = now - s->cycle_start,
 	};
-	bool keep = err == SERR_NONE && s->target->conf->mode == MODE_PERSISTENT;
+	bool keep = err == SERR_NONE && session_conf(s)->mode == MODE_PERSISTENT;
 	int64_t pause;
 
 	if (err == SERR_NONE) {
@@ -116,25 +130,31 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 		s->last_latency = res.cycle_ns;
 	} else {
 		s->cycles_failed++;
-		s->fails++;
+		s->fails += s->fails < UINT8_MAX;
 	}
 	s->last_result = (uint8_t)err;
-	s->last_errno = err_no;
+	s->last_errno = (int16_t)err_no;
 	pause = env->on_result(env, s, &res, now);
 	session_enter(s, env, keep ? SESS_HOLDING : SESS_IDLE, now + pause);
+	session_drop_conf(s);
 	if (keep)
 		session_holding_io(s, env, now);
 }
 
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
 
-/* Begin a cycle: reuse a held connection or start connecting. */
+/* Begin a cycle: reuse a held connection or start connecting. The cycle takes the
+ * target's configuration of this moment and keeps it to its end: timings, messages
+ * and classification; a reload or a set applies from the next cycle. */
 static void session_begin(struct session *s, struct session_env *env, int64_t now)
 {
-	const struct target_conf *c = s->target->conf;
+	const struct target_conf *c;
 	enum io_phase phase = PHASE_SOCKET;
 	int r;
 
+	session_drop_conf(s);
+	c = s->conf = config_target_ref(s->target->conf);
+	s->graces = 0;
 	s->cycle_start = now;
 	s->connected_at = 0;
 	if (s->state == SESS_HOLDING) {
@@ -171,7 +191,7 @@ static int session_send(struct session *s, struct session_env *env, const uint8_
 		}
 		if (n < 0)
 			return (int)n;
-		s->sent += (uint32_t)n;
+		s->sent = (uint16_t)(s->sent + n);
 	}
 	return 0;
 }
@@ -205,7 +225,7 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 		}
 		if ((size_t)n < want && !(s->ready & SESS_READY_HUP))
 			s->ready &= (uint8_t)~SESS_READY_IN;
-		s->recvd += (uint32_t)n;
+		s->recvd = (uint16_t)(s->recvd + n);
 	}
 	return 0;
 }
@@ -213,7 +233,7 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 /* Make all the progress the ready flags allow; finishes the cycle when done. */
 static void session_exchange(struct session *s, struct session_env *env, int64_t now)
 {
-	const struct target_conf *c = s->target->conf;
+	const struct target_conf *c = s->conf;
 	enum session_error err = SERR_RESET;
 
 	while (s->msg < c->n_messages) {
@@ -248,13 +268,13 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 
 	if (!(s->ready & SESS_READY_OUT))
 		return;
-	r = env->io->connect_result(env->io_ctx, s->fd, s->target->conf, s->ready);
+	r = env->io->connect_result(env->io_ctx, s->fd, s->conf, s->ready);
 	if (r < 0) {
 		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
 		return;
 	}
 	s->connected_at = now;
-	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->target->conf->timeout);
+	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
 	session_exchange(s, env, now);
 }
 
@@ -282,10 +302,20 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 
 /* Before a deadline fails a cycle, look at the socket once more: a loop held up (a
  * long turn, a stopped process) may not have read an answer that is there. Returns
- * true when that look moved the cycle on, to its end or to its next state. */
+ * true when that look moved the cycle on by a step (connected, a message echoed
+ * whole) or to its end: that step was waiting for mconnd, not for the target.
+ *
+ * A cycle still under way after such a look gets a new deadline, now + timeout: when
+ * the answer came is unknown, only that it was there when mconnd looked, so the steps
+ * left get the budget a whole cycle gets rather than a remainder eaten by mconnd's
+ * delay. It stays bounded: every rescue needs a step completed, so a cycle of n
+ * messages is rescued at most n + 1 times, and a target that stops answering fails
+ * as `timeout` at the first deadline whose look finds no new step. */
 static bool session_last_look(struct session *s, struct session_env *env, int64_t now)
 {
-	uint8_t state = s->state;
+	/* The cycle's own; taken here because a cycle that ends in the look drops it. */
+	int64_t timeout = session_conf(s)->timeout;
+	uint8_t state = s->state, msg = s->msg;
 	uint64_t cycles = s->cycles_ok + s->cycles_failed;
 
 	s->ready |= (uint8_t)env->io->ready(env->io_ctx, s->fd);
@@ -293,17 +323,41 @@ static bool session_last_look(struct session *s, struct session_env *env, int64_
 		session_connected(s, env, now);
 	else
 		session_exchange(s, env, now);
-	return s->state != state || s->cycles_ok + s->cycles_failed != cycles;
+	if (s->cycles_ok + s->cycles_failed != cycles)
+		return true;
+	if (s->state == state && s->msg == msg)
+		return false;
+	timer_set(env->timers, s->id, now + timeout);
+	s->graces = 0;
+	return true;
 }
 
-/* Deadline passed: start the next cycle, or fail the one under way. Our own deadlines
- * report ETIME, so they read apart from the kernel's ETIMEDOUT. */
-static void session_timer(struct session *s, struct session_env *env, int64_t now)
+/* A deadline that fired late found nothing: mconnd itself was held up (a stop, a long
+ * turn), and a request it sent just before may have reached the target only when it
+ * ran again (seen on loopback: the echo came about 1 ms after a SIGCONT, and after a
+ * busy restart tens of ms later, while the loop was still late). Give the step back
+ * the time lost, at most one timeout, each time the loop fires it late, up to
+ * SESS_MAX_GRACES times a step: returns true when it did. */
+static bool session_grace(struct session *s, struct session_env *env, int64_t late,
+			  int64_t now)
 {
-	const struct target_conf *c = s->target->conf;
+	if (late < SESS_LATE_NS || s->graces >= SESS_MAX_GRACES)
+		return false;
+	s->graces++;
+	timer_set(env->timers, s->id, now + MIN(late, session_conf(s)->timeout));
+	return true;
+}
+
+/* Deadline passed (late ns after it was due): start the next cycle, or fail the one
+ * under way. Our own deadlines report ETIME, so they read apart from the kernel's
+ * ETIMEDOUT. */
+static void session_timer(struct session *s, struct session_env *env, int64_t late,
+			  int64_t now)
+{
+	const struct target_conf *c = session_conf(s);
 
 	if ((s->state == SESS_CONNECTING || s->state == SESS_EXCHANGING) &&
-	    session_last_look(s, env, now))
+	    (session_last_look(s, env, now) || session_grace(s, env, late, now)))
 		return;
 	switch (s->state) {
 	case SESS_IDLE:
@@ -324,11 +378,35 @@ static void session_timer(struct session *s, struct session_env *env, int64_t no
 	}
 }
 
+void session_stalled(struct session *s, struct session_env *env, int64_t lost, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+	int64_t budget;
+
+	if ((s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING) || !c)
+		return;
+	s->cycle_start += lost;
+	if (s->connected_at)
+		s->connected_at += lost;
+	budget = s->state == SESS_CONNECTING ? MIN(c->connect_timeout, c->timeout) : c->timeout;
+	if (timer_due(env->timers, s->id) < now + budget)
+		timer_set(env->timers, s->id, now + budget);
+}
+
+int session_deadline(struct session *s, struct session_env *env, int64_t due, int64_t now)
+{
+	if (s->state >= SESS_STOPPED)
+		return -EBADE;
+	session_timer(s, env, now - due, now);
+	return 0;
+}
+
 int session_handle(struct session *s, struct session_env *env, enum session_event ev,
 		   int64_t now)
 {
 	if (ev == SEV_STOP) {
 		session_enter(s, env, SESS_STOPPED, 0);
+		session_drop_conf(s);
 		return 0;
 	}
 	if (ev != SEV_TIMER && ev != SEV_IO)
@@ -337,25 +415,25 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 	case SESS_IDLE:
 		if (ev != SEV_TIMER)
 			return -EBADE;
-		session_timer(s, env, now);
+		session_timer(s, env, 0, now);
 		return 0;
 	case SESS_CONNECTING:
 		if (ev == SEV_IO)
 			session_connected(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	case SESS_EXCHANGING:
 		if (ev == SEV_IO)
 			session_exchange(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	case SESS_HOLDING:
 		if (ev == SEV_IO)
 			session_holding_io(s, env, now);
 		else
-			session_timer(s, env, now);
+			session_timer(s, env, 0, now);
 		return 0;
 	default:
 		return -EBADE;

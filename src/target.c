@@ -20,7 +20,7 @@ const char *health_state_name(enum health_state h)
 	return h < _HEALTH_MAX ? health_names[h] : "?";
 }
 
-struct target *target_new(const struct target_conf *conf, int64_t now)
+struct target *target_new(struct target_conf *conf, int64_t now)
 {
 	struct target *t = calloc(1, sizeof(*t));
 
@@ -37,7 +37,7 @@ void target_free(struct target *t)
 	if (!t)
 		return;
 	free(t->sess);
-	config_target_free(t->own_conf);
+	config_target_unref(t->own_conf);
 	free(t);
 }
 
@@ -298,7 +298,12 @@ static int64_t target_backoff(const struct target_conf *c, int64_t base, uint32_
 int64_t target_pause(const struct target *t, const struct sess_health *sh, uint32_t fails,
 		     enum session_error err)
 {
-	const struct target_conf *c = t->conf;
+	return target_pause_under(t, t->conf, sh, fails, err);
+}
+
+int64_t target_pause_under(const struct target *t, const struct target_conf *c,
+			   const struct sess_health *sh, uint32_t fails, enum session_error err)
+{
 	int64_t changing = c->interval_changing >= 0 ? c->interval_changing : c->interval;
 	int64_t down = c->interval_down >= 0 ? c->interval_down : c->interval;
 

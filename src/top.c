@@ -333,11 +333,20 @@ static void top_row_line(const struct top *t, const struct top_row *r, struct bu
 	top_failures_line(r, out);
 }
 
+/* A header line that snprintf returned n for: when it was cut to the screen's width,
+ * its last column says so with a '>'. */
+static void top_mark_cut(char *line, size_t size, int n)
+{
+	if (n >= 0 && (size_t)n >= size)
+		line[size - 2] = '>';
+}
+
 /* The first lines: the daemon, the counts of states, the clock and the keys. */
 static void top_header(const struct top *t, long frame, struct buf *out)
 {
-	char version[32] = "?", up[32], clock[16], line[256], other[32];
+	char version[32] = "?", up[32], clock[16], line[TOP_WIDTH + 1], other[32];
 	size_t nup = 0, ndeg = 0, ndown = 0, sessions = 0;
+	int n;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -352,15 +361,18 @@ static void top_header(const struct top *t, long frame, struct buf *out)
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	/* "other" (unknown, paused) only when there are any: the line must fit 78 columns. */
 	snprintf(other, sizeof(other), ", %zu other", t->n_rows - nup - ndeg - ndown);
-	snprintf(line, sizeof(line), "mconnd %s, up %s: %zu target%s, %zu up, %zu degraded, %zu down%s; %zu sessions",
-		 version, format_duration(t->uptime, up, sizeof(up)), t->n_rows,
-		 plural_s(t->n_rows), nup, ndeg, ndown, nup + ndeg + ndown < t->n_rows ? other : "",
-		 sessions);
-	buf_printf(out, "%.*s\n", TOP_WIDTH, line);
-	snprintf(line, sizeof(line), "%s  frame %ld, every %s%s", clock, frame,
-		 format_duration(t->delay, up, sizeof(up)),
-		 t->interactive ? "; q or Ctrl-C quits" : "");
-	buf_printf(out, "%.*s\n", TOP_WIDTH, line);
+	n = snprintf(line, sizeof(line),
+		     "mconnd %s, up %s: %zu target%s, %zu up, %zu degraded, %zu down%s; %zu sessions",
+		     version, format_duration(t->uptime, up, sizeof(up)), t->n_rows,
+		     plural_s(t->n_rows), nup, ndeg, ndown,
+		     nup + ndeg + ndown < t->n_rows ? other : "", sessions);
+	top_mark_cut(line, sizeof(line), n);
+	buf_printf(out, "%s\n", line);
+	n = snprintf(line, sizeof(line), "%s  frame %ld, every %s%s", clock, frame,
+		     format_duration(t->delay, up, sizeof(up)),
+		     t->interactive ? "; q or Ctrl-C quits" : "");
+	top_mark_cut(line, sizeof(line), n);
+	buf_printf(out, "%s\n", line);
 	buf_printf(out, "%s%-14s %-8s %5s %4s %8s %7s %7s %7s %-10s%s\n", t->color ? "\033[7m" : "",
 		   "TARGET", "STATE", "SESS", "ACT", "OK/s", "FAIL/s", "P50", "P99", "LATENCY",
 		   t->color ? "\033[0m" : "");

@@ -1,5 +1,6 @@
-/* Clock, bounded buffers and JSON string escaping used across mconn. */
+/* Clock, bounded buffers, JSON string escaping and option errors used across mconn. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,15 @@ int64_t now_ns(void)
 int64_t wall_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
+}
+
+const char *util_bad_option(char *const *argv, char *buf, size_t len)
+{
+	if (optopt)
+		snprintf(buf, len, "-%c", optopt);
+	else
+		snprintf(buf, len, "%s", argv[optind - 1]);
+	return buf;
 }
 
 void buf_init(struct buf *b, size_t limit)

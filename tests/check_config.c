@@ -1230,7 +1230,7 @@ START_TEST(test_target_set)
 	ck_assert_int_eq(n->interval, 250 * NSEC_PER_MSEC);
 	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_INTERVAL);
 	ck_assert_int_eq(l.cfg->targets[0]->interval, NSEC_PER_SEC);
-	config_target_free(n);
+	config_target_unref(n);
 
 	n = NULL;
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "connections", "0", &n, err, sizeof(err)), -EINVAL);

@@ -61,6 +61,8 @@ struct fix {
 	struct session_env env;
 	struct timer_heap timers;
 	struct target_conf conf;
+	/* The configuration the cycle under way started with. */
+	const struct target_conf *cycle_conf;
 	uint8_t msgs[2 * MSG_LEN];
 	struct target *t;
 	struct session s;
@@ -122,7 +124,9 @@ static int fake_connect(void *ctx, struct session *s, const struct target_conf *
 	const struct step *st = step_next(f, OP_CONNECT);
 
 	ck_assert_ptr_eq(s, &f->s);
-	ck_assert_ptr_eq(tc, &f->conf);
+	/* A cycle starts under the target's configuration of the moment. */
+	ck_assert_ptr_eq(tc, f->t->conf);
+	f->cycle_conf = tc;
 	/* A new connection while one is open would leak it. */
 	ck_assert_int_eq(s->fd, -1);
 	f->n_connects++;
@@ -144,7 +148,8 @@ static int fake_connect_result(void *ctx, int fd, const struct target_conf *tc, 
 
 	(void)ready;
 	fd_check_open(f, fd);
-	ck_assert_ptr_eq(tc, &f->conf);
+	/* ... and keeps it to its end, whatever the target's is now. */
+	ck_assert_ptr_eq(tc, f->cycle_conf);
 	return (int)st->ret;
 }
 
@@ -259,6 +264,8 @@ static struct fix *fix_new(enum target_mode mode, enum close_mode close)
 	f->conf.fall = 3;
 	f->conf.mode = mode;
 	f->conf.close = close;
+	/* The fixture owns the configuration; cycles take and give back references. */
+	f->conf.refs = 1;
 	f->t = target_new(&f->conf, T0);
 	ck_assert_ptr_nonnull(f->t);
 	ck_assert_int_eq(timer_heap_init(&f->timers, 4), 0);
@@ -273,6 +280,8 @@ static struct fix *fix_new(enum target_mode mode, enum close_mode close)
 
 static void fix_free(struct fix *f)
 {
+	/* Every cycle gave back the reference it took, or still holds the one it took. */
+	ck_assert_uint_eq(f->conf.refs, f->s.conf == &f->conf ? 2 : 1);
 	timer_heap_free(&f->timers);
 	target_free(f->t);
 	free(f);
@@ -322,6 +331,17 @@ static void fire(struct fix *f, int64_t want)
 	ck_assert_int_eq(timer_pop_due(&f->timers, want, &id), 0);
 	ck_assert_uint_eq(id, SID);
 	ck_assert_int_eq(session_handle(&f->s, &f->env, SEV_TIMER, want), 0);
+}
+
+/* The deadline due fires late, at now, as after a loop held up by mconnd itself. */
+static void fire_late(struct fix *f, int64_t due, int64_t now)
+{
+	uint32_t id = TIMER_NONE;
+
+	ck_assert_msg(timer_next_due(&f->timers) == due, "timer due at T0%+lld ns, want T0%+lld",
+		      (long long)(timer_next_due(&f->timers) - T0), (long long)(due - T0));
+	ck_assert_int_eq(timer_pop_due(&f->timers, now, &id), 0);
+	ck_assert_int_eq(session_deadline(&f->s, &f->env, due, now), 0);
 }
 
 /* Readiness reported by epoll at now. */
@@ -1194,21 +1214,103 @@ START_TEST(test_last_look_finds_echo)
 END_TEST
 
 /* The connect deadline fires on a connection that has in fact been made: the cycle
- * goes on to the exchange under the whole-cycle deadline; nothing is counted. */
+ * goes on to the exchange and nothing is counted. The exchange gets a whole timeout
+ * from that look, also when connect_timeout equals timeout and the cycle's own
+ * deadline has passed already. */
+static const struct {
+	int64_t connect_timeout;
+	int64_t due;
+} look_connection_cases[] = {
+	{ 1 * SEC, 1 * SEC + 5 * SEC },
+	{ 5 * SEC, 5 * SEC + 5 * SEC },
+};
+
 START_TEST(test_last_look_finds_connection)
 {
 	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+	int64_t ct = look_connection_cases[_i].connect_timeout;
 
-	f->conf.connect_timeout = 1 * SEC;
+	f->conf.connect_timeout = ct;
 	connect_slowly(f, T0);
 	f->look_ready = SESS_READY_OUT;
 	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
-	fire(f, T0 + 1 * SEC);
+	fire(f, T0 + ct);
 	script_done(f);
 	ck_assert_uint_eq(f->looks, 1);
 	ck_assert_uint_eq(f->n_res, 0);
 	assert_state(f, SESS_EXCHANGING);
+	assert_due(f, T0 + look_connection_cases[_i].due);
+	/* The echo then comes: an ordinary success. */
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + ct + 1 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, ct, ct + 1 * MS);
+	fix_free(f);
+}
+END_TEST
+
+/* The deadline fires with the echo of message 1 waiting, unread because the loop was
+ * held up: the look reads it and sends message 2. The cycle is not failed, and message
+ * 2 gets a whole timeout from the look. */
+static void rescue_message_1(struct fix *f)
+{
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
 	assert_due(f, T0 + 5 * SEC);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(ALL), SEND(ALL));
+	fire(f, T0 + 5 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->looks, 1);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_state(f, SESS_EXCHANGING);
+	assert_due(f, T0 + 10 * SEC);
+}
+
+START_TEST(test_last_look_moves_on_a_step)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	rescue_message_1(f);
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 5 * SEC + 1 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, 5 * SEC + 1 * MS);
+	ck_assert_mem_eq(f->wire, MSG1 MSG2, 2 * MSG_LEN);
+	fix_free(f);
+}
+END_TEST
+
+/* A target that stops answering after a rescued step still fails, as timeout, at the
+ * next deadline: a look that finds nothing new rescues nothing. */
+START_TEST(test_last_look_then_silence)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	rescue_message_1(f);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(-EAGAIN));
+	fire(f, T0 + 10 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->looks, 2);
+	assert_result(f, 1, SERR_TIMEOUT, ETIME, 0, 10 * SEC);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
+/* Part of an echo is not a step: bytes of message 1 without its end fail the cycle. */
+START_TEST(test_last_look_partial_echo_fails)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(5));
+	fire(f, T0 + 5 * SEC);
+	script_done(f);
+	assert_result(f, 1, SERR_TIMEOUT, ETIME, 0, 5 * SEC);
 	fix_free(f);
 }
 END_TEST
@@ -1230,6 +1332,185 @@ START_TEST(test_last_look_finds_nothing)
 }
 END_TEST
 
+/* A deadline that fires 200 ms late (mconnd stopped) with nothing there yet: the
+ * request may have reached the target only when mconnd ran again, so the time lost
+ * is given back once before the cycle is failed; the echo then comes. */
+START_TEST(test_late_deadline_grace)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	f->look_ready = SESS_READY_IN;
+	SCRIPT(f, RECV(-EAGAIN));
+	fire_late(f, T0 + 5 * SEC, T0 + 5 * SEC + 200 * MS);
+	script_done(f);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_state(f, SESS_EXCHANGING);
+	assert_due(f, T0 + 5 * SEC + 400 * MS);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 5 * SEC + 201 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, 5 * SEC + 201 * MS);
+	fix_free(f);
+}
+END_TEST
+
+/* A loop still catching up fires the given-back deadline late again: it is given
+ * back again, at most one timeout each time, SESS_MAX_GRACES (3) times; then a
+ * silent target fails as it would have: a connect as connect_timeout. */
+START_TEST(test_late_deadline_grace_bounded)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	connect_slowly(f, T0);
+	fire_late(f, T0 + 2 * SEC, T0 + 2 * SEC + 300 * MS);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 2 * SEC + 600 * MS);
+	fire_late(f, T0 + 2 * SEC + 600 * MS, T0 + 2 * SEC + 650 * MS);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 2 * SEC + 700 * MS);
+	fire_late(f, T0 + 2 * SEC + 700 * MS, T0 + 9 * SEC);
+	ck_assert_uint_eq(f->n_res, 0);
+	assert_due(f, T0 + 14 * SEC);
+	fire_late(f, T0 + 14 * SEC, T0 + 15 * SEC);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 15 * SEC);
+	fix_free(f);
+}
+END_TEST
+
+/* A deadline less than a millisecond late is on time: no grace. */
+START_TEST(test_on_time_deadline_no_grace)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	connect_slowly(f, T0);
+	fire_late(f, T0 + 2 * SEC, T0 + 2 * SEC + 999 * 1000);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 2 * SEC + 999 * 1000);
+	fix_free(f);
+}
+END_TEST
+
+/* The loop did not run for 1 s (a stop) while message 2 was out: the cycle's times
+ * move on by as much, and since the request may have reached the target only when
+ * the loop ran again, the step gets at least a whole timeout from then. */
+START_TEST(test_stall_gives_a_whole_timeout)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+	int64_t back = T0 + 4990 * MS + 1 * SEC;
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+	SCRIPT(f, RECV(ALL), SEND(ALL));
+	io_all(f, SESS_READY_IN, T0 + 1 * MS);
+	/* Stopped at T0 + 4990 ms for 1 s: the loop moved the deadline on by as much. */
+	timer_set(&f->timers, SID, T0 + 5 * SEC + 1 * SEC);
+	session_stalled(&f->s, &f->env, 1 * SEC, back);
+	ck_assert_int_eq(f->s.cycle_start, T0 + 1 * SEC);
+	ck_assert_int_eq(f->s.connected_at, T0 + 1 * SEC);
+	assert_due(f, back + 5 * SEC);
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, back + 1 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, back + 1 * MS - (T0 + 1 * SEC));
+	/* A waiting session's next start is the loop's to move: nothing here. */
+	session_stalled(&f->s, &f->env, 1 * SEC, back + 2 * MS);
+	assert_due(f, back + 1 * MS + PAUSE);
+	fix_free(f);
+}
+END_TEST
+
+/* A cycle runs under the configuration it started with. */
+
+/* connect_timeout raised mid-connect: the cycle that never connected fails at its own
+ * connect_timeout, as connect_timeout; the next cycle waits the new one. */
+START_TEST(test_cycle_keeps_connect_timeout)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+	struct target_conf next;
+
+	f->conf.connect_timeout = 1 * SEC;
+	connect_slowly(f, T0);
+	next = f->conf;
+	next.connect_timeout = 3 * SEC;
+	next.timeout = 8 * SEC;
+	f->t->conf = &next;
+	fire(f, T0 + 1 * SEC);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 1 * SEC);
+	connect_slowly(f, T0 + 1 * SEC + PAUSE);
+	assert_due(f, T0 + 1 * SEC + PAUSE + 3 * SEC);
+	fire(f, T0 + 1 * SEC + PAUSE + 3 * SEC);
+	script_done(f);
+	assert_result(f, 2, SERR_CONNECT_TIMEOUT, ETIME, -1, 3 * SEC);
+	f->t->conf = &f->conf;
+	fix_free(f);
+}
+END_TEST
+
+/* timeout changed after the cycle started: the exchange deadline is the cycle's own,
+ * lowered or raised; so are the messages it sends. */
+START_TEST(test_cycle_keeps_timeout_and_messages)
+{
+	static const int64_t timeouts[] = { 2 * SEC, 30 * SEC };
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+	struct target_conf next;
+	static uint8_t other[] = "other";
+
+	connect_slowly(f, T0);
+	next = f->conf;
+	next.timeout = timeouts[_i];
+	next.connect_timeout = MIN(next.connect_timeout, next.timeout);
+	next.msg = other;
+	next.n_messages = 1;
+	next.msg_end[0] = 5;
+	next.msg_bytes = 5;
+	f->t->conf = &next;
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
+	io_all(f, SESS_READY_OUT, T0 + 1 * MS);
+	script_done(f);
+	assert_due(f, T0 + 5 * SEC);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 2 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 1 * MS, 2 * MS);
+	ck_assert_mem_eq(f->wire, MSG1 MSG2, 2 * MSG_LEN);
+	f->t->conf = &f->conf;
+	fix_free(f);
+}
+END_TEST
+
+/* A configuration replaced while a cycle runs under it (a reload frees the old one,
+ * a second `set` drops the first set's copy) lives until that cycle ends. */
+START_TEST(test_cycle_holds_its_conf)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_RST);
+	struct target_conf *mine;
+	char err[128] = "";
+
+	f->conf.address_given = true;
+	ck_assert_msg(config_target_set(&f->conf, "timeout", "3s", &mine, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(mine->refs, 1);
+	f->t->conf = mine;
+	connect_slowly(f, T0);
+	ck_assert_ptr_eq(f->s.conf, mine);
+	ck_assert_uint_eq(mine->refs, 2);
+	f->t->conf = &f->conf;
+	config_target_unref(mine);
+	ck_assert_uint_eq(mine->refs, 1);
+	/* Still in use: the connect deadline and the close mode are the cycle's. */
+	fire(f, T0 + 2 * SEC);
+	script_done(f);
+	assert_result(f, 1, SERR_CONNECT_TIMEOUT, ETIME, -1, 2 * SEC);
+	ck_assert(f->closed_rst[0]);
+	ck_assert_ptr_null(f->s.conf);
+	ck_assert_uint_eq(f->conf.refs, 1);
+	fix_free(f);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
@@ -1237,6 +1518,7 @@ static Suite *session_suite(void)
 	TCase *tc = tcase_create("cycle");
 	TCase *tf = tcase_create("failures");
 	TCase *tl = tcase_create("last_look");
+	TCase *tk = tcase_create("cycle_conf");
 	TCase *tp = tcase_create("persistent");
 	TCase *te = tcase_create("events");
 
@@ -1261,9 +1543,22 @@ static Suite *session_suite(void)
 	tcase_add_test(tf, test_mismatch_at_first_wrong_byte);
 	suite_add_tcase(s, tf);
 	tcase_add_test(tl, test_last_look_finds_echo);
-	tcase_add_test(tl, test_last_look_finds_connection);
+	tcase_add_loop_test(tl, test_last_look_finds_connection, 0,
+			    (int)ELEMENTSOF(look_connection_cases));
 	tcase_add_test(tl, test_last_look_finds_nothing);
+	tcase_add_test(tl, test_last_look_moves_on_a_step);
+	tcase_add_test(tl, test_last_look_then_silence);
+	tcase_add_test(tl, test_last_look_partial_echo_fails);
+	tcase_add_test(tl, test_late_deadline_grace);
+	tcase_add_test(tl, test_late_deadline_grace_bounded);
+	tcase_add_test(tl, test_on_time_deadline_no_grace);
+	tcase_add_test(tl, test_stall_gives_a_whole_timeout);
 	suite_add_tcase(s, tl);
+
+	tcase_add_test(tk, test_cycle_keeps_connect_timeout);
+	tcase_add_loop_test(tk, test_cycle_keeps_timeout_and_messages, 0, 2);
+	tcase_add_test(tk, test_cycle_holds_its_conf);
+	suite_add_tcase(s, tk);
 
 	tcase_add_test(tp, test_persistent_reuse);
 	tcase_add_test(tp, test_persistent_holding_events);

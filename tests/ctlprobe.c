@@ -390,38 +390,41 @@ static int probe_flood(const char *kind_name, int count, double seconds, const c
 	return 0;
 }
 
-/* One status request on a fresh connection: its time in us, or -1 unanswered, -2 busy. */
+/* One status request on a fresh connection: its time in us, or -1 unanswered, -2 busy.
+ * A reply of any length is read to its end; only its first bytes and last two are kept. */
 static long long probe_once(void)
 {
-	char buf[1 << 16];
+	char buf[1 << 16], head[16] = "", tail[2] = { 0, 0 };
 	long long t0 = mono_us();
 	struct pollfd p;
-	size_t len = 0;
+	size_t total = 0;
 	int fd = dial();
 
 	if (fd < 0)
 		return -1;
 	p = (struct pollfd){ .fd = fd, .events = POLLIN };
 	(void)!send(fd, "status\n", 7, MSG_NOSIGNAL);
-	while (len + 1 < sizeof(buf)) {
+	for (;;) {
 		long long left = PROBE_WAIT_MS - (mono_us() - t0) / 1000;
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
-		r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		r = recv(fd, buf, sizeof(buf), 0);
 		if (r <= 0)
 			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (len >= 2 && buf[len - 1] == '\n' && buf[len - 2] == '\n')
+		if (total < sizeof(head) - 1)
+			memcpy(head + total, buf, MIN_INT((int)(sizeof(head) - 1 - total), (int)r));
+		tail[0] = r >= 2 ? buf[r - 2] : tail[1];
+		tail[1] = buf[r - 1];
+		total += (size_t)r;
+		if (tail[0] == '\n' && tail[1] == '\n')
 			break;
 	}
 	close(fd);
-	buf[len] = '\0';
-	if (strncmp(buf, "ERR busy", 8) == 0)
+	if (strncmp(head, "ERR busy", 8) == 0)
 		return -2;
-	if (strncmp(buf, "OK\n", 3) != 0 || len < 2 || buf[len - 1] != '\n' || buf[len - 2] != '\n')
+	if (strncmp(head, "OK\n", 3) != 0 || total < 2 || tail[0] != '\n' || tail[1] != '\n')
 		return -1;
 	return mono_us() - t0;
 }

@@ -16,31 +16,42 @@ stop() {
 	[ -n "$echo_pid" ] && kill -TERM "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
 	rm -rf "$dir"
 }
-trap 'stop; exit 0' INT TERM
+trap 'stop; exit 0' INT TERM HUP PIPE
 trap stop EXIT
 
 sed "s|^control_socket = .*|control_socket = $sock|" conf/mconnd.conf >"$dir/mconnd.conf"
 cp -r conf/conf.d "$dir/"
-"$BUILD/echod" -l 127.0.0.1:65432 -p "$dir/echo.port" &
+"$BUILD/echod" -q -l 127.0.0.1:65432 -p "$dir/echo.port" &
 echo_pid=$!
 i=0
 while [ ! -s "$dir/echo.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ -s "$dir/echo.port" ] || { echo "demo: the echo server did not start" >&2; exit 1; }
 
-"$BUILD/mconnd" -c "$dir/mconnd.conf" &
+# mconnd's log lines start with their syslog priority (<5>) for the journal; here
+# they go through sed as "mconnd: ...".
+mkfifo "$dir/log"
+sed -u 's/^<[0-7]>/mconnd: /' <"$dir/log" >&2 &
+"$BUILD/mconnd" -c "$dir/mconnd.conf" 2>"$dir/log" &
 mconnd_pid=$!
 i=0
 while ! "$BUILD/mconnctl" -s "$sock" version >/dev/null 2>&1 && [ $i -lt 100 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done
-echo "demo: mconnd (pid $mconnd_pid) checks 127.0.0.1:65432; status every 3 s for ${SECONDS_TO_RUN} s, Ctrl-C stops"
+echo "demo: mconnd (pid $mconnd_pid) checks the echo server on 127.0.0.1:65432; status every 3 s for ${SECONDS_TO_RUN} s, Ctrl-C stops"
 end=$(($(date +%s) + SECONDS_TO_RUN))
-while [ "$(date +%s)" -lt "$end" ]; do
-	left=$((end - $(date +%s)))
-	sleep $((left < 3 ? left : 3))
+# The first status as soon as the target's health is known (a few seconds at most).
+i=0
+while "$BUILD/mconnctl" -s "$sock" status | grep -q ' unknown ' && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+while :; do
 	echo
 	"$BUILD/mconnctl" -s "$sock" status || exit 1
+	left=$((end - $(date +%s)))
+	[ "$left" -gt 0 ] || break
+	sleep $((left < 3 ? left : 3))
 done
 echo
 echo "demo: the same in JSON (mconnctl -j status):"

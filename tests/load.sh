@@ -6,6 +6,12 @@
 set -u
 BUILD=${BUILD:-build}
 SECS=${LOAD_SECONDS:-60}
+# 1,000 sessions need that many descriptors: skip (exit 77) where the hard limit is lower.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt 1200 ]; then
+	echo "SKIP: ${MCONN_TEST:-load}: an open-files hard limit of 1200 (ulimit -Hn is $hard)"
+	exit 77
+fi
 T=$(mktemp -d /tmp/mconn-load.XXXXXX)
 SOCK="$T/mconnd.sock"
 pids=""

@@ -14,6 +14,12 @@ SESS=${SCRAPE_SESSIONS:-10000}
 NT=${SCRAPE_TARGETS:-100}
 N=${SCRAPE_COUNT:-50}
 MAXMS=${SCRAPE_MAX_MS:-50}
+# The sessions need that many descriptors: skip (exit 77) where the hard limit is lower.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt $((SESS + 200)) ]; then
+	echo "SKIP: ${MCONN_TEST:-scrape_cost}: an open-files hard limit of $((SESS + 200)) (ulimit -Hn is $hard)"
+	exit 77
+fi
 T=$(mktemp -d /tmp/mconn-scrape.XXXXXX)
 SOCK="$T/mconnd.sock"
 pids=""

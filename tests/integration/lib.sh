@@ -1,6 +1,13 @@
 # Shared helpers of the integration tests: start real processes on loopback, wait
 # for conditions with bounded polls (never a bare sleep), assert, and clean up.
 # Sourced by each t_*.sh; BUILD names the build directory (build or build/asan).
+#
+# Skips: a test that cannot run here (a capability, a namespace, a directory uid
+# 65534 can search) probes for exactly that and calls 'skip WHAT' (the whole test)
+# or 'skip_part WHAT' (one part; the rest runs). Either prints
+# "SKIP: <test>: <what is missing>"; the test then exits 77 unless a check failed.
+# The runner (tests/run.sh) counts 77 as skipped, never as passed, and as failed
+# under MCONN_REQUIRE_ALL=1 (CI sets it).
 
 set -u
 BUILD=${BUILD:-build}
@@ -23,6 +30,9 @@ if [ -n "${VALGRIND:-}" ]; then
 fi
 FAILS=0
 CHECKS=0
+SKIPS=0
+# The name SKIP lines give: the script's, or what the runner says (systemd/t_units).
+MCONN_TEST=${MCONN_TEST:-$(basename "$0" .sh)}
 # Sanitizer builds: fail on the first error, report leaks at exit.
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
@@ -46,11 +56,38 @@ fail() {
 	say "FAIL: $*"
 }
 
-# check DESCRIPTION COMMAND...: one assertion.
+# skip WHAT: this test cannot run here because WHAT is missing; ends it (exit 77).
+skip() {
+	echo "SKIP: $MCONN_TEST: $*"
+	exit 77
+}
+
+# skip_part WHAT: one part cannot run here; the test goes on and finish exits 77.
+skip_part() {
+	SKIPS=$((SKIPS + 1))
+	echo "SKIP: $MCONN_TEST: $*"
+}
+
+# netns_missing: nothing when this process can make a network namespace, bring its
+# loopback up (CAP_NET_ADMIN) and write its /proc/sys/net (not mounted read-only, as
+# in a container); else what is missing, for skip.
+netns_missing() {
+	r=/proc/sys/net/ipv4/ip_local_port_range
+	if ! unshare -n true 2>/dev/null; then
+		echo "a network namespace (unshare -n: $(unshare -n true 2>&1 | head -n 1))"
+	elif ! unshare -n ip link set lo up 2>/dev/null; then
+		echo "CAP_NET_ADMIN (ip link set lo up in a network namespace of our own)"
+	elif ! unshare -n sh -c "cat $r >$r" 2>/dev/null; then
+		echo "a writable /proc/sys ($r in a network namespace of our own)"
+	fi
+}
+
+# check DESCRIPTION COMMAND...: one assertion; returns 1 when it failed, so that
+# 'check ... || show_why' can add what a person needs to see.
 check() {
 	d=$1
 	shift
-	if "$@"; then ok "$d"; else fail "$d"; fi
+	if "$@"; then ok "$d"; else fail "$d"; return 1; fi
 }
 
 # wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
@@ -149,9 +186,13 @@ tjs_true() {
 	[ "$(tjs "$1" "$2")" = true ]
 }
 
+# finish: the test's last command; its status is the test's (0, 1, or 77 skipped).
 finish() {
-	echo "  $CHECKS checks, $FAILS failed"
-	[ "$FAILS" = 0 ]
+	skipped=""
+	[ "$SKIPS" = 0 ] || skipped=", $SKIPS skipped"
+	echo "  $CHECKS checks, $FAILS failed$skipped"
+	[ "$FAILS" = 0 ] || return 1
+	[ "$SKIPS" = 0 ] || return 77
 }
 
 # sample_for SECONDS TARGET EXPR: evaluate the jq EXPR on TARGET five times a second

@@ -1,18 +1,5 @@
 #!/bin/sh
-# Run every integration test (tests/integration/t_*.sh) and print one closing line
-# "N passed, N failed". BUILD selects the build directory under test.
-cd "$(dirname "$0")" || exit 1
-passed=0
-failed=0
-for t in t_*.sh; do
-	[ -n "${ONLY:-}" ] && [ "$t" != "$ONLY" ] && continue
-	echo "== $t (${BUILD:-build}${VALGRIND:+, under valgrind})"
-	if sh "./$t"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "== $t FAILED"
-	fi
-done
-echo "integration: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+# Run every integration test (tests/integration/t_*.sh) through tests/run.sh: one
+# closing line "integration: N passed, N failed, N skipped". BUILD selects the build.
+d=$(dirname "$0")
+exec sh "$d/../run.sh" integration "" "$d"/t_*.sh

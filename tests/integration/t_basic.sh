@@ -60,4 +60,16 @@ check "still answering" "$MCONNCTL" version
 
 stop_mconnd
 check "control socket removed on exit" test ! -e "$SOCK"
+
+# Each program's own version and help, short and long, without a daemon.
+version=$("$MCONNCTL" -V)
+check "mconnctl -V prints its version ($version)" expr "$version" : 'mconnctl [0-9][0-9.]*$'
+for p in "$MCONNCTL" "$MCONND"; do
+	n=$(basename "$p")
+	check "$n --version is $n -V" test "$("$p" --version 2>&1)" = "$("$p" -V 2>&1)"
+	check "$n --help is $n -h" test "$("$p" --help 2>&1)" = "$("$p" -h 2>&1)"
+	"$p" --bogus >/dev/null 2>"$T/bogus.err"
+	check "$n --bogus: exit 2" test $? = 2
+	check "$n --bogus: says which option" grep -qx "$n: unknown option --bogus" "$T/bogus.err"
+done
 finish

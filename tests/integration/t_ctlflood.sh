@@ -6,7 +6,8 @@
 # be logged. The big replies come from a target of 99,900 sessions in cycle mode with
 # a one-hour interval, so that only a few of its sessions hold an fd at any time
 # (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives the loop
-# its pace and must see no failure.
+# its pace and must see no failure. Then a second daemon with 1,000 one-session
+# targets, whose metrics (about 5 MB) HTTP scrapers of metrics_listen read in a loop.
 . "$(dirname "$0")/lib.sh"
 
 PROBE="$B/ctlprobe"
@@ -71,5 +72,54 @@ check "no stall counted" test "$(js .loop.stalls)" = 0
 check "no stall logged" sh -c "! grep -qE 'did not run|was held' '$T/mconnd.log'"
 check "web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 check "the daemon still answers" "$MCONNCTL" version
+stop_mconnd
+
+# HTTP scrapers: every connection the listener serves, each reading /metrics slowly
+# in a loop (a scrape of these 1,001 targets is rendered in slices as it is sent).
+{
+	conf_header | sed 's/^log_level = debug$/log_level = info/'
+	printf 'metrics_listen = 127.0.0.1:0\n'
+	printf '[target "web"]\naddress = 127.0.0.1:%s\nconnections = 100\ninterval = 100ms\n' "$echo_PORT"
+	printf 'connect_timeout = 1s\ntimeout = 1s\n'
+	i=0
+	while [ $i -lt 1000 ]; do
+		printf '[target "t%d"]\naddress = 127.0.0.1:%s\nconnections = 1\ninterval = 1h\n' "$i" "$echo_PORT"
+		i=$((i + 1))
+	done
+} >"$T/h.conf"
+start_mconnd "$T/h.conf"
+check "second daemon: target web up" wait_for 20 tjs_true web '.state == "up"'
+"$PROBE" -s "$SOCK" probe 50 "$FLOOD_S" "$MAX_MS" >"$T/quiet2.probe" 2>&1
+quiet=$(js .loop.lateness_ms.p99)
+say "quiet (1,001 targets): $(cat "$T/quiet2.probe"); loop lateness p99 $quiet ms"
+LATE_MS=$(echo "$quiet $LATE_MS" | awk '{ b = $1 * 1.5; print (b > $2) ? b : $2 }')
+http=$(js .metrics.listen)
+curl -sf --max-time 20 -o "$T/scrape.txt" "http://$http/metrics"
+say "metrics over HTTP: $(wc -c <"$T/scrape.txt") bytes"
+check "a whole exposition over HTTP (ends with the last target's last family)" \
+	sh -c "grep -c '^mconn_' '$T/scrape.txt' | awk '\$1 > 20000 { ok = 1 } END { exit !ok }' && tail -c 300 '$T/scrape.txt' | grep -q 't999'"
+end=$(($(date +%s) + FLOOD_S))
+k=0
+scrapers=""
+while [ $k -lt 16 ]; do
+	sh -c 'while [ "$(date +%s)" -lt "$1" ]; do curl -s --max-time 10 --limit-rate 4M -o /dev/null "http://$2/metrics"; done' \
+		scraper "$end" "$http" &
+	scrapers="$scrapers $!"
+	k=$((k + 1))
+done
+PIDS="$PIDS $scrapers"
+"$PROBE" -s "$SOCK" probe 50 "$FLOOD_S" "$MAX_MS" >"$T/http.probe" 2>&1
+rc=$?
+for p in $scrapers; do wait "$p"; done
+say "http: $(cat "$T/http.probe"); $(js '"\(.metrics.http_requests) scrapes, \(.metrics.http_failed) failed"')"
+say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, max $(js .loop.lateness_ms.max) ms so far"
+check "http: every status probe answered OK, p99 under $MAX_MS ms" test "$rc" = 0
+check "http: no scrape failed" test "$(js .metrics.http_failed)" = 0
+
+say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls)"
+check "http: loop lateness p99 under $LATE_MS ms" \
+	test "$(js ".loop.lateness_ms.p99 < $LATE_MS")" = true
+check "http: no stall counted" test "$(js .loop.stalls)" = 0
+check "http: web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 stop_mconnd
 finish

@@ -117,7 +117,8 @@ if [ -z "${VALGRIND:-}" ]; then fds_fault; else say "skip: fds (under valgrind)"
 # sessions from source 127.0.0.1 with FIN close: TIME_WAIT holds the two ports, so
 # most connects fail with EADDRNOTAVAIL. That is a local shortage (resource), the
 # sessions back off instead of spinning, and the daemon's CPU stays low.
-if unshare -n true 2>/dev/null; then
+missing=$(netns_missing)
+if [ -z "$missing" ]; then
 	{
 		conf_header
 		printf '[target "ports"]\naddress = 127.0.0.1:7\nsource = 127.0.0.1\nconnections = 20\n'
@@ -134,7 +135,8 @@ if unshare -n true 2>/dev/null; then
 	unshare -n sh "$T/ns.sh" 2>"$T/mconnd.log" &
 	MCONND_PID=$!
 	PIDS="$PIDS $MCONND_PID"
-	check "ports: daemon answers" wait_for 10 status_answers
+	check "ports: daemon answers" wait_for 10 status_answers ||
+		sed -n '1,20p' "$T/mconnd.log"
 	check "ports: resource counted" wait_for 10 tjs_true ports '.errors.resource > 20 and .cycles_ok > 0'
 	check "ports: only resource failures" test "$(others ports resource)" = 0
 	check "ports: the shortage is named" \
@@ -156,7 +158,7 @@ if unshare -n true 2>/dev/null; then
 	stop_mconnd
 	stop_pid "$(cat "$T/ns.pid")"
 else
-	say "skip: ports (cannot create a network namespace here)"
+	skip_part "ports: $missing"
 fi
 
 # --- The echo server killed and restarted again and again ---------------------------

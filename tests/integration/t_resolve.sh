@@ -13,8 +13,10 @@ if [ -z "${MCONN_RESOLVE_NS:-}" ]; then
 	missing=""
 	command -v unshare >/dev/null 2>&1 || missing="unshare (util-linux)"
 	command -v python3 >/dev/null 2>&1 || missing="${missing:+$missing, }python3"
-	if [ -z "$missing" ] && ! unshare -m true 2>/dev/null; then
-		missing="a mount namespace (unshare -m needs root or CAP_SYS_ADMIN)"
+	# Root or CAP_SYS_ADMIN, and a / that is a mount point (not in a chroot: "cannot
+	# change root filesystem propagation"); the reason is unshare's own.
+	if [ -z "$missing" ] && ! err=$(unshare -m true 2>&1); then
+		missing="a private mount namespace ($err)"
 	fi
 	if [ -n "$missing" ]; then
 		echo "SKIP: t_resolve.sh: $missing"

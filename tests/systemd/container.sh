@@ -10,12 +10,18 @@
 . "$(dirname "$0")/../integration/lib.sh"
 unset MCONND_SOCKET
 
-if [ "$(id -u)" != 0 ]; then
-	echo "check-systemd: needs root (systemd-nspawn boots a container)" >&2
-	exit 1
-fi
+# What booting a container needs, probed before the root file system is built: root;
+# a root directory that is a mount point (nspawn makes / a slave mount in a namespace
+# of its own, which fails in a chroot: "Failed to mount n/a ... on /"); then a
+# container nspawn can start at all (it cannot inside an unprivileged container).
+[ "$(id -u)" = 0 ] || skip "root (systemd-nspawn boots a container)"
+unshare -m --propagation slave true 2>/dev/null ||
+	skip "a mount namespace whose / can be made a slave mount (/ is not a mount point in a chroot; no CAP_SYS_ADMIN in an unprivileged container)"
 START=$(date +%s)
-ROOTFS=$(sh "$TOP/tests/systemd/rootfs.sh") || { echo "check-systemd: no root file system" >&2; exit 1; }
+ROOTFS=$(sh "$TOP/tests/systemd/rootfs.sh") || { fail "no root file system (tests/systemd/rootfs.sh)"; exit 1; }
+systemd-nspawn -q -D "$ROOTFS" --register=no --keep-unit --volatile=overlay /bin/true \
+	>"$T/probe.log" 2>&1 ||
+	skip "a container systemd-nspawn can start ($(grep -v '^$' "$T/probe.log" | tail -n 1))"
 NAME="mconn-check-$$"
 NSPAWN_PID=""
 LEADER=""
