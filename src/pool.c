@@ -203,11 +203,12 @@ static int64_t pool_phase(const struct target_conf *c, uint32_t count)
 int pool_add_sessions(struct pool *p, struct target *t, uint32_t count, int64_t now)
 {
 	const struct target_conf *c = t->conf;
-	int64_t phase = pool_phase(c, count);
+	int64_t phase;
 	uint32_t *v;
 
 	if (count == 0)
 		return 0;
+	phase = pool_phase(c, count);
 	v = realloc(t->sess, (size_t)(t->n_sess + count) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
