@@ -26,7 +26,7 @@ struct http_source {
 
 /* How much of a /metrics body MHD asks for at a time, and so about the most one
  * connection renders per loop turn. */
-#define HTTP_SLICE_BYTES (32u * 1024u)
+#define HTTP_SLICE_BYTES ((size_t)16 * 1024)
 /* Connections served at once; more wait in the kernel's backlog. */
 #define HTTP_MAX_CLIENTS 16
 /* Memory one connection may use for its request (line, headers, body). */

@@ -193,6 +193,10 @@ static void loop_call(struct loop *l, int slot, uint32_t events, bool due)
 		h->on_io(h->owner, events, start);
 	}
 	took = now_ns() - start;
+	if (took > l->stats.handle_max_ns[slot] || l->stats.handle_name[slot] != name) {
+		l->stats.handle_name[slot] = name;
+		l->stats.handle_max_ns[slot] = took;
+	}
 	if (took < LOOP_SLOW_CALLBACK_NS)
 		return;
 	l->stats.slow_callbacks++;

@@ -278,12 +278,12 @@ static int pool_alloc_session(struct pool *p, uint32_t *ret_id)
 static int64_t pool_phase(const struct target_conf *c, uint32_t count)
 {
 	uint64_t h = 1469598103934665603ull;
-	int64_t slot;
+	int64_t slot = c->interval / (int64_t)count;
 
-	/* No sessions, or a slot under 1 ns: no phase. */
-	if (count == 0 || c->interval < (int64_t)count)
+	if (slot <= 0)
 		return 0;
-	slot = MIN(c->interval / (int64_t)count, POOL_PHASE_MAX);
+	if (slot > POOL_PHASE_MAX)
+		slot = POOL_PHASE_MAX;
 	for (const char *n = c->name; *n; n++)
 		h = (h ^ (uint8_t)*n) * 1099511628211ull;
 	return (int64_t)(h % (uint64_t)slot);

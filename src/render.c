@@ -345,6 +345,21 @@ static void render_target_json(const struct view *v, const struct target *t, int
 }
 
 /* What serving metrics has cost: renders, their time and size, the HTTP listener. */
+/* The longest each of mconnd's own tasks (the loop's handles) held the loop. */
+static void render_json_callbacks(const struct loop_stats *l, struct buf *out)
+{
+	const char *sep = "";
+
+	for (int i = 0; i < LOOP_MAX_HANDLES; i++) {
+		if (!l->handle_name[i])
+			continue;
+		buf_printf(out, "%s", sep);
+		buf_json_string(out, l->handle_name[i], strlen(l->handle_name[i]));
+		buf_printf(out, ":%.3f", (double)l->handle_max_ns[i] / 1e6);
+		sep = ",";
+	}
+}
+
 static void render_metrics_json(const struct view *v, struct buf *out)
 {
 	const struct scrape_stats *s = v->scrape;
@@ -403,9 +418,12 @@ static void render_status_json_head(const struct view *v, int64_t now, struct bu
 		   (double)v->ctl->busy_max_ns / 1e6);
 	render_json_latency(out, "lateness_ms", &v->pool->lateness, 1, now);
 	buf_printf(out, "\"turns\":%llu,\"stale_events\":%llu,\"unexpected_events\":%llu,"
-		   "\"stalls\":%llu,\"stalled_s\":%.3f},", (unsigned long long)v->loop->turns,
+		   "\"stalls\":%llu,\"stalled_s\":%.3f,\"callback_max_ms\":{",
+		   (unsigned long long)v->loop->turns,
 		   (unsigned long long)v->pool->stale_events, (unsigned long long)v->pool->unexpected_events,
 		   (unsigned long long)v->loop->stalls, (double)v->loop->stalled_ns / 1e9);
+	render_json_callbacks(v->loop, out);
+	buf_printf(out, "}},");
 	render_metrics_json(v, out);
 	buf_printf(out, "\"targets\":[");
 }
