@@ -621,10 +621,11 @@ static void assert_status_header(const char *status)
 	assert_json_null(reload, "last_ok");
 	assert_json_null(reload, "last_result");
 	json_sub(status, "loop", loop, sizeof(loop));
-	/* lateness_ms, turns, stale_events, unexpected_events, stalls, stalled_s and
-	 * callback_max_ms (an object: the longest each of mconnd's own tasks held it). */
 	ck_assert_uint_eq(json_count(loop), 7);
-	ck_assert(json_find(loop, "callback_max_ms") != NULL);
+	/* The longest each of the daemon's own tasks held the loop: the control server
+	 * has answered this very request, the tick may not have run yet. */
+	json_sub(loop, "callback_max_ms", late, sizeof(late));
+	ck_assert(json_num(late, "control") >= 0);
 	/* Cycle starts, late or not: count, p50, p90, p99, max. */
 	json_sub(loop, "lateness_ms", late, sizeof(late));
 	ck_assert_uint_eq(json_count(late), 5);
