@@ -290,7 +290,7 @@ static void reload_record(struct daemon *d, bool ok, const char *msg, int64_t no
 static void reload_fail(struct daemon *d, struct config_errors *errs, struct buf *out,
 			int64_t now)
 {
-	char line[600];
+	char line[600], first[300];
 
 	for (size_t i = 0; i < errs->n; i++) {
 		config_error_format(&errs->v[i], line, sizeof(line));
@@ -303,8 +303,10 @@ static void reload_fail(struct daemon *d, struct config_errors *errs, struct buf
 		if (out)
 			buf_printf(out, "%zu more errors not shown\n", errs->dropped);
 	}
+	/* The first error, into a buffer of its own: formatting line from a part of itself
+	 * overlaps once the message is longer than the gap (valgrind saw it). */
 	snprintf(line, sizeof(line), "failed: %s",
-		 errs->n ? config_error_format(&errs->v[0], line + 300, 300) : "?");
+		 errs->n ? config_error_format(&errs->v[0], first, sizeof(first)) : "?");
 	log_msg(LOG_ERR, "reload failed (%zu error%s); the running configuration is unchanged",
 		errs->n + errs->dropped, plural_s(errs->n + errs->dropped));
 	config_errors_clear(errs);
