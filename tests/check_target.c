@@ -39,7 +39,7 @@ static void conf_fill(struct target_conf *c, uint32_t rise, uint32_t fall)
 static struct sess_health one;
 
 /* A target with one session, as most tests want. */
-static struct target *new_target(const struct target_conf *c)
+static struct target *new_target(struct target_conf *c)
 {
 	struct target *t = target_new(c, T0);
 
@@ -424,7 +424,7 @@ static const struct pause_case {
 
 /* The pause of the one session of a target in state health, its own verdict and run
  * as given, after fails failures (the last of class err). */
-static int64_t pause_of(const struct target_conf *c, enum health_state health,
+static int64_t pause_of(struct target_conf *c, enum health_state health,
 			enum health_state verdict, int run, uint32_t fails, enum session_error err)
 {
 	struct target *t = new_target(c);
