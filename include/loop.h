@@ -86,10 +86,6 @@ struct loop_stats {
 	uint64_t turns;
 	uint64_t stalls;
 	int64_t stalled_ns;
-	uint64_t slow_callbacks;
-	/* The slowest handle callback yet, and which. */
-	int64_t slowest_ns;
-	const char *slowest_name;
 	/* Per handle slot: its name and the longest one of its callbacks held the loop. */
 	const char *handle_name[LOOP_MAX_HANDLES];
 	int64_t handle_max_ns[LOOP_MAX_HANDLES];

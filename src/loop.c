@@ -199,11 +199,6 @@ static void loop_call(struct loop *l, int slot, uint32_t events, bool due)
 	}
 	if (took < LOOP_SLOW_CALLBACK_NS)
 		return;
-	l->stats.slow_callbacks++;
-	if (took > l->stats.slowest_ns) {
-		l->stats.slowest_ns = took;
-		l->stats.slowest_name = name;
-	}
 	if (took > l->held_ns || !l->held_by) {
 		l->held_by = name;
 		l->held_ns = took;

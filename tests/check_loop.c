@@ -36,8 +36,6 @@ struct trace {
 	/* Bulk I/O of this data re-arms the deadline of rearm_id. */
 	uint64_t rearm_data;
 	uint32_t rearm_id;
-	/* A handle's I/O removes this slot. */
-	int remove_slot;
 };
 
 static struct loop l;
@@ -64,10 +62,6 @@ static void on_io(void *owner, uint32_t events, int64_t now)
 	tr.last_events = events;
 	note('i');
 	drain(*(int *)owner);
-	if (tr.remove_slot >= 0) {
-		loop_remove(&l, tr.remove_slot);
-		tr.remove_slot = -1;
-	}
 }
 
 static void on_due(void *owner, int64_t now)
@@ -111,7 +105,6 @@ static void bulk_stall(void *owner, int64_t lost)
 static void setup(void)
 {
 	memset(&tr, 0, sizeof(tr));
-	tr.remove_slot = -1;
 	tr.rearm_data = UINT64_MAX;
 	ck_assert_int_eq(loop_init(&l), 0);
 	ck_assert_int_eq(timer_heap_grow(&l.timers, 16), 0);
