@@ -93,14 +93,19 @@ struct ctl_server {
 	struct loop *loop;
 	int slot;
 	int64_t next_sweep;
-	/* The loop turn in which the pending clients were left over. */
-	uint64_t pending_turn;
 	ctl_dispatch_fn dispatch;
 	void *owner;
 	bool activated;
 	char *path;
 	uint32_t n_clients;
+	/* Clients waiting for their go: a request or a slice the turn's budget did not
+	 * cover, a deferred reply that came, or a request that came while others waited
+	 * (it joins the line, not jumps it). Of them, those that had their
+	 * CTL_REQUESTS_PER_TURN this turn, and go on in the next. */
 	uint64_t pending;
+	uint64_t spent;
+	/* Set while the pending clients are served, in their order. */
+	bool serving_pending;
 	uint64_t rejected_busy;
 	uint64_t timed_out;
 	uint64_t evicted;

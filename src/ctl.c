@@ -110,10 +110,8 @@ static void ctl_on_ready(void *owner, uint32_t events, int64_t now)
 		for (int i = 0; i < n; i++)
 			ctl_handle_event(c, ev[i].data.u64, ev[i].events, now);
 	}
-	if (c->pending) {
-		c->pending_turn = c->loop->stats.turns;
+	if (c->pending)
 		loop_set_due(c->loop, c->slot, now);
-	}
 }
 
 /* The control handle's deadline: clients left pending by their budget, and once a
@@ -122,11 +120,9 @@ static void ctl_on_due(void *owner, int64_t now)
 {
 	struct ctl_server *c = owner;
 
-	/* Clients that used their budget go on in the next turn, not this one. */
-	if (c->loop->stats.turns != c->pending_turn) {
-		ctl_run_pending(c, now);
-		c->pending_turn = c->loop->stats.turns;
-	}
+	/* After the turn's events: those that came in them while others waited have
+	 * joined the line behind them. */
+	ctl_run_pending(c, now);
 	if (now >= c->next_sweep) {
 		ctl_sweep(c, now);
 		c->next_sweep = now + NSEC_PER_SEC;
@@ -433,13 +429,23 @@ static void ctl_accept(struct ctl_server *c, int64_t now)
 	}
 }
 
+/* Whether a client with something to answer or render must wait on the pending list:
+ * outside the pending round, while others wait there. A client whose news came in
+ * this turn's events goes behind those that waited from earlier turns; served first,
+ * a few busy clients would take every turn's budget from them for as long as they
+ * kept asking. */
+static bool ctl_must_queue(const struct ctl_server *c, uint32_t slot)
+{
+	return !c->serving_pending && (c->pending & ~(1ull << slot)) != 0;
+}
+
 /* Render the next slice of the client's long reply within the turn's budget: 1 done,
  * 0 when the budget is spent (the client waits on the pending list), -ENOBUFS. */
 static int ctl_client_render(struct ctl_server *c, uint32_t slot)
 {
 	struct ctl_client *cl = c->clients[slot];
 
-	if (c->turn_budget == 0) {
+	if (c->turn_budget == 0 || ctl_must_queue(c, slot)) {
 		c->pending |= 1ull << slot;
 		return 0;
 	}
@@ -523,7 +529,7 @@ static bool ctl_client_answer(struct ctl_server *c, uint32_t slot, int64_t now)
 		cl->want_close = true;
 		return true;
 	}
-	if (c->turn_answers == 0 || c->turn_budget == 0) {
+	if (c->turn_answers == 0 || c->turn_budget == 0 || ctl_must_queue(c, slot)) {
 		c->pending |= 1ull << slot;
 		return false;
 	}
@@ -595,6 +601,7 @@ static void ctl_client_event(struct ctl_server *c, uint32_t slot, uint32_t event
 			break;
 		if (answered && --budget == 0) {
 			c->pending |= bit;
+			c->spent |= bit;
 			return;
 		}
 		/* A reply flushed just now may have held back a request already read. */
@@ -647,11 +654,9 @@ static void ctl_client_resume(struct ctl_server *c, uint32_t slot, const char *r
 	cl->last_active = now;
 	cl->line_since = cl->in_len ? now : 0;
 	c->pending |= 1ull << slot;
-	/* The control handle's deadline runs the pending clients in the next turn. */
-	if (c->loop && c->slot >= 0) {
-		c->pending_turn = c->loop->stats.turns;
+	/* The control handle's deadline runs the pending clients. */
+	if (c->loop && c->slot >= 0)
 		loop_set_due(c->loop, c->slot, 0);
-	}
 }
 
 bool ctl_complete(struct ctl_server *c, uint64_t ticket, const char *reply, size_t len)
@@ -681,6 +686,7 @@ static void ctl_budget_refresh(struct ctl_server *c)
 	if (turn == c->budget_turn)
 		return;
 	c->budget_turn = turn;
+	c->spent = 0;
 	c->turn_budget = CTL_TURN_BYTES;
 	c->turn_answers = CTL_ANSWERS_PER_TURN;
 }
@@ -720,6 +726,7 @@ void ctl_run_pending(struct ctl_server *c, int64_t now)
 	if (!pending)
 		return;
 	c->pending = 0;
+	c->serving_pending = true;
 	/* Round robin: the clients served go to the back of the line, so each one with a
 	 * long reply gets its slice in turn whatever its slot. */
 	for (uint32_t k = 0; k < CTL_MAX_CLIENTS; k++) {
@@ -727,13 +734,14 @@ void ctl_run_pending(struct ctl_server *c, int64_t now)
 
 		if (!(pending & (1ull << i)) || !c->clients[i])
 			continue;
-		if (c->turn_budget == 0 || c->turn_answers == 0) {
+		if (c->turn_budget == 0 || c->turn_answers == 0 || (c->spent & (1ull << i))) {
 			c->pending |= 1ull << i;
 			continue;
 		}
 		ctl_client_event(c, i, 0, now);
 		c->next_pending = (i + 1) % CTL_MAX_CLIENTS;
 	}
+	c->serving_pending = false;
 	ctl_account(c, start);
 }
 

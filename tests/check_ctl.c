@@ -355,6 +355,67 @@ START_TEST(test_requests_per_turn)
 }
 END_TEST
 
+/* Forty clients that each ask again as soon as they read a reply want more than a
+ * turn answers; a client that connects meanwhile is answered within a few turns all
+ * the same, and so is every flooder. The control
+ * server once served the clients whose requests arrived in a turn before those
+ * waiting from earlier ones, and put the waiting ones off while any client had news:
+ * under a flood like this one a newcomer waited for as long as the flood went on
+ * (status probes of 400 ms in t_ctlflood). */
+START_TEST(test_newcomer_not_starved)
+{
+	enum { FLOODERS = 40, WARM = 5 };
+	/* Every waiting client's request, the newcomer's among them, a turn's answers at a
+	 * time; twice that for where in the round a client lands. */
+	const int bound = 2 * ((FLOODERS + 1) / CTL_ANSWERS_PER_TURN + 1);
+	static struct harness_rx rx[FLOODERS];
+	struct harness_rx nrx = { 0 };
+	int fl[FLOODERS], last[FLOODERS], newcomer = -1, answered = -1;
+	uint32_t slot;
+
+	for (int i = 0; i < FLOODERS; i++) {
+		fl[i] = client_accepted(&slot);
+		HARNESS_SEND_STR(fl[i], "version\n");
+		last[i] = 0;
+	}
+	for (int t = 1; t <= WARM + HARNESS_MAX_TURNS; t++) {
+		char got[sizeof(VERSION_REPLY)];
+
+		harness_turn(d);
+		for (int i = 0; i < FLOODERS; i++) {
+			harness_rx_drain(fl[i], &rx[i]);
+			/* Ask again for every reply read. */
+			while (harness_rx_replies(&rx[i]) > 0) {
+				ck_assert_str_eq(harness_rx_pop(&rx[i], got, sizeof(got)), VERSION_REPLY);
+				HARNESS_SEND_STR(fl[i], "version\n");
+				last[i] = t;
+			}
+			ck_assert_msg(t - last[i] <= bound,
+				      "flooder %d had no reply for %d turns (at most %d)", i,
+				      t - last[i], bound);
+		}
+		if (t == WARM) {
+			newcomer = harness_client_connect();
+			HARNESS_SEND_STR(newcomer, "version\n");
+		}
+		if (newcomer < 0 || answered >= 0) {
+			if (answered >= 0 && t - answered > bound)
+				return;
+			continue;
+		}
+		harness_rx_drain(newcomer, &nrx);
+		if (harness_rx_replies(&nrx) == 1) {
+			ck_assert_str_eq(nrx.data, VERSION_REPLY);
+			ck_assert_msg(t - WARM <= bound,
+				      "the newcomer waited %d turns behind %d flooders (at most %d)",
+				      t - WARM, FLOODERS, bound);
+			answered = t;
+		}
+	}
+	ck_abort_msg("the newcomer had no reply in %d turns of a flood", HARNESS_MAX_TURNS);
+}
+END_TEST
+
 START_TEST(test_line_too_long)
 {
 	char line[CTL_MAX_LINE], want[64];
@@ -1189,6 +1250,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_backpressure_then_eof);
 	tcase_add_test(tc, test_sweep_reading_with_pipelined_request);
 	tcase_add_test(tc, test_requests_per_turn);
+	tcase_add_test(tc, test_newcomer_not_starved);
 	tcase_add_loop_test(tc, test_garbage, 0, ELEMENTSOF(garbage_cases));
 	suite_add_tcase(s, tc);
 
