@@ -17,6 +17,9 @@
  * that returns less than it asked for has emptied the socket, and with
  * edge-triggered epoll the next arrival brings a new event (nginx does the same).
  * Once the peer's FIN was signalled (EPOLLRDHUP), reads go on to EOF as usual.
+ *
+ * -c FILE keeps the count of accepted connections in FILE (8 bytes, native byte
+ * order, mapped shared) so a benchmark reads it at any time without asking.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -36,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -113,7 +117,9 @@ struct echod {
 	 * state of the generator that picks them (a fixed seed: runs repeat). */
 	long reset_pct;
 	uint64_t rng;
-	const char *portfile;
+	const char *portfile, *countfile;
+	/* -c: the mapped count of accepted connections, or NULL. */
+	uint64_t *accepted;
 	bool quiet, stop, fast;
 	int epfd;
 	struct handle sig;
@@ -251,7 +257,7 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
-	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F]\n"
+	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-c COUNTFILE] [-q] [-F]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
 	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo)\n"
@@ -260,6 +266,7 @@ static void usage(FILE *f)
 	      "  -n  maximum connections (default 50000)\n"
 	      "  -r  reset this share of accepted connections at once, in percent\n"
 	      "  -p  write the first listener's port here once listening\n"
+	      "  -c  keep the count of accepted connections in this file (8 bytes)\n"
 	      "  -q  do not announce listeners on stderr\n"
 	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
 	      "SIGUSR1 switches new connections to echo, SIGUSR2 back to -m.\n", f);
@@ -298,7 +305,7 @@ static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:qFh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:c:qFh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -322,6 +329,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 			break;
 		case 'p':
 			d->portfile = optarg;
+			break;
+		case 'c':
+			d->countfile = optarg;
 			break;
 		case 'q':
 			d->quiet = true;
@@ -600,6 +610,8 @@ static void listener_accept_all(struct echod *d, struct listener *l)
 		/* EAGAIN ends the edge; after EMFILE the next arrival re-arms it. */
 		if (fd < 0)
 			return;
+		if (d->accepted)
+			__atomic_store_n(d->accepted, *d->accepted + 1, __ATOMIC_RELAXED);
 		if (echod_pick_reset(d))
 			echod_reset_fd(fd);
 		else if (d->nconns >= (size_t)d->maxconn || conn_open(d, fd) < 0)
@@ -752,6 +764,27 @@ static int portfile_write(const char *path, unsigned port)
 	return r;
 }
 
+/* -c: a zeroed 8-byte file mapped shared, so readers see each accept at once. */
+static int countfile_map(struct echod *d)
+{
+	void *p;
+	int fd = open(d->countfile, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, sizeof(*d->accepted)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	p = mmap(NULL, sizeof(*d->accepted), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->accepted = p;
+	return 0;
+}
+
 static int echod_open_listeners(struct echod *d)
 {
 	char name[INET6_ADDRSTRLEN + 16];
@@ -793,6 +826,13 @@ static int echod_start(struct echod *d)
 	if (r < 0) {
 		fprintf(stderr, "echod: cannot set up epoll and signals: %s\n", strerror(-r));
 		return r;
+	}
+	if (d->countfile) {
+		r = countfile_map(d);
+		if (r < 0) {
+			fprintf(stderr, "echod: cannot map %s: %s\n", d->countfile, strerror(-r));
+			return r;
+		}
 	}
 	r = echod_open_listeners(d);
 	if (r < 0 || !d->portfile)
@@ -932,6 +972,8 @@ static void echod_free(struct echod *d)
 	}
 	selfconn_close_all(d);
 	free(d->selfconns);
+	if (d->accepted)
+		munmap(d->accepted, sizeof(*d->accepted));
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)
