@@ -68,7 +68,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
-	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-peers scrape-cost
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -231,6 +231,11 @@ $(BUILD)/bench/limit: tests/bench/limit.c
 
 bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
+
+# mconnd against HAProxy's checks, blackbox_exporter and check_tcp (issue 17); the
+# peers are Debian packages the script installs when missing. Not part of check.
+bench-peers: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) python3 tests/bench/peers.py
 
 lint-man: | deps-test
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

@@ -1,0 +1,98 @@
+"""PROFILE=1 make bench-peers: where HAProxy's and mconnd's CPU per check goes.
+
+For each long-running checker of workload A (not blackbox_exporter or check_tcp):
+system calls per check by name (strace -c -f attached for DUR seconds; strace slows the
+checker, so the counts matter, not the times), and the CPU split by object (perf record
+-e cpu-clock, the kernel against the program against libc) over a second window without
+strace. Prints one block per checker.
+"""
+import os
+import shutil
+import subprocess
+import time
+
+import peers
+
+
+def strace_counts(pid, secs, tmp):
+    out = os.path.join(tmp, "strace.out")
+    p = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(pid)],
+                         stderr=subprocess.DEVNULL)
+    time.sleep(secs)
+    p.terminate()
+    p.wait(30)
+    calls = {}
+    with open(out) as f:
+        for line in f:
+            parts = line.split()
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            if len(parts) >= 5 and parts[3].isdigit() and parts[-1] != "total":
+                calls[parts[-1]] = int(parts[3])
+    return calls
+
+
+def perf_split(pid, secs, tmp):
+    """Share of cpu-clock samples by object, or None when perf cannot record here."""
+    if not shutil.which("perf"):
+        return None
+    data = os.path.join(tmp, "perf.data")
+    r = subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-o", data, "-p", str(pid),
+                        "--", "sleep", "%g" % secs], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso",
+                          "--percent-limit", "0.5"], capture_output=True, text=True)
+    split = []
+    for line in rep.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("%") and not line.startswith("#"):
+            split.append((parts[1], parts[0]))
+    sym = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym",
+                          "--percent-limit", "1"], capture_output=True, text=True)
+    top = [line.strip() for line in sym.stdout.splitlines()
+           if line.strip() and not line.startswith("#")][:12]
+    return split, top
+
+
+def profile_one(name, factory, echod, secs, tmp):
+    checker = factory()
+    try:
+        time.sleep(peers.WARM)
+        a0 = checker.count(echod)
+        calls = strace_counts(checker.pid, secs, tmp)
+        checks = checker.count(echod) - a0
+        a1, (u0, s0) = checker.count(echod), peers.proc_cpu(checker.pid)
+        split = perf_split(checker.pid, secs, tmp)
+        a2, (u1, s1) = checker.count(echod), peers.proc_cpu(checker.pid)
+    finally:
+        checker.stop()
+    # A check is a connect(): the accepts in the window miss the cycles under way at
+    # its edges, and strace slows the checker so that hundreds are.
+    per = calls.get("connect", 0)
+    print("\n== %s: %d connects (%d accepts) under strace in %gs" % (name, per, checks, secs))
+    if per:
+        print("system calls per check: %.2f" % (sum(calls.values()) / per))
+    for sc, n in sorted(calls.items(), key=lambda kv: -kv[1]):
+        if per and n / per >= 0.01:
+            print("  %-16s %6.2f" % (sc, n / per))
+    cpu = (u1 - u0) + (s1 - s0)
+    if a2 > a1 and cpu:
+        print("without strace: %.1f us/check, user %.0f %%, %d checks" % (
+            cpu / (a2 - a1) * 1e6, 100 * (u1 - u0) / cpu, a2 - a1))
+    if split is None:
+        print("perf: cannot record here")
+        return
+    print("perf cpu-clock samples by object: " + ", ".join("%s %s" % (d, p) for d, p in
+                                                           split[0]))
+    print("top symbols:")
+    for line in split[1]:
+        print("  " + line)
+
+
+def run(tmp, echod, checkers, secs):
+    print("bench-peers PROFILE=1: workload A, WARM=%gs, %gs under strace, then %gs under"
+          " perf" % (peers.WARM, secs, secs))
+    for name, factory in checkers:
+        if factory is None or name == "blackbox":
+            continue
+        profile_one(name, factory, echod, secs, tmp)
