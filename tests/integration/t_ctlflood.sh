@@ -77,7 +77,7 @@ check "loop lateness p99 under $LATE_MS ms" \
 # in which it was not run (preempted by the floods' own clients on a loaded machine, or
 # waiting in the kernel) is reported, not failed.
 machine_stalls() { grep -c 'loop did not run' "$T/mconnd.log"; }
-say "stalls in which the loop was not run : $(machine_stalls)"
+say "stalls in which the loop was not run: $(machine_stalls)"
 check "no stall of mconnd's own making counted" \
 	test "$(js .loop.stalls)" = "$(machine_stalls)"
 check "none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
@@ -135,7 +135,7 @@ check "http: the metrics listener never held the loop $HELD_MS ms at once" \
 	test "$(js ".loop.callback_max_ms[\"metrics listener\"] < $HELD_MS")" = true
 check "http: loop lateness p99 under $(echo "$LATE_MS" | awk '{ print $1 * 2 }') ms (twice the bound: 16 curl processes share the 2 cores)" \
 	test "$(js ".loop.lateness_ms.p99 < $LATE_MS * 2")" = true
-say "http: stalls in which the loop was not run : $(machine_stalls)"
+say "http: stalls in which the loop was not run: $(machine_stalls)"
 check "http: no stall of mconnd's own making counted" \
 	test "$(js .loop.stalls)" = "$(machine_stalls)"
 check "http: none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
