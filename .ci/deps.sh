@@ -24,6 +24,9 @@ DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev
 # man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 TEST="check mandoc valgrind socat procps util-linux prometheus curl tmux"
 TEST="$TEST systemd systemd-container debootstrap man-db"
+# make deb: debhelper (dh, compat 13) and dpkg-dev (dpkg-buildpackage) build the
+# package (Rules-Requires-Root: no, so no fakeroot), lintian checks it.
+TEST="$TEST debhelper dpkg-dev lintian"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
