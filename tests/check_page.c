@@ -13,6 +13,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "histogram.h"
+#include "http.h"
 #include "history.h"
 #include "page.h"
 #include "pool.h"
@@ -315,11 +316,105 @@ START_TEST(test_chart)
 }
 END_TEST
 
+/* 1,000 targets with full histories, failures and latencies, as a page after ten
+ * minutes: served in HTTP_SLICE_BYTES slices, each at most one row past that size,
+ * and a slice costs a small part of the whole page (the median, so that a slice the
+ * loaded machine preempted does not decide). Prints what it measured. */
+#define BIG_TARGETS 1000
+#define BIG_ROW_MAX 8192
+#define BIG_MAX_SLICES 1024
+
+static void big_setup(void)
+{
+	size_t cap = 128 + (size_t)BIG_TARGETS * 96, n;
+	char *text = malloc(cap);
+	int64_t later = now_ns() + 3600 * SEC;
+
+	ck_assert_ptr_nonnull(text);
+	n = (size_t)snprintf(text, cap, "[daemon]\ncontrol_socket = %s\n", harness.sock_path);
+	for (int i = 0; i < BIG_TARGETS; i++)
+		n += (size_t)snprintf(text + n, cap - n,
+				      "[target \"t%d\"]\naddress = 127.0.0.1:%u\ninterval = 1h\n", i,
+				      harness.port);
+	d = harness_daemon_start(text, harness.conf_path);
+	free(text);
+	for (size_t i = 0; i < d->pool.n_targets; i++)
+		timer_set(&d->loop.timers, d->pool.targets[i]->sess[0], later);
+	buf_init(&out, CTL_MAX_REPLY);
+}
+
+/* Every sample, every class and a minute of latencies on every target. */
+static void big_fill(int64_t now)
+{
+	int64_t cur = now / HIST_SLOT_NS;
+
+	for (size_t i = 0; i < d->pool.n_targets; i++) {
+		struct target *t = d->pool.targets[i];
+
+		t->history.first = cur - HISTORY_SLOTS;
+		t->history.next = cur;
+		for (int k = 0; k < HISTORY_SLOTS; k++)
+			t->history.s[k] = (struct history_sample){ 100, (uint32_t)(k % 4), 150 + (uint32_t)k,
+								  900 + 10 * (uint32_t)k };
+		for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)
+			t->errors[e] = 1000 + (uint64_t)e;
+		t->cycles_failed = 1;
+		for (int k = 0; k < 60; k++)
+			latency_record(&t->cycle_lat, (100 + k * 7) * US, now - k * SEC);
+	}
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+START_TEST(test_thousand_targets)
+{
+	static int64_t took[BIG_MAX_SLICES];
+	struct page_cursor cur;
+	int64_t now = now_ns(), t0, whole;
+	size_t slices = 0, bytes, slice_bytes = 0;
+	struct view v;
+
+	big_fill(now);
+	daemon_view(d, &v);
+	t0 = now_ns();
+	page_render(&v, now, WALL, &out);
+	whole = now_ns() - t0;
+	bytes = out.len;
+	ck_assert(!out.overflow);
+	page_begin(&cur, now, WALL);
+	for (bool done = false; !done; slices++) {
+		ck_assert_uint_lt(slices, BIG_MAX_SLICES);
+		out.len = 0;
+		t0 = now_ns();
+		done = page_render_slice(&v, &cur, &out, HTTP_SLICE_BYTES);
+		took[slices] = now_ns() - t0;
+		slice_bytes += out.len;
+		ck_assert_uint_lt(out.len, HTTP_SLICE_BYTES + BIG_ROW_MAX);
+	}
+	ck_assert_uint_eq(slice_bytes, bytes);
+	qsort(took, slices, sizeof(took[0]), cmp_i64);
+	printf("page of %d targets with full histories: %zu bytes, whole render %.1f ms; "
+	       "%zu slices of %zu KiB: median %.2f ms, longest %.2f ms\n", BIG_TARGETS, bytes,
+	       (double)whole / 1e6, slices, HTTP_SLICE_BYTES / 1024, (double)took[slices / 2] / 1e6,
+	       (double)took[slices - 1] / 1e6);
+	fflush(stdout);
+	ck_assert_uint_gt(bytes, (size_t)BIG_TARGETS * 1500);
+	ck_assert_uint_gt(slices, 50);
+	ck_assert_int_lt(took[slices / 2], whole / 10);
+}
+END_TEST
+
 static Suite *page_suite(void)
 {
 	Suite *s = suite_create("page");
 	TCase *tc = tcase_create("render");
 	TCase *th = tcase_create("history");
+	TCase *tb = tcase_create("thousand");
 
 	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
@@ -333,6 +428,11 @@ static Suite *page_suite(void)
 	tcase_add_test(th, test_history_samples);
 	tcase_add_test(th, test_history_ring);
 	suite_add_tcase(s, th);
+	tcase_add_unchecked_fixture(tb, harness_scratch_setup, harness_scratch_teardown);
+	tcase_add_checked_fixture(tb, big_setup, daemon_teardown);
+	tcase_set_timeout(tb, 30);
+	tcase_add_test(tb, test_thousand_targets);
+	suite_add_tcase(s, tb);
 	return s;
 }
 

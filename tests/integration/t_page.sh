@@ -87,9 +87,17 @@ if ! command -v chromium >/dev/null 2>&1; then
 	skip_part "no screenshot: chromium is not installed (Debian package chromium; .ci/deps.sh test installs it)"
 else
 	# As root Chromium needs --no-sandbox; its profile stays in the test's directory.
-	HOME="$T" timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-		--user-data-dir="$T/chromium" --window-size=1280,420 \
-		--screenshot="$T/page.png" "http://$ADDR/" >"$T/chromium.log" 2>&1
+	# One more try when the first fails: a browser starting on a loaded machine can
+	# lose one of its own helper processes.
+	shot() {
+		rm -rf "$T/chromium" "$T/page.png"
+		HOME="$T" timeout 90 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+			--no-first-run --disable-extensions --disable-background-networking \
+			--disable-dev-shm-usage --user-data-dir="$T/chromium" --window-size=1280,420 \
+			--screenshot="$T/page.png" "http://$ADDR/" >>"$T/chromium.log" 2>&1 &&
+			test -s "$T/page.png"
+	}
+	shot || shot
 	rc=$?
 	check "chromium took the screenshot (exit $rc)" test "$rc" = 0 || tail -n 5 "$T/chromium.log"
 	size=$(stat -c %s "$T/page.png" 2>/dev/null || echo 0)
