@@ -37,7 +37,7 @@ static const char page_style[] =
 	".s-up{background:#b9e4bb}.s-degraded{background:#ffd591}.s-down{background:#f4a3a3}"
 	".s-unknown{background:#e4e4e4}.s-paused{background:#c9d3e0}"
 	".warn{background:#fff3cd;padding:.3em}.meta{font-size:.9em;color:#333;max-width:60em}"
-	".fail{max-width:18em}svg{display:block}";
+	".fail{max-width:18em}.name,.addr{white-space:nowrap}svg{display:block}";
 
 /* Append s with the characters HTML gives a meaning escaped. */
 static void page_escape(struct buf *out, const char *s)
@@ -74,24 +74,36 @@ static char *page_rate(double r, char *out, size_t n)
 	return out;
 }
 
-/* The first line: the targets by state, the sessions, the daemon. */
-static void page_summary(const struct view *v, const struct page_cursor *cur, struct buf *out)
-{
-	size_t n[_HEALTH_MAX] = { 0 }, paused = 0;
-	char up[32];
+/* The targets by state, paused ones apart. */
+struct page_counts {
+	size_t n[_HEALTH_MAX];
+	size_t paused;
+};
 
+static void page_count(const struct view *v, struct page_counts *ret)
+{
+	*ret = (struct page_counts){ 0 };
 	for (size_t i = 0; i < v->pool->n_targets; i++) {
 		const struct target *t = v->pool->targets[i];
 
 		if (t->paused)
-			paused++;
+			ret->paused++;
 		else
-			n[t->health]++;
+			ret->n[t->health]++;
 	}
+}
+
+/* The first line: the targets by state, the sessions, the daemon. */
+static void page_summary(const struct view *v, const struct page_cursor *cur,
+			 const struct page_counts *c, struct buf *out)
+{
+	const size_t *n = c->n;
+	char up[32];
+
 	buf_printf(out, "<p class=\"summary\">%zu target%s: %zu up, %zu degraded, %zu down, "
 		   "%zu unknown, %zu paused; %u session%s. mconnd %s, up %s, configuration ",
 		   v->pool->n_targets, plural_s(v->pool->n_targets), n[HEALTH_UP],
-		   n[HEALTH_DEGRADED], n[HEALTH_DOWN], n[HEALTH_UNKNOWN], paused, v->pool->n_sess,
+		   n[HEALTH_DEGRADED], n[HEALTH_DOWN], n[HEALTH_UNKNOWN], c->paused, v->pool->n_sess,
 		   plural_s(v->pool->n_sess), MCONN_VERSION,
 		   format_duration(cur->now - v->start_mono, up, sizeof(up)));
 	page_escape(out, v->config_path);
@@ -120,6 +132,7 @@ static void page_head(const struct view *v, const struct page_cursor *cur, struc
 {
 	char host[256] = "?", when[64] = "?";
 	time_t secs = (time_t)(cur->wall / NSEC_PER_SEC);
+	struct page_counts c;
 	struct tm tm;
 
 	if (gethostname(host, sizeof(host)) < 0)
@@ -127,15 +140,17 @@ static void page_head(const struct view *v, const struct page_cursor *cur, struc
 	host[sizeof(host) - 1] = '\0';
 	if (gmtime_r(&secs, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	page_count(v, &c);
 	buf_printf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		   "<meta http-equiv=\"refresh\" content=\"%d\">\n"
 		   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		   "<title>mconnd on ", PAGE_REFRESH_S);
 	page_escape(out, host);
-	buf_printf(out, "</title>\n<style>%s</style>\n</head><body>\n<h1>mconnd on ", page_style);
+	buf_printf(out, ": %zu up, %zu degraded, %zu down</title>\n<style>%s</style>\n</head><body>\n"
+		   "<h1>mconnd on ", c.n[HEALTH_UP], c.n[HEALTH_DEGRADED], c.n[HEALTH_DOWN], page_style);
 	page_escape(out, host);
 	buf_printf(out, "</h1>\n");
-	page_summary(v, cur, out);
+	page_summary(v, cur, &c, out);
 	page_warnings(v, out);
 	buf_printf(out, "<p class=\"meta\">Generated %s; this page refreshes itself every %d s.</p>\n",
 		   when, PAGE_REFRESH_S);
@@ -157,7 +172,8 @@ static void page_tail(const struct view *v, struct buf *out)
 		   "resources, which failures by class (since the target started) counts as "
 		   "resource. The chart shows the last 10 minutes in 10-second steps, the newest "
 		   "on the right: the solid line is the p50 latency of good cycles, the dotted "
-		   "line the p99 (the figure at the top left is the top of the scale), and the "
+		   "line the p99 (the figure at the top left is the top of the scale: a value above "
+		   "it, one step in ten at most, is drawn at the top edge), and the "
 		   "bars below them the share of cycles that failed (full height: all of them).</p>\n");
 	buf_printf(out, "<p class=\"meta\">For Prometheus: <a href=\"/metrics\">/metrics</a>; "
 		   "for programs: mconnctl -j status.</p>\n</body></html>\n");
@@ -258,7 +274,7 @@ static void page_line(const struct target *t, int64_t first, bool p99, uint32_t 
 }
 
 /* The failure share of each sample as a bar, in one path. */
-static void page_fail_bars(const struct target *t, int64_t first, struct buf *out, uint32_t *worst)
+static void page_fail_bars(const struct target *t, int64_t first, struct buf *out)
 {
 	int span = CHART_FAIL_BOTTOM - CHART_FAIL_TOP;
 
@@ -271,53 +287,85 @@ static void page_fail_bars(const struct target *t, int64_t first, struct buf *ou
 		if (!all || !s->failed)
 			continue;
 		h = (int)MAX((uint64_t)s->failed * (uint64_t)span / all, 1);
-		*worst = MAX(*worst, (uint32_t)((uint64_t)s->failed * 100 / all));
 		buf_printf(out, "M%d %dv%dh%dv%dz", i * CHART_COL, CHART_FAIL_BOTTOM, -h, CHART_COL - 1, h);
 	}
 	buf_printf(out, "\"/>");
 }
 
-/* The top of the latency scale: the largest p99 (or p50) sampled. */
-static uint32_t page_top_us(const struct target *t, int64_t first, int *samples)
-{
-	uint32_t top = 0;
+/* What a chart shows, found before it is drawn: its samples, the top of the latency
+ * scale, the largest share of failed cycles in a sample. */
+struct page_scale {
+	int samples;
+	uint32_t top_us;
+	uint32_t worst_pct;
+};
 
-	*samples = 0;
+/* The top of the scale: the largest p50, or the p99 that nine in ten samples with one
+ * stay under if higher, so that one slow step does not flatten the other 59 (it is
+ * drawn at the top edge). */
+static uint32_t page_scale_top(uint32_t *p99, int n, uint32_t p50_max)
+{
+	int k;
+
+	if (n == 0)
+		return p50_max;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && p99[j - 1] > p99[j]; j--) {
+			uint32_t x = p99[j];
+
+			p99[j] = p99[j - 1];
+			p99[j - 1] = x;
+		}
+	k = (n * 9 + 9) / 10 - 1;
+	return MAX(p99[k], p50_max);
+}
+
+static void page_scale_of(const struct target *t, int64_t first, struct page_scale *ret)
+{
+	uint32_t p99[HISTORY_SLOTS], p50_max = 0;
+	int n = 0;
+
+	*ret = (struct page_scale){ 0 };
 	for (int i = 0; i < HISTORY_SLOTS; i++) {
 		const struct history_sample *s = history_at(&t->history, first + i);
+		uint64_t all = s ? (uint64_t)s->ok + s->failed : 0;
 
 		if (!s)
 			continue;
-		(*samples)++;
-		top = MAX(top, MAX(s->p99_us, s->p50_us));
+		ret->samples++;
+		if (s->p99_us)
+			p99[n++] = s->p99_us;
+		p50_max = MAX(p50_max, s->p50_us);
+		if (all)
+			ret->worst_pct = MAX(ret->worst_pct, (uint32_t)((uint64_t)s->failed * 100 / all));
 	}
-	return top;
+	ret->top_us = page_scale_top(p99, n, p50_max);
 }
 
-/* The chart of the last ten minutes as inline SVG, with a title that says it in words. */
+/* The chart of the last ten minutes as inline SVG, its title first saying it in words. */
 static void page_chart(const struct target *t, int64_t now, struct buf *out)
 {
 	int64_t first = now / HIST_SLOT_NS - HISTORY_SLOTS;
-	int samples;
-	uint32_t top = page_top_us(t, first, &samples), worst = 0;
-	char scale[32];
+	struct page_scale sc;
+	char top[32];
 
-	buf_printf(out, "<td class=\"chart\"><svg width=\"%d\" "
-		   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\"><rect width=\"%d\" height=\"%d\" "
-		   "fill=\"#fafafa\" stroke=\"#ccc\"/><path stroke=\"#ccc\" d=\"M0 %d H%d\"/>", CHART_W,
-		   CHART_H, CHART_W, CHART_H, CHART_W, CHART_H, CHART_FAIL_TOP - 2, CHART_W);
-	if (top) {
-		page_line(t, first, true, top, out);
-		page_line(t, first, false, top, out);
-		buf_printf(out, "<text x=\"2\" y=\"9\" font-size=\"9\" fill=\"#333\">%s</text>",
-			   format_duration((int64_t)top * NSEC_PER_USEC, scale, sizeof(scale)));
+	page_scale_of(t, first, &sc);
+	format_duration((int64_t)sc.top_us * NSEC_PER_USEC, top, sizeof(top));
+	buf_printf(out, "<td class=\"chart\"><svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		   "role=\"img\"><title>%d sample%s of 10 s; latency scale up to %s (higher at the top edge); at most %u%% of "
+		   "a sample's cycles failed</title><rect width=\"%d\" height=\"%d\" fill=\"#fafafa\" "
+		   "stroke=\"#ccc\"/><path stroke=\"#ccc\" d=\"M0 %d H%d\"/>", CHART_W, CHART_H,
+		   CHART_W, CHART_H, sc.samples, plural_s((unsigned)sc.samples), sc.top_us ? top : "-",
+		   sc.worst_pct, CHART_W, CHART_H, CHART_FAIL_TOP - 2, CHART_W);
+	if (sc.top_us) {
+		page_line(t, first, true, sc.top_us, out);
+		page_line(t, first, false, sc.top_us, out);
+		buf_printf(out, "<text x=\"2\" y=\"9\" font-size=\"9\" fill=\"#333\">%s</text>", top);
 	}
-	page_fail_bars(t, first, out, &worst);
-	if (!samples)
+	page_fail_bars(t, first, out);
+	if (!sc.samples)
 		buf_printf(out, "<text x=\"2\" y=\"30\" font-size=\"10\" fill=\"#333\">no sample yet (one every 10 s)</text>");
-	buf_printf(out, "<title>%d sample%s of 10 s; latency scale up to %s; at most %u%% of a "
-		   "sample's cycles failed</title></svg></td>", samples, plural_s((unsigned)samples),
-		   top ? scale : "-", worst);
+	buf_printf(out, "</svg></td>");
 }
 
 static void page_row(const struct target *t, int64_t now, struct buf *out)

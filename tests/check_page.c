@@ -140,6 +140,7 @@ START_TEST(test_states)
 	d->pool.targets[1]->flapping = true;
 	d->pool.targets[2]->paused = true;
 	ck_assert(strstr(render(), "3 targets: 0 up, 1 degraded, 1 down, 0 unknown, 1 paused; 6 sessions."));
+	ck_assert(strstr(out.data, ": 0 up, 1 degraded, 1 down</title>"));
 	ck_assert(strstr(row_of(out.data, "b", line, sizeof(line)), "<small>, flapping</small>"));
 }
 END_TEST
@@ -312,7 +313,29 @@ START_TEST(test_chart)
 	ck_assert(strstr(line, "M232 58v-7h3v7z"));
 	ck_assert(strstr(line, "M236 58v-14h3v14z"));
 	ck_assert(strstr(line, ">2.00ms</text>"));
-	ck_assert(strstr(line, "<title>3 samples of 10 s; latency scale up to 2.00ms; at most 100% of a sample's cycles failed</title>"));
+	ck_assert(strstr(line, "<title>3 samples of 10 s; latency scale up to 2.00ms (higher at the top edge); at most 100% of a sample's cycles failed</title>"));
+}
+END_TEST
+
+/* One slow step in twenty does not set the scale: it is drawn at the top edge, and
+ * the others keep their height. */
+START_TEST(test_chart_outlier)
+{
+	struct target *a = d->pool.targets[0];
+	int64_t now = now_ns(), cur = now / HIST_SLOT_NS;
+	char line[16384];
+
+	a->history.first = cur - 20;
+	a->history.next = cur;
+	for (int k = 1; k <= 20; k++)
+		a->history.s[(cur - k) % HISTORY_SLOTS] = (struct history_sample){ 10, 0, 500, 1000 };
+	a->history.s[(cur - 1) % HISTORY_SLOTS].p99_us = 100000;
+	row_of(render_at(now), "a", line, sizeof(line));
+	ck_assert_msg(strstr(line, "latency scale up to 1.00ms"), "%s", line);
+	/* The last two points of the p99 line: at the top (y 10), the outlier too. */
+	ck_assert(strstr(line, " L234 10 L238 10\"/>"));
+	/* p50 at half the scale: y 40 - 15. */
+	ck_assert(strstr(line, " L234 25 L238 25\"/>"));
 }
 END_TEST
 
@@ -424,6 +447,7 @@ static Suite *page_suite(void)
 	tcase_add_test(tc, test_empty_config);
 	tcase_add_test(tc, test_slices);
 	tcase_add_test(tc, test_chart);
+	tcase_add_test(tc, test_chart_outlier);
 	suite_add_tcase(s, tc);
 	tcase_add_test(th, test_history_samples);
 	tcase_add_test(th, test_history_ring);
