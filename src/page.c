@@ -241,7 +241,8 @@ static void page_failures_cell(const struct target *t, int64_t now, struct buf *
 		   format_duration(now - t->last_error_at, ago, sizeof(ago)));
 }
 
-/* Append " M x y" or " L x y" for a point of a line broken where samples are missing. */
+/* Append the step of one sample across its column (x to x + CHART_COL), joined to
+ * the step before it; a missing sample breaks the line, and a lone one still shows. */
 static void page_point(struct buf *out, bool *pen, int x, uint32_t us, uint32_t top_us)
 {
 	int y;
@@ -252,7 +253,7 @@ static void page_point(struct buf *out, bool *pen, int x, uint32_t us, uint32_t 
 	}
 	y = CHART_LAT_BOTTOM -
 	    (int)((uint64_t)MIN(us, top_us) * (CHART_LAT_BOTTOM - CHART_LAT_TOP) / top_us);
-	buf_printf(out, "%s%d %d", *pen ? " L" : " M", x, y);
+	buf_printf(out, "%s%d %dH%d", *pen ? " L" : " M", x, y, x + CHART_COL);
 	*pen = true;
 }
 
@@ -267,7 +268,7 @@ static void page_line(const struct target *t, int64_t first, bool p99, uint32_t 
 	for (int i = 0; i < HISTORY_SLOTS; i++) {
 		const struct history_sample *s = history_at(&t->history, first + i);
 
-		page_point(out, &pen, i * CHART_COL + CHART_COL / 2, s ? (p99 ? s->p99_us : s->p50_us) : 0,
+		page_point(out, &pen, i * CHART_COL, s ? (p99 ? s->p99_us : s->p50_us) : 0,
 			   top_us);
 	}
 	buf_printf(out, "\"/>");

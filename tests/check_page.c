@@ -307,9 +307,9 @@ START_TEST(test_chart)
 	a->history.s[(cur - 1) % HISTORY_SLOTS] = (struct history_sample){ 0, 4, 0, 0 };
 	row_of(render_at(now), "a", line, sizeof(line));
 	ck_assert(!strstr(line, "no sample yet"));
-	/* x of slot cur - k: (HISTORY_SLOTS - k) columns of 4 px, at the middle. */
-	ck_assert_msg(strstr(line, "stroke-dasharray=\"2 2\" d=\" M230 34 L234 10\""), "%s", line);
-	ck_assert(strstr(line, "d=\" M230 37 L234 36\""));
+	/* Slot cur - k is column HISTORY_SLOTS - k, 4 px wide; a step across it. */
+	ck_assert_msg(strstr(line, "stroke-dasharray=\"2 2\" d=\" M228 34H232 L232 10H236\""), "%s", line);
+	ck_assert(strstr(line, "d=\" M228 37H232 L232 36H236\""));
 	ck_assert(strstr(line, "M232 58v-7h3v7z"));
 	ck_assert(strstr(line, "M236 58v-14h3v14z"));
 	ck_assert(strstr(line, ">2.00ms</text>"));
@@ -333,9 +333,9 @@ START_TEST(test_chart_outlier)
 	row_of(render_at(now), "a", line, sizeof(line));
 	ck_assert_msg(strstr(line, "latency scale up to 1.00ms"), "%s", line);
 	/* The last two points of the p99 line: at the top (y 10), the outlier too. */
-	ck_assert(strstr(line, " L234 10 L238 10\"/>"));
+	ck_assert(strstr(line, " L232 10H236 L236 10H240\"/>"));
 	/* p50 at half the scale: y 40 - 15. */
-	ck_assert(strstr(line, " L234 25 L238 25\"/>"));
+	ck_assert(strstr(line, " L232 25H236 L236 25H240\"/>"));
 }
 END_TEST
 
