@@ -17,9 +17,9 @@ start_echod echo echo -l 127.0.0.1:0
 } >"$T/c.conf"
 start_mconnd "$T/c.conf"
 ADDR=$(js .metrics.listen)
-check "web comes up" wait_for 10 tjs_true web '.state == "up" and .latency_ms.p50 != null'
-check "gone goes down" wait_for 10 tjs_true gone '.state == "down"'
-check "held comes up" wait_for 10 tjs_true held '.state == "up"'
+check "web comes up" wait_for 20 tjs_true web '.state == "up" and .latency_ms.p50 != null'
+check "gone goes down" wait_for 20 tjs_true gone '.state == "down"'
+check "held comes up" wait_for 20 tjs_true held '.state == "up"'
 "$MCONNCTL" pause held >/dev/null
 check "held is paused" tjs_true held '.state == "paused"'
 
