@@ -346,7 +346,8 @@ def measure_check_tcp(echod):
         failed += p.returncode != 0
     t1 = time.monotonic()
     return {"checks": RUNS, "secs": t1 - t0, "cpu_s": cpu,
-            "user_share": user / cpu if cpu else None, "rss_kib": rss, "failed": failed, "accepted": echod.accepted() - a0}
+            "user_share": user / cpu if cpu else None, "rss_kib": rss, "failed": failed,
+            "accepted": echod.accepted() - a0}
 
 
 def reader(checker):
@@ -490,7 +491,7 @@ def main():
     try:
         if PROFILE:
             import profile_peers
-            profile_peers.run(tmp, echod, workloads(tmp, echod)["A"][1], DUR)
+            profile_peers.run(tmp, echod, DUR)
             return 0
         for letter, (title, checkers) in workloads(tmp, echod).items():
             if WORKLOADS and letter not in WORKLOADS:

@@ -1,10 +1,11 @@
 """PROFILE=1 make bench-peers: where HAProxy's and mconnd's CPU per check goes.
 
-For each long-running checker of workload A (not blackbox_exporter or check_tcp):
-system calls per check by name (strace -c -f attached for DUR seconds; strace slows the
-checker, so the counts matter, not the times), and the CPU split by object (perf record
--e cpu-clock, the kernel against the program against libc) over a second window without
-strace. Prints one block per checker.
+For HAProxy and mconnd (close = fin, close = rst): system calls per check by name
+(strace -c -f attached for DUR seconds to the checker at a tenth of workload A, 100
+sessions or servers at 100 ms, so that strace, which slows it, leaves few cycles
+under way at the window's edges; the counts matter, not the times), and the CPU split
+by object (perf record -e cpu-clock: the kernel, the program, libc) over DUR seconds
+of workload A itself without strace. Prints one block per checker.
 """
 import os
 import shutil
@@ -54,34 +55,36 @@ def perf_split(pid, secs, tmp):
     return split, top
 
 
-def profile_one(name, factory, echod, secs, tmp):
-    checker = factory()
+def profile_one(name, small, full, echod, secs, tmp):
+    checker = small()
     try:
         time.sleep(peers.WARM)
         a0 = checker.count(echod)
         calls = strace_counts(checker.pid, secs, tmp)
-        checks = checker.count(echod) - a0
+        per = checker.count(echod) - a0
+    finally:
+        checker.stop()
+    checker = full()
+    try:
+        time.sleep(peers.WARM)
         a1, (u0, s0) = checker.count(echod), peers.proc_cpu(checker.pid)
         split = perf_split(checker.pid, secs, tmp)
         a2, (u1, s1) = checker.count(echod), peers.proc_cpu(checker.pid)
     finally:
         checker.stop()
-    # A check is a connect(): the accepts in the window miss the cycles under way at
-    # its edges, and strace slows the checker so that hundreds are.
-    per = calls.get("connect", 0)
-    print("\n== %s: %d connects (%d accepts) under strace in %gs" % (name, per, checks, secs))
+    print("\n== %s: %d checks under strace in %gs (connect %d, close %d)" % (
+        name, per, secs, calls.get("connect", 0), calls.get("close", 0)))
     if per:
         print("system calls per check: %.2f" % (sum(calls.values()) / per))
     for sc, n in sorted(calls.items(), key=lambda kv: -kv[1]):
         if per and n / per >= 0.01:
             print("  %-16s %6.2f" % (sc, n / per))
     cpu = (u1 - u0) + (s1 - s0)
-    if a2 > a1 and cpu:
-        print("without strace: %.1f us/check, user %.0f %%, %d checks" % (
-            cpu / (a2 - a1) * 1e6, 100 * (u1 - u0) / cpu, a2 - a1))
     if split is None:
         print("perf: cannot record here")
         return
+    print("workload A under perf: %.1f us/check, user %.0f %%, %d checks" % (
+        cpu / (a2 - a1) * 1e6, 100 * (u1 - u0) / cpu, a2 - a1) if a2 > a1 and cpu else "")
     print("perf cpu-clock samples by object: " + ", ".join("%s %s" % (d, p) for d, p in
                                                            split[0]))
     print("top symbols:")
@@ -89,10 +92,12 @@ def profile_one(name, factory, echod, secs, tmp):
         print("  " + line)
 
 
-def run(tmp, echod, checkers, secs):
-    print("bench-peers PROFILE=1: workload A, WARM=%gs, %gs under strace, then %gs under"
-          " perf" % (peers.WARM, secs, secs))
-    for name, factory in checkers:
-        if factory is None or name == "blackbox":
-            continue
-        profile_one(name, factory, echod, secs, tmp)
+def run(tmp, echod, secs):
+    print("bench-peers PROFILE=1: WARM=%gs, %gs under strace (100 sessions at 100 ms), then"
+          " %gs under perf (workload A)" % (peers.WARM, secs, secs))
+    def mconnd(close):
+        return lambda n: peers.MconndChecker(tmp, echod, n, "100ms", "cycle", close)
+
+    for name, make in (("haproxy", lambda n: peers.HaproxyChecker(tmp, echod, n, "100ms")),
+                       ("mconnd fin", mconnd("fin")), ("mconnd rst", mconnd("rst"))):
+        profile_one(name, lambda: make(100), lambda: make(1000), echod, secs, tmp)
