@@ -32,6 +32,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -162,8 +163,23 @@ class MconndChecker(Checker):
         finally:
             bench.MCONND = default
         self.persistent = mode == "persistent"
+        # The bench is mconnd's NOTIFY_SOCKET: read its STATUS= lines as systemd would,
+        # or the queue (10 datagrams) fills and sd_notify blocks the loop.
+        self.m.notify.settimeout(0.2)
+        self.draining = True
+        self.drainer = threading.Thread(target=self.drain_notify, daemon=True)
+        self.drainer.start()
         self.failed0 = self.m.counts()[1]
         super().__init__(self.m.proc)
+
+    def drain_notify(self):
+        while self.draining:
+            try:
+                self.m.notify.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
 
     def count(self, echod):
         # Persistent sessions accept nothing: count the round trips mconnd finished.
@@ -178,6 +194,8 @@ class MconndChecker(Checker):
         return n
 
     def stop(self):
+        self.draining = False
+        self.drainer.join()
         self.m.stop()
 
 
