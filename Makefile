@@ -49,14 +49,15 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
-              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c
+              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
+              src/shard.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload shard
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
