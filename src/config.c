@@ -63,7 +63,7 @@ struct parse_ctx {
 	struct config_errors *errs;
 	size_t errs_start;
 	uint64_t daemon_keys_seen;
-	unsigned daemon_line[32];
+	unsigned daemon_line[48];
 	bool dropin;
 };
 
@@ -408,6 +408,34 @@ static int key_file_mode(struct parse_ctx *ctx, const struct key_def *k, void *f
 	return 0;
 }
 
+/* shard = K/N: this checker is K of N. */
+static int key_shard(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		     const char *value)
+{
+	struct config *c = ctx->cfg;
+
+	(void)field;
+	if (shard_parse(value, &c->shard_k, &c->shard_n) < 0) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	c->shard_set = true;
+	return 0;
+}
+
+/* shards = all or a list of shard numbers: where a target is checked, whatever the hash. */
+static int key_shard_pin(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			 const char *value)
+{
+	if (shard_parse_pin(value, field) < 0) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define T(f) offsetof(struct target_conf, f)
 #define D(f) offsetof(struct config, f)
 
@@ -432,6 +460,9 @@ static const struct key_def keys[] = {
 	  "a group name or number" },
 	{ "resolve_timeout", SECT_DAEMON, key_duration, D(resolve_timeout), 100 * MS, 60 * SEC,
 	  NULL, NULL },
+	{ "shard", SECT_DAEMON, key_shard, 0, 1, SHARD_MAX, NULL,
+	  "K/N, this checker's number K from 1 to N of N checkers (at most 64), such as 2/4" },
+	{ "replicas", SECT_DAEMON, key_uint, D(replicas), 1, SHARD_MAX, NULL, NULL },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
 	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
 	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
@@ -455,10 +486,15 @@ static const struct key_def keys[] = {
 	  "a numeric IPv4 or IPv6 address" },
 	{ "family", SECT_TARGET, key_enum, T(family), 0, 0, family_names, "any, ipv4 or ipv6" },
 	{ "resolve_every", SECT_TARGET, key_duration, T(resolve_every), 0, 86400 * SEC, NULL, NULL },
+	{ "shards", SECT_TARGET, key_shard_pin, T(shard_pin), 1, SHARD_MAX, NULL,
+	  "all, or shard numbers from 1 to 64 separated by commas, such as 1,3" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
 	       "key_line must have a slot for every key");
+_Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct parse_ctx *)0)->daemon_line),
+	       "daemon_line must have a slot for every key");
+_Static_assert(ELEMENTSOF(keys) <= 64, "keys_seen has a bit for every key");
 
 /* List the keys of a section kind, for "unknown key" messages. */
 static void keys_list(enum section_kind sect, char *out, size_t n)
@@ -779,6 +815,63 @@ static gid_t config_parse_gid(struct parse_ctx *ctx, const char *key, const char
 	return CONFIG_NO_GID;
 }
 
+/* Check shard, replicas and every target's pins against the number of shards. */
+static void config_validate_shards(struct parse_ctx *ctx)
+{
+	struct config *c = ctx->cfg;
+	char list[256];
+
+	ctx->file = c->path;
+	ctx->line = ctx->daemon_line[key_index("replicas")];
+	if (c->replicas > c->shard_n && !c->shard_set) {
+		ctx_error(ctx, "replicas", "%u replicas need shard = K/N with N of at least %u; without shard there is one checker",
+			  c->replicas, c->replicas);
+	} else if (c->replicas > c->shard_n) {
+		ctx_error(ctx, "replicas", "out of range: %u; expected from 1 to %u, the N of shard = %u/%u",
+			  c->replicas, c->shard_n, c->shard_k, c->shard_n);
+	}
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct target_conf *t = c->targets[i];
+		uint64_t beyond = c->shard_n >= SHARD_MAX ? 0 : t->shard_pin.mask & ~(SHARD_BIT(c->shard_n + 1) - 1);
+
+		if (!beyond)
+			continue;
+		ctx->file = t->file;
+		ctx->line = t->key_line[key_index("shards")];
+		ctx_error(ctx, "shards", "[target \"%s\"]: shard %s beyond the %u of shard = %u/%u; expected all, or numbers from 1 to %u",
+			  t->name, shard_mask_format(beyond, list, sizeof(list)), c->shard_n,
+			  c->shard_k, c->shard_n, c->shard_n);
+	}
+}
+
+/* Keep in targets what this checker runs; the other shards' targets go to skipped. */
+static void config_split_shards(struct config *c)
+{
+	size_t kept = 0;
+
+	c->all = malloc((c->n_targets ? c->n_targets : 1) * sizeof(*c->all));
+	if (!c->all)
+		abort();
+	memcpy(c->all, c->targets, c->n_targets * sizeof(*c->all));
+	c->n_all = c->n_targets;
+	for (size_t i = 0; i < c->n_targets; i++) {
+		struct target_conf *t = c->targets[i];
+		struct target_conf **v;
+
+		t->shard_owners = shard_owners(t->name, &t->shard_pin, c->shard_n, c->replicas);
+		if (t->shard_owners & SHARD_BIT(c->shard_k)) {
+			c->targets[kept++] = t;
+			continue;
+		}
+		v = realloc(c->skipped, (c->n_skipped + 1) * sizeof(*v));
+		if (!v)
+			abort();
+		c->skipped = v;
+		v[c->n_skipped++] = t;
+	}
+	c->n_targets = kept;
+}
+
 /* Check the configuration as a whole: every target, and totals against limits. */
 static void config_validate(struct parse_ctx *ctx)
 {
@@ -788,11 +881,13 @@ static void config_validate(struct parse_ctx *ctx)
 	c->control_gid = config_parse_gid(ctx, "control_group", c->control_group,
 					  &c->control_group_line);
 
-	c->total_connections = 0;
-	for (size_t i = 0; i < c->n_targets; i++) {
+	for (size_t i = 0; i < c->n_targets; i++)
 		config_validate_target(ctx, c->targets[i]);
+	config_validate_shards(ctx);
+	config_split_shards(c);
+	c->total_connections = 0;
+	for (size_t i = 0; i < c->n_targets; i++)
 		c->total_connections += c->targets[i]->connections;
-	}
 	ctx->file = c->path;
 	if (c->total_connections > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		ctx->line = 0;
@@ -815,6 +910,7 @@ static struct config *config_new(const char *path)
 	c->log_level = 6;
 	c->control_mode = 0660;
 	c->admin_gid = c->control_gid = CONFIG_NO_GID;
+	c->shard_k = c->shard_n = c->replicas = 1;
 	return c;
 }
 
@@ -1208,6 +1304,10 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_targets; i++)
 		config_target_unref(c->targets[i]);
 	free(c->targets);
+	for (size_t i = 0; i < c->n_skipped; i++)
+		config_target_unref(c->skipped[i]);
+	free(c->skipped);
+	free(c->all);
 	free(c->control_socket);
 	free(c->metrics_listen_text);
 	free(c->include);
