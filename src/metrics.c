@@ -275,6 +275,13 @@ static void render_process(const struct view *v, struct buf *out)
 {
 	family(out, "mconn_build_info", "gauge", "Always 1; the version of mconnd in a label.");
 	put(out, "mconn_build_info{version=\"%s\"} 1\n", MCONN_VERSION);
+	family(out, "mconn_shard_info", "gauge",
+	       "Always 1; this checker's shard K of N and the replicas per target in labels (1/1/1 without shard).");
+	put(out, "mconn_shard_info{shard=\"%u\",shards=\"%u\",replicas=\"%u\"} 1\n",
+	    v->shard.k, v->shard.n, v->shard.replicas);
+	family(out, "mconn_shard_skipped_targets", "gauge",
+	       "Targets of the configuration that other shards run, not this checker.");
+	put(out, "mconn_shard_skipped_targets %zu\n", v->shard.skipped);
 	family(out, "mconn_start_time_seconds", "gauge",
 	       "When mconnd started, in seconds since the Unix epoch.");
 	put(out, "mconn_start_time_seconds %.3f\n", (double)v->start_wall / 1e9);
