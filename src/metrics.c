@@ -230,6 +230,13 @@ static void lines_resolve_failures(const struct view *v, const struct target *t,
 	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
 }
 
+static void lines_replicas(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %d\n", name, l->s, __builtin_popcountll(t->conf->shard_owners));
+}
+
 /* The per-target families, in the order of the exposition: a header, then the lines
  * of every target. */
 static const struct metrics_family {
@@ -269,6 +276,9 @@ static const struct metrics_family {
 	{ "mconn_resolve_failures_total", "counter",
 	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
 	  lines_resolve_failures },
+	{ "mconn_target_replicas", "gauge",
+	  "Checkers of the fleet that check the target: replicas, or as many as its shards key names.",
+	  lines_replicas },
 };
 
 static void render_process(const struct view *v, struct buf *out)
@@ -279,6 +289,9 @@ static void render_process(const struct view *v, struct buf *out)
 	       "Always 1; this checker's shard K of N and the replicas per target in labels (1/1/1 without shard).");
 	put(out, "mconn_shard_info{shard=\"%u\",shards=\"%u\",replicas=\"%u\"} 1\n",
 	    v->shard.k, v->shard.n, v->shard.replicas);
+	family(out, "mconn_fleet_checkers", "gauge",
+	       "The N of shard = K/N: how many checkers the fleet has (1 without shard).");
+	put(out, "mconn_fleet_checkers %u\n", v->shard.n);
 	family(out, "mconn_shard_skipped_targets", "gauge",
 	       "Targets of the configuration that other shards run, not this checker.");
 	put(out, "mconn_shard_skipped_targets %zu\n", v->shard.skipped);

@@ -82,13 +82,15 @@ static double sample(const char *text, const char *name, const char *labels)
 START_TEST(test_families_declared)
 {
 	static const char *const families[] = {
-		"mconn_build_info", "mconn_shard_info", "mconn_shard_skipped_targets",
+		"mconn_build_info", "mconn_shard_info", "mconn_fleet_checkers",
+		"mconn_shard_skipped_targets",
 		"mconn_start_time_seconds", "mconn_config_reloads_total",
 		"mconn_config_last_reload_successful", "mconn_target_up", "mconn_target_paused",
 		"mconn_target_state", "mconn_health_changes_total", "mconn_target_flapping",
 		"mconn_sessions_verdict", "mconn_sessions_starved", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
 		"mconn_connect_duration_seconds", "mconn_resolve_failures_total",
+		"mconn_target_replicas",
 	};
 	const char *text = render(), *p = text;
 	char family[128] = "", line[1024];
@@ -122,6 +124,8 @@ START_TEST(test_families_declared)
 	ck_assert(strstr(text, "mconn_build_info{version=\"" MCONN_VERSION "\"} 1\n"));
 	ck_assert(strstr(text, "\nmconn_shard_info{shard=\"1\",shards=\"1\",replicas=\"1\"} 1\n"));
 	ck_assert(strstr(text, "\nmconn_shard_skipped_targets 0\n"));
+	ck_assert(strstr(text, "\nmconn_fleet_checkers 1\n"));
+	ck_assert(sample(text, "mconn_target_replicas", labels_a) == 1);
 }
 END_TEST
 

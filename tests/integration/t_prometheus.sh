@@ -3,13 +3,17 @@
 # alert rules (conf/mconn-alerts.yml, their 'for' shortened): its HTTP API shows
 # mconn_cycles_total{result="ok"} growing, then mconn_target_up going to 0 and the
 # MconnTargetDown alert firing once the fixture echo server is stopped. The sample
-# configuration files pass promtool's checks.
+# configuration files pass promtool's checks, and the alert and fleet rules their
+# promtool unit tests (tests/promtool/).
 . "$(dirname "$0")/lib.sh"
 
 check "promtool accepts conf/prometheus.yml" sh -c "promtool check config '$TOP/conf/prometheus.yml' >/dev/null"
 check "promtool accepts conf/mconn-alerts.yml" sh -c "promtool check rules '$TOP/conf/mconn-alerts.yml' >/dev/null"
 check "promtool test rules: degraded alerts, resource failures kept out of the failure ratio" \
 	sh -c "promtool test rules '$TOP/tests/promtool/alerts_test.yml' >/dev/null"
+check "promtool accepts conf/mconn-fleet-rules.yml" sh -c "promtool check rules '$TOP/conf/mconn-fleet-rules.yml' >/dev/null"
+check "promtool test rules: fleet quorum, unhealthy and silent checkers, joined p99" \
+	sh -c "promtool test rules '$TOP/tests/promtool/fleet_test.yml' >/dev/null"
 
 start_echod echo echo -l 127.0.0.1:0
 {
