@@ -68,7 +68,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
+.PHONY: all deps deps-test check check-unit check-integration check-fleet check-asan check-valgrind check-load load lint-man install clean demo false-failures \
 	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost
 all: $(PROGRAMS)
 
@@ -121,6 +121,11 @@ check-unit: $(UNIT_BIN)
 
 check-integration: $(PROGRAMS) $(NOTIFYRECV) | deps-test
 	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+# Four mconnd in network namespaces of their own, one Prometheus, 200 targets with
+# replicas = 2 (tests/fleet/t_fleet.sh; about 20 s; needs root for the namespaces).
+check-fleet: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/run.sh fleet "" tests/fleet/t_fleet.sh
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and
 # UBSan; -k: the integration and systemd tests run also when a unit suite failed.
@@ -242,8 +247,8 @@ lint-man: | deps-test
 # a skipped test fail; CHECK_MORE adds parts (CI: check-valgrind check-warnings lint fuzz).
 # check-valgrind (about 4 minutes) runs in CI and on demand, not in 'make check': the
 # sanitizers cover the same code in check-asan, and 'make check' stays near 10 minutes.
-CHECK_PARTS := all lint-man check-unit check-integration check-sd check-systemd check-load \
-	scrape-cost check-asan check-fuzz
+CHECK_PARTS := all lint-man check-unit check-integration check-fleet check-sd check-systemd \
+	check-load scrape-cost check-asan check-fuzz
 CHECK_MORE  ?=
 check: | deps-test
 	@MAKE="$(MAKE)" BUILD=$(BUILD) sh tests/check.sh $(CHECK_PARTS) $(CHECK_MORE)
