@@ -52,7 +52,7 @@ static void assert_runs_shard(unsigned k)
 	size_t want = 0;
 
 	for (int i = 0; i < 20; i++) {
-		char name[8];
+		char name[16];
 		bool mine;
 
 		snprintf(name, sizeof(name), "t%d", i);

@@ -13,7 +13,7 @@
 
 #define NAMES 10000
 
-static char names_buf[NAMES][24];
+static char names_buf[NAMES][32];
 static const char *names[NAMES];
 
 static void names_setup(void)
