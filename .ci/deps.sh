@@ -26,6 +26,9 @@ DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev
 TEST="check mandoc valgrind socat procps util-linux prometheus curl tmux"
 TEST="$TEST chromium fonts-dejavu-core"
 TEST="$TEST systemd systemd-container debootstrap man-db"
+# make deb: debhelper (dh, compat 13) and dpkg-dev (dpkg-buildpackage) build the
+# package (Rules-Requires-Root: no, so no fakeroot), lintian checks it.
+TEST="$TEST debhelper dpkg-dev lintian"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
