@@ -279,7 +279,7 @@ UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR)
 	$(UNIT_SED) systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
 	$(UNIT_SED) systemd/mconnd.socket.in >$(DESTDIR)$(UNITDIR)/mconnd.socket
@@ -289,6 +289,7 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/mconn.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
 	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \

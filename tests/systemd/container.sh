@@ -147,6 +147,7 @@ check "/etc/mconnd/mconnd.conf is a conffile" \
 	sh -c "$(command -v nsenter) -t $LEADER -a dpkg-query -W -f='\${Conffiles}' mconn | grep -q '^ /etc/mconnd/mconnd.conf '"
 check "the package ships the man pages and the example drop-in" \
 	in_ct test -s /usr/share/man/man8/mconnd.8.gz -a -s /usr/share/man/man5/mconnd.conf.5.gz \
+	-a -s /usr/share/man/man7/mconn.7.gz \
 	-a -s /usr/share/man/man8/mconnctl.8.gz -a -s /usr/share/doc/mconn/local-echo.conf.example
 check "SystemCallErrorNumber=EPERM in force (a filtered call fails, it does not kill)" \
 	test "$(show mconnd.service SystemCallErrorNumber)" = 1
