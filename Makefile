@@ -49,14 +49,15 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
-              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c
+              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
+              src/history.c src/page.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -109,7 +110,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(CORE_OBJ) $(COMMON_OBJ)
 	$(call quiet,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # The control-socket suites share a harness that drives a real daemon in-process.
-$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics $(BUILD)/tests/check_reload: $(BUILD)/tests/ctlharness.o
+$(BUILD)/tests/check_ctl $(BUILD)/tests/check_render $(BUILD)/tests/check_metrics $(BUILD)/tests/check_reload $(BUILD)/tests/check_page: $(BUILD)/tests/ctlharness.o
 
 # The range parser is mconnctl's, not the daemon's.
 $(BUILD)/tests/check_range: $(BUILD)/range.o
