@@ -228,7 +228,13 @@ DEB_DIR    := $(BUILD)/deb
 DEB_STAMP  := $(DEB_DIR)/.built
 DEB_INPUTS := Makefile $(wildcard src/*.c include/*.h man/*.[0-9] systemd/* conf/*.conf \
 	conf/conf.d/* debian/* debian/source/*)
+# Every pkg-config module of PKG_LIBS comes from a package Build-Depends must list.
 $(DEB_STAMP): $(DEB_INPUTS) | deps-test
+	@for m in $$(sed -n 's/^PKG_LIBS *= *$$(shell pkg-config --libs \(.*\))$$/\1/p' Makefile); do \
+		p=$$(dpkg -S "$$(pkg-config --path $$m)" | cut -d: -f1); \
+		grep -qE "^(Build-Depends:)? *$$p,$$" debian/control || \
+			{ echo "deb: debian/control: Build-Depends lacks $$p (pkg-config $$m)"; exit 1; }; \
+	done
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mconn
 	@tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' -f - . | tar -x -C $(DEB_DIR)/mconn
 	@echo "deb: dpkg-buildpackage -us -uc -b in $(DEB_DIR)/mconn (log: $(DEB_DIR)/build.log)"
