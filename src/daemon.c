@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "page.h"
 #include "proto.h"
 #include "resolve.h"
 #include "target.h"
@@ -309,6 +310,30 @@ static const struct http_source daemon_http_source = {
 	.begin = daemon_http_begin, .slice = daemon_http_slice, .end = daemon_http_end,
 };
 
+/* The status page at /: the same view, in slices through its own cursor. */
+static void *daemon_page_begin(void *owner)
+{
+	struct page_cursor *cur = malloc(sizeof(*cur));
+
+	(void)owner;
+	if (cur)
+		page_begin(cur, now_ns(), wall_ns());
+	return cur;
+}
+
+static bool daemon_page_slice(void *owner, void *state, struct buf *out, size_t max)
+{
+	struct view v;
+
+	daemon_view(owner, &v);
+	return page_render_slice(&v, state, out, max);
+}
+
+static const struct http_page daemon_status_page = {
+	.path = "/", .content_type = PAGE_CONTENT_TYPE,
+	.src = { .begin = daemon_page_begin, .slice = daemon_page_slice, .end = daemon_http_end },
+};
+
 int daemon_open_metrics(struct daemon *d)
 {
 	char err[256];
@@ -322,7 +347,13 @@ int daemon_open_metrics(struct daemon *d)
 		log_msg(LOG_ERR, "%s", err);
 		return r;
 	}
-	log_msg(LOG_INFO, "serving metrics on http://%s/metrics", http_address(d->http));
+	r = http_add_page(d->http, &daemon_status_page);
+	if (r < 0) {
+		log_msg(LOG_ERR, "metrics_listen: cannot serve the status page: %s", strerror(-r));
+		return r;
+	}
+	log_msg(LOG_INFO, "serving metrics on http://%s/metrics and the status page on http://%s/",
+		http_address(d->http), http_address(d->http));
 	return 0;
 }
 
