@@ -855,7 +855,8 @@ static void config_split_shards(struct config *c)
 	c->all = malloc((c->n_targets ? c->n_targets : 1) * sizeof(*c->all));
 	if (!c->all)
 		abort();
-	memcpy(c->all, c->targets, c->n_targets * sizeof(*c->all));
+	if (c->n_targets)
+		memcpy(c->all, c->targets, c->n_targets * sizeof(*c->all));
 	c->n_all = c->n_targets;
 	for (size_t i = 0; i < c->n_targets; i++) {
 		struct target_conf *t = c->targets[i];
