@@ -55,7 +55,12 @@ enum {
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
-	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
+	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
+	 CHG_HEALTH_SETTABLE)
+/* The health model's keys: `set` takes them too. */
+#define CHG_HEALTH_SETTABLE                                                                 \
+	(CHG_DOWN_QUORUM | CHG_DEGRADED_RATIO | CHG_FLAP_THRESHOLD | CHG_FLAP_WINDOW |        \
+	 CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
 

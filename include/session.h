@@ -122,8 +122,9 @@ struct session {
 	uint32_t tx_bytes;
 	uint32_t tx_key;
 	/* The kernel's view of the path at the last cycle's end (TCP_INFO), and the
-	 * connection's retransmits counted so far. */
+	 * retransmits of the connection now open counted so far. */
 	struct sess_tcp tcp;
+	uint32_t retrans_seen;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */

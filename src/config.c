@@ -1431,7 +1431,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 		if (strcmp(changes[i].name, key) == 0)
 			bit = 1u << i;
 	if (!(bit & CHG_SETTABLE)) {
-		char names[128];
+		char names[256];
 
 		snprintf(err, errlen, "%.40s: %s; settable: %s", key,
 			 bit ? "cannot be set at run time" : "no such key",

@@ -116,11 +116,12 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 static uint32_t session_read_tcp(struct session *s, struct session_env *env)
 {
 	struct sess_tcp ti;
-	uint32_t was = s->tcp.total_retrans;
+	uint32_t was = s->retrans_seen;
 
 	if (s->fd < 0 || !env->io->tcp_info || env->io->tcp_info(env->io_ctx, s->fd, &ti) < 0)
 		return 0;
 	s->tcp = ti;
+	s->retrans_seen = ti.total_retrans;
 	return ti.total_retrans - was;
 }
 
@@ -185,7 +186,6 @@ static void session_stamp_connected(struct session *s, struct session_env *env, 
 	if (!env->io->recv_stamped || !env->io->tcp_info ||
 	    env->io->tcp_info(env->io_ctx, s->fd, &ti) < 0 || ti.total_retrans || !ti.rtt_us)
 		return;
-	s->tcp = ti;
 	if ((int64_t)ti.rtt_us * NSEC_PER_USEC <= s->connect_ns)
 		s->connect_ns = (int64_t)ti.rtt_us * NSEC_PER_USEC;
 }
@@ -238,7 +238,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 	}
 	s->ready = 0;
 	s->tx_bytes = 0;
-	s->tcp = (struct sess_tcp){ 0 };
+	s->retrans_seen = 0;
 	r = env->io->connect(env->io_ctx, s, c, &phase);
 	if (r == -EINPROGRESS) {
 		session_enter(s, env, SESS_CONNECTING, now + MIN(c->connect_timeout, c->timeout));

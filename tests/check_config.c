@@ -1239,9 +1239,28 @@ START_TEST(test_target_set)
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "timeout", "1ms", &n, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "timeout: [target \"a\"]: connect_timeout (2.00s) is longer than timeout (1.00ms); it must not be");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "address", "127.0.0.1:2", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "Interval", "1", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
+	ck_assert_ptr_null(n);
+	/* The health model's keys, checked as the file checks them. */
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "down_quorum", "2", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n->down_quorum, 2);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DOWN_QUORUM);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "25%", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DEGRADED_RATIO);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "interval_changing", "100ms", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_INTERVAL_CHANGING);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "flap_window", "0s", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "101%", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
 	ck_assert_ptr_null(n);
 	loaded_free(&l);
 }
