@@ -197,7 +197,10 @@ static int pool_due(void *owner, uint32_t id, int64_t due, int64_t now, bool in_
  * deadline's last look, which polls the socket. */
 static uint32_t pool_io_events(const struct pool *p, const struct session *s, uint32_t events)
 {
-	if (!p->env.io->tx_stamp || s->state == SESS_CONNECTING || (events & EPOLLHUP))
+	const struct target_conf *c = s->conf ? s->conf : s->target->conf;
+
+	if (!p->env.io->tx_stamp || c->timestamps != TIMESTAMPS_KERNEL ||
+	    s->state == SESS_CONNECTING || (events & EPOLLHUP))
 		return events;
 	return events & ~(uint32_t)EPOLLERR;
 }

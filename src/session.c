@@ -74,6 +74,13 @@ static const struct target_conf *session_conf(const struct session *s)
 	return s->conf ? s->conf : s->target->conf;
 }
 
+/* Whether the kernel times this session's cycles: the I/O can, and the target wants
+ * it (timestamps = kernel). */
+static bool session_kernel_timed(const struct session *s, const struct session_env *env)
+{
+	return env->io->recv_stamped && session_conf(s)->timestamps == TIMESTAMPS_KERNEL;
+}
+
 /* The cycle is over: let go of the configuration it ran under. */
 static void session_drop_conf(struct session *s)
 {
@@ -133,7 +140,7 @@ static uint32_t session_read_tcp(struct session *s, struct session_env *env)
 static int64_t session_cycle_ns(const struct session *s, struct session_env *env,
 				enum session_error err, int64_t now)
 {
-	if (err != SERR_NONE || !env->io->recv_stamped)
+	if (err != SERR_NONE || !session_kernel_timed(s, env))
 		return now - s->cycle_start;
 	return (s->connected_at ? s->connect_ns : 0) + s->exchange_ns;
 }
@@ -149,7 +156,7 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 		.connect_ns = s->connected_at ? s->connect_ns : -1,
 		.cycle_ns = session_cycle_ns(s, env, err, now),
 		.retransmits = session_read_tcp(s, env),
-		.kernel_timed = err == SERR_NONE && env->io->recv_stamped,
+		.kernel_timed = err == SERR_NONE && session_kernel_timed(s, env),
 	};
 	bool keep = err == SERR_NONE && session_conf(s)->mode == MODE_PERSISTENT;
 	int64_t pause;
@@ -183,7 +190,7 @@ static void session_stamp_connected(struct session *s, struct session_env *env, 
 
 	s->connected_at = now;
 	s->connect_ns = now - s->cycle_start;
-	if (!env->io->recv_stamped || !env->io->tcp_info ||
+	if (!session_kernel_timed(s, env) || !env->io->tcp_info ||
 	    env->io->tcp_info(env->io_ctx, s->fd, &ti) < 0 || ti.total_retrans || !ti.rtt_us)
 		return;
 	if ((int64_t)ti.rtt_us * NSEC_PER_USEC <= s->connect_ns)
@@ -208,7 +215,7 @@ static void session_stamp_echoed(struct session *s, struct session_env *env, int
 {
 	int64_t loop_ns = now - s->send_at, k = -1, tx;
 
-	if (env->io->recv_stamped && s->rx_stamp > 0) {
+	if (session_kernel_timed(s, env) && s->rx_stamp > 0) {
 		tx = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
 		if (tx > 0)
 			k = s->rx_stamp - tx;
@@ -278,7 +285,7 @@ static int session_send(struct session *s, struct session_env *env, const uint8_
 /* Receive through the stamped call when there is one. */
 static ssize_t session_read(struct session *s, struct session_env *env, size_t want)
 {
-	if (env->io->recv_stamped)
+	if (session_kernel_timed(s, env))
 		return env->io->recv_stamped(env->io_ctx, s->fd, env->scratch, want, &s->rx_stamp);
 	return env->io->recv(env->io_ctx, s->fd, env->scratch, want);
 }

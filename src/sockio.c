@@ -141,7 +141,8 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	else
 		r = -errno;
 	/* OPT_ID needs a socket past CLOSE: its key then counts bytes from the first. */
-	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0) {
+	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 &&
+	    tc->timestamps == TIMESTAMPS_KERNEL) {
 		int flags = SOCKIO_STAMP_FLAGS;
 
 		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
