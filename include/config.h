@@ -50,12 +50,18 @@ enum {
 	CHG_FLAP_WINDOW = 1u << 17,
 	CHG_INTERVAL_DOWN = 1u << 18,
 	CHG_INTERVAL_CHANGING = 1u << 19,
-	_CHG_COUNT = 20,
+	CHG_TIMESTAMPS = 1u << 20,
+	_CHG_COUNT = 21,
 };
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
-	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
+	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
+	 CHG_HEALTH_SETTABLE)
+/* The health model's keys: `set` takes them too. */
+#define CHG_HEALTH_SETTABLE                                                                 \
+	(CHG_DOWN_QUORUM | CHG_DEGRADED_RATIO | CHG_FLAP_THRESHOLD | CHG_FLAP_WINDOW |        \
+	 CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
 
@@ -69,6 +75,13 @@ enum close_mode {
 	CLOSE_FIN,
 	CLOSE_RST,
 	_CLOSE_MAX,
+};
+
+/* Whose clock times a cycle: the kernel's stamps and TCP_INFO, or the loop's. */
+enum timestamps_mode {
+	TIMESTAMPS_KERNEL,
+	TIMESTAMPS_LOOP,
+	_TIMESTAMPS_MAX,
 };
 
 /* One [target "NAME"] section. Reference counted: its configuration (or, for a copy
@@ -114,6 +127,7 @@ struct target_conf {
 	int64_t interval_changing;
 	enum target_mode mode;
 	enum close_mode close;
+	enum timestamps_mode timestamps;
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;
@@ -247,6 +261,9 @@ const char *target_mode_name(enum target_mode m);
 
 /* Return the close mode's name as written in the file. */
 const char *close_mode_name(enum close_mode m);
+
+/* Return the name of a timestamps mode ("kernel", "loop"). */
+const char *timestamps_mode_name(enum timestamps_mode m);
 
 /* Return the n-th message of t and its length. */
 static inline const uint8_t *target_conf_message(const struct target_conf *t, uint32_t k,

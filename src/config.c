@@ -70,6 +70,7 @@ struct parse_ctx {
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
+static const char *const timestamps_names[] = { "kernel", "loop", NULL };
 static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
 static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
 					   "notice", "info", "debug", NULL };
@@ -79,6 +80,11 @@ static const char classic_messages[] = "Message 1 from client.Message 2 from cli
 const char *target_mode_name(enum target_mode m)
 {
 	return m < _MODE_MAX ? mode_names[m] : "?";
+}
+
+const char *timestamps_mode_name(enum timestamps_mode m)
+{
+	return m < _TIMESTAMPS_MAX ? timestamps_names[m] : "?";
 }
 
 const char *close_mode_name(enum close_mode m)
@@ -458,6 +464,7 @@ static const struct key_def keys[] = {
 	  "a numeric IPv4 or IPv6 address" },
 	{ "family", SECT_TARGET, key_enum, T(family), 0, 0, family_names, "any, ipv4 or ipv6" },
 	{ "resolve_every", SECT_TARGET, key_duration, T(resolve_every), 0, 86400 * SEC, NULL, NULL },
+	{ "timestamps", SECT_TARGET, key_enum, T(timestamps), 0, 0, timestamps_names, "kernel or loop" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
@@ -1291,6 +1298,7 @@ static const struct change_def {
 	{ "flap_window", CHK_DURATION, offsetof(struct target_conf, flap_window) },
 	{ "interval_down", CHK_DURATION, offsetof(struct target_conf, interval_down) },
 	{ "interval_changing", CHK_DURATION, offsetof(struct target_conf, interval_changing) },
+	{ "timestamps", CHK_ENUM, offsetof(struct target_conf, timestamps) },
 };
 
 const char *config_change_name(unsigned bit)
@@ -1374,6 +1382,7 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 		case CHK_ENUM:
 			snprintf(out, n, "%s", bit == CHG_MODE ? target_mode_name(t->mode)
 					       : bit == CHG_FAMILY ? addr_family_name(t->family)
+					       : bit == CHG_TIMESTAMPS ? timestamps_mode_name(t->timestamps)
 								   : close_mode_name(t->close));
 			return out;
 		default:
@@ -1434,7 +1443,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 		if (strcmp(changes[i].name, key) == 0)
 			bit = 1u << i;
 	if (!(bit & CHG_SETTABLE)) {
-		char names[128];
+		char names[256];
 
 		snprintf(err, errlen, "%.40s: %s; settable: %s", key,
 			 bit ? "cannot be set at run time" : "no such key",

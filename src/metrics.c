@@ -223,6 +223,13 @@ static void lines_connect_hist(const struct view *v, const struct target *t,
 	render_histogram(out, name, l, &t->connect_lat.total);
 }
 
+static void lines_retransmits(const struct view *v, const struct target *t, const char *name,
+			      const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->retransmits);
+}
+
 static void lines_resolve_failures(const struct view *v, const struct target *t,
 				   const char *name, const struct labels *l, struct buf *out)
 {
@@ -263,9 +270,13 @@ static const struct metrics_family {
 	{ "mconn_cycles_total", "counter",
 	  "Finished echo cycles by result: ok or the failure class.", lines_cycles },
 	{ "mconn_cycle_duration_seconds", "histogram",
-	  "Time of a good cycle from connect start to the last echoed byte.", lines_cycle_hist },
+	  "Time of a good cycle: connect, then each message from its send to its echo's last byte, by the kernel's clock.",
+	  lines_cycle_hist },
 	{ "mconn_connect_duration_seconds", "histogram",
 	  "Time to establish the connection, in good cycles that connected.", lines_connect_hist },
+	{ "mconn_target_retransmits_total", "counter",
+	  "TCP segments the target's sessions retransmitted (TCP_INFO): what explains a slow cycle.",
+	  lines_retransmits },
 	{ "mconn_resolve_failures_total", "counter",
 	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
 	  lines_resolve_failures },

@@ -238,8 +238,10 @@ static bool target_evaluate(struct target *t, int64_t now, uint32_t count,
 /* Counters, latency and the last error of one result. */
 static void target_count_result(struct target *t, const struct session_result *res, int64_t now)
 {
+	t->retransmits += res->retransmits;
 	if (res->err == SERR_NONE) {
 		t->cycles_ok++;
+		t->cycles_loop_timed += !res->kernel_timed;
 		t->last_ok_at = now;
 		if (res->connect_ns >= 0)
 			latency_record(&t->connect_lat, res->connect_ns, now);

@@ -26,7 +26,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps"
 #define NAME_65 "a1234567890123456789012345678901234567890123456789012345678901234"
 
 /* The outcome of one load, kept together so every test can free it the same way. */
@@ -156,6 +156,8 @@ static const struct {
 	  { "t.conf:3: mode: invalid value 'cycles'; expected cycle or persistent" } },
 	{ "bad close", TARGET_A "close = RST\n",
 	  { "t.conf:3: close: invalid value 'RST'; expected fin or rst" } },
+	{ "bad timestamps", TARGET_A "timestamps = hardware\n",
+	  { "t.conf:3: timestamps: invalid value 'hardware'; expected kernel or loop" } },
 	{ "bad log level", "[daemon]\nlog_level = loud\n",
 	  { "t.conf:2: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
 	    "notice, info, debug or 0-7" } },
@@ -179,7 +181,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -481,6 +483,7 @@ START_TEST(test_every_key)
 		  "interval_changing = 100ms\n"
 		  "mode = persistent\n"
 		  "close = rst\n"
+		  "timestamps = loop\n"
 		  "source = [::1]\n"
 		  "message = ping\\n\n",
 		  false, &l);
@@ -508,6 +511,7 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(t->interval_changing, 100 * NSEC_PER_MSEC);
 	ck_assert_int_eq(t->mode, MODE_PERSISTENT);
 	ck_assert_int_eq(t->close, CLOSE_RST);
+	ck_assert_int_eq(t->timestamps, TIMESTAMPS_LOOP);
 	ck_assert(t->has_source);
 	ck_assert_str_eq(t->source_text, "[::1]");
 	ck_assert_str_eq(format_address(&t->source, addr, sizeof(addr)), "[::1]:0");
@@ -1278,9 +1282,28 @@ START_TEST(test_target_set)
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "timeout", "1ms", &n, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "timeout: [target \"a\"]: connect_timeout (2.00s) is longer than timeout (1.00ms); it must not be");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "address", "127.0.0.1:2", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "Interval", "1", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
+	ck_assert_ptr_null(n);
+	/* The health model's keys, checked as the file checks them. */
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "down_quorum", "2", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n->down_quorum, 2);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DOWN_QUORUM);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "25%", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DEGRADED_RATIO);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "interval_changing", "100ms", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_INTERVAL_CHANGING);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "flap_window", "0s", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "101%", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
 	ck_assert_ptr_null(n);
 	loaded_free(&l);
 }
@@ -1297,6 +1320,8 @@ START_TEST(test_target_diff)
 		{ "interval = 2s\ntimeout = 9s\n", CHG_INTERVAL | CHG_TIMEOUT },
 		{ "mode = persistent\n", CHG_MODE },
 		{ "close = rst\n", CHG_CLOSE },
+		{ "timestamps = loop\n", CHG_TIMESTAMPS },
+		{ "timestamps = kernel\n", 0 },
 		{ "source = 127.0.0.2\n", CHG_SOURCE },
 		{ "rise = 5\nfall = 5\nbackoff_max = 1s\n", CHG_RISE | CHG_FALL | CHG_BACKOFF_MAX },
 		{ "connect_timeout = 1s\n", CHG_CONNECT_TIMEOUT },

@@ -87,7 +87,8 @@ START_TEST(test_families_declared)
 		"mconn_target_state", "mconn_health_changes_total", "mconn_target_flapping",
 		"mconn_sessions_verdict", "mconn_sessions_starved", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
-		"mconn_connect_duration_seconds", "mconn_resolve_failures_total",
+		"mconn_connect_duration_seconds", "mconn_target_retransmits_total",
+		"mconn_resolve_failures_total",
 	};
 	const char *text = render(), *p = text;
 	char family[128] = "", line[1024];
