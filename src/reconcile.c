@@ -613,6 +613,15 @@ int daemon_watch_names(struct daemon *d)
 	return 0;
 }
 
+/* The settable keys whose values in nc differ from the files': a value set back to
+ * what the file says is no longer marked as set at run time. */
+static unsigned daemon_runtime_set(const struct daemon *d, const struct target_conf *nc)
+{
+	const struct target_conf *file = config_find_target(d->cfg, nc->name);
+
+	return file ? config_target_diff(file, nc) & CHG_SETTABLE : CHG_SETTABLE;
+}
+
 int daemon_set(struct daemon *d, struct target *t, const char *key, const char *value,
 	       char *err, size_t errlen)
 {
@@ -634,7 +643,7 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	log_session_shortage(t, target_move(d, t, nc, diff, now_ns()));
 	config_target_unref(t->own_conf);
 	t->own_conf = nc;
-	t->runtime_set |= diff;
+	t->runtime_set = daemon_runtime_set(d, nc);
 	log_target(LOG_NOTICE, nc, NULL, NULL, NULL, "target %s: %s set to %s at run time",
 		   nc->name, key, value);
 	return 0;
