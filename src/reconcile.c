@@ -83,7 +83,10 @@ static int target_move(struct daemon *d, struct target *t, struct target_conf *n
 		t->restart_changes = diff & CHG_RESTART;
 		t->reset_wall = wall_ns();
 		t->reset_mono = now;
-		target_reset_health(t, now);
+		/* The state stays until the new sessions' verdicts change it: a target
+		 * down at its old address and at its new one is down throughout, and an
+		 * alert on it keeps its for:. */
+		t->ratio_high = false;
 		return t->paused ? 0 : pool_add_sessions(&d->pool, t, nc->connections, now);
 	}
 	t->conf = nc;
