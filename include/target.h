@@ -81,6 +81,8 @@ struct target {
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;
+	/* Mismatches over the last minute, for mconnctl check --mismatch. */
+	struct count_window mismatch_win;
 };
 
 /* What health_change.what says happened. */

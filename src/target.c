@@ -248,6 +248,8 @@ static void target_count_result(struct target *t, const struct session_result *r
 	t->cycles_failed++;
 	if (res->err != SERR_RESOURCE)
 		count_window_add(&t->fail_win, now);
+	if (res->err == SERR_MISMATCH)
+		count_window_add(&t->mismatch_win, now);
 	t->errors[res->err < _SERR_MAX ? res->err : SERR_RESOURCE]++;
 	t->last_error = res->err;
 	t->last_errno = res->err_no;
