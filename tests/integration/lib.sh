@@ -236,6 +236,12 @@ tjs_true() {
 	[ "$(tjs "$1" "$2")" = true ]
 }
 
+# only_class TARGET CLASS: CLASS counted, every other class and cycles_ok zero.
+only_class() {
+	tjs "$1" "[.cycles_ok, (.errors | to_entries[] | select(.key != \"$2\") | .value)] | add" >"$T/other"
+	[ "$(tjs "$1" ".errors.$2 > 0")" = true ] && [ "$(cat "$T/other")" = 0 ]
+}
+
 # finish: the test's last command; its status is the test's (0, 1, or 77 skipped).
 finish() {
 	skipped=""
