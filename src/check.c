@@ -42,14 +42,14 @@ enum check_cond {
 	COND_PAUSED,
 	COND_FLAPPING,
 	COND_MISMATCH,
-	_COND_MAX,
+	COND_COUNT,
 };
 
 static const struct check_cond_def {
 	const char *name;
 	enum plugin_state def;
 	const char *help;
-} conds[_COND_MAX] = {
+} conds[COND_COUNT] = {
 	[COND_DOWN] = { "down", PLUGIN_CRITICAL, "the target is down" },
 	[COND_DEGRADED] = { "degraded", PLUGIN_WARNING, "the target is degraded" },
 	[COND_STARVED] = { "starved", PLUGIN_WARNING,
@@ -64,7 +64,7 @@ static const struct check_cond_def {
 /* What the command line asks for. */
 struct check_opts {
 	struct thresholds w, c;
-	enum plugin_state cond[_COND_MAX];
+	enum plugin_state cond[COND_COUNT];
 	unsigned timeout_s;
 	int verbose;
 };
@@ -108,7 +108,7 @@ static void check_usage(FILE *f)
 		" -v, --verbose\n    -vv adds mconnd's stats lines after the first line.\n",
 		MCONN_VERSION, CHECK_MAX_TIMEOUT_S, CHECK_DEFAULT_TIMEOUT_S);
 	fprintf(f, "Conditions (--CONDITION=STATE, STATE one of ok, warning, critical, unknown):\n");
-	for (int k = 0; k < _COND_MAX; k++)
+	for (int k = 0; k < COND_COUNT; k++)
 		fprintf(f, " --%s=STATE\n    When %s; default %s.\n", conds[k].name, conds[k].help,
 			plugin_words[conds[k].def]);
 	fprintf(f, "The state is the worst of the thresholds' and the conditions' (CRITICAL, WARNING,\n"
@@ -415,7 +415,7 @@ int check_main(const char *path, int argc, char **argv)
 	struct buf reply;
 	int r;
 
-	for (int k = 0; k < _COND_MAX; k++)
+	for (int k = 0; k < COND_COUNT; k++)
 		o.cond[k] = conds[k].def;
 	r = check_options(argc, argv, &o);
 	if (r != 0)

@@ -475,12 +475,13 @@ static int label_parse_one(const char *p, const char *end, struct target_label *
 		snprintf(err, errlen, "'%.*s' is not name=value", (int)MIN(end - p, 80), p);
 		return -EINVAL;
 	}
-	if (!label_trim(p, eq, name, sizeof(name)) || (why = label_name_problem(name)) != NULL) {
-		snprintf(err, errlen, "'%.*s': %s", (int)MIN(eq - p, 80), p,
-			 strlen(name) >= sizeof(name) - 1 ? "a label name too long" : why);
+	why = label_trim(p, eq, name, sizeof(name)) ? label_name_problem(name)
+						      : "a label name longer than 32 characters";
+	if (why) {
+		snprintf(err, errlen, "'%.*s': %s", (int)MIN(eq - p, 80), p, why);
 		return -EINVAL;
 	}
-	snprintf(l->name, sizeof(l->name), "%s", name);
+	snprintf(l->name, sizeof(l->name), "%.32s", name);
 	if (!label_trim(eq + 1, end, l->value, sizeof(l->value))) {
 		snprintf(err, errlen, "the value of %.32s is longer than %d bytes", l->name,
 			 CONFIG_MAX_LABEL_VALUE);

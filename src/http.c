@@ -96,16 +96,18 @@ static bool http_accepts_gzip(struct MHD_Connection *conn)
 						    MHD_HTTP_HEADER_ACCEPT_ENCODING);
 
 	while (v && *v) {
-		size_t n = strcspn(v, ","), tok;
+		size_t n, tok;
 		const char *q;
 
 		v += strspn(v, " \t");
 		n = strcspn(v, ",");
 		tok = strcspn(v, " \t;,");
 		q = memchr(v, ';', n);
+		if (q)
+			q += 1 + strspn(q + 1, " \t");
 		if (((tok == 4 && strncasecmp(v, "gzip", 4) == 0) ||
 		     (tok == 6 && strncasecmp(v, "x-gzip", 6) == 0)) &&
-		    !(q && strtod(q + 1 + strspn(q + 1, " \tqQ="), NULL) <= 0))
+		    !(q && (*q == 'q' || *q == 'Q') && q[1] == '=' && strtod(q + 2, NULL) <= 0))
 			return true;
 		v += n + (v[n] == ',');
 	}

@@ -31,13 +31,13 @@ _Static_assert(ELEMENTSOF(bucket_le) == HIST_LE_N, "one le per bound");
 /* The labels of one target's series, escaped once per target and family: target and
  * the target's own labels (never the address, so a series survives a change of it). */
 struct labels {
-	char s[2 * MCONN_NAME_MAX + 16 +
-	       CONFIG_MAX_LABELS * (CONFIG_MAX_LABEL_NAME + 2 * CONFIG_MAX_LABEL_VALUE + 8)];
+	char s[(size_t)2 * MCONN_NAME_MAX + 16 +
+	       (size_t)CONFIG_MAX_LABELS * (CONFIG_MAX_LABEL_NAME + 2 * CONFIG_MAX_LABEL_VALUE + 8)];
 	size_t len;
 };
 
 /* The longest line: a histogram bucket or the info line, with the labels. */
-#define METRICS_LINE_MAX (sizeof(((struct labels *)0)->s) + 2 * 280 + 256)
+#define METRICS_LINE_MAX (sizeof(((struct labels *)0)->s) + (size_t)2 * 280 + 256)
 
 /* Format one line and append it; a line longer than the stack buffer is cut, which
  * no line of ours can be (the labels are bounded). */
@@ -332,7 +332,7 @@ static void process_memory(uint64_t *ret_virtual, uint64_t *ret_resident)
 {
 	unsigned long long size = 0, resident = 0;
 	long page = sysconf(_SC_PAGESIZE);
-	char text[128];
+	char text[128], *end = text;
 	ssize_t n = -1;
 	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
@@ -340,8 +340,11 @@ static void process_memory(uint64_t *ret_virtual, uint64_t *ret_resident)
 		n = read(fd, text, sizeof(text) - 1);
 		close(fd);
 	}
-	if (n <= 0 || page <= 0 || sscanf((text[n] = '\0', text), "%llu %llu", &size, &resident) != 2)
-		size = resident = 0;
+	if (n > 0 && page > 0) {
+		text[n] = '\0';
+		size = strtoull(text, &end, 10);
+		resident = strtoull(end, NULL, 10);
+	}
 	*ret_virtual = size * (uint64_t)page;
 	*ret_resident = resident * (uint64_t)page;
 }

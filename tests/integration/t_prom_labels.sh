@@ -21,6 +21,8 @@ conf() { # ADDRESS_OF_MOVED
 conf 127.0.0.1:1 >"$T/c.conf"
 start_mconnd "$T/c.conf"
 ADDR=$(js .metrics.listen)
+curl -s -m 10 "http://$ADDR/metrics" >"$T/m.txt"
+check "promtool check metrics: clean with labels and mconn_target_info" sh -c "promtool check metrics <'$T/m.txt'"
 
 sed "s/for: [0-9a-z]*/for: ${FOR_S}s/" "$TOP/conf/mconn-alerts.yml" >"$T/alerts.yml"
 prom_config "$T/alerts.yml" "$ADDR" >"$T/prom.yml"
