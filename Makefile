@@ -228,7 +228,13 @@ DEB_DIR    := $(BUILD)/deb
 DEB_STAMP  := $(DEB_DIR)/.built
 DEB_INPUTS := Makefile $(wildcard src/*.c include/*.h man/*.[0-9] systemd/* conf/*.conf \
 	conf/conf.d/* debian/* debian/source/*)
+# Every pkg-config module of PKG_LIBS comes from a package Build-Depends must list.
 $(DEB_STAMP): $(DEB_INPUTS) | deps-test
+	@for m in $$(sed -n 's/^PKG_LIBS *= *$$(shell pkg-config --libs \(.*\))$$/\1/p' Makefile); do \
+		p=$$(dpkg -S "$$(pkg-config --path $$m)" | cut -d: -f1); \
+		grep -qE "^(Build-Depends:)? *$$p,$$" debian/control || \
+			{ echo "deb: debian/control: Build-Depends lacks $$p (pkg-config $$m)"; exit 1; }; \
+	done
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mconn
 	@tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' -f - . | tar -x -C $(DEB_DIR)/mconn
 	@echo "deb: dpkg-buildpackage -us -uc -b in $(DEB_DIR)/mconn (log: $(DEB_DIR)/build.log)"
@@ -280,7 +286,7 @@ UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR)
 	$(UNIT_SED) systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
 	$(UNIT_SED) systemd/mconnd.socket.in >$(DESTDIR)$(UNITDIR)/mconnd.socket
@@ -290,6 +296,7 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/mconn.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
 	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \

@@ -155,6 +155,8 @@ struct config {
 	int64_t control_io_timeout;
 	int64_t resolve_timeout;
 	int log_level;
+	/* enum log_sink: where the log goes (log.h). */
+	int log_target;
 	char *metrics_listen_text;
 	struct sockaddr_any metrics_listen;
 	struct target_conf **targets;

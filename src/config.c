@@ -19,6 +19,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 #define MS NSEC_PER_MSEC
@@ -549,6 +550,8 @@ static const struct key_def keys[] = {
 	  600 * SEC, NULL, NULL },
 	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
+	{ "log_target", SECT_DAEMON, key_enum, D(log_target), 0, 0, log_sink_names,
+	  "auto, journal, stderr or syslog" },
 	{ "metrics_listen", SECT_DAEMON, key_listen, D(metrics_listen), 0, 0, NULL,
 	  "a numeric ADDR:PORT or [V6ADDR]:PORT (port 0: the kernel picks one)" },
 	{ "include", SECT_DAEMON, key_glob, D(include), 0, 0, NULL,

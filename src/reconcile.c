@@ -166,6 +166,7 @@ static void report_daemon_changes(const struct config *o, const struct config *n
 					      name);                                       \
 	} while (0)
 	DAEMON_CHANGED(o->log_level != n->log_level, "log_level");
+	DAEMON_CHANGED(o->log_target != n->log_target, "log_target");
 	DAEMON_CHANGED(o->control_idle_timeout != n->control_idle_timeout, "control_idle_timeout");
 	DAEMON_CHANGED(o->control_io_timeout != n->control_io_timeout, "control_io_timeout");
 	DAEMON_CHANGED(!str_same(o->include, n->include), "include");
@@ -261,7 +262,8 @@ static void reload_daemon_settings(struct daemon *d, struct reload_report *rep)
 	const struct config *c = d->cfg;
 	char err[256];
 
-	log_open(d->verbose ? LOG_DEBUG : c->log_level);
+	log_open(d->verbose ? LOG_DEBUG : c->log_level,
+		 d->log_target_cli >= 0 ? d->log_target_cli : c->log_target);
 	d->ctl.idle_timeout = c->control_idle_timeout;
 	d->ctl.io_timeout = c->control_io_timeout;
 	if (ctl_set_access(&d->ctl, c->control_mode, c->control_gid, err, sizeof(err)) < 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 #include "check_main.h"
 
@@ -118,9 +119,9 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -400,7 +401,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);
@@ -585,6 +586,44 @@ START_TEST(test_log_level)
 	load_text(text, false, &l);
 	assert_loaded(&l);
 	ck_assert_int_eq(l.cfg->log_level, level_cases[_i].level);
+	loaded_free(&l);
+}
+END_TEST
+
+static const struct {
+	const char *value;
+	int sink;
+} log_target_cases[] = {
+	{ NULL, LOG_SINK_AUTO }, { "auto", LOG_SINK_AUTO }, { "journal", LOG_SINK_JOURNAL },
+	{ "stderr", LOG_SINK_STDERR }, { "syslog", LOG_SINK_SYSLOG },
+};
+
+START_TEST(test_log_target)
+{
+	char text[128] = "[daemon]\n";
+	struct loaded l;
+
+	if (log_target_cases[_i].value)
+		snprintf(text, sizeof(text), "[daemon]\nlog_target = %s\n", log_target_cases[_i].value);
+	load_text(text, false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->log_target, log_target_cases[_i].sink);
+	ck_assert_str_eq(log_sink_name(l.cfg->log_target),
+			 log_target_cases[_i].value ? log_target_cases[_i].value : "auto");
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_log_target_bad)
+{
+	struct loaded l;
+	char got[512];
+
+	load_text("[daemon]\nlog_target = file\n", false, &l);
+	ck_assert_uint_eq(l.errs.n, 1);
+	ck_assert_str_eq(config_error_format(&l.errs.v[0], got, sizeof(got)),
+			 "t.conf:2: log_target: invalid value 'file'; expected auto, journal, stderr or syslog");
+	ck_assert_str_eq(log_sink_name(_LOG_SINK_MAX), "?");
 	loaded_free(&l);
 }
 END_TEST
@@ -1543,6 +1582,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_loop_test(tc, test_log_level, 0, ELEMENTSOF(level_cases));
+	tcase_add_loop_test(tc, test_log_target, 0, ELEMENTSOF(log_target_cases));
+	tcase_add_test(tc, test_log_target_bad);
 	tcase_add_test(tc, test_enum_names);
 	tcase_add_test(tc, test_resolve_names);
 	tcase_add_test(tc, test_connect_timeout_equal_timeout);
