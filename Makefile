@@ -34,8 +34,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 

@@ -26,6 +26,11 @@
 #define CONFIG_MAX_FLAP_THRESHOLD 100
 /* Drop-in files one include may bring in. */
 #define CONFIG_MAX_FILES 1024
+/* A target's own labels (labels = team=web, tier=edge): how many, and how long a
+ * name and a value may be. */
+#define CONFIG_MAX_LABELS 8
+#define CONFIG_MAX_LABEL_NAME 32
+#define CONFIG_MAX_LABEL_VALUE 64
 
 /* What differs between two versions of a target, as bits; also which keys were
  * changed at run time. A change in CHG_RESTART restarts the target's sessions. */
@@ -51,7 +56,8 @@ enum {
 	CHG_INTERVAL_DOWN = 1u << 18,
 	CHG_INTERVAL_CHANGING = 1u << 19,
 	CHG_TIMESTAMPS = 1u << 20,
-	_CHG_COUNT = 21,
+	CHG_LABELS = 1u << 21,
+	_CHG_COUNT = 22,
 };
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */
@@ -64,6 +70,8 @@ enum {
 	 CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
+/* connect_timeout when the file does not give it, unless timeout is shorter. */
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT ((int64_t)2000000000)
 
 enum target_mode {
 	MODE_CYCLE,
@@ -82,6 +90,12 @@ enum timestamps_mode {
 	TIMESTAMPS_KERNEL,
 	TIMESTAMPS_LOOP,
 	_TIMESTAMPS_MAX,
+};
+
+/* One label of a target's labels key, checked as Prometheus wants it. */
+struct target_label {
+	char name[CONFIG_MAX_LABEL_NAME + 1];
+	char value[CONFIG_MAX_LABEL_VALUE + 1];
 };
 
 /* One [target "NAME"] section. Reference counted: its configuration (or, for a copy
@@ -128,12 +142,15 @@ struct target_conf {
 	enum target_mode mode;
 	enum close_mode close;
 	enum timestamps_mode timestamps;
+	/* Labels the target's metrics carry besides target. */
+	uint32_t n_labels;
+	struct target_label labels[CONFIG_MAX_LABELS];
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
-	unsigned key_line[32];
+	unsigned key_line[48];
 };
 
 struct config {

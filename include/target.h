@@ -86,6 +86,8 @@ struct target {
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;
+	/* Mismatches over the last minute, for mconnctl check --mismatch. */
+	struct count_window mismatch_win;
 	/* The last ten minutes in 10-second samples, for the status page. */
 	struct history history;
 };

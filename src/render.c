@@ -378,9 +378,11 @@ static void render_metrics_json(const struct view *v, struct buf *out)
 	}
 	h = v->http;
 	buf_printf(out, "\"%s\",\"http_requests\":%llu,\"http_not_found\":%llu,"
-		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", v->http_address,
+		   "\"http_bad_method\":%llu,\"http_failed\":%llu,\"http_gzip\":%llu,"
+		   "\"http_gzip_ms\":%.3f},", v->http_address,
 		   (unsigned long long)h->requests, (unsigned long long)h->not_found,
-		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
+		   (unsigned long long)h->bad_method, (unsigned long long)h->failed,
+		   (unsigned long long)h->gzip, (double)h->gzip_ns / 1e6);
 }
 
 /* mconnd's own shortage: sessions starved and of what (null when none). */
@@ -510,11 +512,11 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved, t->flapping,
 		   render_recent_ratio(t) < 0 ? -1LL : (long long)(render_recent_ratio(t) * 1000 + 0.5));
 	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
-		   "win_p50_ns=%lld win_p99_ns=%lld\n",
+		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu\n",
 		   (unsigned long long)t->cycle_lat.total.count,
 		   (unsigned long long)t->cycle_lat.total.sum, (unsigned long long)ls.count,
 		   (unsigned long long)count_window_sum(&t->fail_win, now), (long long)ls.p50,
-		   (long long)ls.p99);
+		   (long long)ls.p99, (unsigned long long)count_window_sum(&t->mismatch_win, now));
 }
 
 static void render_stats_head(const struct view *v, int64_t now, struct buf *out)
