@@ -34,8 +34,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -69,7 +69,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps deps-test check check-unit check-integration check-fleet check-asan check-valgrind check-load load lint-man install clean demo false-failures \
-	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost deb
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy scrape-cost deb
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -267,6 +267,12 @@ $(BUILD)/bench/limit: tests/bench/limit.c
 
 bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
+
+# Latency accuracy (tests/bench/accuracy.py): a path of known cost alone and beside
+# 10,000 sessions of load and a scrape a second; OLD_BUILD=DIR measures another
+# build beside this one (its echod is this build's). About 90 s a build.
+bench-accuracy: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) python3 tests/bench/accuracy.py
 
 lint-man: | deps-test
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \

@@ -5,7 +5,7 @@
 # the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall of
 # its own making may be logged. The big replies come from a target of 99,900 sessions
 # in cycle mode with a one-hour interval, so that only a few of its sessions hold an fd
-# at any time (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives
+# at any time (`sessions -j big` is about 20 MB); a 100-session target at 100 ms gives
 # the loop its pace and must see no failure. Then a second daemon with 1,000 one-session
 # targets, whose status page and metrics (about 5 MB) HTTP readers of metrics_listen
 # fetch in a loop.
