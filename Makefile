@@ -34,8 +34,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -50,14 +50,14 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
               src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
-              src/history.c src/page.c
+              src/history.c src/page.c src/shard.c src/fleet.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page shard
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -68,8 +68,8 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
-	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-peers scrape-cost deb
+.PHONY: all deps deps-test check check-unit check-integration check-fleet check-asan check-valgrind check-load load lint-man install clean demo false-failures \
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy bench-peers scrape-cost deb
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -122,6 +122,11 @@ check-unit: $(UNIT_BIN)
 
 check-integration: $(PROGRAMS) $(NOTIFYRECV) | deps-test
 	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+# Four mconnd in network namespaces of their own, one Prometheus, 200 targets with
+# replicas = 2 (tests/fleet/t_fleet.sh; about 20 s; needs root for the namespaces).
+check-fleet: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/run.sh fleet "" tests/fleet/t_fleet.sh
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and
 # UBSan; -k: the integration and systemd tests run also when a unit suite failed.
@@ -228,7 +233,13 @@ DEB_DIR    := $(BUILD)/deb
 DEB_STAMP  := $(DEB_DIR)/.built
 DEB_INPUTS := Makefile $(wildcard src/*.c include/*.h man/*.[0-9] systemd/* conf/*.conf \
 	conf/conf.d/* debian/* debian/source/*)
+# Every pkg-config module of PKG_LIBS comes from a package Build-Depends must list.
 $(DEB_STAMP): $(DEB_INPUTS) | deps-test
+	@for m in $$(sed -n 's/^PKG_LIBS *= *$$(shell pkg-config --libs \(.*\))$$/\1/p' Makefile); do \
+		p=$$(dpkg -S "$$(pkg-config --path $$m)" | cut -d: -f1); \
+		grep -qE "^(Build-Depends:)? *$$p,$$" debian/control || \
+			{ echo "deb: debian/control: Build-Depends lacks $$p (pkg-config $$m)"; exit 1; }; \
+	done
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mconn
 	@tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' -f - . | tar -x -C $(DEB_DIR)/mconn
 	@echo "deb: dpkg-buildpackage -us -uc -b in $(DEB_DIR)/mconn (log: $(DEB_DIR)/build.log)"
@@ -257,6 +268,12 @@ $(BUILD)/bench/limit: tests/bench/limit.c
 bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
 
+# Latency accuracy (tests/bench/accuracy.py): a path of known cost alone and beside
+# 10,000 sessions of load and a scrape a second; OLD_BUILD=DIR measures another
+# build beside this one (its echod is this build's). About 90 s a build.
+bench-accuracy: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) python3 tests/bench/accuracy.py
+
 # mconnd against HAProxy's checks, blackbox_exporter and check_tcp (issue 17); the
 # peers are Debian packages the script installs when missing. Not part of check.
 bench-peers: $(PROGRAMS) | deps-test
@@ -271,7 +288,7 @@ lint-man: | deps-test
 # a skipped test fail; CHECK_MORE adds parts (CI: check-valgrind check-warnings lint fuzz).
 # check-valgrind (about 4 minutes) runs in CI and on demand, not in 'make check': the
 # sanitizers cover the same code in check-asan, and 'make check' stays near 10 minutes.
-CHECK_PARTS := all lint-man check-unit check-integration check-sd deb check-systemd check-load \
+CHECK_PARTS := all lint-man check-unit check-integration check-fleet check-sd deb check-systemd check-load \
 	scrape-cost check-asan check-fuzz
 CHECK_MORE  ?=
 check: | deps-test
@@ -285,7 +302,7 @@ UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR)
 	$(UNIT_SED) systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
 	$(UNIT_SED) systemd/mconnd.socket.in >$(DESTDIR)$(UNITDIR)/mconnd.socket
@@ -295,6 +312,7 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/mconn.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
 	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \

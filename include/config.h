@@ -12,6 +12,7 @@
 
 #include "parse.h"
 #include "resolve.h"
+#include "shard.h"
 
 /* Limits on what a configuration may ask for; documented in mconnd.conf(5). */
 #define CONFIG_MAX_TARGETS 1024
@@ -26,6 +27,11 @@
 #define CONFIG_MAX_FLAP_THRESHOLD 100
 /* Drop-in files one include may bring in. */
 #define CONFIG_MAX_FILES 1024
+/* A target's own labels (labels = team=web, tier=edge): how many, and how long a
+ * name and a value may be. */
+#define CONFIG_MAX_LABELS 8
+#define CONFIG_MAX_LABEL_NAME 32
+#define CONFIG_MAX_LABEL_VALUE 64
 
 /* What differs between two versions of a target, as bits; also which keys were
  * changed at run time. A change in CHG_RESTART restarts the target's sessions. */
@@ -50,14 +56,23 @@ enum {
 	CHG_FLAP_WINDOW = 1u << 17,
 	CHG_INTERVAL_DOWN = 1u << 18,
 	CHG_INTERVAL_CHANGING = 1u << 19,
-	_CHG_COUNT = 20,
+	CHG_TIMESTAMPS = 1u << 20,
+	CHG_LABELS = 1u << 21,
+	_CHG_COUNT = 22,
 };
 #define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
-	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
+	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
+	 CHG_HEALTH_SETTABLE)
+/* The health model's keys: `set` takes them too. */
+#define CHG_HEALTH_SETTABLE                                                                 \
+	(CHG_DOWN_QUORUM | CHG_DEGRADED_RATIO | CHG_FLAP_THRESHOLD | CHG_FLAP_WINDOW |        \
+	 CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
+/* connect_timeout when the file does not give it, unless timeout is shorter. */
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT ((int64_t)2000000000)
 
 enum target_mode {
 	MODE_CYCLE,
@@ -69,6 +84,19 @@ enum close_mode {
 	CLOSE_FIN,
 	CLOSE_RST,
 	_CLOSE_MAX,
+};
+
+/* Whose clock times a cycle: the kernel's stamps and TCP_INFO, or the loop's. */
+enum timestamps_mode {
+	TIMESTAMPS_KERNEL,
+	TIMESTAMPS_LOOP,
+	_TIMESTAMPS_MAX,
+};
+
+/* One label of a target's labels key, checked as Prometheus wants it. */
+struct target_label {
+	char name[CONFIG_MAX_LABEL_NAME + 1];
+	char value[CONFIG_MAX_LABEL_VALUE + 1];
 };
 
 /* One [target "NAME"] section. Reference counted: its configuration (or, for a copy
@@ -114,12 +142,19 @@ struct target_conf {
 	int64_t interval_changing;
 	enum target_mode mode;
 	enum close_mode close;
+	enum timestamps_mode timestamps;
+	/* Labels the target's metrics carry besides target. */
+	uint32_t n_labels;
+	struct target_label labels[CONFIG_MAX_LABELS];
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
-	unsigned key_line[32];
+	/* The shards that check this target: pinned (shards = 1,3 or all) or hashed. */
+	struct shard_pin shard_pin;
+	uint64_t shard_owners;
+	unsigned key_line[48];
 };
 
 struct config {
@@ -138,10 +173,23 @@ struct config {
 	int64_t control_io_timeout;
 	int64_t resolve_timeout;
 	int log_level;
+	/* enum log_sink: where the log goes (log.h). */
+	int log_target;
 	char *metrics_listen_text;
 	struct sockaddr_any metrics_listen;
+	/* The targets this checker runs (all of them without shard), in file order. */
 	struct target_conf **targets;
 	size_t n_targets;
+	/* The targets other shards run: shard = K/N, replicas = R. */
+	struct target_conf **skipped;
+	size_t n_skipped;
+	/* Every target of the file, in file order (no references of its own). */
+	struct target_conf **all;
+	size_t n_all;
+	unsigned shard_k;
+	unsigned shard_n;
+	unsigned replicas;
+	bool shard_set;
 	uint64_t total_connections;
 	char **files;
 	size_t n_files;
@@ -245,6 +293,9 @@ const char *target_mode_name(enum target_mode m);
 
 /* Return the close mode's name as written in the file. */
 const char *close_mode_name(enum close_mode m);
+
+/* Return the name of a timestamps mode ("kernel", "loop"). */
+const char *timestamps_mode_name(enum timestamps_mode m);
 
 /* Return the n-th message of t and its length. */
 static inline const uint8_t *target_conf_message(const struct target_conf *t, uint32_t k,

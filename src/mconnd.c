@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "daemon.h"
+#include "fleet.h"
 #include "log.h"
 #include "proto.h"
 #include "reconcile.h"
@@ -32,14 +33,19 @@ static void on_signal(void *owner, int signo)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mconnd [-c FILE] [-t] [-v] [-h] [-V]\n"
+		"Usage: mconnd [-c FILE] [-t [--shards]] [-v] [--log-target=TARGET] [-h] [-V]\n"
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
 		"  -t             check the configuration (and the control socket's path;\n"
 		"                 host and group names must resolve within resolve_timeout),\n"
 		"                 print 'configuration OK' or every error, exit\n"
+		"  --shards       with -t: print which of the fleet's checkers (shard = K/N)\n"
+		"                 runs each target, the balance, and what one more moves\n"
 		"  -v             log at debug priority (overrides log_level)\n"
+		"  --log-target=auto|journal|stderr|syslog\n"
+		"                 where the log goes (overrides log_target; auto: the\n"
+		"                 journal when stderr is connected to it, else stderr)\n"
 		"  -h, --help     show this help and exit\n"
 		"  -V, --version  show the version and exit\n"
 		"\n"
@@ -47,6 +53,15 @@ static void usage(FILE *f)
 		"(as 'mconnctl reload' does). Query and change the daemon with mconnctl(8).\n"
 		"See mconnd(8) and mconnd.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
+}
+
+/* The enum log_sink named, or -1. */
+static int log_target_parse(const char *name)
+{
+	for (int i = 0; log_sink_names[i]; i++)
+		if (strcmp(name, log_sink_names[i]) == 0)
+			return i;
+	return -1;
 }
 
 static void print_errors(const struct config_errors *errs)
@@ -57,6 +72,19 @@ static void print_errors(const struct config_errors *errs)
 		fprintf(stderr, "%s\n", config_error_format(&errs->v[i], line, sizeof(line)));
 	if (errs->dropped)
 		fprintf(stderr, "(%zu more errors not shown)\n", errs->dropped);
+}
+
+/* What this checker runs of a fleet's configuration; with all, the whole assignment. */
+static void print_fleet(const struct config *cfg, bool all)
+{
+	struct buf b;
+
+	buf_init(&b, 16u << 20);
+	fleet_summary(cfg, &b);
+	if (all)
+		fleet_report(cfg, true, &b);
+	fwrite(b.data ? b.data : "", 1, b.len, stdout);
+	buf_free(&b);
 }
 
 int main(int argc, char **argv)
@@ -70,9 +98,12 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "log-target", required_argument, NULL, 'L' },
+		{ "shards", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool test_only = false, verbose = false;
+	int log_target_cli = -1;
+	bool test_only = false, verbose = false, shards = false;
 	char bad[64];
 	int opt, r;
 
@@ -81,9 +112,18 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': test_only = true; break;
+		case 'S': shards = test_only = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mconnd %s\n", MCONN_VERSION); return 0;
+		case 'L':
+			log_target_cli = log_target_parse(optarg);
+			if (log_target_cli < 0) {
+				fprintf(stderr, "mconnd: --log-target=%s: expected auto, journal, stderr or syslog\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case ':':
 			fprintf(stderr, "mconnd: option -%c needs an argument\n", optopt);
 			return 2;
@@ -99,6 +139,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	log_open(LOG_INFO, log_target_cli >= 0 ? log_target_cli : LOG_SINK_AUTO);
 	/* Names are looked up by the resolver's threads here too, before any loop runs,
 	 * so a dead resolver is an error after resolve_timeout, not a hang. */
 	r = resolver_new(RESOLVE_THREADS, &res);
@@ -123,13 +164,16 @@ int main(int argc, char **argv)
 		printf("configuration OK: %zu target%s, %llu connection%s\n", cfg->n_targets,
 		       plural_s(cfg->n_targets), (unsigned long long)cfg->total_connections,
 		       plural_s(cfg->total_connections));
+		print_fleet(cfg, shards);
 		config_free(cfg);
 		resolver_free(res);
 		return 0;
 	}
-	log_open(verbose ? LOG_DEBUG : cfg->log_level);
+	log_open(verbose ? LOG_DEBUG : cfg->log_level,
+		 log_target_cli >= 0 ? log_target_cli : cfg->log_target);
 	r = daemon_init(&d, cfg, path);
 	d.verbose = verbose;
+	d.log_target_cli = log_target_cli;
 	if (r >= 0)
 		r = loop_signals(&d.loop, signals, on_signal, &d);
 	if (r >= 0)

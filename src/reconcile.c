@@ -83,7 +83,10 @@ static int target_move(struct daemon *d, struct target *t, struct target_conf *n
 		t->restart_changes = diff & CHG_RESTART;
 		t->reset_wall = wall_ns();
 		t->reset_mono = now;
-		target_reset_health(t, now);
+		/* The state stays until the new sessions' verdicts change it: a target
+		 * down at its old address and at its new one is down throughout, and an
+		 * alert on it keeps its for:. */
+		t->ratio_high = false;
 		return t->paused ? 0 : pool_add_sessions(&d->pool, t, nc->connections, now);
 	}
 	t->conf = nc;
@@ -163,9 +166,14 @@ static void report_daemon_changes(const struct config *o, const struct config *n
 					      name);                                       \
 	} while (0)
 	DAEMON_CHANGED(o->log_level != n->log_level, "log_level");
+	DAEMON_CHANGED(o->log_target != n->log_target, "log_target");
 	DAEMON_CHANGED(o->control_idle_timeout != n->control_idle_timeout, "control_idle_timeout");
 	DAEMON_CHANGED(o->control_io_timeout != n->control_io_timeout, "control_io_timeout");
 	DAEMON_CHANGED(!str_same(o->include, n->include), "include");
+	DAEMON_CHANGED(o->shard_set != n->shard_set || o->shard_k != n->shard_k ||
+			       o->shard_n != n->shard_n,
+		       "shard");
+	DAEMON_CHANGED(o->replicas != n->replicas, "replicas");
 	DAEMON_CHANGED(o->admin_gid != n->admin_gid || !str_same(o->admin_group, n->admin_group),
 		       "admin_group");
 	DAEMON_CHANGED(o->control_mode != n->control_mode, "control_mode");
@@ -186,6 +194,30 @@ static void target_resolve_forget(struct daemon *d, struct target *t)
 	t->resolve.id = 0;
 	t->resolve.next = 0;
 	t->resolve.error[0] = '\0';
+}
+
+/* Return the skipped target of c named name (another shard runs it), or NULL. */
+static const struct target_conf *find_skipped(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_skipped; i++)
+		if (strcmp(c->skipped[i]->name, name) == 0)
+			return c->skipped[i];
+	return NULL;
+}
+
+/* Say that a target left this checker: removed from the file, or now another shard's. */
+static void report_gone(const struct config *nc, const struct target *t,
+			struct reload_report *rep)
+{
+	const struct target_conf *moved = find_skipped(nc, t->conf->name);
+	char shards[200];
+
+	if (moved)
+		report_line(rep, "moved out %s: shard %u/%u no longer runs it (shards %s do)",
+			    t->conf->name, nc->shard_k, nc->shard_n,
+			    shard_mask_format(moved->shard_owners, shards, sizeof(shards)));
+	else
+		report_line(rep, "removed %s", t->conf->name);
 }
 
 /* Move every target to the new configuration nc; the daemon takes it over. */
@@ -209,8 +241,9 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 				abort();
 			log_session_shortage(t, pool_add_sessions(&d->pool, t, tc->connections, now));
 			rep->added++;
-			report_line(rep, "added %s: %s, %u connection%s", tc->name, tc->address_text,
-				    tc->connections, plural_s(tc->connections));
+			report_line(rep, "%s %s: %s, %u connection%s",
+				    find_skipped(old, tc->name) ? "moved in" : "added", tc->name,
+				    tc->address_text, tc->connections, plural_s(tc->connections));
 			next[i] = t;
 			continue;
 		}
@@ -235,7 +268,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		if (!t)
 			continue;
 		rep->removed++;
-		report_line(rep, "removed %s", t->conf->name);
+		report_gone(nc, t, rep);
 		target_resolve_forget(d, t);
 		pool_retire_sessions(&d->pool, t, 0);
 		target_free(t);
@@ -258,7 +291,8 @@ static void reload_daemon_settings(struct daemon *d, struct reload_report *rep)
 	const struct config *c = d->cfg;
 	char err[256];
 
-	log_open(d->verbose ? LOG_DEBUG : c->log_level);
+	log_open(d->verbose ? LOG_DEBUG : c->log_level,
+		 d->log_target_cli >= 0 ? d->log_target_cli : c->log_target);
 	d->ctl.idle_timeout = c->control_idle_timeout;
 	d->ctl.io_timeout = c->control_io_timeout;
 	if (ctl_set_access(&d->ctl, c->control_mode, c->control_gid, err, sizeof(err)) < 0)
@@ -616,6 +650,15 @@ int daemon_watch_names(struct daemon *d)
 	return 0;
 }
 
+/* The settable keys whose values in nc differ from the files': a value set back to
+ * what the file says is no longer marked as set at run time. */
+static unsigned daemon_runtime_set(const struct daemon *d, const struct target_conf *nc)
+{
+	const struct target_conf *file = config_find_target(d->cfg, nc->name);
+
+	return file ? config_target_diff(file, nc) & CHG_SETTABLE : CHG_SETTABLE;
+}
+
 int daemon_set(struct daemon *d, struct target *t, const char *key, const char *value,
 	       char *err, size_t errlen)
 {
@@ -638,7 +681,7 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	daemon_fd_reserve(d);
 	config_target_unref(t->own_conf);
 	t->own_conf = nc;
-	t->runtime_set |= diff;
+	t->runtime_set = daemon_runtime_set(d, nc);
 	log_target(LOG_NOTICE, nc, NULL, NULL, NULL, "target %s: %s set to %s at run time",
 		   nc->name, key, value);
 	return 0;

@@ -551,7 +551,8 @@ static const char *const target_keys[] = {
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
-	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s", "resolve",
+	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "retransmits",
+	"cycles_loop_timed", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
 };
 
@@ -594,7 +595,7 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 
 static void assert_status_header(const char *status)
 {
-	char control[256], loop[512], late[256], reload[256];
+	char control[256], loop[512], late[256], reload[256], shard[256];
 
 	assert_json_line(status);
 	assert_json_str(status, "version", MCONN_VERSION);
@@ -605,6 +606,12 @@ static void assert_status_header(const char *status)
 	/* mconnd's own shortage: none here. */
 	ck_assert(json_num(status, "sessions_starved") == 0);
 	assert_json_null(status, "starved_of");
+	/* No shard: one checker runs everything. */
+	json_sub(status, "shard", shard, sizeof(shard));
+	ck_assert_uint_eq(json_count(shard), 5);
+	ck_assert(json_num(shard, "k") == 1 && json_num(shard, "n") == 1);
+	ck_assert(json_num(shard, "replicas") == 1);
+	ck_assert(json_num(shard, "runs") == 2 && json_num(shard, "skips") == 0);
 	json_sub(status, "control", control, sizeof(control));
 	ck_assert_uint_eq(json_count(control), 6);
 	ck_assert(json_num(control, "clients") == 1);
@@ -645,7 +652,7 @@ START_TEST(test_status_json_before_cycles)
 	assert_status_header(status);
 	json_sub(status, "targets", targets, sizeof(targets));
 	ck_assert_uint_eq(json_count(targets), 2);
-	ck_assert_uint_eq(json_count(status), 13);
+	ck_assert_uint_eq(json_count(status), 14);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? NAME_B : NAME_A;
 
@@ -839,7 +846,7 @@ START_TEST(test_no_such_target)
 }
 END_TEST
 
-static const char sessions_align[] = "rlrrrlr";
+static const char sessions_align[] = "rlrrrllrrrr";
 
 START_TEST(test_sessions_text)
 {
@@ -852,6 +859,8 @@ START_TEST(test_sessions_text)
 	s1->cycles_ok = 4;
 	s1->last_result = SERR_NONE;
 	s1->last_latency = 3 * MS;
+	s1->health.verdict = HEALTH_UP;
+	s1->tcp = (struct sess_tcp){ .rtt_us = 250, .rttvar_us = 100, .total_retrans = 2 };
 	text = ask_ok("sessions " NAME_B, reply, sizeof(reply));
 	ck_assert_uint_eq(count_lines(text), 4);
 	line_of(text, 0, header, sizeof(header));
@@ -867,10 +876,17 @@ START_TEST(test_sessions_text)
 		ck_assert_str_eq(word_of(line, 3, word, sizeof(word)), k == 1 ? "4" : "0");
 		ck_assert_str_eq(word_of(line, 4, word, sizeof(word)), "0");
 		ck_assert_str_eq(word_of(line, 5, word, sizeof(word)), k == 1 ? "ok" : "-");
-		if (k == 1)
-			ck_assert(fabs(duration_ms(word_of(line, 6, word, sizeof(word))) - 3.0) < 0.01);
-		else
-			ck_assert_str_eq(word_of(line, 6, word, sizeof(word)), "-");
+		/* The session's own verdict, then TCP_INFO's RTT, variation, retransmits. */
+		ck_assert_str_eq(word_of(line, 6, word, sizeof(word)), k == 1 ? "up" : "unknown");
+		if (k == 1) {
+			ck_assert(fabs(duration_ms(word_of(line, 7, word, sizeof(word))) - 3.0) < 0.01);
+			ck_assert(fabs(duration_ms(word_of(line, 8, word, sizeof(word))) - 0.25) < 0.001);
+			ck_assert(fabs(duration_ms(word_of(line, 9, word, sizeof(word))) - 0.1) < 0.001);
+			ck_assert_str_eq(word_of(line, 10, word, sizeof(word)), "2");
+		} else {
+			for (int w = 7; w <= 10; w++)
+				ck_assert_str_eq(word_of(line, (size_t)w, word, sizeof(word)), "-");
+		}
 	}
 	text = ask_ok("sessions " NAME_A, reply, sizeof(reply));
 	ck_assert_uint_eq(count_lines(text), 2);
@@ -909,7 +925,8 @@ END_TEST
 START_TEST(test_sessions_json)
 {
 	static const char *const keys[] = { "index", "state", "fd", "cycles_ok", "cycles_failed",
-					    "last_result", "verdict", "starved", "last_latency_ms" };
+					    "last_result", "verdict", "starved", "rtt_ms", "rttvar_ms",
+					    "retransmits", "last_latency_ms" };
 	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
 	struct target *b = pool_find_target(&d->pool, NAME_B);
 	struct session *s1 = &d->pool.sess[b->sess[1]];
