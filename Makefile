@@ -49,7 +49,8 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 # The daemon's modules: everything but main, so tests link them all.
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
-              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c
+              src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
+              src/udpecho.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)

@@ -50,9 +50,12 @@ enum {
 	CHG_FLAP_WINDOW = 1u << 17,
 	CHG_INTERVAL_DOWN = 1u << 18,
 	CHG_INTERVAL_CHANGING = 1u << 19,
-	_CHG_COUNT = 20,
+	CHG_PROTOCOL = 1u << 20,
+	CHG_UDP_TAG = 1u << 21,
+	_CHG_COUNT = 22,
 };
-#define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
+#define CHG_RESTART                                                                         \
+	(CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE | CHG_PROTOCOL | CHG_UDP_TAG)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
 	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
@@ -63,6 +66,14 @@ enum target_mode {
 	MODE_CYCLE,
 	MODE_PERSISTENT,
 	_MODE_MAX,
+};
+
+/* What a target's sessions speak: TCP echo, or UDP echo (RFC 862), one datagram
+ * per message over a connected socket. */
+enum target_protocol {
+	TPROTO_TCP,
+	TPROTO_UDP,
+	_TPROTO_MAX,
 };
 
 enum close_mode {
@@ -114,12 +125,15 @@ struct target_conf {
 	int64_t interval_changing;
 	enum target_mode mode;
 	enum close_mode close;
+	enum target_protocol protocol;
+	/* UDP: put a cycle tag (UDP_TAG_LEN bytes) before each message (0 or 1). */
+	int udp_tag;
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
-	unsigned key_line[32];
+	unsigned key_line[64];
 };
 
 struct config {
@@ -242,6 +256,9 @@ void config_target_unref(struct target_conf *t);
 
 /* Return the mode's name as written in the file. */
 const char *target_mode_name(enum target_mode m);
+
+/* Return the protocol's name as written in the file ("tcp", "udp"). */
+const char *target_protocol_name(enum target_protocol p);
 
 /* Return the close mode's name as written in the file. */
 const char *close_mode_name(enum close_mode m);

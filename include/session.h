@@ -33,6 +33,7 @@ enum session_error {
 	SERR_MISMATCH,
 	SERR_UNREACHABLE,
 	SERR_RESOURCE,
+	SERR_LOSS, /* UDP: a datagram's echo did not come back within timeout. */
 	_SERR_MAX,
 };
 
@@ -49,6 +50,7 @@ enum io_phase {
 	PHASE_BIND,
 	PHASE_CONNECT,
 	PHASE_EXCHANGE,
+	PHASE_DATAGRAM, /* UDP: sending or receiving a datagram. */
 };
 
 #define SESS_READY_IN 0x1u
@@ -95,6 +97,8 @@ struct session {
 	uint8_t ready;
 	uint8_t msg;
 	uint8_t last_result;
+	/* UDP: echoes the previous cycle got back, to tell its duplicates from late ones. */
+	uint8_t udp_prev;
 	int16_t last_errno;
 	struct sess_health health;
 };
@@ -105,6 +109,8 @@ struct session_result {
 	int err_no;
 	int64_t connect_ns;
 	int64_t cycle_ns;
+	/* What the kernel said of the error beyond errno (an ICMP message), or NULL. */
+	const char *detail;
 };
 
 /* The I/O a session does; the real table lives in sockio.c. Returns are -errno. */
@@ -123,6 +129,10 @@ struct session_io {
 	void (*close)(void *ctx, int fd, bool rst);
 	/* Return the readiness fd has now, as SESS_READY_* bits, without waiting. */
 	unsigned (*ready)(void *ctx, int fd);
+	/* After an error on a UDP socket: say what the kernel queued about it (an ICMP
+	 * message and who sent it) into out and return out, or NULL when nothing was
+	 * queued; empties the socket's error queue. May be NULL. */
+	const char *(*error_detail)(void *ctx, int fd, char *out, size_t n);
 };
 
 /* Everything a session needs from its owner. */

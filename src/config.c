@@ -69,6 +69,8 @@ struct parse_ctx {
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
+static const char *const protocol_names[] = { "tcp", "udp", NULL };
+static const char *const yes_no_names[] = { "no", "yes", NULL };
 static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
 static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
 					   "notice", "info", "debug", NULL };
@@ -78,6 +80,11 @@ static const char classic_messages[] = "Message 1 from client.Message 2 from cli
 const char *target_mode_name(enum target_mode m)
 {
 	return m < _MODE_MAX ? mode_names[m] : "?";
+}
+
+const char *target_protocol_name(enum target_protocol p)
+{
+	return p < _TPROTO_MAX ? protocol_names[p] : "?";
 }
 
 const char *close_mode_name(enum close_mode m)
@@ -455,6 +462,8 @@ static const struct key_def keys[] = {
 	  "a numeric IPv4 or IPv6 address" },
 	{ "family", SECT_TARGET, key_enum, T(family), 0, 0, family_names, "any, ipv4 or ipv6" },
 	{ "resolve_every", SECT_TARGET, key_duration, T(resolve_every), 0, 86400 * SEC, NULL, NULL },
+	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp or udp" },
+	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
@@ -730,6 +739,34 @@ static unsigned target_key_line(const struct target_conf *t, const char *a, cons
 	return la ? la : lb ? lb : t->line;
 }
 
+/* The keys that belong to one protocol only, and which: a key given for a target of
+ * another protocol is an error at its line, since it would silently do nothing. */
+static const struct protocol_key {
+	const char *key;
+	enum target_protocol only;
+	const char *why;
+} protocol_keys[] = {
+	{ "close", TPROTO_TCP, "a UDP socket has no connection to end" },
+	{ "connect_timeout", TPROTO_TCP, "a UDP socket connects at once, with nothing sent" },
+	{ "udp_tag", TPROTO_UDP, "it tags datagrams" },
+};
+
+static void config_validate_protocol(struct parse_ctx *ctx, const struct target_conf *t)
+{
+	for (size_t i = 0; i < ELEMENTSOF(protocol_keys); i++) {
+		const struct protocol_key *pk = &protocol_keys[i];
+		unsigned line = t->key_line[key_index(pk->key)];
+
+		if (!line || t->protocol == pk->only)
+			continue;
+		ctx->line = line;
+		ctx_error(ctx, pk->key,
+			  "[target \"%s\"]: applies to protocol = %s only (%s), and this target's protocol is %s; remove it",
+			  t->name, target_protocol_name(pk->only), pk->why,
+			  target_protocol_name(t->protocol));
+	}
+}
+
 /* Check one target as a whole; errors point at the lines of the keys involved. */
 static void config_validate_target(struct parse_ctx *ctx, const struct target_conf *t)
 {
@@ -740,7 +777,7 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 	if (t->addr.len == 0 && !t->address_given)
 		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
 	ctx->line = target_key_line(t, "connect_timeout", "timeout");
-	if (t->connect_timeout > t->timeout)
+	if (t->protocol == TPROTO_TCP && t->connect_timeout > t->timeout)
 		ctx_error(ctx, "connect_timeout",
 			  "[target \"%s\"]: connect_timeout (%s) is longer than timeout (%s); it must not be",
 			  t->name, format_duration(t->connect_timeout, a, sizeof(a)),
@@ -759,6 +796,7 @@ static void config_validate_target(struct parse_ctx *ctx, const struct target_co
 	if (t->resolve_every > 0 && t->resolve_every < SEC)
 		ctx_error(ctx, "resolve_every",
 			  "[target \"%s\"]: out of range; expected 0 (never) or from 1s to 24h", t->name);
+	config_validate_protocol(ctx, t);
 }
 
 /* Read a numeric group; a name is left for config_lookups() (CONFIG_NO_GID), with
@@ -1288,7 +1326,21 @@ static const struct change_def {
 	{ "flap_window", CHK_DURATION, offsetof(struct target_conf, flap_window) },
 	{ "interval_down", CHK_DURATION, offsetof(struct target_conf, interval_down) },
 	{ "interval_changing", CHK_DURATION, offsetof(struct target_conf, interval_changing) },
+	{ "protocol", CHK_ENUM, offsetof(struct target_conf, protocol) },
+	{ "udp_tag", CHK_ENUM, offsetof(struct target_conf, udp_tag) },
 };
+
+/* The name of the value an enum key of t has. */
+static const char *change_enum_name(const struct target_conf *t, unsigned bit)
+{
+	switch (bit) {
+	case CHG_MODE: return target_mode_name(t->mode);
+	case CHG_FAMILY: return addr_family_name(t->family);
+	case CHG_PROTOCOL: return target_protocol_name(t->protocol);
+	case CHG_UDP_TAG: return t->udp_tag ? "yes" : "no";
+	default: return close_mode_name(t->close);
+	}
+}
 
 const char *config_change_name(unsigned bit)
 {
@@ -1369,9 +1421,7 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 		case CHK_UINT: snprintf(out, n, "%u", *(const uint32_t *)p); return out;
 		case CHK_DURATION: return format_duration_exact(*(const int64_t *)p, out, n);
 		case CHK_ENUM:
-			snprintf(out, n, "%s", bit == CHG_MODE ? target_mode_name(t->mode)
-					       : bit == CHG_FAMILY ? addr_family_name(t->family)
-								   : close_mode_name(t->close));
+			snprintf(out, n, "%s", change_enum_name(t, bit));
 			return out;
 		default:
 			break;

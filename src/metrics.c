@@ -230,6 +230,51 @@ static void lines_resolve_failures(const struct view *v, const struct target *t,
 	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
 }
 
+static void lines_protocol(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s,protocol=\"%s\"} 1\n", name, l->s, target_protocol_name(t->conf->protocol));
+}
+
+/* The UDP counters: one line per UDP target, none for the others. */
+static void lines_udp_count(const struct target *t, const char *name, const struct labels *l,
+			    uint64_t n, struct buf *out)
+{
+	if (t->conf->protocol == TPROTO_UDP)
+		put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)n);
+}
+
+static void lines_udp_sent(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.sent, out);
+}
+
+static void lines_udp_duplicates(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.duplicates, out);
+}
+
+static void lines_udp_late(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.late, out);
+}
+
+static void lines_udp_loss_ratio(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	if (t->conf->protocol == TPROTO_UDP)
+		put(out, "%s{%s} %.6f\n", name, l->s,
+		    t->udp.sent ? (double)t->errors[SERR_LOSS] / (double)t->udp.sent : 0.0);
+}
+
 /* The per-target families, in the order of the exposition: a header, then the lines
  * of every target. */
 static const struct metrics_family {
@@ -269,6 +314,20 @@ static const struct metrics_family {
 	{ "mconn_resolve_failures_total", "counter",
 	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
 	  lines_resolve_failures },
+	{ "mconn_target_protocol", "gauge",
+	  "Always 1; what the target's sessions speak (tcp, udp) in a label.", lines_protocol },
+	{ "mconn_udp_datagrams_sent_total", "counter",
+	  "UDP targets: datagrams sent; those whose echo did not come back in time are the cycles with result loss.",
+	  lines_udp_sent },
+	{ "mconn_udp_duplicates_total", "counter",
+	  "UDP targets: echoes that came back a second time (counted, never taken for a cycle).",
+	  lines_udp_duplicates },
+	{ "mconn_udp_late_total", "counter",
+	  "UDP targets with udp_tag: echoes that came back after their cycle counted them lost.",
+	  lines_udp_late },
+	{ "mconn_udp_loss_ratio", "gauge",
+	  "UDP targets: the share of datagrams sent since the target started whose echo did not come back within timeout.",
+	  lines_udp_loss_ratio },
 };
 
 static void render_process(const struct view *v, struct buf *out)

@@ -1,6 +1,9 @@
 /* The echo session state machine: connect without blocking, send each message and
  * verify its echo byte by byte as it arrives, close (or hold, in persistent mode),
- * wait, and again. Every state change goes through session_enter(). */
+ * wait, and again. Every state change goes through session_enter(). A UDP session
+ * runs the same states over a connected UDP socket: each message is one datagram,
+ * each echo is one datagram matched whole (udpecho.c), and an echo that does not
+ * come back within timeout is a loss. */
 #include <errno.h>
 #include <string.h>
 
@@ -9,7 +12,12 @@
 #include "session.h"
 #include "target.h"
 #include "timer.h"
+#include "udpecho.h"
 #include "util.h"
+
+/* Datagrams a UDP session reads in one go: a peer that floods it cannot hold the
+ * loop; what is left is read at the next arrival or at the deadline's last look. */
+#define SESS_UDP_BUDGET 64
 
 static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
 					   "stopped" };
@@ -28,6 +36,21 @@ const char *session_error_name(enum session_error e)
 
 enum session_error session_classify(int err, enum io_phase phase)
 {
+	/* What an ICMP error reported to a connected UDP socket turns into. */
+	if (phase == PHASE_DATAGRAM) {
+		switch (err) {
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+		case EHOSTDOWN:
+		case ENONET:
+		case EMSGSIZE:
+		case EACCES:
+		case EPERM:
+			return SERR_UNREACHABLE;
+		default:
+			break;
+		}
+	}
 	switch (err) {
 	case ECONNREFUSED:
 		return SERR_REFUSED;
@@ -110,18 +133,41 @@ static void session_enter(struct session *s, struct session_env *env, enum sessi
 
 static void session_holding_io(struct session *s, struct session_env *env, int64_t now);
 
+static bool session_is_udp(const struct session *s)
+{
+	return session_conf(s)->protocol == TPROTO_UDP;
+}
+
+/* The number of the cycle under way (of the last one, between cycles): tagged UDP
+ * datagrams carry it. */
+static uint32_t session_seq(const struct session *s)
+{
+	return (uint32_t)(s->cycles_ok + s->cycles_failed);
+}
+
+/* A persistent UDP session with tags keeps its socket past a failed exchange: a late
+ * echo can be told by its tag and counted. Without tags it could not, so the socket
+ * goes with the failure, as a TCP connection does. */
+static bool session_udp_keeps(const struct session *s, enum session_error err)
+{
+	return session_is_udp(s) && session_conf(s)->udp_tag && s->fd >= 0 &&
+	       s->state == SESS_EXCHANGING && err != SERR_RESOURCE;
+}
+
 /* End the cycle: account it, then close or hold, and schedule the next one. A held
  * connection is checked at once: a FIN that came with the last echo leaves no new
- * edge behind it. */
-static void session_finish(struct session *s, struct session_env *env, enum session_error err,
-			   int err_no, int64_t now)
+ * edge behind it. detail says more than err_no when the kernel did (or is NULL). */
+static void session_finish_detail(struct session *s, struct session_env *env,
+				  enum session_error err, int err_no, const char *detail,
+				  int64_t now)
 {
 	struct session_result res = {
 		.err = err, .err_no = err_no,
 		.connect_ns = s->connected_at ? s->connected_at - s->cycle_start : -1,
-		.cycle_ns = now - s->cycle_start,
+		.cycle_ns = now - s->cycle_start, .detail = detail,
 	};
-	bool keep = err == SERR_NONE && session_conf(s)->mode == MODE_PERSISTENT;
+	bool keep = session_conf(s)->mode == MODE_PERSISTENT &&
+		    (err == SERR_NONE || session_udp_keeps(s, err));
 	int64_t pause;
 
 	if (err == SERR_NONE) {
@@ -141,6 +187,12 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 		session_holding_io(s, env, now);
 }
 
+static void session_finish(struct session *s, struct session_env *env, enum session_error err,
+			   int err_no, int64_t now)
+{
+	session_finish_detail(s, env, err, err_no, NULL, now);
+}
+
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
 
 /* Begin a cycle: reuse a held connection or start connecting. The cycle takes the
@@ -158,6 +210,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 	s->cycle_start = now;
 	s->connected_at = 0;
 	if (s->state == SESS_HOLDING) {
+		s->udp_prev = s->msg;
 		session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
 		session_exchange(s, env, now);
 		return;
@@ -230,11 +283,127 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 	return 0;
 }
 
+/* Send the current message as one datagram (after its tag with udp_tag) once the
+ * socket takes it; s->sent says it went. */
+static int session_udp_send(struct session *s, struct session_env *env)
+{
+	const struct target_conf *c = s->conf;
+	uint32_t len, hdr = c->udp_tag ? UDP_TAG_LEN : 0;
+	const uint8_t *msg;
+	ssize_t n;
+
+	if (s->sent || !(s->ready & SESS_READY_OUT))
+		return 0;
+	msg = target_conf_message(c, s->msg, &len);
+	if (hdr)
+		udp_tag_write(env->scratch, session_seq(s), (uint16_t)s->msg);
+	memcpy(env->scratch + hdr, msg, len);
+	n = env->io->send(env->io_ctx, s->fd, env->scratch, hdr + len);
+	if (n == -EAGAIN) {
+		s->ready &= (uint8_t)~SESS_READY_OUT;
+		return 0;
+	}
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != hdr + len)
+		return -EMSGSIZE;
+	s->sent = 1;
+	s->target->udp.sent++;
+	return 0;
+}
+
+/* Count a datagram that is not the echo awaited; false for one never sent. */
+static bool session_udp_stray(struct session *s, enum udp_verdict v)
+{
+	if (v == UDPV_DUPLICATE)
+		s->target->udp.duplicates++;
+	else if (v == UDPV_LATE)
+		s->target->udp.late++;
+	return v == UDPV_DUPLICATE || v == UDPV_LATE;
+}
+
+/* Read datagrams until the echo of the current message is among them; duplicates
+ * and late echoes are counted and passed over, never taken for it. */
+static int session_udp_recv(struct session *s, struct session_env *env,
+			    enum session_error *ret_err)
+{
+	struct udp_expect e = { .conf = s->conf, .seq = session_seq(s), .msg = s->msg,
+				.prev_got = s->udp_prev };
+
+	for (int i = 0; i < SESS_UDP_BUDGET && !s->recvd && (s->ready & SESS_READY_IN); i++) {
+		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, env->scratch_len);
+		enum udp_verdict v;
+
+		if (n == -EAGAIN) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+			break;
+		}
+		if (n < 0) {
+			*ret_err = session_classify((int)-n, PHASE_DATAGRAM);
+			return (int)n;
+		}
+		v = udp_echo_match(&e, env->scratch, (size_t)n);
+		if (v == UDPV_ECHO)
+			s->recvd = 1;
+		else if (!session_udp_stray(s, v)) {
+			*ret_err = SERR_MISMATCH;
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+/* A UDP exchange failed with r (-errno): classify it, with what the kernel queued
+ * about an ICMP error when there is one. */
+static void session_udp_fail(struct session *s, struct session_env *env, int r,
+			     enum session_error err, int64_t now)
+{
+	char detail[128];
+	const char *d = NULL;
+
+	if (err == SERR_MISMATCH) {
+		session_finish(s, env, err, 0, now);
+		return;
+	}
+	if (env->io->error_detail)
+		d = env->io->error_detail(env->io_ctx, s->fd, detail, sizeof(detail));
+	session_finish_detail(s, env, session_classify(-r, PHASE_DATAGRAM), -r, d, now);
+}
+
+/* The UDP exchange: one datagram out, its echo back, the next message. */
+static void session_udp_exchange(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+
+	while (s->msg < c->n_messages) {
+		enum session_error err = SERR_NONE;
+		int r = session_udp_send(s, env);
+
+		if (r == 0 && s->sent)
+			r = session_udp_recv(s, env, &err);
+		if (r < 0) {
+			session_udp_fail(s, env, r, err, now);
+			return;
+		}
+		if (!s->recvd)
+			return;
+		s->msg++;
+		s->sent = 0;
+		s->recvd = 0;
+	}
+	session_finish(s, env, SERR_NONE, 0, now);
+}
+
 /* Make all the progress the ready flags allow; finishes the cycle when done. */
 static void session_exchange(struct session *s, struct session_env *env, int64_t now)
 {
 	const struct target_conf *c = s->conf;
 	enum session_error err = SERR_RESET;
+
+	if (c->protocol == TPROTO_UDP) {
+		session_udp_exchange(s, env, now);
+		return;
+	}
 
 	while (s->msg < c->n_messages) {
 		uint32_t len;
@@ -278,12 +447,47 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 	session_exchange(s, env, now);
 }
 
+/* Between persistent UDP cycles, duplicates and late echoes are counted; a datagram
+ * never sent fails the cycle to come as a mismatch, and an error (an ICMP message
+ * for a datagram gone) drops the socket quietly, as a reset drops a TCP connection. */
+static void session_udp_holding_io(struct session *s, struct session_env *env, int64_t now)
+{
+	struct udp_expect e = { .conf = session_conf(s), .seq = session_seq(s) - 1,
+				.msg = s->msg, .prev_got = s->udp_prev, .ended = true };
+	char detail[128];
+
+	for (int i = 0; i < SESS_UDP_BUDGET && (s->ready & SESS_READY_IN); i++) {
+		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, env->scratch_len);
+
+		if (n == -EAGAIN) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+			return;
+		}
+		if (n < 0) {
+			if (env->io->error_detail)
+				(void)env->io->error_detail(env->io_ctx, s->fd, detail, sizeof(detail));
+			session_enter(s, env, SESS_IDLE, timer_due(env->timers, s->id));
+			return;
+		}
+		if (!session_udp_stray(s, udp_echo_match(&e, env->scratch, (size_t)n))) {
+			s->cycle_start = now;
+			s->connected_at = 0;
+			session_finish(s, env, SERR_MISMATCH, 0, now);
+			return;
+		}
+	}
+}
+
 /* Between persistent cycles nothing should arrive: EOF or reset drops the connection
  * quietly, stray bytes fail the cycle to come as a mismatch. */
 static void session_holding_io(struct session *s, struct session_env *env, int64_t now)
 {
 	ssize_t n;
 
+	if (session_is_udp(s)) {
+		session_udp_holding_io(s, env, now);
+		return;
+	}
 	if (!(s->ready & SESS_READY_IN))
 		return;
 	n = env->io->recv(env->io_ctx, s->fd, env->scratch, 1);
@@ -371,7 +575,7 @@ static void session_timer(struct session *s, struct session_env *env, int64_t la
 			       ETIME, now);
 		break;
 	case SESS_EXCHANGING:
-		session_finish(s, env, SERR_TIMEOUT, ETIME, now);
+		session_finish(s, env, session_is_udp(s) ? SERR_LOSS : SERR_TIMEOUT, ETIME, now);
 		break;
 	default:
 		break;

@@ -9,6 +9,11 @@
  * reset, slow echo, a full accept queue) and make the server recover with
  * SIGUSR1 without restarting it.
  *
+ * With -u the listeners are UDP sockets (RFC 862's UDP echo): each datagram is
+ * echoed as one datagram, or, by mode, dropped (silent), corrupted, sent twice (dup),
+ * sent after -d ms (delay, at most ECHOD_UDP_QUEUE held) or dropped for -r percent
+ * of them (lossy).
+ *
  * Everything a client can grow is bounded: connections by -n, pending
  * output by ECHOD_CONN_BUF per connection (reading stops while it is full),
  * reads per wakeup by ECHOD_READ_BUDGET, self-connections by backlog + 8.
@@ -49,6 +54,7 @@
 #define ECHOD_FILL_WAIT_MS 50
 #define ECHOD_FIN_DRAIN_ROUNDS 64
 #define ECHOD_DEFAULT_LISTEN "127.0.0.1:65432"
+#define ECHOD_UDP_QUEUE 1024
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -61,7 +67,20 @@ enum echod_mode {
 	MODE_RESET,
 	MODE_DRIP,
 	MODE_NOACCEPT,
+	MODE_DUP,
+	MODE_DELAY,
+	MODE_LOSSY,
 	MODE_COUNT
+};
+
+/* A datagram held back by the delay mode until due. */
+struct udp_held {
+	uint64_t due;
+	int fd;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	size_t len;
+	unsigned char *data;
 };
 
 enum handle_kind {
@@ -114,7 +133,10 @@ struct echod {
 	long reset_pct;
 	uint64_t rng;
 	const char *portfile;
-	bool quiet, stop, fast;
+	bool quiet, stop, fast, udp;
+	/* -u -m delay: a ring of datagrams in the order they fall due. */
+	struct udp_held held[ECHOD_UDP_QUEUE];
+	size_t held_head, held_n;
 	int epfd;
 	struct handle sig;
 	struct listener listeners[ECHOD_MAX_LISTENERS];
@@ -133,6 +155,9 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_RESET] = "reset",
 	[MODE_DRIP] = "drip",
 	[MODE_NOACCEPT] = "noaccept",
+	[MODE_DUP] = "dup",
+	[MODE_DELAY] = "delay",
+	[MODE_LOSSY] = "lossy",
 };
 
 static const char *mode_name(enum echod_mode mode)
@@ -251,17 +276,20 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
-	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F]\n"
+	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F] [-u]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
-	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo)\n"
-	      "  -d  drip interval in ms (default 100)\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo);\n"
+	      "      with -u: echo|silent|corrupt|dup|delay|lossy\n"
+	      "  -d  drip interval in ms (default 100); with -u -m delay, the delay\n"
 	      "  -b  listen backlog (default 4096)\n"
 	      "  -n  maximum connections (default 50000)\n"
-	      "  -r  reset this share of accepted connections at once, in percent\n"
+	      "  -r  reset this share of accepted connections at once, in percent;\n"
+	      "      with -u -m lossy, drop this share of datagrams\n"
 	      "  -p  write the first listener's port here once listening\n"
 	      "  -q  do not announce listeners on stderr\n"
 	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
+	      "  -u  UDP: echo datagrams (RFC 862) instead of TCP\n"
 	      "SIGUSR1 switches new connections to echo, SIGUSR2 back to -m.\n", f);
 }
 
@@ -293,12 +321,30 @@ static int options_long(int opt, const char *arg, long min, long max, long *ret)
 	return -EINVAL;
 }
 
+/* Whether the mode is one of the transport's: the UDP modes need -u, and close,
+ * reset, drip and noaccept are TCP's. */
+static bool options_mode_fits(const struct echod *d)
+{
+	switch (d->opt_mode) {
+	case MODE_ECHO:
+	case MODE_SILENT:
+	case MODE_CORRUPT:
+		return true;
+	case MODE_DUP:
+	case MODE_DELAY:
+	case MODE_LOSSY:
+		return d->udp;
+	default:
+		return !d->udp;
+	}
+}
+
 /* Returns 0 to run, 1 after -h, or -EINVAL once the error is printed. */
 static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:qFh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:qFuh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -329,6 +375,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 		case 'F':
 			d->fast = true;
 			break;
+		case 'u':
+			d->udp = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -343,6 +392,11 @@ static int options_parse(struct echod *d, int argc, char **argv)
 	}
 	if (r == 0 && d->nlisteners == 0)
 		r = options_add_listen(d, ECHOD_DEFAULT_LISTEN);
+	if (r == 0 && !options_mode_fits(d)) {
+		fprintf(stderr, "echod: -m %s does not apply to %s\n", mode_name(d->opt_mode),
+			d->udp ? "UDP (-u)" : "TCP (without -u)");
+		r = -EINVAL;
+	}
 	return r;
 }
 
@@ -610,7 +664,8 @@ static void listener_accept_all(struct echod *d, struct listener *l)
 static int listener_open(struct echod *d, struct listener *l)
 {
 	int one = 1;
-	int fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(l->ss.ss_family, (d->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -622,7 +677,7 @@ static int listener_open(struct echod *d, struct listener *l)
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&l->ss, l->len) < 0 ||
-	    listen(fd, (int)d->backlog) < 0)
+	    (!d->udp && listen(fd, (int)d->backlog) < 0))
 		return -errno;
 	l->len = sizeof(l->ss);
 	if (getsockname(fd, (struct sockaddr *)&l->ss, &l->len) < 0)
@@ -808,23 +863,110 @@ static int echod_timeout_ms(const struct echod *d, uint64_t now)
 	const struct conn *c;
 	uint64_t wait;
 
+	uint64_t due;
+
 	if (!link_empty(&d->posted))
 		return 0;
-	if (link_empty(&d->drip))
-		return -1;
-	c = container_of(d->drip.next, struct conn, drip);
-	if (c->drip_due <= now)
+	if (d->held_n) {
+		due = d->held[d->held_head].due;
+	} else {
+		if (link_empty(&d->drip))
+			return -1;
+		c = container_of(d->drip.next, struct conn, drip);
+		due = c->drip_due;
+	}
+	if (due <= now)
 		return 0;
 	/* Round up so that we never wake just before the deadline and spin. */
-	wait = (c->drip_due - now + 999999u) / 1000000u;
+	wait = (due - now + 999999u) / 1000000u;
 	return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+/* Hold a datagram back for -d ms; a full queue drops it, as a full line would. */
+static void udp_hold(struct echod *d, int fd, const struct sockaddr_storage *to,
+		     socklen_t tolen, const unsigned char *p, size_t n)
+{
+	struct udp_held *h;
+
+	if (d->held_n == ECHOD_UDP_QUEUE)
+		return;
+	h = &d->held[(d->held_head + d->held_n) % ECHOD_UDP_QUEUE];
+	h->data = malloc(n ? n : 1);
+	if (!h->data)
+		return;
+	memcpy(h->data, p, n);
+	h->len = n;
+	h->fd = fd;
+	h->to = *to;
+	h->tolen = tolen;
+	h->due = clock_now_ns() + (uint64_t)d->drip_ms * 1000000u;
+	d->held_n++;
+}
+
+/* Send the held datagrams that are due. */
+static void udp_run_held(struct echod *d)
+{
+	uint64_t now = clock_now_ns();
+
+	while (d->held_n && d->held[d->held_head].due <= now) {
+		struct udp_held *h = &d->held[d->held_head];
+
+		(void)sendto(h->fd, h->data, h->len, MSG_DONTWAIT, (struct sockaddr *)&h->to,
+			     h->tolen);
+		free(h->data);
+		h->data = NULL;
+		d->held_head = (d->held_head + 1) % ECHOD_UDP_QUEUE;
+		d->held_n--;
+	}
+}
+
+/* Answer every datagram waiting on a UDP listener, as the mode says. */
+static void udp_serve(struct echod *d, struct listener *l)
+{
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(l->h.fd, d->scratch, sizeof(d->scratch), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		int copies = 1;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;
+		switch (d->mode) {
+		case MODE_SILENT:
+			continue;
+		case MODE_LOSSY:
+			if (echod_pick_reset(d))
+				continue;
+			break;
+		case MODE_CORRUPT:
+			if (n > 0)
+				d->scratch[n - 1] ^= 0x01;
+			break;
+		case MODE_DUP:
+			copies = 2;
+			break;
+		case MODE_DELAY:
+			udp_hold(d, l->h.fd, &from, fromlen, d->scratch, (size_t)n);
+			continue;
+		default:
+			break;
+		}
+		while (copies--)
+			(void)sendto(l->h.fd, d->scratch, (size_t)n, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, fromlen);
+	}
 }
 
 static void echod_dispatch(struct echod *d, struct handle *h, uint32_t events)
 {
 	switch (h->kind) {
 	case HANDLE_LISTENER:
-		if (d->mode != MODE_NOACCEPT)
+		if (d->udp)
+			udp_serve(d, container_of(h, struct listener, h));
+		else if (d->mode != MODE_NOACCEPT)
 			listener_accept_all(d, container_of(h, struct listener, h));
 		break;
 	case HANDLE_SIGNAL:
@@ -895,6 +1037,7 @@ static int echod_run(struct echod *d)
 			echod_dispatch(d, evs[i].data.ptr, evs[i].events);
 		echod_run_posted(d);
 		echod_run_drip(d);
+		udp_run_held(d);
 		echod_reap(d);
 	}
 	return 0;
@@ -932,6 +1075,11 @@ static void echod_free(struct echod *d)
 	}
 	selfconn_close_all(d);
 	free(d->selfconns);
+	while (d->held_n) {
+		free(d->held[d->held_head].data);
+		d->held_head = (d->held_head + 1) % ECHOD_UDP_QUEUE;
+		d->held_n--;
+	}
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)

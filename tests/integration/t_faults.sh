@@ -3,7 +3,7 @@
 # own failure class and under no other; the daemon keeps answering throughout.
 . "$(dirname "$0")/lib.sh"
 
-CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource"
+CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource loss"
 
 # only_class TARGET CLASS: CLASS counted, every other class and cycles_ok zero.
 only_class() {
