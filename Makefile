@@ -158,7 +158,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
-FUZZ_HARNESSES := parse config ctl
+FUZZ_HARNESSES := parse config ctl udp
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SECONDS ?= 60
@@ -226,11 +226,15 @@ check-systemd: $(PROGRAMS) | deps-test
 
 # The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
 # baselines, every scenario of issue 6 three times; about 7 minutes.
-$(BUILD)/bench/limit: tests/bench/limit.c
+$(BUILD)/bench/limit: tests/bench/limit.c tests/bench/clock.h
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
 
-bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
+$(BUILD)/bench/udplimit: tests/bench/udplimit.c tests/bench/clock.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+bench: $(PROGRAMS) $(BUILD)/bench/limit $(BUILD)/bench/udplimit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
 
 lint-man: | deps-test

@@ -323,7 +323,10 @@ static bool session_udp_stray(struct session *s, enum udp_verdict v)
 }
 
 /* Read datagrams until the echo of the current message is among them; duplicates
- * and late echoes are counted and passed over, never taken for it. */
+ * and late echoes are counted and passed over, never taken for it. Once the echo is
+ * in, the read that would only say EAGAIN is saved: every datagram that arrives
+ * brings an edge of its own (and the deadline's last look polls), so one queued
+ * behind the echo is read at the next edge. */
 static int session_udp_recv(struct session *s, struct session_env *env,
 			    enum session_error *ret_err)
 {
@@ -343,9 +346,10 @@ static int session_udp_recv(struct session *s, struct session_env *env,
 			return (int)n;
 		}
 		v = udp_echo_match(&e, env->scratch, (size_t)n);
-		if (v == UDPV_ECHO)
+		if (v == UDPV_ECHO) {
 			s->recvd = 1;
-		else if (!session_udp_stray(s, v)) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+		} else if (!session_udp_stray(s, v)) {
 			*ret_err = SERR_MISMATCH;
 			return -EBADMSG;
 		}

@@ -210,7 +210,8 @@ static void sockio_icmp_text(const struct sock_extended_err *ee, char *out, size
 /* Say who sent the error queued in ee, after what it said. */
 static void sockio_offender_text(const struct sock_extended_err *ee, char *out, size_t n)
 {
-	const struct sockaddr *off = SO_EE_OFFENDER(ee);
+	/* Where SO_EE_OFFENDER() points, without its cast that drops const. */
+	const struct sockaddr *off = (const void *)(ee + 1);
 	char addr[INET6_ADDRSTRLEN];
 	size_t len = strlen(out);
 

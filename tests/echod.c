@@ -55,6 +55,7 @@
 #define ECHOD_FIN_DRAIN_ROUNDS 64
 #define ECHOD_DEFAULT_LISTEN "127.0.0.1:65432"
 #define ECHOD_UDP_QUEUE 1024
+#define ECHOD_UDP_RCVBUF (8 << 20)
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -676,6 +677,12 @@ static int listener_open(struct echod *d, struct listener *l)
 	if (l->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		return -errno;
+	/* A burst of first datagrams from many sessions (a bench starts 1,000 at once)
+	 * must not overflow the default buffer (about 270 small datagrams): a datagram
+	 * dropped here is a flow the minimal client never restarts. */
+	if (d->udp && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ ECHOD_UDP_RCVBUF },
+				 sizeof(int)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ ECHOD_UDP_RCVBUF }, sizeof(int));
 	if (bind(fd, (struct sockaddr *)&l->ss, l->len) < 0 ||
 	    (!d->udp && listen(fd, (int)d->backlog) < 0))
 		return -errno;
