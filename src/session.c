@@ -47,6 +47,9 @@ enum session_error session_classify(int err, enum io_phase phase)
 		case EACCES:
 		case EPERM:
 			return SERR_UNREACHABLE;
+		case EAGAIN:
+			/* The socket's send buffer is full: ours, not the target's. */
+			return SERR_RESOURCE;
 		default:
 			break;
 		}
@@ -283,8 +286,10 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 	return 0;
 }
 
-/* Send the current message as one datagram (after its tag with udp_tag) once the
- * socket takes it; s->sent says it went. */
+/* Send the current message as one datagram (after its tag with udp_tag); s->sent
+ * says it went. A UDP socket is always writable but for a full send buffer, a local
+ * shortage (EAGAIN fails the cycle as resource): so it is registered for input only
+ * and spares the loop an event for every datagram the kernel lets go of. */
 static int session_udp_send(struct session *s, struct session_env *env)
 {
 	const struct target_conf *c = s->conf;
@@ -292,17 +297,13 @@ static int session_udp_send(struct session *s, struct session_env *env)
 	const uint8_t *msg;
 	ssize_t n;
 
-	if (s->sent || !(s->ready & SESS_READY_OUT))
+	if (s->sent)
 		return 0;
 	msg = target_conf_message(c, s->msg, &len);
 	if (hdr)
 		udp_tag_write(env->scratch, session_seq(s), (uint16_t)s->msg);
 	memcpy(env->scratch + hdr, msg, len);
 	n = env->io->send(env->io_ctx, s->fd, env->scratch, hdr + len);
-	if (n == -EAGAIN) {
-		s->ready &= (uint8_t)~SESS_READY_OUT;
-		return 0;
-	}
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != hdr + len)

@@ -101,7 +101,9 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	}
 	s->gen++;
 	*ret_phase = PHASE_SOCKET;
-	r = loop_add_bulk_fd(io->loop, fd, EPOLLIN | EPOLLOUT | EPOLLET | (udp ? 0 : EPOLLRDHUP),
+	/* A UDP socket is writable but for a full send buffer (session.c). */
+	r = loop_add_bulk_fd(io->loop, fd,
+			     udp ? EPOLLIN | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 			     loop_data_session(s->id, s->gen));
 	if (r < 0)
 		goto fail;

@@ -1617,6 +1617,20 @@ START_TEST(test_udp_fails)
 }
 END_TEST
 
+/* A full send buffer is a local shortage, not the target's failure. */
+START_TEST(test_udp_send_buffer_full)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(-EAGAIN));
+	fire(f, T0);
+	script_done(f);
+	assert_result(f, 1, SERR_RESOURCE, EAGAIN, 0, 0);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
 /* With tags, a persistent session keeps its socket past a loss; the echo that comes
  * after is counted late and the next cycle is not fooled by it. */
 START_TEST(test_udp_tag_late_echo)
@@ -1794,6 +1808,7 @@ static Suite *session_suite(void)
 	tcase_add_test(tu, test_udp_duplicate_passed_over);
 	tcase_add_test(tu, test_udp_no_echo_is_loss);
 	tcase_add_loop_test(tu, test_udp_fails, 0, (int)ELEMENTSOF(udp_fail_cases));
+	tcase_add_test(tu, test_udp_send_buffer_full);
 	tcase_add_test(tu, test_udp_tag_late_echo);
 	tcase_add_test(tu, test_udp_untagged_loss_drops_socket);
 	tcase_add_test(tu, test_udp_holding_duplicate_then_stray);
