@@ -46,10 +46,10 @@ target() { # NAME ADDRESS [EXTRA...]; C, I and F override connections, interval,
 	shift 2
 	for k in "$@"; do printf '%s\n' "$k"; done
 }
-{
+write_conf() { # [EXTRA KEY OF TARGET socat]
 	conf_header
 	printf 'metrics_listen = 127.0.0.1:0\n'
-	target socat "127.0.0.1:$port"
+	target socat "127.0.0.1:$port" "$@"
 	target socatp "127.0.0.1:$port" "mode = persistent" "udp_tag = yes"
 	target six "[::1]:$six_PORT" "message = a\\x00b" "message = $(head -c 1400 /dev/zero | tr '\0' 'x')"
 	target refused "127.0.0.1:$gone_PORT"
@@ -59,7 +59,8 @@ target() { # NAME ADDRESS [EXTRA...]; C, I and F override connections, interval,
 	C=4 I=20ms F=1000 target lossy "127.0.0.1:$lossy_PORT"
 	target late "127.0.0.1:$delay_PORT" "mode = persistent" "udp_tag = yes"
 	target latenotag "127.0.0.1:$delay_PORT"
-} >"$T/c.conf"
+}
+write_conf >"$T/c.conf"
 
 check "mconnd -t accepts protocol = udp" sh -c "'$MCONND' -t -c '$T/c.conf' | grep -q 'configuration OK'"
 start_mconnd "$T/c.conf"
@@ -93,6 +94,14 @@ check "text status shows the UDP line" grep -q '^  udp: .* datagrams sent, loss'
 check "metrics: protocol series" grep -q '^mconn_target_protocol{target="socat",[^}]*protocol="udp"} 1' "$T/metrics.txt"
 check "metrics: loss ratio series" grep -q '^mconn_udp_loss_ratio{target="lossy",[^}]*} 0\.[1-4]' "$T/metrics.txt"
 check "metrics: loss is a result" grep -q '^mconn_cycles_total{target="silent",[^}]*result="loss"} [1-9]' "$T/metrics.txt"
+
+# A reload that turns tags on restarts that target's sessions, and they tag.
+write_conf "udp_tag = yes" >"$T/c.conf"
+"$MCONNCTL" reload >"$T/reload.out" 2>&1
+check "reload: udp_tag restarts socat" tjs_true socat '.restart_changes == ["udp_tag"] and .udp.tag'
+before=$(tjs socat .cycles_ok)
+check "reload: socat cycles on, tagged, nothing failed" \
+	wait_for 10 tjs_true socat ".cycles_ok >= $before + 10 and .cycles_failed == 0"
 stop_mconnd
 
 # inetd's built-in UDP echo (openbsd-inetd) ignores datagrams from 127/8 (a guard
