@@ -17,13 +17,18 @@ DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev
 # util-linux (prlimit, unshare, setpriv, nsenter) drive the fault tests.
 # Observability: prometheus (promtool checks the metrics and sample files; a real
 # server scrapes the daemon), curl talks to the HTTP endpoint and Prometheus's API,
-# tmux gives mconnctl top a pseudo-terminal.
+# tmux gives mconnctl top a pseudo-terminal; chromium (headless) screenshots the status
+# page in t_page.sh, with fonts-dejavu-core for its text (chromium only recommends fonts).
 # systemd tests: systemd gives systemd-analyze (verify, security) and
 # systemd-socket-activate; systemd-container (systemd-nspawn) and debootstrap boot
 # a real systemd in a container for 'make check-systemd';
 # man-db gives man(1), which systemd-analyze verify runs for each Documentation= page.
 TEST="check mandoc valgrind socat procps util-linux prometheus curl tmux"
+TEST="$TEST chromium fonts-dejavu-core"
 TEST="$TEST systemd systemd-container debootstrap man-db"
+# make deb: debhelper (dh, compat 13) and dpkg-dev (dpkg-buildpackage) build the
+# package (Rules-Requires-Root: no, so no fakeroot), lintian checks it.
+TEST="$TEST debhelper dpkg-dev lintian"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev

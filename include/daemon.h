@@ -21,6 +21,8 @@ struct resolver;
 
 struct daemon {
 	struct config *cfg;
+	/* The descriptors the kernel's table was last grown to hold (daemon_fd_reserve()). */
+	uint64_t fd_reserved;
 	const char *config_path;
 	struct loop loop;
 	struct pool pool;
@@ -84,5 +86,9 @@ void daemon_notify_status(struct daemon *d);
 /* Give the sessions FD_RESERVE less than the open-files limit (HTTP_MAX_CLIENTS less
  * again with a metrics listener); true when their share changed. */
 bool daemon_fd_budget(struct daemon *d);
+
+/* Grow the process's descriptor table, once, to hold every session's fd besides the
+ * control and metrics clients (at most the open-files limit), when sessions were added. */
+void daemon_fd_reserve(struct daemon *d);
 
 #endif

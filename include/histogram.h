@@ -4,6 +4,7 @@
 #ifndef MCONN_HISTOGRAM_H
 #define MCONN_HISTOGRAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define HIST_SUB_BITS 5
@@ -81,6 +82,16 @@ void count_window_add(struct count_window *w, int64_t now);
 
 /* Return the events counted in the slots still inside the last minute at now. */
 uint64_t count_window_sum(const struct count_window *w, int64_t now);
+
+/* The values at the ascending quantiles q[0..n) of the good values recorded in the
+ * 10-second slot number slot (monotonic ns / HIST_SLOT_NS) into ret (-1 each when
+ * none); returns how many values the slot holds: 0 when none, or when the window has
+ * moved on six slots since. */
+uint64_t latency_slot_quantiles(const struct latency *l, int64_t slot, const double *q,
+				size_t n, int64_t *ret);
+
+/* Return the events counted in slot number slot, 0 once the window has moved on. */
+uint64_t count_window_slot(const struct count_window *w, int64_t slot);
 
 /* Summarise the last minute (window != 0) or everything since start. */
 void latency_summarize(const struct latency *l, int window, int64_t now,

@@ -1,6 +1,7 @@
 /* The metrics HTTP listener: libmicrohttpd without a thread of its own, driven from
  * the daemon's epoll loop through MHD's epoll fd and timeout. GET and HEAD of
- * /metrics only; connections, their memory and their idle time are bounded. */
+ * /metrics and of the pages added (the status page at /) only; connections, their
+ * memory and their idle time are bounded. */
 #ifndef MCONN_HTTP_H
 #define MCONN_HTTP_H
 
@@ -24,6 +25,17 @@ struct http_source {
 	void (*end)(void *owner, void *state);
 };
 
+/* Another path the listener serves (GET and HEAD), with the type and source of its
+ * body; path and content_type are not copied. */
+struct http_page {
+	const char *path;
+	const char *content_type;
+	struct http_source src;
+};
+
+/* Paths served besides /metrics. */
+#define HTTP_MAX_PAGES 4
+
 /* How much of a /metrics body MHD asks for at a time, and so about the most one
  * connection renders per loop turn. */
 #define HTTP_SLICE_BYTES ((size_t)16 * 1024)
@@ -46,6 +58,9 @@ struct http_stats {
  * renders. 0, or -errno with a message in err. */
 int http_open(struct http_listener **ret, struct loop *loop, const struct sockaddr_any *addr,
 	      const struct http_source *src, void *owner, char *err, size_t errlen);
+
+/* Serve page too; 0, or -ENOSPC past HTTP_MAX_PAGES. */
+int http_add_page(struct http_listener *h, const struct http_page *page);
 
 /* Stop the listener and close its sockets; http_close(NULL) does nothing. */
 void http_close(struct http_listener *h);

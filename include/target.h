@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "histogram.h"
+#include "history.h"
 #include "session.h"
 
 struct target_conf;
@@ -89,6 +90,8 @@ struct target {
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;
+	/* The last ten minutes in 10-second samples, for the status page. */
+	struct history history;
 };
 
 /* What health_change.what says happened. */
@@ -137,7 +140,8 @@ bool target_record_result(struct target *t, struct sess_health *sh,
 			  const struct session_result *res, int64_t now, struct health_change *ret);
 
 /* Look at t again as time passes or sessions come and go: the state its sessions
- * give now, and the end of flapping. Returns true and fills ret on a change. */
+ * give now, and the end of flapping; samples the slots of its history that ended.
+ * Returns true and fills ret on a change. */
 bool target_tick(struct target *t, int64_t now, struct health_change *ret);
 
 /* Return the pause before the next cycle of the session whose health is sh, with

@@ -2,12 +2,15 @@
  * listener and a periodic tick (watchdog, status line, fd budget) together. What each
  * part does lives in its own module; this one only holds them. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -16,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "page.h"
 #include "proto.h"
 #include "resolve.h"
 #include "target.h"
@@ -32,6 +36,29 @@ bool daemon_fd_budget(struct daemon *d)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		max = rl.rlim_cur > reserve ? (uint32_t)MIN(rl.rlim_cur - reserve, UINT32_MAX) : 0;
 	return pool_set_max_open(&d->pool, max);
+}
+
+/* The kernel grows the table by doubling, and in a threaded process (the resolver's
+ * threads) each step waits for an RCU grace period: growing to 10,000 descriptors
+ * blocked the caller for about 90 ms here, up to 20 ms a step, which the loop would
+ * pay in the middle of its work. Growing it in one step, at start before the loop runs
+ * and when a reload or `set` added sessions, costs one grace period at most. */
+void daemon_fd_reserve(struct daemon *d)
+{
+	uint64_t want = (uint64_t)MIN(d->pool.n_sess, d->pool.sio.max_open) + FD_RESERVE +
+			HTTP_MAX_CLIENTS;
+	struct rlimit rl;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		want = MIN(want, (uint64_t)rl.rlim_cur);
+	if (want <= d->fd_reserved || want > INT_MAX)
+		return;
+	/* The lowest free descriptor at or above want - 1 makes the table hold want. */
+	fd = fcntl(d->loop.epfd, F_DUPFD_CLOEXEC, (int)(want - 1));
+	if (fd >= 0)
+		close(fd);
+	d->fd_reserved = want;
 }
 
 /* Raise the soft open-files limit to the hard one and take the sessions' share. */
@@ -136,6 +163,7 @@ static void daemon_tick(void *owner, int64_t now)
 		if (daemon_fd_budget(d))
 			log_msg(LOG_NOTICE, "open files limit changed: at most %u connections may be open at once",
 				d->pool.sio.max_open);
+		daemon_fd_reserve(d);
 		pool_tick(&d->pool, now);
 	}
 	daemon_arm_tick(d);
@@ -177,6 +205,7 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		if (r < 0)
 			return r;
 	}
+	daemon_fd_reserve(d);
 	return 0;
 }
 
@@ -278,6 +307,30 @@ static const struct http_source daemon_http_source = {
 	.begin = daemon_http_begin, .slice = daemon_http_slice, .end = daemon_http_end,
 };
 
+/* The status page at /: the same view, in slices through its own cursor. */
+static void *daemon_page_begin(void *owner)
+{
+	struct page_cursor *cur = malloc(sizeof(*cur));
+
+	(void)owner;
+	if (cur)
+		page_begin(cur, now_ns(), wall_ns());
+	return cur;
+}
+
+static bool daemon_page_slice(void *owner, void *state, struct buf *out, size_t max)
+{
+	struct view v;
+
+	daemon_view(owner, &v);
+	return page_render_slice(&v, state, out, max);
+}
+
+static const struct http_page daemon_status_page = {
+	.path = "/", .content_type = PAGE_CONTENT_TYPE,
+	.src = { .begin = daemon_page_begin, .slice = daemon_page_slice, .end = daemon_http_end },
+};
+
 int daemon_open_metrics(struct daemon *d)
 {
 	char err[256];
@@ -291,7 +344,13 @@ int daemon_open_metrics(struct daemon *d)
 		log_msg(LOG_ERR, "%s", err);
 		return r;
 	}
-	log_msg(LOG_INFO, "serving metrics on http://%s/metrics", http_address(d->http));
+	r = http_add_page(d->http, &daemon_status_page);
+	if (r < 0) {
+		log_msg(LOG_ERR, "metrics_listen: cannot serve the status page: %s", strerror(-r));
+		return r;
+	}
+	log_msg(LOG_INFO, "serving metrics on http://%s/metrics and the status page on http://%s/",
+		http_address(d->http), http_address(d->http));
 	return 0;
 }
 

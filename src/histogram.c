@@ -80,23 +80,34 @@ void hist_record(struct hist *h, int64_t v)
 		h->max = v;
 }
 
+/* The value a quantile that falls into bucket i reports: its midpoint, capped at max. */
+static int64_t hist_bucket_mid(uint32_t i, int64_t max)
+{
+	int64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
+	int64_t mid = hi == INT64_MAX ? lo : lo + (hi - lo - 1) / 2;
+
+	return mid < max ? mid : max;
+}
+
+/* The rank (0-based) of quantile q among count values. */
+static uint64_t hist_rank(double q, uint64_t count)
+{
+	uint64_t rank = (uint64_t)(q * (double)count);
+
+	return rank >= count ? count - 1 : rank;
+}
+
 int64_t hist_quantile(const struct hist *h, double q)
 {
 	uint64_t rank, seen = 0;
 
 	if (h->count == 0)
 		return -1;
-	rank = (uint64_t)(q * (double)h->count);
-	if (rank >= h->count)
-		rank = h->count - 1;
+	rank = hist_rank(q, h->count);
 	for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
 		seen += h->b[i];
-		if (seen > rank) {
-			int64_t lo = hist_bucket_low(i), hi = hist_bucket_high(i);
-			int64_t mid = hi == INT64_MAX ? lo : lo + (hi - lo - 1) / 2;
-
-			return mid < h->max ? mid : h->max;
-		}
+		if (seen > rank)
+			return hist_bucket_mid(i, h->max);
 	}
 	return h->max;
 }
@@ -200,4 +211,41 @@ void latency_summarize(const struct latency *l, int window, int64_t now,
 	ret->p90 = hist_quantile(h, 0.90);
 	ret->p99 = hist_quantile(h, 0.99);
 	ret->max = h->count ? h->max : -1;
+}
+
+/* The window's index of slot number slot, or -1 when the window no longer (or never)
+ * held it: slots after its epoch saw no value, and six slots back are reused. */
+static int window_slot_index(int64_t epoch, int64_t slot)
+{
+	if (slot < 0 || slot > epoch || epoch - slot >= HIST_WINDOW_SLOTS)
+		return -1;
+	return (int)(slot % HIST_WINDOW_SLOTS);
+}
+
+uint64_t latency_slot_quantiles(const struct latency *l, int64_t slot, const double *q,
+				size_t n, int64_t *ret)
+{
+	const struct hist_window *w = &l->win;
+	int idx = window_slot_index(w->epoch, slot);
+	uint64_t count, seen = 0;
+	size_t k = 0;
+
+	for (size_t j = 0; j < n; j++)
+		ret[j] = -1;
+	if (idx < 0 || w->count[idx] == 0)
+		return 0;
+	count = w->count[idx];
+	for (uint32_t i = 0; i < HIST_BUCKETS && k < n; i++) {
+		seen += w->b[idx][i];
+		while (k < n && seen > hist_rank(q[k], count))
+			ret[k++] = hist_bucket_mid(i, w->max[idx]);
+	}
+	return count;
+}
+
+uint64_t count_window_slot(const struct count_window *w, int64_t slot)
+{
+	int idx = window_slot_index(w->epoch, slot);
+
+	return idx < 0 ? 0 : w->n[idx];
 }

@@ -31,6 +31,8 @@ struct http_listener {
 	int mhd_fd;
 	char address[80];
 	struct http_stats stats;
+	struct http_page pages[HTTP_MAX_PAGES];
+	size_t n_pages;
 };
 
 /* MHD's error logger; the attribute lets the compiler check fmt as a format. */
@@ -73,6 +75,7 @@ static enum MHD_Result http_reply_text(struct MHD_Connection *conn, unsigned cod
  * beyond what MHD took so far. */
 struct http_stream {
 	struct http_listener *h;
+	const struct http_source *src;
 	void *state;
 	struct buf pending;
 	bool done;
@@ -88,7 +91,7 @@ static ssize_t http_stream_read(void *cls, uint64_t pos, char *out, size_t max)
 
 	(void)pos;
 	if (buf_unread_len(&st->pending) == 0 && !st->done) {
-		st->done = st->h->src.slice(st->h->owner, st->state, &st->pending, max);
+		st->done = st->src->slice(st->h->owner, st->state, &st->pending, max);
 		if (st->pending.overflow) {
 			st->h->stats.failed++;
 			return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -106,26 +109,28 @@ static void http_stream_free(void *cls)
 {
 	struct http_stream *st = cls;
 
-	st->h->src.end(st->h->owner, st->state);
+	st->src->end(st->h->owner, st->state);
 	buf_free(&st->pending);
 	free(st);
 }
 
-/* Answer /metrics with a body rendered slice by slice as MHD sends it (chunked). */
-static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Connection *conn)
+/* Answer with a body src renders slice by slice as MHD sends it (chunked). */
+static enum MHD_Result http_reply_stream(struct http_listener *h, struct MHD_Connection *conn,
+					 const struct http_source *src, const char *type)
 {
 	struct http_stream *st = calloc(1, sizeof(*st));
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
 	if (st)
-		st->state = h->src.begin(h->owner);
+		st->state = src->begin(h->owner);
 	if (!st || !st->state) {
 		free(st);
 		h->stats.failed++;
 		return http_reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", false);
 	}
 	st->h = h;
+	st->src = src;
 	buf_init(&st->pending, CTL_MAX_REPLY);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, HTTP_SLICE_BYTES, http_stream_read,
 					      st, http_stream_free);
@@ -134,10 +139,25 @@ static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Co
 		h->stats.failed++;
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* Answer /metrics with the exposition. */
+static enum MHD_Result http_reply_metrics(struct http_listener *h, struct MHD_Connection *conn)
+{
+	return http_reply_stream(h, conn, &h->src, METRICS_CONTENT_TYPE);
+}
+
+/* The page added for url, or NULL. */
+static const struct http_page *http_find_page(const struct http_listener *h, const char *url)
+{
+	for (size_t i = 0; i < h->n_pages; i++)
+		if (strcmp(h->pages[i].path, url) == 0)
+			return &h->pages[i];
+	return NULL;
 }
 
 /* MHD calls this once the headers are in, and again when the body is. A method we
@@ -149,6 +169,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 				   const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct http_listener *h = cls;
+	const struct http_page *page;
 
 	(void)version;
 	(void)upload_data;
@@ -168,10 +189,14 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		h->stats.failed++;
 		return http_reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET has no body\n", false);
 	}
+	page = http_find_page(h, url);
+	if (page)
+		return http_reply_stream(h, conn, &page->src, page->content_type);
 	if (strcmp(url, "/metrics") != 0) {
 		h->stats.not_found++;
 		return http_reply_text(conn, MHD_HTTP_NOT_FOUND,
-				       "not found; the metrics are at /metrics\n", false);
+				       "not found; the metrics are at /metrics, the status page at /\n",
+				       false);
 	}
 	return http_reply_metrics(h, conn);
 }
@@ -296,6 +321,14 @@ void http_close(struct http_listener *h)
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
 	free(h);
+}
+
+int http_add_page(struct http_listener *h, const struct http_page *page)
+{
+	if (h->n_pages >= HTTP_MAX_PAGES)
+		return -ENOSPC;
+	h->pages[h->n_pages++] = *page;
+	return 0;
 }
 
 const char *http_address(const struct http_listener *h)

@@ -263,6 +263,9 @@ static void reload_daemon_settings(struct daemon *d, struct reload_report *rep)
 	d->ctl.io_timeout = c->control_io_timeout;
 	if (ctl_set_access(&d->ctl, c->control_mode, c->control_gid, err, sizeof(err)) < 0)
 		report_line(rep, "%s", err);
+	/* Sessions the reload added have not opened a descriptor yet. */
+	daemon_fd_budget(d);
+	daemon_fd_reserve(d);
 }
 
 /* Tell systemd a reload is under way; READY=1 follows when it is over. */
@@ -632,6 +635,7 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	}
 	diff = config_target_diff(t->conf, nc);
 	log_session_shortage(t, target_move(d, t, nc, diff, now_ns()));
+	daemon_fd_reserve(d);
 	config_target_unref(t->own_conf);
 	t->own_conf = nc;
 	t->runtime_set |= diff;
@@ -660,6 +664,7 @@ bool daemon_resume(struct daemon *d, struct target *t)
 	t->paused = false;
 	target_reset_health(t, now);
 	log_session_shortage(t, pool_add_sessions(&d->pool, t, t->conf->connections, now));
+	daemon_fd_reserve(d);
 	log_target(LOG_NOTICE, t->conf, "unknown", NULL, NULL, "target %s resumed: %u session%s",
 		   t->conf->name, t->n_sess, plural_s(t->n_sess));
 	return true;

@@ -30,6 +30,7 @@ struct target *target_new(struct target_conf *conf, int64_t now)
 	t->conf = conf;
 	t->health = HEALTH_UNKNOWN;
 	t->health_since = now;
+	history_init(&t->history, now);
 	return t;
 }
 
@@ -274,6 +275,7 @@ bool target_record_result(struct target *t, struct sess_health *sh,
 
 bool target_tick(struct target *t, int64_t now, struct health_change *ret)
 {
+	history_tick(&t->history, &t->cycle_lat, &t->fail_win, now);
 	return target_evaluate(t, now, 0, SERR_NONE, true, ret);
 }
 

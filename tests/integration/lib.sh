@@ -37,9 +37,14 @@ MCONN_TEST=${MCONN_TEST:-$(basename "$0" .sh)}
 export ASAN_OPTIONS="abort_on_error=0:detect_leaks=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
 
+# MCONN_KEEP_TMP=1 keeps the test's directory (logs, configs) and says where.
 cleanup() {
 	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$T"
+	if [ -n "${MCONN_KEEP_TMP:-}" ]; then
+		say "kept $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 

@@ -2,12 +2,13 @@
 # Control socket floods, each beside a status probe on a fresh connection every 50 ms:
 # partial lines, silent clients, clients that never read a big reply, clients that
 # read big replies in a loop. Every probe must be answered OK with p99 under 100 ms,
-# the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall may
-# be logged. The big replies come from a target of 99,900 sessions in cycle mode with
-# a one-hour interval, so that only a few of its sessions hold an fd at any time
-# (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives the loop
-# its pace and must see no failure. Then a second daemon with 1,000 one-session
-# targets, whose metrics (about 5 MB) HTTP scrapers of metrics_listen read in a loop.
+# the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall of
+# its own making may be logged. The big replies come from a target of 99,900 sessions
+# in cycle mode with a one-hour interval, so that only a few of its sessions hold an fd
+# at any time (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives
+# the loop its pace and must see no failure. Then a second daemon with 1,000 one-session
+# targets, whose status page and metrics (about 5 MB) HTTP readers of metrics_listen
+# fetch in a loop.
 . "$(dirname "$0")/lib.sh"
 
 PROBE="$B/ctlprobe"
@@ -73,8 +74,14 @@ say "loop: lateness p99 $(js .loop.lateness_ms.p99) ms over the last minute, sta
 	"control server: busy $(js .control.busy_s) s in all, at most $(js .control.busy_max_ms) ms at once"
 check "loop lateness p99 under $LATE_MS ms" \
 	test "$(js ".loop.lateness_ms.p99 < $LATE_MS")" = true
-check "no stall counted" test "$(js .loop.stalls)" = 0
-check "no stall logged" sh -c "! grep -qE 'did not run|was held' '$T/mconnd.log'"
+# A stall the daemon blames on its own work (a callback that held the loop) fails; one
+# in which it was not run (preempted by the floods' own clients on a loaded machine, or
+# waiting in the kernel) is reported, not failed.
+machine_stalls() { grep -c 'loop did not run' "$T/mconnd.log"; }
+say "stalls in which the loop was not run: $(machine_stalls)"
+check "no stall of mconnd's own making counted" \
+	test "$(js .loop.stalls)" = "$(machine_stalls)"
+check "none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
 check "web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 check "the daemon still answers" "$MCONNCTL" version
 stop_mconnd
@@ -99,37 +106,56 @@ quiet=$(js .loop.lateness_ms.p99)
 say "quiet (1,001 targets): $(cat "$T/quiet2.probe"); loop lateness p99 $quiet ms"
 LATE_MS=$(echo "$quiet $LATE_MS" | awk '{ b = $1 * 1.5; print (b > $2) ? b : $2 }')
 http=$(js .metrics.listen)
+# http_flood NAME PATH: 16 readers (every connection the listener serves) fetch PATH
+# slowly in a loop for FLOOD_S seconds beside the status probe; then the probe's
+# verdict, and no failed request.
+http_flood() {
+	end=$(($(date +%s) + FLOOD_S))
+	k=0
+	scrapers=""
+	while [ $k -lt 16 ]; do
+		sh -c 'while [ "$(date +%s)" -lt "$1" ]; do curl -s --max-time 10 --limit-rate 4M -o /dev/null "http://$2$3"; done' \
+			scraper "$end" "$http" "$2" &
+		scrapers="$scrapers $!"
+		k=$((k + 1))
+	done
+	PIDS="$PIDS $scrapers"
+	"$PROBE" -s "$SOCK" probe 50 "$FLOOD_S" "$MAX_MS" >"$T/$1.probe" 2>&1
+	rc=$?
+	for p in $scrapers; do wait "$p"; done
+	say "$1: $(cat "$T/$1.probe"); $(js '"\(.metrics.http_requests) requests so far, \(.metrics.http_failed) failed"')"
+	say "$1: loop lateness p99 $(js .loop.lateness_ms.p99) ms, max $(js .loop.lateness_ms.max) ms so far;" \
+		"the metrics listener held the loop at most $(js '.loop.callback_max_ms["metrics listener"]') ms at once"
+	check "$1: every status probe answered OK, p99 under $MAX_MS ms" test "$rc" = 0
+	check "$1: no request failed" test "$(js .metrics.http_failed)" = 0
+	# A whole render holds the loop for tens of ms at a time; a slice, a few ms (more
+	# only when the loaded machine preempts the daemon mid-slice).
+	check "$1: the metrics listener never held the loop $HELD_MS ms at once" \
+		test "$(js ".loop.callback_max_ms[\"metrics listener\"] < $HELD_MS")" = true
+}
+
+# The status page of the same 1,001 targets first (so the listener's longest hold
+# so far is the page's), then the exposition. Their histories are nearly empty here
+# (an hour's interval); check_page's test_thousand_targets measures full ones.
+curl -sf --max-time 20 -o "$T/page.html" "http://$http/"
+say "status page over HTTP: $(wc -c <"$T/page.html") bytes;" \
+	"sampling the history held the tick at most $(js '.loop.callback_max_ms.tick') ms"
+check "a whole status page of 1,001 rows" \
+	sh -c "test \$(grep -c '^<tr class=\"target\"' '$T/page.html') = 1001 && tail -c 20 '$T/page.html' | grep -q '</html>'"
+http_flood page /
 curl -sf --max-time 20 -o "$T/scrape.txt" "http://$http/metrics"
 say "metrics over HTTP: $(wc -c <"$T/scrape.txt") bytes"
 check "a whole exposition over HTTP (ends with the last target's last family)" \
 	sh -c "grep -c '^mconn_' '$T/scrape.txt' | awk '\$1 > 20000 { ok = 1 } END { exit !ok }' && tail -c 300 '$T/scrape.txt' | grep -q 't999'"
-end=$(($(date +%s) + FLOOD_S))
-k=0
-scrapers=""
-while [ $k -lt 16 ]; do
-	sh -c 'while [ "$(date +%s)" -lt "$1" ]; do curl -s --max-time 10 --limit-rate 4M -o /dev/null "http://$2/metrics"; done' \
-		scraper "$end" "$http" &
-	scrapers="$scrapers $!"
-	k=$((k + 1))
-done
-PIDS="$PIDS $scrapers"
-"$PROBE" -s "$SOCK" probe 50 "$FLOOD_S" "$MAX_MS" >"$T/http.probe" 2>&1
-rc=$?
-for p in $scrapers; do wait "$p"; done
-say "http: $(cat "$T/http.probe"); $(js '"\(.metrics.http_requests) scrapes, \(.metrics.http_failed) failed"')"
-say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, max $(js .loop.lateness_ms.max) ms so far"
-check "http: every status probe answered OK, p99 under $MAX_MS ms" test "$rc" = 0
-check "http: no scrape failed" test "$(js .metrics.http_failed)" = 0
+http_flood http /metrics
 
-say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls);" \
-	"the metrics listener held the loop at most $(js '.loop.callback_max_ms["metrics listener"]') ms at once"
-# A whole render of this exposition holds the loop for tens of ms at a time; a slice,
-# a few ms (more only when the loaded machine preempts the daemon mid-slice).
-check "http: the metrics listener never held the loop $HELD_MS ms at once" \
-	test "$(js ".loop.callback_max_ms[\"metrics listener\"] < $HELD_MS")" = true
+say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls)"
 check "http: loop lateness p99 under $(echo "$LATE_MS" | awk '{ print $1 * 2 }') ms (twice the bound: 16 curl processes share the 2 cores)" \
 	test "$(js ".loop.lateness_ms.p99 < $LATE_MS * 2")" = true
-check "http: no stall counted" test "$(js .loop.stalls)" = 0
+say "http: stalls in which the loop was not run: $(machine_stalls)"
+check "http: no stall of mconnd's own making counted" \
+	test "$(js .loop.stalls)" = "$(machine_stalls)"
+check "http: none logged" sh -c "! grep -q 'was held' '$T/mconnd.log'"
 check "http: web saw no failure meanwhile" tjs_true web '.cycles_failed == 0 and .state == "up"'
 stop_mconnd
 finish

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Prometheus metrics: `mconnctl metrics` and the metrics_listen HTTP endpoint both pass
-# promtool's checks and agree; only GET and HEAD of /metrics are served; the listener's
-# connection and request-size limits hold while sessions keep cycling; a bad or busy
-# metrics_listen is a clear startup error.
+# promtool's checks and agree; only GET and HEAD of /metrics (and of the status page
+# at /, t_page.sh) are served; the listener's connection and request-size limits hold
+# while sessions keep cycling; a bad or busy metrics_listen is a clear startup error.
 . "$(dirname "$0")/lib.sh"
 
 start_echod echo echo -l 127.0.0.1:0
@@ -39,8 +39,8 @@ check "web is up in the metrics" grep -q "^mconn_target_up{target=\"web\",addres
 check "off's refusals are counted" \
 	grep -qE '^mconn_cycles_total\{target="off",address="127.0.0.1:1",result="refused"\} [1-9]' "$T/h.txt"
 
-code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$ADDR/")
-check "/ is 404 (got $code)" test "$code" = 404
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$ADDR/nosuch")
+check "/nosuch is 404 (got $code)" test "$code" = 404
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "http://$ADDR/metrics/x")
 check "/metrics/x is 404 (got $code)" test "$code" = 404
 code=$(curl -s -m 10 -o /dev/null -D "$T/p.hdr" -w '%{http_code}' -X POST -d 'x=1' "http://$ADDR/metrics")

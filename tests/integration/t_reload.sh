@@ -162,7 +162,8 @@ if [ -z "$SANITIZED" ] && [ -z "${VALGRIND:-}" ]; then
 fi
 pause_all resume
 check "still cycling after the reloads" wait_for 20 up_count 5
-check "no cycle failed through $RELOADS reloads" test "$(js '[.targets[].cycles_failed] | add')" = 0
+check "no cycle failed through $RELOADS reloads ($("$MCONNCTL" -j status | jq -c '[.targets[] | select(.cycles_failed > 0) | {(.name): .errors | with_entries(select(.value > 0))}] | add')); $(grep -c 'loop did not run' "$T/mconnd.log") stalls logged" \
+	test "$(js '[.targets[].cycles_failed] | add')" = 0
 
 # SIGHUP reloads; a storm of them coalesces into fewer reloads.
 n0=$(js .reload.ok)

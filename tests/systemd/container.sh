@@ -1,12 +1,17 @@
 #!/bin/sh
 # mconnd under a real systemd: boot Debian 12 with systemd as PID 1 in a
-# systemd-nspawn container, install the build into it with 'make install
-# DESTDIR=/proc/<its PID 1>/root' (the container's own root, seen from here), and
-# check what an operator would see: socket activation, the sandbox, the journal's
-# fields, reload, the watchdog, permissions, stop. Needs root.
+# systemd-nspawn container, install the Debian package (make deb) into it with
+# dpkg, and check what an operator would see: the service enabled and running
+# after the install, socket activation, a socket restart that leaves the checks
+# alone, the sandbox, the journal's fields, reload, the watchdog, permissions,
+# stop; then a reboot of the container (the service runs and checks again, with
+# no client), and removal and purge (nothing left). Needs root.
 # There is no machined and no host systemd here: nspawn runs with --register=no
 # --keep-unit, commands go in through nsenter (machinectl and systemctl -M cannot
-# work), and --volatile=overlay keeps the cached root file system pristine.
+# work). The container's root is an overlay over the cached root file system, its
+# upper layer on a tmpfs of the test's own: the cache stays pristine and the
+# installed package survives the reboot. --private-network gives the container a
+# loopback of its own, so the echo server can use the echo port, 7 (RFC 862).
 . "$(dirname "$0")/../integration/lib.sh"
 unset MCONND_SOCKET
 
@@ -25,6 +30,21 @@ systemd-nspawn -q -D "$ROOTFS" --register=no --keep-unit --volatile=overlay /bin
 NAME="mconn-check-$$"
 NSPAWN_PID=""
 LEADER=""
+# The package 'make deb' built, and the container's root: ROOTFS below, T/ovl above.
+DEB=$(ls "$B"/deb/mconn_*_*.deb 2>/dev/null | head -n 1)
+[ -n "$DEB" ] || { fail "no package in $B/deb (make deb)"; exit 1; }
+ROOT="$T/root"
+mkdir -p "$T/ovl" "$ROOT"
+if ! mount -t tmpfs -o size=512m,mode=0755 mconn-ovl "$T/ovl" ||
+	! mkdir "$T/ovl/upper" "$T/ovl/work" ||
+	! mount -t overlay mconn-root -o "lowerdir=$ROOTFS,upperdir=$T/ovl/upper,workdir=$T/ovl/work" "$ROOT"; then
+	umount "$T/ovl" 2>/dev/null
+	skip "an overlay mount over the cached root file system (mount -t overlay)"
+fi
+unmount_root() {
+	umount "$ROOT" 2>/dev/null || umount -l "$ROOT"
+	umount "$T/ovl" 2>/dev/null || umount -l "$T/ovl"
+}
 
 # Run a command inside the container, as root, with a clean environment.
 in_ct() {
@@ -37,6 +57,8 @@ as() {
 	in_ct setpriv --reuid="$u" --regid="$u" --init-groups "$@"
 }
 quiet() { "$@" >/dev/null; }
+ctl_json() { in_ct mconnctl -j status | jq -r "$1"; }
+tfield() { ctl_json ".targets[] | select(.name == \"$1\") | .$2"; }
 # silent COMMAND...: show its output only when it fails.
 silent() { "$@" >"$T/last.out" 2>&1 || { sed 's/^/    /' "$T/last.out"; return 1; }; }
 # A file in the container's root, written from here.
@@ -62,8 +84,8 @@ boot() {
 			mkdir -p "/sys/fs/cgroup/$c/$1" && echo $$ >"/sys/fs/cgroup/$c/$1/cgroup.procs"
 		done
 		exec systemd-nspawn -D "$2" -M "$1" --register=no --keep-unit --console=passive \
-			--volatile=overlay --bind-ro="$3:/usr/local/libexec/mconn-echod" -b' \
-		boot "$NAME" "$ROOTFS" "$B/echod" >"$T/nspawn.log" 2>&1 &
+			--private-network --bind-ro="$3:/usr/local/libexec/mconn-echod" -b' \
+		boot "$NAME" "$ROOT" "$B/echod" >>"$T/nspawn.log" 2>&1 &
 	NSPAWN_PID=$!
 	wait_for 20 find_leader || return 1
 	i=0
@@ -81,9 +103,8 @@ find_leader() {
 	[ -n "$LEADER" ]
 }
 
-halt() {
-	[ -n "$NSPAWN_PID" ] || return 0
-	kill -TERM "$NSPAWN_PID" 2>/dev/null
+# reap: wait (10 s at most) for nspawn to exit, then kill it; NSPAWN_RC is its status.
+reap() {
 	i=0
 	while [ $i -lt 100 ] && kill -0 "$NSPAWN_PID" 2>/dev/null; do
 		i=$((i + 1))
@@ -91,6 +112,7 @@ halt() {
 	done
 	kill -KILL "$NSPAWN_PID" 2>/dev/null
 	wait "$NSPAWN_PID" 2>/dev/null
+	NSPAWN_RC=$?
 	NSPAWN_PID=""
 	for c in systemd unified; do
 		[ -d "/sys/fs/cgroup/$c/$NAME" ] &&
@@ -98,7 +120,13 @@ halt() {
 	done
 	return 0
 }
-trap 'halt; cleanup' EXIT
+
+halt() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	kill -TERM "$NSPAWN_PID" 2>/dev/null
+	reap
+}
+trap 'halt; unmount_root; cleanup' EXIT
 trap 'exit 1' INT TERM
 
 if ! boot; then
@@ -107,10 +135,21 @@ if ! boot; then
 fi
 ok "container $NAME booted with systemd as PID 1 ($(($(date +%s) - START)) s so far)"
 
-# Install as a package would: files, then sysusers, then daemon-reload and enable.
-make -s -C "$TOP" BUILD="$BUILD" install DESTDIR="$(ct_path /)" >"$T/install.log" 2>&1
-check "make install DESTDIR=<container root>" test $? = 0
-check "systemd-sysusers creates the admin group mconn" silent in_ct systemd-sysusers
+# --- The package: dpkg -i, and its maintainer scripts do the rest.
+cp "$DEB" "$(ct_path /root/)"
+check "dpkg -i $(basename "$DEB") in the container" silent in_ct dpkg -i "/root/$(basename "$DEB")"
+check "its postinst created the admin group mconn (sysusers.d)" silent in_ct getent group mconn
+check "and enabled mconnd.service and mconnd.socket" \
+	test "$(in_ct systemctl is-enabled mconnd.service mconnd.socket | paste -sd ' ')" = "enabled enabled"
+check "and started the service, with no client (the checks run from the install on)" \
+	test "$(show mconnd.service ActiveState) $(show mconnd.socket ActiveState)" = "active active"
+check "/etc/mconnd/mconnd.conf is a conffile" \
+	sh -c "$(command -v nsenter) -t $LEADER -a dpkg-query -W -f='\${Conffiles}' mconn | grep -q '^ /etc/mconnd/mconnd.conf '"
+check "the package ships the man pages and the example drop-in" \
+	in_ct test -s /usr/share/man/man8/mconnd.8.gz -a -s /usr/share/man/man5/mconnd.conf.5.gz \
+	-a -s /usr/share/man/man8/mconnctl.8.gz -a -s /usr/share/doc/mconn/local-echo.conf.example
+check "SystemCallErrorNumber=EPERM in force (a filtered call fails, it does not kill)" \
+	test "$(show mconnd.service SystemCallErrorNumber)" = 1
 in_ct useradd -M -G mconn alice
 in_ct useradd -M bob
 
@@ -139,7 +178,8 @@ mkdir -p "$(ct_path /etc/systemd/system/mconnd.service.d)"
 printf '[Service]\nWatchdogSec=2s\nLimitCORE=0\nLimitNOFILE=1024:4096\n' \
 	>"$(ct_path /etc/systemd/system/mconnd.service.d/test.conf)"
 in_ct systemctl daemon-reload
-check "systemctl enable --now mconnd.socket" in_ct systemctl -q enable --now mconnd.socket
+# The socket takes over from here: with the service stopped, the first client starts it.
+check "systemctl stop mconnd.service" silent in_ct systemctl stop mconnd.service
 check "the socket is root:mconn 0660 at /run/mconnd.sock" \
 	test "$(in_ct stat -c '%U:%G %a %F' /run/mconnd.sock)" = "root:mconn 660 socket"
 check "systemd-analyze verify of the installed units prints nothing" \
@@ -175,6 +215,25 @@ check "the metrics listener serves /metrics under the sandbox" wait_for 10 metri
 check "StatusText shows targets, sessions and the cycle rate" wait_for 5 sh -c \
 	"$(command -v nsenter) -t $LEADER -a systemctl show -P StatusText mconnd | grep -qE '^1 target: 1 up, 0 degraded, 0 down, 0 unknown; 2 sessions; [0-9.]+ cycles/s'"
 
+# --- Restarting the socket leaves the checks alone (Wants=, not Requires=). systemd
+# 252 will not listen again while the service runs ("Socket service mconnd.service
+# already active, refusing": the socket unit fails); the daemon keeps the listening
+# socket, and RemoveOnStop=no keeps its path, so mconnctl still reaches it.
+MAIN=$(show mconnd.service MainPID)
+before=$(tfield echo1 cycles_ok)
+in_ct systemctl restart mconnd.socket >/dev/null 2>&1
+say "systemctl restart mconnd.socket: exit $?; mconnd.socket is now $(show mconnd.socket ActiveState)"
+check "restarting mconnd.socket leaves the service running, the same process" \
+	test "$(show mconnd.service ActiveState) $(show mconnd.service MainPID)" = "active $MAIN"
+check "which keeps checking (cycles_ok grows past $before)" \
+	wait_for 5 sh -c "[ \"\$($(command -v nsenter) -t $LEADER -a mconnctl -j status | jq '.targets[0].cycles_ok')\" -gt $before ]"
+check "and answers mconnctl on the same path" quiet as alice mconnctl version
+check "systemctl restart mconnd.service brings the socket back (Wants=)" \
+	silent in_ct systemctl restart mconnd.service
+check "both active again" \
+	test "$(show mconnd.service ActiveState) $(show mconnd.socket ActiveState)" = "active active"
+check "and a client is answered" quiet as alice mconnctl version
+
 # --- The journal's structured fields.
 HEALTH=2f6a5e5b9c1d4b7e8a0f3c2d1e4b5a69
 check "journalctl -u mconnd TARGET=echo1 finds the health change" \
@@ -195,8 +254,6 @@ check "a message not about a target has no TARGET= field" \
 	test -z "$(in_ct journalctl -q -u mconnd.service -o export MESSAGE='mconnd 0.1.0 started: 1 target, 2 sessions, control socket passed by systemd' | grep -a '^TARGET=')"
 
 # --- systemctl reload: synchronous, and failing on a bad file.
-ctl_json() { in_ct mconnctl -j status | jq -r "$1"; }
-tfield() { ctl_json ".targets[] | select(.name == \"$1\") | .$2"; }
 status_has() { show mconnd.service StatusText | grep -qE "$1"; }
 MAIN=$(show mconnd.service MainPID)
 before=$(tfield echo1 cycles_ok)
@@ -277,6 +334,42 @@ check "the socket stays, held by mconnd.socket" test "$(in_ct stat -c %F /run/mc
 check "the next client starts the daemon again" quiet as alice mconnctl version
 check "as a new process" test "$(show mconnd.service MainPID)" != "$MAIN"
 check "no unit failed in the container" test -z "$(in_ct systemctl list-units --failed --plain --no-legend)"
+
+# --- A reboot: the service starts at boot and checks, before any client asks.
+# An echo server that starts at boot too, on the echo port; a target on it.
+printf '[Unit]\nDescription=echo server for mconn\n[Service]\nExecStart=%s\n[Install]\nWantedBy=multi-user.target\n' \
+	'/usr/local/libexec/mconn-echod -q -l 127.0.0.1:7' >"$(ct_path /etc/systemd/system/mconn-echo7.service)"
+in_ct systemctl daemon-reload
+silent in_ct systemctl enable mconn-echo7.service
+printf '[target "boot"]\naddress = 127.0.0.1:7\nconnections = 2\ninterval = 200ms\nrise = 1\n' \
+	>"$(ct_path /etc/mconnd/conf.d/boot.conf)"
+in_ct systemctl reboot
+reap
+check "systemctl reboot: the container went down for a reboot (nspawn exits 133)" test "$NSPAWN_RC" = 133
+if boot; then
+	ok "the container booted again ($(($(date +%s) - START)) s so far)"
+else
+	fail "the container did not boot again: $(tail -n 5 "$T/nspawn.log")"
+	exit 1
+fi
+check "after the reboot mconnd.service is active, with no client having asked" \
+	test "$(show mconnd.service ActiveState)" = active
+check "the target on the echo port comes up (mconnctl in the container)" wait_for 10 sh -c \
+	"$(command -v nsenter) -t $LEADER -a mconnctl -j status | jq -e '.targets[] | select(.name == \"boot\") | .state == \"up\"' >/dev/null"
+
+# --- Removal stops it all and keeps the configuration; purge leaves nothing.
+# The test's own files first, as an admin would: a purge leaves what it did not install.
+rm -f "$(ct_path /etc/mconnd/conf.d/boot.conf)" "$(ct_path /etc/mconnd/conf.d/echo2.conf)"
+rm -rf "$(ct_path /etc/systemd/system/mconnd.service.d)"
+check "dpkg -r mconn" silent in_ct dpkg -r mconn
+check "stopped the service and the socket" \
+	test "$(show mconnd.service ActiveState) $(show mconnd.socket ActiveState)" = "inactive inactive"
+check "the control socket is gone" in_ct test ! -e /run/mconnd.sock
+check "the configuration stays" in_ct test -s /etc/mconnd/mconnd.conf
+check "dpkg -P mconn" silent in_ct dpkg -P mconn
+left=$(in_ct find /etc /lib/systemd /usr /var/lib/systemd /run -name '*mconnd*' 2>/dev/null)
+check "nothing named mconnd is left in /etc, /lib/systemd, /usr, /var/lib/systemd, /run${left:+: $left}" test -z "$left"
+check "dpkg forgot the package" sh -c "! $(command -v nsenter) -t $LEADER -a dpkg-query -W mconn 2>/dev/null"
 
 say "check-systemd took $(($(date +%s) - START)) s before shutdown"
 if [ "$FAILS" != 0 ]; then

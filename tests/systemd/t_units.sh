@@ -23,6 +23,23 @@ check "reload goes through mconnctl, synchronously" \
 check "the sysusers.d entry creates the admin group mconn" \
 	grep -qx 'g mconn - -' "$P/sysusers.d/mconnd.conf"
 
+# Issue 14: the checks start at boot, a socket restart does not stop them, a filtered
+# system call fails instead of killing, and the open-files limit covers the maximum.
+SVC="$UNITS/mconnd.service"
+check "the service starts at boot (WantedBy=multi-user.target)" \
+	grep -qx 'WantedBy=multi-user.target' "$SVC"
+check "the service only wants the socket (Requires= would stop it with the socket)" \
+	sh -c "grep -q '^Wants=.*mconnd.socket' '$SVC' && ! grep -qE '^(Requires|BindsTo|PartOf)=.*mconnd.socket' '$SVC'"
+check "SystemCallErrorNumber=EPERM" grep -qx 'SystemCallErrorNumber=EPERM' "$SVC"
+# What the daemon may open: every session, its reserve and the HTTP clients.
+hdr() { sed -n "s/^#define $1 \([0-9]*\)u*\$/\1/p" "$TOP/$2"; }
+need=$(($(hdr CONFIG_MAX_TOTAL_CONNECTIONS include/config.h) + $(hdr CTL_MAX_CLIENTS include/ctl.h) + 32 +
+	$(hdr HTTP_MAX_CLIENTS include/http.h)))
+grep -q '^#define FD_RESERVE (CTL_MAX_CLIENTS + 32)$' "$TOP/src/daemon.c" ||
+	fail "FD_RESERVE in src/daemon.c changed: update this test"
+nofile=$(sed -n 's/^LimitNOFILE=//p' "$SVC")
+check "LimitNOFILE=$nofile is at least what mconnd may need ($need)" test "${nofile:-0}" -ge "$need"
+
 # verify runs man(1) for Documentation=: let it find the pages just installed.
 (cd "$UNITS" && MANPATH="$P/share/man:" systemd-analyze verify mconnd.socket mconnd.service) \
 	>"$T/verify.out" 2>"$T/verify.err"
