@@ -91,9 +91,10 @@ struct session {
 	uint16_t recvd;
 	/* Consecutive failed cycles, held at UINT8_MAX (backoff is capped long before). */
 	uint8_t fails;
-	/* Late deadlines given back to the step under way (session_deadline). */
-	uint8_t graces;
-	uint8_t state;
+	/* Late deadlines given back to the step under way (session_deadline), at most
+	 * SESS_MAX_GRACES; a bit-field beside the state keeps a session at 88 bytes. */
+	uint8_t graces : 4;
+	uint8_t state : 4;
 	uint8_t ready;
 	uint8_t msg;
 	uint8_t last_result;

@@ -23,6 +23,8 @@ static const char *const state_names[] = { "idle", "connecting", "exchanging", "
 					   "stopped" };
 _Static_assert(PROTO_N_RESULTS == _SERR_MAX, "one result name per failure class and ok");
 _Static_assert(CONFIG_MAX_MESSAGE_BYTES <= UINT16_MAX, "a message offset fits a session's 16 bits");
+_Static_assert(_SESS_STATE_MAX <= 16 && SESS_MAX_GRACES < 16, "state and graces fit their 4 bits");
+_Static_assert(CONFIG_MAX_MESSAGES <= UINT8_MAX, "a message index fits msg and udp_prev");
 
 const char *session_state_name(enum session_state st)
 {
