@@ -30,7 +30,7 @@ socat_up() { ss -Huln "sport = :$port" | grep -q .; }
 i=0
 while [ $i -lt 20 ]; do
 	if ! socat_up; then
-		socat UDP4-RECVFROM:$port,bind=127.0.0.1,fork PIPE 2>"$T/socat.log" &
+		socat UDP4-RECVFROM:$port,bind=127.0.0.1,fork PIPE >/dev/null 2>"$T/socat.log" &
 		PIDS="$PIDS $!"
 		wait_for 5 socat_up && break
 	fi
@@ -46,12 +46,14 @@ target() { # NAME ADDRESS [EXTRA...]; C, I and F override connections, interval,
 	shift 2
 	for k in "$@"; do printf '%s\n' "$k"; done
 }
-write_conf() { # [EXTRA KEY OF TARGET socat]
+write_conf() { # [EXTRA KEY OF TARGET six]
 	conf_header
 	printf 'metrics_listen = 127.0.0.1:0\n'
-	target socat "127.0.0.1:$port" "$@"
-	target socatp "127.0.0.1:$port" "mode = persistent" "udp_tag = yes"
-	target six "[::1]:$six_PORT" "message = a\\x00b" "message = $(head -c 1400 /dev/zero | tr '\0' 'x')"
+	# One session: socat's forked children share its socket, and one still alive
+	# takes (and drops) datagrams of other peers: about half of them with 8 flows
+	# every 20 ms. N flows run against echod and inetd below.
+	C=1 target socat "127.0.0.1:$port"
+	target six "[::1]:$six_PORT" "message = a\\x00b" "message = $(head -c 1400 /dev/zero | tr '\0' 'x')" "$@"
 	target refused "127.0.0.1:$gone_PORT"
 	target silent "127.0.0.1:$silent_PORT"
 	target corrupt "127.0.0.1:$corrupt_PORT"
@@ -65,12 +67,12 @@ write_conf >"$T/c.conf"
 check "mconnd -t accepts protocol = udp" sh -c "'$MCONND' -t -c '$T/c.conf' | grep -q 'configuration OK'"
 start_mconnd "$T/c.conf"
 
-for t in socat socatp six; do
+for t in socat six; do
 	check "$t: up, every cycle ok" \
 		wait_for 10 tjs_true "$t" '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0'
 done
 check "protocol shown in JSON" tjs_true socat '.protocol == "udp"'
-check "persistent UDP holds its sockets" tjs_true socatp '.sessions_active == 2'
+check "persistent UDP holds its sockets" tjs_true late '.sessions_active == 2'
 
 check "refused: counted as refused and nothing else" wait_for 10 only_class refused refused
 check "refused: ICMP detail in last_error_detail" \
@@ -95,13 +97,16 @@ check "metrics: protocol series" grep -q '^mconn_target_protocol{target="socat",
 check "metrics: loss ratio series" grep -q '^mconn_udp_loss_ratio{target="lossy",[^}]*} 0\.[1-4]' "$T/metrics.txt"
 check "metrics: loss is a result" grep -q '^mconn_cycles_total{target="silent",[^}]*result="loss"} [1-9]' "$T/metrics.txt"
 
-# A reload that turns tags on restarts that target's sessions, and they tag.
+# A reload that turns tags on restarts that target's sessions, and they tag. (Not on
+# socat's target: its forked children share one socket and may answer one another's
+# peers, which tags would rightly count as strays.)
 write_conf "udp_tag = yes" >"$T/c.conf"
 "$MCONNCTL" reload >"$T/reload.out" 2>&1
-check "reload: udp_tag restarts socat" tjs_true socat '.restart_changes == ["udp_tag"] and .udp.tag'
-before=$(tjs socat .cycles_ok)
-check "reload: socat cycles on, tagged, nothing failed" \
-	wait_for 10 tjs_true socat ".cycles_ok >= $before + 10 and .cycles_failed == 0"
+check "reload: udp_tag restarts six" tjs_true six '.restart_changes == ["udp_tag"] and .udp.tag'
+before=$(tjs six .cycles_ok)
+check "reload: six cycles on, tagged, nothing failed" \
+	wait_for 10 tjs_true six ".cycles_ok >= $before + 10 and .cycles_failed == 0" ||
+	tjs six '[.errors, .last_error_detail, .udp]'
 stop_mconnd
 
 # inetd's built-in UDP echo (openbsd-inetd) ignores datagrams from 127/8 (a guard
@@ -117,7 +122,8 @@ else
 	printf '192.0.2.1:echo dgram udp wait root internal\n' >"$T/inetd.conf"
 	{
 		printf '[daemon]\ncontrol_socket = %s\n' "$T/ns.sock"
-		target inetd 192.0.2.1:7 "message = $(head -c 1000 /dev/zero | tr '\0' 'y')"
+		target inetd 192.0.2.1:7 "message = $(head -c 1000 /dev/zero | tr '\0' 'y')" \
+			"mode = persistent" "udp_tag = yes"
 	} >"$T/ns.conf"
 	cat >"$T/ns.sh" <<EOF
 ip link set lo up && ip addr add 192.0.2.1/32 dev lo || exit 1
@@ -127,12 +133,14 @@ i=0
 while [ \$i -lt 100 ] && ! ss -Huln 'src 192.0.2.1:7' | grep -q .; do sleep 0.05; i=\$((i + 1)); done
 exec $WRAP "$MCONND" -c "$T/ns.conf"
 EOF
-	unshare -n sh "$T/ns.sh" 2>"$T/ns.log" &
+	unshare -n sh "$T/ns.sh" >/dev/null 2>"$T/ns.log" &
 	NS_PID=$!
 	PIDS="$PIDS $NS_PID"
 	nsjs() { MCONND_SOCKET="$T/ns.sock" "$MCONNCTL" -j status | jq -r ".targets[0] | $1"; }
-	ns_up() { [ "$(nsjs '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0')" = true ]; }
-	check "inetd: up, every cycle ok" wait_for 15 ns_up || cat "$T/ns.log" "$T/inetd.log"
+	ns_up() { [ "$(nsjs '.state == "up" and .cycles_ok >= 20 and .cycles_failed == 0')" = true ]; }
+	check "inetd: up, every cycle ok (persistent, tagged)" wait_for 15 ns_up ||
+		cat "$T/ns.log" "$T/inetd.log"
+	check "inetd: both sockets held" test "$(nsjs '.sessions_active')" = 2
 	kill -TERM "$NS_PID"
 	wait "$NS_PID"
 	rc=$?
