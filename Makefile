@@ -34,8 +34,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -69,7 +69,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
-	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench scrape-cost deb
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy scrape-cost deb
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -228,7 +228,13 @@ DEB_DIR    := $(BUILD)/deb
 DEB_STAMP  := $(DEB_DIR)/.built
 DEB_INPUTS := Makefile $(wildcard src/*.c include/*.h man/*.[0-9] systemd/* conf/*.conf \
 	conf/conf.d/* debian/* debian/source/*)
+# Every pkg-config module of PKG_LIBS comes from a package Build-Depends must list.
 $(DEB_STAMP): $(DEB_INPUTS) | deps-test
+	@for m in $$(sed -n 's/^PKG_LIBS *= *$$(shell pkg-config --libs \(.*\))$$/\1/p' Makefile); do \
+		p=$$(dpkg -S "$$(pkg-config --path $$m)" | cut -d: -f1); \
+		grep -qE "^(Build-Depends:)? *$$p,$$" debian/control || \
+			{ echo "deb: debian/control: Build-Depends lacks $$p (pkg-config $$m)"; exit 1; }; \
+	done
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/mconn
 	@tar -c --exclude-vcs --exclude=./build --exclude='./$(BUILD)' -f - . | tar -x -C $(DEB_DIR)/mconn
 	@echo "deb: dpkg-buildpackage -us -uc -b in $(DEB_DIR)/mconn (log: $(DEB_DIR)/build.log)"
@@ -261,6 +267,12 @@ $(BUILD)/bench/udplimit: tests/bench/udplimit.c tests/bench/clock.h
 bench: $(PROGRAMS) $(BUILD)/bench/limit $(BUILD)/bench/udplimit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
 
+# Latency accuracy (tests/bench/accuracy.py): a path of known cost alone and beside
+# 10,000 sessions of load and a scrape a second; OLD_BUILD=DIR measures another
+# build beside this one (its echod is this build's). About 90 s a build.
+bench-accuracy: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) python3 tests/bench/accuracy.py
+
 lint-man: | deps-test
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; echo "mandoc -Tlint: man pages clean"
@@ -284,7 +296,7 @@ UNIT_SED = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
 	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/mconnd $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR)
 	$(UNIT_SED) systemd/mconnd.service.in >$(DESTDIR)$(UNITDIR)/mconnd.service
 	$(UNIT_SED) systemd/mconnd.socket.in >$(DESTDIR)$(UNITDIR)/mconnd.socket
@@ -294,6 +306,7 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0755 $(BUILD)/mconnctl $(DESTDIR)$(BINDIR)/mconnctl
 	install -m 0644 man/mconnd.8 man/mconnctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/mconnd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/mconn.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
 	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \

@@ -8,9 +8,9 @@
 set -eu
 
 # The demo: compiler and C library headers (gcc only recommends libc6-dev), make,
-# pkg-config and the libraries (libsystemd, inih, libmicrohttpd for metrics_listen);
-# jq pretty-prints the demo's last status in JSON.
-DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev jq"
+# pkg-config and the libraries (libsystemd, inih, libmicrohttpd for metrics_listen,
+# zlib for gzip-compressed scrapes); jq pretty-prints the demo's last status in JSON.
+DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev zlib1g-dev jq"
 
 # Tests: Check (unit tests), mandoc lints the man pages, valgrind checks the daemon's
 # memory, socat talks to the control socket like a person would, procps (pkill) and
@@ -33,8 +33,9 @@ TEST="$TEST debhelper dpkg-dev lintian"
 TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev
 # is only recommended by clang, and recommends are not installed), clang-tidy and
-# cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace.
-TEST="$TEST clang libclang-rt-14-dev clang-tidy cppcheck iproute2"
+# cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace;
+# nftables (nft) puts a local firewall in t_firewall's namespace.
+TEST="$TEST clang libclang-rt-14-dev clang-tidy cppcheck iproute2 nftables"
 # The health tests: haproxy is the round-robin load balancer of t_health_lb.sh (one
 # bad backend of four); perl (Time::HiRes) stamps the daemon's log lines in t_health2.sh.
 TEST="$TEST haproxy perl"

@@ -26,6 +26,11 @@
 #define CONFIG_MAX_FLAP_THRESHOLD 100
 /* Drop-in files one include may bring in. */
 #define CONFIG_MAX_FILES 1024
+/* A target's own labels (labels = team=web, tier=edge): how many, and how long a
+ * name and a value may be. */
+#define CONFIG_MAX_LABELS 8
+#define CONFIG_MAX_LABEL_NAME 32
+#define CONFIG_MAX_LABEL_VALUE 64
 
 /* What differs between two versions of a target, as bits; also which keys were
  * changed at run time. A change in CHG_RESTART restarts the target's sessions. */
@@ -50,17 +55,26 @@ enum {
 	CHG_FLAP_WINDOW = 1u << 17,
 	CHG_INTERVAL_DOWN = 1u << 18,
 	CHG_INTERVAL_CHANGING = 1u << 19,
-	CHG_PROTOCOL = 1u << 20,
-	CHG_UDP_TAG = 1u << 21,
-	_CHG_COUNT = 22,
+	CHG_TIMESTAMPS = 1u << 20,
+	CHG_LABELS = 1u << 21,
+	CHG_PROTOCOL = 1u << 22,
+	CHG_UDP_TAG = 1u << 23,
+	_CHG_COUNT = 24,
 };
 #define CHG_RESTART                                                                         \
 	(CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE | CHG_PROTOCOL | CHG_UDP_TAG)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
-	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL)
+	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
+	 CHG_HEALTH_SETTABLE)
+/* The health model's keys: `set` takes them too. */
+#define CHG_HEALTH_SETTABLE                                                                 \
+	(CHG_DOWN_QUORUM | CHG_DEGRADED_RATIO | CHG_FLAP_THRESHOLD | CHG_FLAP_WINDOW |        \
+	 CHG_INTERVAL_DOWN | CHG_INTERVAL_CHANGING)
 
 #define CONFIG_DEFAULT_PATH "/etc/mconnd/mconnd.conf"
+/* connect_timeout when the file does not give it, unless timeout is shorter. */
+#define CONFIG_DEFAULT_CONNECT_TIMEOUT ((int64_t)2000000000)
 
 enum target_mode {
 	MODE_CYCLE,
@@ -80,6 +94,19 @@ enum close_mode {
 	CLOSE_FIN,
 	CLOSE_RST,
 	_CLOSE_MAX,
+};
+
+/* Whose clock times a cycle: the kernel's stamps and TCP_INFO, or the loop's. */
+enum timestamps_mode {
+	TIMESTAMPS_KERNEL,
+	TIMESTAMPS_LOOP,
+	_TIMESTAMPS_MAX,
+};
+
+/* One label of a target's labels key, checked as Prometheus wants it. */
+struct target_label {
+	char name[CONFIG_MAX_LABEL_NAME + 1];
+	char value[CONFIG_MAX_LABEL_VALUE + 1];
 };
 
 /* One [target "NAME"] section. Reference counted: its configuration (or, for a copy
@@ -125,6 +152,10 @@ struct target_conf {
 	int64_t interval_changing;
 	enum target_mode mode;
 	enum close_mode close;
+	enum timestamps_mode timestamps;
+	/* Labels the target's metrics carry besides target. */
+	uint32_t n_labels;
+	struct target_label labels[CONFIG_MAX_LABELS];
 	enum target_protocol protocol;
 	/* UDP: put a cycle tag (UDP_TAG_LEN bytes) before each message (0 or 1). */
 	int udp_tag;
@@ -152,6 +183,8 @@ struct config {
 	int64_t control_io_timeout;
 	int64_t resolve_timeout;
 	int log_level;
+	/* enum log_sink: where the log goes (log.h). */
+	int log_target;
 	char *metrics_listen_text;
 	struct sockaddr_any metrics_listen;
 	struct target_conf **targets;
@@ -262,6 +295,9 @@ const char *target_protocol_name(enum target_protocol p);
 
 /* Return the close mode's name as written in the file. */
 const char *close_mode_name(enum close_mode m);
+
+/* Return the name of a timestamps mode ("kernel", "loop"). */
+const char *timestamps_mode_name(enum timestamps_mode m);
 
 /* Return the n-th message of t and its length. */
 static inline const uint8_t *target_conf_message(const struct target_conf *t, uint32_t k,

@@ -37,6 +37,8 @@ struct daemon {
 	struct scrape_stats scrape;
 	struct reload_stats reload;
 	bool verbose;
+	/* --log-target (enum log_sink), or -1: log_target in the file decides. */
+	int log_target_cli;
 	int tick_slot;
 	int64_t start_mono;
 	int64_t start_wall;

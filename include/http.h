@@ -52,6 +52,10 @@ struct http_stats {
 	uint64_t not_found;
 	uint64_t bad_method;
 	uint64_t failed;
+	/* Responses sent gzip-compressed (the scraper's Accept-Encoding asked for it),
+	 * and the loop's time spent compressing them. */
+	uint64_t gzip;
+	int64_t gzip_ns;
 };
 
 /* Listen on addr and register MHD with the loop; GET /metrics answers with what src

@@ -1,5 +1,5 @@
-/* Logging with syslog priorities: to the journal with structured fields when stderr
- * is connected to it, else as lines on stderr. */
+/* Logging with syslog priorities: to the journal with structured fields, to stderr
+ * as lines with the time and the priority, or to syslog (log_target). */
 #ifndef MCONN_LOG_H
 #define MCONN_LOG_H
 
@@ -8,8 +8,23 @@
 
 struct target_conf;
 
-/* Choose the sink (journal or stderr) and the most verbose priority shown. */
-void log_open(int max_priority);
+/* Where messages go (log_target, --log-target). */
+enum log_sink {
+	LOG_SINK_AUTO, /* the journal when JOURNAL_STREAM names our stderr, else stderr */
+	LOG_SINK_JOURNAL,
+	LOG_SINK_STDERR,
+	LOG_SINK_SYSLOG,
+	_LOG_SINK_MAX,
+};
+
+/* The names of enum log_sink, in its order, then NULL. */
+extern const char *const log_sink_names[];
+
+/* Return the name of a sink ("?" when out of range). */
+const char *log_sink_name(enum log_sink s);
+
+/* Choose the sink (AUTO decides now) and the most verbose priority shown. */
+void log_open(int max_priority, enum log_sink sink);
 
 /* Return true when messages of priority prio are shown, to skip building them. */
 bool log_enabled(int prio);

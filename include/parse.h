@@ -40,7 +40,9 @@ enum addr_family {
 
 /* Parse "host:port" or "[v6]:port" without resolving: 0 with ret for a numeric
  * address, 1 with the name in host (hostcap bytes) and ret_port for one to look up;
- * -EINVAL bad syntax, -EADDRNOTAVAIL not a unicast address. */
+ * -EINVAL bad syntax, -EADDRNOTAVAIL not a unicast address; a link-local IPv6
+ * address may carry a scope ("[fe80::1%eth0]:7", "[fe80::1%2]:7"): -ENODEV when no
+ * interface has that name, -EDOM when the address is not link-local. */
 int parse_address_host(const char *s, struct sockaddr_any *ret, char *host, size_t hostcap,
 		       uint16_t *ret_port);
 

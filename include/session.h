@@ -69,8 +69,19 @@ struct sess_health {
 	uint8_t starved;  /* The last attempt found no local fd, port or memory. */
 };
 
+/* What TCP_INFO says of a connection: smoothed RTT and its variation in us, and the
+ * segments it retransmitted in all (tcpi_total_retrans). */
+struct sess_tcp {
+	uint32_t rtt_us;
+	uint32_t rttvar_us;
+	uint32_t total_retrans;
+};
+
 /* A deadline this late or later was held up by mconnd itself. */
 #define SESS_LATE_NS ((int64_t)1000 * 1000)
+/* A kernel-stamped exchange may come out this much longer than the loop's clock says
+ * (the loop reads its clock just before send()); beyond it a stamp is not believed. */
+#define SESS_STAMP_SLACK_NS ((int64_t)1000 * 1000)
 /* A step gets a late deadline's time back at most this many times. */
 #define SESS_MAX_GRACES 3
 
@@ -102,6 +113,23 @@ struct session {
 	uint8_t udp_prev;
 	int16_t last_errno;
 	struct sess_health health;
+	/* Kernel timing of the cycle under way (session_stamp_*): when the current
+	 * message's first bytes went to send() (loop clock) and their kernel TX stamp and
+	 * the last echo read's kernel RX stamp (both CLOCK_REALTIME ns, 0 for none), the
+	 * exchange time of the messages done, and the connect time. */
+	int64_t send_at;
+	int64_t tx_stamp;
+	int64_t rx_stamp;
+	int64_t exchange_ns;
+	int64_t connect_ns;
+	/* Bytes sent on this connection (the kernel's OPT_ID counter) and the key of the
+	 * TX stamp of the current message's first send. */
+	uint32_t tx_bytes;
+	uint32_t tx_key;
+	/* The kernel's view of the path at the last cycle's end (TCP_INFO), and the
+	 * retransmits of the connection now open counted so far. */
+	struct sess_tcp tcp;
+	uint32_t retrans_seen;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */
@@ -110,6 +138,11 @@ struct session_result {
 	int err_no;
 	int64_t connect_ns;
 	int64_t cycle_ns;
+	/* Segments retransmitted during the cycle (TCP_INFO; 0 without it). */
+	uint32_t retransmits;
+	/* True when cycle_ns and connect_ns come from the kernel's clock (timestamps and
+	 * TCP_INFO), false when from the loop's. */
+	bool kernel_timed;
 	/* What the kernel said of the error beyond errno (an ICMP message), or NULL. */
 	const char *detail;
 };
@@ -130,6 +163,15 @@ struct session_io {
 	void (*close)(void *ctx, int fd, bool rst);
 	/* Return the readiness fd has now, as SESS_READY_* bits, without waiting. */
 	unsigned (*ready)(void *ctx, int fd);
+	/* Optional, the kernel's timing (NULL: the loop's clock times the cycle). Receive
+	 * as recv does and, when the kernel stamped the data, put its RX time
+	 * (CLOCK_REALTIME ns) in *ret_stamp. */
+	ssize_t (*recv_stamped)(void *ctx, int fd, void *p, size_t n, int64_t *ret_stamp);
+	/* Read fd's error queue and return the TX stamp (CLOCK_REALTIME ns) whose OPT_ID
+	 * key is key, or -1 when none came; stamps of other keys are dropped. */
+	int64_t (*tx_stamp)(void *ctx, int fd, uint32_t key);
+	/* Fill *ret with fd's TCP_INFO: 0 or -errno. */
+	int (*tcp_info)(void *ctx, int fd, struct sess_tcp *ret);
 	/* After an error on a UDP socket: say what the kernel queued about it (an ICMP
 	 * message and who sent it) into out and return out, or NULL when nothing was
 	 * queued; empties the socket's error queue. May be NULL. */

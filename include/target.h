@@ -64,6 +64,10 @@ struct target {
 	uint64_t cycles_ok;
 	uint64_t cycles_failed;
 	uint64_t errors[_SERR_MAX];
+	/* Segments the sessions' connections retransmitted (TCP_INFO at each cycle's end). */
+	uint64_t retransmits;
+	/* Good cycles timed by the loop's clock: the kernel's stamps were missing. */
+	uint64_t cycles_loop_timed;
 	enum session_error last_error;
 	int last_errno;
 	int64_t last_error_at;
@@ -90,6 +94,8 @@ struct target {
 	struct latency connect_lat;
 	struct latency cycle_lat;
 	struct count_window fail_win;
+	/* Mismatches over the last minute, for mconnctl check --mismatch. */
+	struct count_window mismatch_win;
 	/* The last ten minutes in 10-second samples, for the status page. */
 	struct history history;
 };

@@ -57,6 +57,9 @@ int buf_append(struct buf *b, const void *p, size_t n);
 /* Append a formatted string; returns 0 or -ENOBUFS. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Return true when s (n bytes) is valid UTF-8 without control characters. */
+bool utf8_printable(const char *s, size_t n);
+
 /* Append a quoted JSON string for the n bytes at s; returns 0 or -ENOBUFS. */
 int buf_json_string(struct buf *b, const char *s, size_t n);
 

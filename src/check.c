@@ -1,15 +1,19 @@
-/* mconnctl check: a monitoring-plugins check of one target (Nagios, Icinga, Sensu).
- * One line of text with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. The
- * thresholds apply to the last minute: p99 of good cycles' latency and the share of
- * failed cycles (mconnd's own resource shortages not included). A target that is down
- * is CRITICAL whatever the thresholds, one that is degraded at least WARNING, and so
- * is any target some of whose sessions mconnd cannot run for lack of local resources;
- * one whose health is not known yet, or that is paused, is UNKNOWN unless a threshold
- * says worse. Flapping is said in the line. */
+/* mconnctl check: a monitoring-plugins check of one target (Nagios, Icinga, Sensu),
+ * after the monitoring-plugins development guidelines: one line "MCONN STATE: text |
+ * perfdata"; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. The thresholds apply to the
+ * last minute: p99 of good cycles' latency and the share of failed cycles (mconnd's
+ * own resource shortages not included). Each condition of the target has a state the
+ * operator may choose (--down=critical, --paused=ok, ...); the result is the worst of
+ * the thresholds' state and the states of the conditions that hold, worst being
+ * CRITICAL, WARNING, UNKNOWN, OK in that order. -t bounds the whole check. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "ctlclient.h"
 #include "mconnctl.h"
@@ -26,6 +30,51 @@ enum plugin_state {
 };
 
 static const char *const plugin_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+static const char *const plugin_words[] = { "ok", "warning", "critical", "unknown", NULL };
+
+/* The conditions a target can be in, each with the state it gives unless an option
+ * says otherwise. */
+enum check_cond {
+	COND_DOWN,
+	COND_DEGRADED,
+	COND_STARVED,
+	COND_UNKNOWN,
+	COND_PAUSED,
+	COND_FLAPPING,
+	COND_MISMATCH,
+	COND_COUNT,
+};
+
+static const struct check_cond_def {
+	const char *name;
+	enum plugin_state def;
+	const char *help;
+} conds[COND_COUNT] = {
+	[COND_DOWN] = { "down", PLUGIN_CRITICAL, "the target is down" },
+	[COND_DEGRADED] = { "degraded", PLUGIN_WARNING, "the target is degraded" },
+	[COND_STARVED] = { "starved", PLUGIN_WARNING,
+			   "mconnd cannot run some of its sessions (local fds, ports, memory)" },
+	[COND_UNKNOWN] = { "unknown", PLUGIN_UNKNOWN, "its health is not known yet" },
+	[COND_PAUSED] = { "paused", PLUGIN_OK, "it is paused (thresholds not applied)" },
+	[COND_FLAPPING] = { "flapping", PLUGIN_OK, "it is flapping" },
+	[COND_MISMATCH] = { "mismatch", PLUGIN_OK,
+			    "an echo came back wrong in the last minute" },
+};
+
+/* What the command line asks for. */
+struct check_opts {
+	struct thresholds w, c;
+	enum plugin_state cond[COND_COUNT];
+	unsigned timeout_s;
+	int verbose;
+};
+
+/* The default timeout of the whole check, as the plugins' -t has it. */
+#define CHECK_DEFAULT_TIMEOUT_S 10
+#define CHECK_MAX_TIMEOUT_S 3600
+
+/* The line -t prints when it fires, formatted before the alarm is set. */
+static char timeout_line[128];
 
 /* What the check reads from the daemon's stats line. */
 struct check_input {
@@ -34,35 +83,67 @@ struct check_input {
 	int64_t state_for_ns;
 	int64_t ok, failed, win_ok, win_failed, p50_ns, p99_ns;
 	/* The health model's words; zero from a daemon without them. */
-	int64_t sessions, sessions_down, starved, flapping, nofile;
+	int64_t sessions, sessions_down, starved, flapping, nofile, win_mismatch;
 	char starved_of[16];
 };
 
 static void check_usage(FILE *f)
 {
 	fprintf(f,
+		"mconnctl check (mconn) %s\n"
+		"A monitoring-plugins check of one target of mconnd, over the last minute.\n\n"
 		"Usage: mconnctl [-s SOCKET] check TARGET [-w THRESHOLDS] [-c THRESHOLDS]\n"
-		"A monitoring-plugins check of one target over the last minute.\n"
-		"THRESHOLDS: p99=RANGE,fail=RANGE (either or both). p99 is the 99th percentile\n"
-		"latency of good cycles (numbers in ms, or with us, ms, s); fail is the share of\n"
-		"failed cycles in percent. RANGE: N (alert above N), N: (below N), ~:N, N:M\n"
-		"(outside N..M), @N:M (inside). Example: -w p99=50ms,fail=1 -c p99=200ms,fail=5\n"
-		"A target that is down is CRITICAL; one that is degraded, or some of whose sessions\n"
-		"mconnd cannot run for lack of local resources, is at least WARNING.\n"
-		"Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
+		"         [-t SECONDS] [-v] [--CONDITION=STATE ...]\n\n"
+		"Options:\n"
+		" -h, --help\n    Print this help and exit (exit status 3, as the plugins do).\n"
+		" -V, --version\n    Print the version and exit (exit status 3).\n"
+		" -w, --warning=THRESHOLDS\n -c, --critical=THRESHOLDS\n"
+		"    p99=RANGE,fail=RANGE (either or both). p99 is the 99th percentile latency of\n"
+		"    good cycles (numbers in ms, or with us, ms, s); fail is the share of failed\n"
+		"    cycles in percent (mconnd's own resource shortages left out). RANGE: N (alert\n"
+		"    outside 0..N), N: (below N), ~:N (above N), N:M (outside N..M), @N:M (inside).\n"
+		"    Example: -w p99=50ms,fail=1 -c p99=200ms,fail=5\n"
+		" -t, --timeout=SECONDS\n"
+		"    Give up after SECONDS (1 to %d, default %d) with UNKNOWN.\n"
+		" -v, --verbose\n    -vv adds mconnd's stats lines after the first line.\n",
+		MCONN_VERSION, CHECK_MAX_TIMEOUT_S, CHECK_DEFAULT_TIMEOUT_S);
+	fprintf(f, "Conditions (--CONDITION=STATE, STATE one of ok, warning, critical, unknown):\n");
+	for (int k = 0; k < COND_COUNT; k++)
+		fprintf(f, " --%s=STATE\n    When %s; default %s.\n", conds[k].name, conds[k].help,
+			plugin_words[conds[k].def]);
+	fprintf(f, "The state is the worst of the thresholds' and the conditions' (CRITICAL, WARNING,\n"
+		   "UNKNOWN, OK). mconnctl(8) says how each monitoring-plugins guideline is met.\n"
+		   "Exit: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
 }
 
-/* Print the one line and return the state as the exit status. */
+/* Worse first: CRITICAL, WARNING, UNKNOWN, OK (the plugins' max_state_alt()). */
+static int check_rank(enum plugin_state st)
+{
+	static const int rank[] = { [PLUGIN_OK] = 0, [PLUGIN_UNKNOWN] = 1, [PLUGIN_WARNING] = 2,
+				    [PLUGIN_CRITICAL] = 3 };
+
+	return rank[st];
+}
+
+static enum plugin_state check_worse(enum plugin_state a, enum plugin_state b)
+{
+	return check_rank(b) > check_rank(a) ? b : a;
+}
+
+/* Print the one line and return the state as the exit status. A '|' would start the
+ * perfdata, so none is left in the text (a message from mconnd could hold one). */
 __attribute__((format(printf, 3, 4)))
 static int check_say(enum plugin_state st, const char *perf, const char *fmt, ...)
 {
+	char text[1024];
 	va_list ap;
 
-	printf("MCONN %s - ", plugin_names[st]);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	printf("%s%s\n", perf ? " | " : "", perf ? perf : "");
+	for (char *p = strchr(text, '|'); p; p = strchr(p, '|'))
+		*p = '/';
+	printf("MCONN %s: %s%s%s\n", plugin_names[st], text, perf ? " | " : "", perf ? perf : "");
 	return (int)st;
 }
 
@@ -79,6 +160,8 @@ static void check_read_health(const char *body, const char *line, struct check_i
 	       ctlclient_word_i64(line, "flapping", &in->flapping));
 	(void)(daemon && ctlclient_word(daemon, "starved_of", in->starved_of, sizeof(in->starved_of)) &&
 	       ctlclient_word_i64(daemon, "nofile", &in->nofile));
+	/* From a daemon before the mismatch window: none, as far as it can tell. */
+	(void)ctlclient_word_i64(line, "win_mismatch", &in->win_mismatch);
 }
 
 static bool check_read(const char *body, struct check_input *in)
@@ -99,13 +182,13 @@ static bool check_read(const char *body, struct check_input *in)
 	       ctlclient_word_i64(line + 1, "win_p99_ns", &in->p99_ns);
 }
 
-/* The worse of a and b by the thresholds of level lvl applied to a value. */
+/* The worse of cur and lvl when the threshold r alerts on a value. */
 static enum plugin_state check_level(enum plugin_state cur, bool has, const struct range *r,
 				     double v, bool known, enum plugin_state lvl)
 {
 	if (!has || !known || !range_alert(r, v))
 		return cur;
-	return lvl > cur ? lvl : cur;
+	return check_worse(cur, lvl);
 }
 
 /* "w;c" of a perfdata item, from whichever thresholds are set. */
@@ -119,11 +202,6 @@ static void check_perf_levels(bool hw, const struct range *w, bool hc, const str
 	if (hc)
 		range_format(c, b, sizeof(b));
 	snprintf(out, n, "%s;%s", a, b);
-}
-
-static enum plugin_state check_worse(enum plugin_state a, enum plugin_state b)
-{
-	return b > a ? b : a;
 }
 
 /* The state as the line says it: "degraded (flapping; 1 of 4 sessions down; mconnd
@@ -149,13 +227,40 @@ static void check_state_words(const struct check_input *in, char *out, size_t n)
 			      proto_resource_text(in->starved_of, in->nofile, why, sizeof(why)));
 		sep = "; ";
 	}
+	if (in->win_mismatch > 0 && o >= 0 && (size_t)o < n) {
+		o += snprintf(out + o, n - (size_t)o, "%smismatch in %lld cycles of the last minute",
+			      sep, (long long)in->win_mismatch);
+		sep = "; ";
+	}
 	if (*sep == ';' && o >= 0 && (size_t)o < n)
 		snprintf(out + o, n - (size_t)o, ")");
 }
 
-static int check_evaluate(const char *name, const struct check_input *in,
-			  const struct thresholds *w, const struct thresholds *c)
+/* The worst state of the conditions that hold, and whether the thresholds apply. */
+static enum plugin_state check_conditions(const struct check_input *in,
+					  const struct check_opts *o, enum plugin_state st)
 {
+	if (strcmp(in->state, "paused") == 0)
+		return o->cond[COND_PAUSED];
+	if (strcmp(in->state, "down") == 0)
+		st = check_worse(st, o->cond[COND_DOWN]);
+	else if (strcmp(in->state, "degraded") == 0)
+		st = check_worse(st, o->cond[COND_DEGRADED]);
+	else if (strcmp(in->state, "up") != 0)
+		st = check_worse(st, o->cond[COND_UNKNOWN]);
+	if (in->starved > 0)
+		st = check_worse(st, o->cond[COND_STARVED]);
+	if (in->flapping)
+		st = check_worse(st, o->cond[COND_FLAPPING]);
+	if (in->win_mismatch > 0)
+		st = check_worse(st, o->cond[COND_MISMATCH]);
+	return st;
+}
+
+static int check_evaluate(const char *name, const struct check_input *in,
+			  const struct check_opts *o)
+{
+	const struct thresholds *w = &o->w, *c = &o->c;
 	int64_t total = in->win_ok + in->win_failed;
 	double ratio = total ? 100.0 * (double)in->win_failed / (double)total : 0;
 	double p99 = (double)in->p99_ns / 1e6;
@@ -168,12 +273,7 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	st = check_level(st, w->has_p99, &w->p99, p99, have_p99, PLUGIN_WARNING);
 	st = check_level(st, c->has_fail, &c->fail, ratio, total > 0, PLUGIN_CRITICAL);
 	st = check_level(st, c->has_p99, &c->p99, p99, have_p99, PLUGIN_CRITICAL);
-	if (strcmp(in->state, "down") == 0)
-		st = PLUGIN_CRITICAL;
-	else if (strcmp(in->state, "degraded") == 0 || in->starved > 0)
-		st = check_worse(st, PLUGIN_WARNING);
-	else if (st == PLUGIN_OK && strcmp(in->state, "up") != 0)
-		st = PLUGIN_UNKNOWN;
+	st = check_conditions(in, o, st);
 	check_state_words(in, state, sizeof(state));
 	check_perf_levels(w->has_fail, &w->fail, c->has_fail, &c->fail, lv_f, sizeof(lv_f));
 	check_perf_levels(w->has_p99, &w->p99, c->has_p99, &c->p99, lv_p, sizeof(lv_p));
@@ -197,63 +297,148 @@ static int check_evaluate(const char *name, const struct check_input *in,
 			 format_duration(in->p99_ns, d99, sizeof(d99)));
 }
 
-/* Read the options after the target; returns -1 on a usage error, said in one line. */
-static int check_options(int argc, char **argv, struct thresholds *w, struct thresholds *c)
+static const struct option check_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "warning", required_argument, NULL, 'w' },
+	{ "critical", required_argument, NULL, 'c' },
+	{ "down", required_argument, NULL, 0x100 + COND_DOWN },
+	{ "degraded", required_argument, NULL, 0x100 + COND_DEGRADED },
+	{ "starved", required_argument, NULL, 0x100 + COND_STARVED },
+	{ "unknown", required_argument, NULL, 0x100 + COND_UNKNOWN },
+	{ "paused", required_argument, NULL, 0x100 + COND_PAUSED },
+	{ "flapping", required_argument, NULL, 0x100 + COND_FLAPPING },
+	{ "mismatch", required_argument, NULL, 0x100 + COND_MISMATCH },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option's value into o; -1 with the reason said in one line. */
+static int check_option(int opt, struct check_opts *o)
 {
 	char err[256];
+	uint64_t v;
+
+	if (opt == 'w' || opt == 'c') {
+		if (thresholds_parse(optarg, opt == 'w' ? &o->w : &o->c, err, sizeof(err)) == 0)
+			return 0;
+		check_say(PLUGIN_UNKNOWN, NULL, "usage: -%c: %s", opt, err);
+		return -1;
+	}
+	if (opt == 't') {
+		if (parse_uint(optarg, 1, CHECK_MAX_TIMEOUT_S, &v) == 0) {
+			o->timeout_s = (unsigned)v;
+			return 0;
+		}
+		check_say(PLUGIN_UNKNOWN, NULL, "usage: -t: '%.40s'; expected whole seconds from 1 to %d",
+			  optarg, CHECK_MAX_TIMEOUT_S);
+		return -1;
+	}
+	for (int k = 0; plugin_words[k]; k++) {
+		if (strcasecmp(optarg, plugin_words[k]) == 0) {
+			o->cond[opt - 0x100] = (enum plugin_state)k;
+			return 0;
+		}
+	}
+	check_say(PLUGIN_UNKNOWN, NULL, "usage: --%s: '%.40s'; expected ok, warning, critical or unknown",
+		  conds[opt - 0x100].name, optarg);
+	return -1;
+}
+
+/* Read the options around the target; 1 after --help or --version, -1 on a usage
+ * error (said in one line), else 0 with the target at argv[optind]. */
+static int check_options(int argc, char **argv, struct check_opts *o)
+{
+	char bad[64];
 	int opt;
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt(argc, argv, ":w:c:h")) != -1) {
-		struct thresholds *t = opt == 'w' ? w : c;
-
+	while ((opt = getopt_long(argc, argv, ":w:c:t:hVv", check_longopts, NULL)) != -1) {
 		if (opt == 'h') {
 			check_usage(stdout);
 			return 1;
 		}
+		if (opt == 'V') {
+			printf("mconnctl check (mconn) %s\n", MCONN_VERSION);
+			return 1;
+		}
+		if (opt == 'v') {
+			o->verbose++;
+			continue;
+		}
 		if (opt == ':' || opt == '?') {
-			check_say(PLUGIN_UNKNOWN, NULL, "usage: %s -%c; see mconnctl check -h",
-				  opt == ':' ? "missing argument to" : "unknown option", optopt);
+			check_say(PLUGIN_UNKNOWN, NULL, "usage: %s %s; see mconnctl check --help",
+				  opt == ':' ? "missing argument to" : "unknown option",
+				  util_bad_option(argv, bad, sizeof(bad)));
 			return -1;
 		}
-		if (thresholds_parse(optarg, t, err, sizeof(err)) < 0) {
-			check_say(PLUGIN_UNKNOWN, NULL, "usage: -%c: %s", opt, err);
+		if (check_option(opt, o) < 0)
 			return -1;
-		}
 	}
 	if (optind != argc - 1) {
-		check_say(PLUGIN_UNKNOWN, NULL, "usage: mconnctl check TARGET [-w THRESHOLDS] [-c THRESHOLDS]");
+		check_say(PLUGIN_UNKNOWN, NULL, "usage: mconnctl check TARGET [-w THRESHOLDS] [-c THRESHOLDS] [-t SECONDS] [--CONDITION=STATE]");
 		return -1;
 	}
 	return 0;
 }
 
+/* -t fired: say so in the plugin's line, with only async-signal-safe calls. */
+static void check_on_alarm(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, timeout_line, strlen(timeout_line)) < 0)
+		_exit(PLUGIN_UNKNOWN);
+	_exit(PLUGIN_UNKNOWN);
+}
+
+/* Bound the whole check to o->timeout_s seconds. */
+static void check_arm_timeout(const struct check_opts *o)
+{
+	struct sigaction sa = { .sa_handler = check_on_alarm };
+
+	snprintf(timeout_line, sizeof(timeout_line),
+		 "MCONN UNKNOWN: no answer from mconnd within %u s (-t %u)\n", o->timeout_s,
+		 o->timeout_s);
+	fflush(stdout);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(o->timeout_s);
+}
+
 int check_main(const char *path, int argc, char **argv)
 {
-	struct thresholds w = { 0 }, c = { 0 };
+	struct check_opts o = { .timeout_s = CHECK_DEFAULT_TIMEOUT_S };
 	struct check_input in;
 	char err[512], req[CTL_MAX_LINE];
 	const char *name;
 	struct buf reply;
-	int r = check_options(argc, argv, &w, &c);
+	int r;
 
+	for (int k = 0; k < COND_COUNT; k++)
+		o.cond[k] = conds[k].def;
+	r = check_options(argc, argv, &o);
 	if (r != 0)
-		return r > 0 ? 0 : PLUGIN_UNKNOWN;
+		return PLUGIN_UNKNOWN;
 	name = argv[optind];
 	if (!name_is_valid(name))
 		return check_say(PLUGIN_UNKNOWN, NULL, "invalid target name");
+	check_arm_timeout(&o);
 	snprintf(req, sizeof(req), "stats %s", name);
 	buf_init(&reply, CTL_MAX_REPLY);
 	switch (ctlclient_query(path, req, &reply, err, sizeof(err))) {
 	case CTL_OK:
-		r = check_read(reply.data, &in) ? check_evaluate(name, &in, &w, &c)
+		r = check_read(reply.data, &in) ? check_evaluate(name, &in, &o)
 		    : check_say(PLUGIN_UNKNOWN, NULL, "unexpected reply from mconnd");
 		break;
 	default:
 		r = check_say(PLUGIN_UNKNOWN, NULL, "%s", err);
 		break;
 	}
+	alarm(0);
+	if (o.verbose >= 2 && reply.data)
+		fputs(reply.data, stdout);
 	buf_free(&reply);
 	return r;
 }

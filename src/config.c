@@ -19,6 +19,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 #define MS NSEC_PER_MSEC
@@ -65,10 +66,15 @@ struct parse_ctx {
 	uint64_t daemon_keys_seen;
 	unsigned daemon_line[32];
 	bool dropin;
+	/* A [target] section that cannot be used (a bad or repeated name, one too many):
+	 * its keys are still read into this copy of no config, so their errors are
+	 * reported too. */
+	struct target_conf *rejected;
 };
 
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
+static const char *const timestamps_names[] = { "kernel", "loop", NULL };
 static const char *const protocol_names[] = { "tcp", "udp", NULL };
 static const char *const yes_no_names[] = { "no", "yes", NULL };
 static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
@@ -80,6 +86,11 @@ static const char classic_messages[] = "Message 1 from client.Message 2 from cli
 const char *target_mode_name(enum target_mode m)
 {
 	return m < _MODE_MAX ? mode_names[m] : "?";
+}
+
+const char *timestamps_mode_name(enum timestamps_mode m)
+{
+	return m < _TIMESTAMPS_MAX ? timestamps_names[m] : "?";
 }
 
 const char *target_protocol_name(enum target_protocol p)
@@ -266,6 +277,13 @@ static int key_address(struct parse_ctx *ctx, const struct key_def *k, void *fie
 			  value);
 		return r;
 	}
+	if (r == -ENODEV || r == -EDOM) {
+		ctx_error(ctx, k->name, r == -ENODEV
+			  ? "'%s': no network interface of that name or number for the scope after %%; expected [fe80::ADDR%%INTERFACE]:port with an existing interface"
+			  : "'%s': a scope (%%INTERFACE) applies only to link-local IPv6 addresses (fe80::/10)",
+			  value);
+		return r;
+	}
 	if (r < 0) {
 		ctx_error(ctx, k->name, "invalid address '%s'; expected %s%s", value, k->accepts,
 			  comment_hint(value));
@@ -415,6 +433,124 @@ static int key_file_mode(struct parse_ctx *ctx, const struct key_def *k, void *f
 	return 0;
 }
 
+_Static_assert(CONFIG_MAX_LABELS == 8 && CONFIG_MAX_LABEL_NAME == 32 &&
+		       CONFIG_MAX_LABEL_VALUE == 64, "the labels key's messages say these limits");
+
+/* Label names mconnd's own series use, and the ones Prometheus sets on a scrape. */
+static const char *const reserved_labels[] = {
+	"target", "address", "resolved", "protocol", "mode", "state", "verdict", "result",
+	"le", "quantile", "version", "instance", "job", NULL,
+};
+
+/* Check one label name; NULL when it is good, else what is wrong with it. */
+static const char *label_name_problem(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0)
+		return "an empty label name";
+	if (len > CONFIG_MAX_LABEL_NAME)
+		return "a label name longer than 32 characters";
+	if (!((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= 'A' && n[0] <= 'Z') || n[0] == '_') ||
+	    strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len)
+		return "not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)";
+	if (strncmp(n, "__", 2) == 0)
+		return "a label name starting with __ (reserved by Prometheus)";
+	for (size_t i = 0; reserved_labels[i]; i++)
+		if (strcmp(n, reserved_labels[i]) == 0)
+			return "a label mconnd or Prometheus sets itself";
+	return NULL;
+}
+
+/* Copy the text from p to end into out (cap bytes) without the white space around
+ * it; false when it does not fit. */
+static bool label_trim(const char *p, const char *end, char *out, size_t cap)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if ((size_t)(end - p) >= cap)
+		return false;
+	memcpy(out, p, (size_t)(end - p));
+	out[end - p] = '\0';
+	return true;
+}
+
+/* Parse one "name=value" of a labels list into l; 0 or an error said in err. */
+static int label_parse_one(const char *p, const char *end, struct target_label *l, char *err,
+			   size_t errlen)
+{
+	const char *eq = memchr(p, '=', (size_t)(end - p));
+	char name[256];
+	const char *why;
+
+	if (!eq) {
+		snprintf(err, errlen, "'%.*s' is not name=value", (int)MIN(end - p, 80), p);
+		return -EINVAL;
+	}
+	why = label_trim(p, eq, name, sizeof(name)) ? label_name_problem(name)
+						      : "a label name longer than 32 characters";
+	if (why) {
+		snprintf(err, errlen, "'%.*s': %s", (int)MIN(eq - p, 80), p, why);
+		return -EINVAL;
+	}
+	snprintf(l->name, sizeof(l->name), "%.32s", name);
+	if (!label_trim(eq + 1, end, l->value, sizeof(l->value))) {
+		snprintf(err, errlen, "the value of %.32s is longer than %d bytes", l->name,
+			 CONFIG_MAX_LABEL_VALUE);
+		return -EINVAL;
+	}
+	if (!l->value[0] || !utf8_printable(l->value, strlen(l->value))) {
+		snprintf(err, errlen, "the value of %.32s is %s", l->name,
+			 l->value[0] ? "not printable UTF-8" : "empty (the same as no label)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* labels = NAME=VALUE, NAME=VALUE: the target's own labels on its series. */
+static int key_labels(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		      const char *value)
+{
+	struct target_conf *t = ctx->target;
+	struct target_label v[CONFIG_MAX_LABELS];
+	const char *p = value;
+	uint32_t n = 0;
+	char err[256];
+
+	(void)field;
+	memset(v, 0, sizeof(v));
+	while (*value) {
+		const char *end = strchr(p, ',');
+
+		if (!end)
+			end = p + strlen(p);
+		if (n == CONFIG_MAX_LABELS) {
+			ctx_error(ctx, k->name, "more than %d labels; expected %s", CONFIG_MAX_LABELS,
+				  k->accepts);
+			return -E2BIG;
+		}
+		if (label_parse_one(p, end, &v[n], err, sizeof(err)) < 0) {
+			ctx_error(ctx, k->name, "%s; expected %s", err, k->accepts);
+			return -EINVAL;
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			if (strcmp(v[i].name, v[n].name) == 0) {
+				ctx_error(ctx, k->name, "label %s given twice; keep one", v[n].name);
+				return -EINVAL;
+			}
+		}
+		n++;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	memcpy(t->labels, v, sizeof(v));
+	t->n_labels = n;
+	return 0;
+}
+
 #define T(f) offsetof(struct target_conf, f)
 #define D(f) offsetof(struct config, f)
 
@@ -427,6 +563,8 @@ static const struct key_def keys[] = {
 	  600 * SEC, NULL, NULL },
 	{ "log_level", SECT_DAEMON, key_level, D(log_level), 0, 7, level_names,
 	  "emerg, alert, crit, err, warning, notice, info, debug or 0-7" },
+	{ "log_target", SECT_DAEMON, key_enum, D(log_target), 0, 0, log_sink_names,
+	  "auto, journal, stderr or syslog" },
 	{ "metrics_listen", SECT_DAEMON, key_listen, D(metrics_listen), 0, 0, NULL,
 	  "a numeric ADDR:PORT or [V6ADDR]:PORT (port 0: the kernel picks one)" },
 	{ "include", SECT_DAEMON, key_glob, D(include), 0, 0, NULL,
@@ -462,6 +600,9 @@ static const struct key_def keys[] = {
 	  "a numeric IPv4 or IPv6 address" },
 	{ "family", SECT_TARGET, key_enum, T(family), 0, 0, family_names, "any, ipv4 or ipv6" },
 	{ "resolve_every", SECT_TARGET, key_duration, T(resolve_every), 0, 86400 * SEC, NULL, NULL },
+	{ "timestamps", SECT_TARGET, key_enum, T(timestamps), 0, 0, timestamps_names, "kernel or loop" },
+	{ "labels", SECT_TARGET, key_labels, T(labels), 0, 0, NULL,
+	  "up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* of at most 32 characters, not starting with __ and none of target, address, resolved, protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 to 64 bytes of printable UTF-8 without commas" },
 	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp or udp" },
 	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
 };
@@ -545,7 +686,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 	t->line = line;
 	t->connections = 1;
 	t->interval = 1 * SEC;
-	t->connect_timeout = 2 * SEC;
+	t->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
 	t->timeout = 5 * SEC;
 	t->backoff_max = 5 * SEC;
 	t->rise = 2;
@@ -575,6 +716,21 @@ static void target_conf_free(struct target_conf *t)
 	free(t);
 }
 
+/* Forget the section that was rejected, if the one that ends was. */
+static void section_end(struct parse_ctx *ctx)
+{
+	target_conf_free(ctx->rejected);
+	ctx->rejected = NULL;
+	ctx->target = NULL;
+}
+
+/* Read the keys of a rejected section into a target of no config, for their errors. */
+static void section_reject(struct parse_ctx *ctx, const char *name)
+{
+	ctx->rejected = ctx->target = target_conf_new(name, ctx->file, ctx->line);
+	ctx->sect = SECT_TARGET;
+}
+
 /* Start a [target "NAME"] section seen at the current line. */
 static void section_target(struct parse_ctx *ctx, const char *name)
 {
@@ -586,16 +742,19 @@ static void section_target(struct parse_ctx *ctx, const char *name)
 	if (!name_is_valid(name)) {
 		ctx_error(ctx, NULL, "invalid target name \"%s\"; expected 1 to %d of A-Z a-z 0-9 _ . : -",
 			  name, MCONN_NAME_MAX);
+		section_reject(ctx, name);
 		return;
 	}
 	old = config_find_target(c, name);
 	if (old) {
 		ctx_error(ctx, NULL, "target \"%s\" is defined twice; first at %s:%u", name,
 			  old->file, old->line);
+		section_reject(ctx, name);
 		return;
 	}
 	if (c->n_targets >= CONFIG_MAX_TARGETS) {
 		ctx_error(ctx, NULL, "too many targets (at most %d)", CONFIG_MAX_TARGETS);
+		section_reject(ctx, name);
 		return;
 	}
 	v = realloc(c->targets, (c->n_targets + 1) * sizeof(*v));
@@ -615,6 +774,7 @@ static void section_header(struct parse_ctx *ctx, const char *line, size_t n)
 
 	if (!end)
 		return;
+	section_end(ctx);
 	len = (size_t)(end - line - 1);
 	if (len >= sizeof(inner)) {
 		ctx->sect = SECT_BAD;
@@ -748,6 +908,7 @@ static const struct protocol_key {
 } protocol_keys[] = {
 	{ "close", TPROTO_TCP, "a UDP socket has no connection to end" },
 	{ "connect_timeout", TPROTO_TCP, "a UDP socket connects at once, with nothing sent" },
+	{ "timestamps", TPROTO_TCP, "UDP cycles are timed by the loop's clock" },
 	{ "udp_tag", TPROTO_UDP, "it tags datagrams" },
 };
 
@@ -767,10 +928,14 @@ static void config_validate_protocol(struct parse_ctx *ctx, const struct target_
 	}
 }
 
-/* Check one target as a whole; errors point at the lines of the keys involved. */
-static void config_validate_target(struct parse_ctx *ctx, const struct target_conf *t)
+/* Check one target as a whole; errors point at the lines of the keys involved. A
+ * connect_timeout the file does not give follows timeout: the smaller of 2s and it. */
+static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
 {
 	char a[32], b[32];
+
+	if (!(t->keys_seen & (1ull << key_index("connect_timeout"))))
+		t->connect_timeout = MIN(CONFIG_DEFAULT_CONNECT_TIMEOUT, t->timeout);
 
 	ctx->file = t->file;
 	ctx->line = t->line;
@@ -888,8 +1053,8 @@ static void config_parse_file(struct parse_ctx *ctx)
 {
 	if (config_check_lines(ctx) == 0)
 		config_parse_text(ctx);
+	section_end(ctx);
 	ctx->sect = SECT_NONE;
-	ctx->target = NULL;
 }
 
 void config_target_query(const struct target_conf *t, int64_t deadline, struct resolve_query *q)
@@ -1043,12 +1208,44 @@ static void config_resolve_blocking(struct config *c, struct config_errors *errs
 	free(v);
 }
 
+/* Where an error sorts: its file in the order read (the main file first), then its
+ * line; an error of a whole file (line 0) after that file's lines. */
+static uint64_t error_rank(const struct config *c, const struct config_error *e)
+{
+	uint64_t file = UINT32_MAX;
+
+	if (strcmp(e->file, c->path) == 0)
+		file = 0;
+	for (size_t i = 0; i < c->n_files && file == UINT32_MAX; i++)
+		if (c->files[i] && strcmp(e->file, c->files[i]) == 0)
+			file = i + 1;
+	return file << 32 | (e->line ? e->line : UINT32_MAX);
+}
+
+/* Put the errors from first on in file and line order, keeping the order of the
+ * errors of one line (a stable insertion sort of at most CONFIG_MAX_ERRORS). */
+static void config_errors_sort(const struct config *c, struct config_errors *errs, size_t first)
+{
+	for (size_t i = first + 1; i < errs->n; i++) {
+		struct config_error e = errs->v[i];
+		uint64_t rank = error_rank(c, &e);
+		size_t j = i;
+
+		while (j > first && error_rank(c, &errs->v[j - 1]) > rank) {
+			errs->v[j] = errs->v[j - 1];
+			j--;
+		}
+		errs->v[j] = e;
+	}
+}
+
 /* Validate what the files made; hand it out only when no error was found. */
 static int config_finish(struct parse_ctx *ctx, size_t before, struct config **ret)
 {
 	config_validate(ctx);
 	if (ctx->resolve)
 		config_resolve_blocking(ctx->cfg, ctx->errs);
+	config_errors_sort(ctx->cfg, ctx->errs, ctx->errs_start);
 	/* The parse adds errors through ctx->errs, which cppcheck does not follow. */
 	/* cppcheck-suppress knownConditionTrueFalse */
 	if (ctx->errs->n + ctx->errs->dropped != before) {
@@ -1199,9 +1396,13 @@ static void config_read_dropins(struct parse_ctx *main, const struct stat *main_
 		ctx.file = c->files[c->n_files++] = xstrdup(g.gl_pathv[i]);
 		r = file_read_all(ctx.file, &text, &ctx.len);
 		if (r == -EISDIR) {
+			size_t n = strlen(ctx.file);
+
+			while (n > 1 && ctx.file[n - 1] == '/')
+				n--;
 			ctx_error(main, "include",
-				  "'%s' is a directory; name its files with a pattern such as %s/*.conf",
-				  ctx.file, ctx.file);
+				  "'%s' is a directory; name its files with a pattern such as %.*s/*.conf",
+				  ctx.file, (int)n, ctx.file);
 			continue;
 		}
 		if (r < 0) {
@@ -1326,6 +1527,8 @@ static const struct change_def {
 	{ "flap_window", CHK_DURATION, offsetof(struct target_conf, flap_window) },
 	{ "interval_down", CHK_DURATION, offsetof(struct target_conf, interval_down) },
 	{ "interval_changing", CHK_DURATION, offsetof(struct target_conf, interval_changing) },
+	{ "timestamps", CHK_ENUM, offsetof(struct target_conf, timestamps) },
+	{ "labels", CHK_OTHER, 0 },
 	{ "protocol", CHK_ENUM, offsetof(struct target_conf, protocol) },
 	{ "udp_tag", CHK_ENUM, offsetof(struct target_conf, udp_tag) },
 };
@@ -1336,6 +1539,7 @@ static const char *change_enum_name(const struct target_conf *t, unsigned bit)
 	switch (bit) {
 	case CHG_MODE: return target_mode_name(t->mode);
 	case CHG_FAMILY: return addr_family_name(t->family);
+	case CHG_TIMESTAMPS: return timestamps_mode_name(t->timestamps);
 	case CHG_PROTOCOL: return target_protocol_name(t->protocol);
 	case CHG_UDP_TAG: return t->udp_tag ? "yes" : "no";
 	default: return close_mode_name(t->close);
@@ -1366,6 +1570,17 @@ static bool sockaddr_same(const struct sockaddr_any *a, const struct sockaddr_an
 	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+static bool labels_differ(const struct target_conf *a, const struct target_conf *b)
+{
+	if (a->n_labels != b->n_labels)
+		return true;
+	for (uint32_t i = 0; i < a->n_labels; i++)
+		if (strcmp(a->labels[i].name, b->labels[i].name) != 0 ||
+		    strcmp(a->labels[i].value, b->labels[i].value) != 0)
+			return true;
+	return false;
+}
+
 /* Compare the keys the table cannot: addresses and messages. */
 static bool change_other_differs(const struct target_conf *a, const struct target_conf *b,
 				 unsigned bit)
@@ -1384,6 +1599,8 @@ static bool change_other_differs(const struct target_conf *a, const struct targe
 		       (a->has_source && !sockaddr_same(&a->source, &b->source));
 	case CHG_DEGRADED_RATIO:
 		return a->degraded_ratio != b->degraded_ratio;
+	case CHG_LABELS:
+		return labels_differ(a, b);
 	default:
 		return false;
 	}
@@ -1481,7 +1698,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 		if (strcmp(changes[i].name, key) == 0)
 			bit = 1u << i;
 	if (!(bit & CHG_SETTABLE)) {
-		char names[128];
+		char names[256];
 
 		snprintf(err, errlen, "%.40s: %s; settable: %s", key,
 			 bit ? "cannot be set at run time" : "no such key",
@@ -1491,6 +1708,7 @@ int config_target_set(const struct target_conf *t, const char *key, const char *
 	n = target_conf_copy(t);
 	ctx.target = n;
 	k = key_index(key);
+	n->keys_seen |= 1ull << k;
 	if (keys[k].parse(&ctx, &keys[k], (char *)n + keys[k].offset, value) == 0)
 		config_validate_target(&ctx, n);
 	if (errs.n) {

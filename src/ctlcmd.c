@@ -228,7 +228,7 @@ static const struct ctl_command commands[] = {
 	{ "reload", 0, 0, true, cmd_reload, "reload",
 	  "read the configuration files again and apply what changed (admin)" },
 	{ "set", 3, 3, true, cmd_set, "set TARGET KEY VALUE",
-	  "change connections, interval, connect_timeout, timeout, rise or fall (admin)" },
+	  "change connections, interval, connect_timeout, timeout, rise, fall or a health key (admin)" },
 	{ "pause", 1, 1, true, cmd_pause, "pause TARGET", "close a target's sessions until resume (admin)" },
 	{ "resume", 1, 1, true, cmd_resume, "resume TARGET", "start a paused target's sessions again (admin)" },
 	{ "help", 0, 0, false, cmd_help, "help", "list the commands" },

@@ -43,10 +43,9 @@ bool daemon_fd_budget(struct daemon *d)
  * blocked the caller for about 90 ms here, up to 20 ms a step, which the loop would
  * pay in the middle of its work. Growing it in one step, at start before the loop runs
  * and when a reload or `set` added sessions, costs one grace period at most. */
-void daemon_fd_reserve(struct daemon *d)
+static void daemon_fd_reserve_for(struct daemon *d, uint64_t sessions)
 {
-	uint64_t want = (uint64_t)MIN(d->pool.n_sess, d->pool.sio.max_open) + FD_RESERVE +
-			HTTP_MAX_CLIENTS;
+	uint64_t want = MIN(sessions, (uint64_t)d->pool.sio.max_open) + FD_RESERVE + HTTP_MAX_CLIENTS;
 	struct rlimit rl;
 	int fd;
 
@@ -59,6 +58,11 @@ void daemon_fd_reserve(struct daemon *d)
 	if (fd >= 0)
 		close(fd);
 	d->fd_reserved = want;
+}
+
+void daemon_fd_reserve(struct daemon *d)
+{
+	daemon_fd_reserve_for(d, d->pool.n_sess);
 }
 
 /* Raise the soft open-files limit to the hard one and take the sessions' share. */
@@ -193,6 +197,9 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		return d->tick_slot;
 	d->next_tick = now + DAEMON_TICK_NS;
 	daemon_arm_tick(d);
+	/* Before the sessions' first cycles are scheduled: the grace period the table's
+	 * growth may wait for would make them late. */
+	daemon_fd_reserve_for(d, cfg->total_connections);
 	d->pool.targets = calloc(cfg->n_targets ? cfg->n_targets : 1, sizeof(*d->pool.targets));
 	if (!d->pool.targets)
 		return -ENOMEM;
@@ -205,7 +212,6 @@ int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)
 		if (r < 0)
 			return r;
 	}
-	daemon_fd_reserve(d);
 	return 0;
 }
 

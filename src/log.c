@@ -1,11 +1,18 @@
 /* Log sinks. The journal gets structured fields so `journalctl TARGET=web1` works;
- * anything else gets one line per message on stderr. */
+ * stderr gets one line per message with an ISO 8601 time and the priority as a word
+ * (or the sd-daemon(3) "<N>" prefix when stderr is the journal's stream, if the
+ * journal's socket cannot be reached); syslog gets datagrams on /dev/log, sent
+ * without waiting, so a stuck syslog daemon never stalls the loop. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-journal.h>
@@ -14,9 +21,20 @@
 #include "log.h"
 #include "util.h"
 
+/* Where syslog(3) sends: the local syslog daemon's datagram socket. */
+#define LOG_SYSLOG_PATH "/dev/log"
+/* Where sd_journal_sendv() sends; it reports success when the socket is missing. */
+#define LOG_JOURNAL_PATH "/run/systemd/journal/socket"
+
 static int log_max = LOG_INFO;
-static int log_to_journal;
-static int log_tty;
+/* LOG_SINK_AUTO until log_open() or the first message chooses. */
+static enum log_sink log_sink = LOG_SINK_AUTO;
+static bool log_stderr_journal;
+static int log_syslog_fd = -1;
+/* Syslog messages dropped since the last one that went out (the socket was full). */
+static unsigned long log_syslog_dropped;
+
+const char *const log_sink_names[] = { "auto", "journal", "stderr", "syslog", NULL };
 
 static const char *const prio_names[] = { "emerg", "alert", "crit", "error", "warning",
 					  "notice", "info", "debug" };
@@ -35,11 +53,22 @@ static int stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_open(int max_priority)
+const char *log_sink_name(enum log_sink s)
+{
+	return s < _LOG_SINK_MAX ? log_sink_names[s] : "?";
+}
+
+void log_open(int max_priority, enum log_sink sink)
 {
 	log_max = max_priority;
-	log_to_journal = stderr_is_journal();
-	log_tty = isatty(STDERR_FILENO);
+	log_stderr_journal = stderr_is_journal();
+	if (sink == LOG_SINK_AUTO || sink >= _LOG_SINK_MAX)
+		sink = log_stderr_journal ? LOG_SINK_JOURNAL : LOG_SINK_STDERR;
+	if (sink != LOG_SINK_SYSLOG && log_syslog_fd >= 0) {
+		close(log_syslog_fd);
+		log_syslog_fd = -1;
+	}
+	log_sink = sink;
 }
 
 bool log_enabled(int prio)
@@ -47,13 +76,101 @@ bool log_enabled(int prio)
 	return prio <= log_max;
 }
 
-/* One line on stderr: "<N>text" (sd-daemon(3) priority prefix), readable on a tty. */
+/* The local time as ISO 8601 with milliseconds and the UTC offset,
+ * "2026-12-07T19:51:19.123+01:00"; an empty string if the time is unknown. */
+static void log_time_iso(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char date[32], zone[8];
+
+	out[0] = '\0';
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || !localtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) ||
+	    strftime(zone, sizeof(zone), "%z", &tm) != 5)
+		return;
+	/* strftime's %z is +hhmm; the extended format ISO 8601 wants +hh:mm. */
+	snprintf(out, len, "%s.%03ld%.3s:%s", date, ts.tv_nsec / 1000000L, zone, zone + 3);
+}
+
+/* One line on stderr: "TIME PRIORITY: text". */
 static void log_stderr(int prio, const char *text)
 {
-	if (log_tty)
-		fprintf(stderr, "mconnd: %s: %s\n", prio_names[prio & 7], text);
-	else
-		fprintf(stderr, "<%d>%s\n", prio & 7, text);
+	char when[64];
+
+	log_time_iso(when, sizeof(when));
+	fprintf(stderr, "%s %s: %s\n", when, prio_names[prio & 7], text);
+}
+
+/* Connect a non-blocking datagram socket to the syslog daemon's. */
+static int log_syslog_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = LOG_SYSLOG_PATH };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Send one RFC 3164 message, "<PRI>Mmm dd hh:mm:ss mconnd[PID]: text", reconnecting
+ * once when the syslog daemon went away; 0 or -errno. */
+static int log_syslog_send(int prio, const char *text)
+{
+	char msg[1200], stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm))
+		stamp[0] = '\0';
+	n = snprintf(msg, sizeof(msg), "<%d>%s mconnd[%ld]: %s", LOG_DAEMON | (prio & 7), stamp,
+		     (long)getpid(), text);
+	if (n < 0)
+		return -EINVAL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (log_syslog_fd < 0)
+			log_syslog_fd = log_syslog_connect();
+		if (log_syslog_fd < 0)
+			return log_syslog_fd;
+		if (send(log_syslog_fd, msg, strnlen(msg, sizeof(msg)), MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return -EAGAIN;
+		close(log_syslog_fd);
+		log_syslog_fd = -1;
+	}
+	return -ECONNREFUSED;
+}
+
+/* To syslog: a full socket drops the message (counted, and told with the next one
+ * that goes out); an unreachable syslog daemon sends it to stderr instead. */
+static void log_syslog(int prio, const char *text)
+{
+	char note[128];
+	int r = 0;
+
+	if (log_syslog_dropped) {
+		snprintf(note, sizeof(note), "%lu log message%s dropped: the syslog socket was full",
+			 log_syslog_dropped, log_syslog_dropped == 1 ? "" : "s");
+		r = log_syslog_send(LOG_WARNING, note);
+		if (r < 0 && r != -EAGAIN)
+			log_stderr(LOG_WARNING, note);
+		if (r != -EAGAIN)
+			log_syslog_dropped = 0;
+	}
+	if (r != -EAGAIN)
+		r = log_syslog_send(prio, text);
+	if (r == -EAGAIN)
+		log_syslog_dropped++;
+	else if (r < 0)
+		log_stderr(prio, text);
 }
 
 /* Add "NAME=value" to the journal entry being built, when value is set. */
@@ -100,7 +217,12 @@ static void log_journal(int prio, const struct target_conf *t, const char *state
 	n = log_field(iov, n, f[n], sizeof(f[n]), "ERROR_CLASS", error_class);
 	snprintf(more, sizeof(more), "%s", extra ? extra : "");
 	n = log_extra_fields(iov, n, ELEMENTSOF(iov), more);
-	if (sd_journal_sendv(iov, (int)n) < 0)
+	if (access(LOG_JOURNAL_PATH, F_OK) == 0 && sd_journal_sendv(iov, (int)n) >= 0)
+		return;
+	/* No journal socket: stderr, in the form the journal's stream reads if it is one. */
+	if (log_stderr_journal)
+		fprintf(stderr, "<%d>%s\n", prio & 7, text);
+	else
 		log_stderr(prio, text);
 }
 
@@ -112,10 +234,13 @@ __attribute__((format(printf, 7, 0))) static void log_send(int prio, const struc
 	char text[1024];
 
 	vsnprintf(text, sizeof(text), fmt, ap);
-	if (log_to_journal)
-		log_journal(prio, t, state, error_class, message_id, extra, text);
-	else
-		log_stderr(prio, text);
+	if (log_sink == LOG_SINK_AUTO)
+		log_open(log_max, LOG_SINK_AUTO);
+	switch (log_sink) {
+	case LOG_SINK_JOURNAL: log_journal(prio, t, state, error_class, message_id, extra, text); break;
+	case LOG_SINK_SYSLOG: log_syslog(prio, text); break;
+	default: log_stderr(prio, text); break;
+	}
 }
 
 void log_msg(int prio, const char *fmt, ...)

@@ -32,7 +32,7 @@ static void on_signal(void *owner, int signo)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mconnd [-c FILE] [-t] [-v] [-h] [-V]\n"
+		"Usage: mconnd [-c FILE] [-t] [-v] [--log-target=TARGET] [-h] [-V]\n"
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
@@ -40,6 +40,9 @@ static void usage(FILE *f)
 		"                 host and group names must resolve within resolve_timeout),\n"
 		"                 print 'configuration OK' or every error, exit\n"
 		"  -v             log at debug priority (overrides log_level)\n"
+		"  --log-target=auto|journal|stderr|syslog\n"
+		"                 where the log goes (overrides log_target; auto: the\n"
+		"                 journal when stderr is connected to it, else stderr)\n"
 		"  -h, --help     show this help and exit\n"
 		"  -V, --version  show the version and exit\n"
 		"\n"
@@ -47,6 +50,15 @@ static void usage(FILE *f)
 		"(as 'mconnctl reload' does). Query and change the daemon with mconnctl(8).\n"
 		"See mconnd(8) and mconnd.conf(5).\n",
 		CONFIG_DEFAULT_PATH);
+}
+
+/* The enum log_sink named, or -1. */
+static int log_target_parse(const char *name)
+{
+	for (int i = 0; log_sink_names[i]; i++)
+		if (strcmp(name, log_sink_names[i]) == 0)
+			return i;
+	return -1;
 }
 
 static void print_errors(const struct config_errors *errs)
@@ -70,8 +82,10 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "log-target", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int log_target_cli = -1;
 	bool test_only = false, verbose = false;
 	char bad[64];
 	int opt, r;
@@ -84,6 +98,14 @@ int main(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mconnd %s\n", MCONN_VERSION); return 0;
+		case 'L':
+			log_target_cli = log_target_parse(optarg);
+			if (log_target_cli < 0) {
+				fprintf(stderr, "mconnd: --log-target=%s: expected auto, journal, stderr or syslog\n",
+					optarg);
+				return 2;
+			}
+			break;
 		case ':':
 			fprintf(stderr, "mconnd: option -%c needs an argument\n", optopt);
 			return 2;
@@ -99,6 +121,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	log_open(LOG_INFO, log_target_cli >= 0 ? log_target_cli : LOG_SINK_AUTO);
 	/* Names are looked up by the resolver's threads here too, before any loop runs,
 	 * so a dead resolver is an error after resolve_timeout, not a hang. */
 	r = resolver_new(RESOLVE_THREADS, &res);
@@ -127,9 +150,11 @@ int main(int argc, char **argv)
 		resolver_free(res);
 		return 0;
 	}
-	log_open(verbose ? LOG_DEBUG : cfg->log_level);
+	log_open(verbose ? LOG_DEBUG : cfg->log_level,
+		 log_target_cli >= 0 ? log_target_cli : cfg->log_target);
 	r = daemon_init(&d, cfg, path);
 	d.verbose = verbose;
+	d.log_target_cli = log_target_cli;
 	if (r >= 0)
 		r = loop_signals(&d.loop, signals, on_signal, &d);
 	if (r >= 0)

@@ -2,10 +2,15 @@
  * latency histograms, in the text exposition format 0.0.4. One pass over the targets
  * per family, each line formatted once into a stack buffer and appended; a cursor
  * (family, target) lets the control socket render it in slices. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "pool.h"
@@ -23,18 +28,23 @@ static const char *const bucket_le[] = {
 };
 _Static_assert(ELEMENTSOF(bucket_le) == HIST_LE_N, "one le per bound");
 
-/* The labels of one target, escaped once per render. */
+/* The labels of one target's series, escaped once per target and family: target and
+ * the target's own labels (never the address, so a series survives a change of it). */
 struct labels {
-	char s[2 * (MCONN_NAME_MAX + 280) + 32];
+	char s[(size_t)2 * MCONN_NAME_MAX + 16 +
+	       (size_t)CONFIG_MAX_LABELS * (CONFIG_MAX_LABEL_NAME + 2 * CONFIG_MAX_LABEL_VALUE + 8)];
 	size_t len;
 };
+
+/* The longest line: a histogram bucket or the info line, with the labels. */
+#define METRICS_LINE_MAX (sizeof(((struct labels *)0)->s) + (size_t)2 * 280 + 256)
 
 /* Format one line and append it; a line longer than the stack buffer is cut, which
  * no line of ours can be (the labels are bounded). */
 __attribute__((format(printf, 2, 3)))
 static void put(struct buf *out, const char *fmt, ...)
 {
-	char line[1024];
+	char line[METRICS_LINE_MAX];
 	va_list ap;
 	int n;
 
@@ -71,18 +81,24 @@ size_t metrics_label_escape(const char *v, char *out, size_t n)
 
 static void labels_of(const struct target *t, struct labels *l)
 {
-	char name[2 * MCONN_NAME_MAX + 2], addr[2 * 280];
+	const struct target_conf *c = t->conf;
+	char v[2 * CONFIG_MAX_LABEL_VALUE + 2];
+	size_t o;
 
-	metrics_label_escape(t->conf->name, name, sizeof(name));
-	metrics_label_escape(t->conf->address_text, addr, sizeof(addr));
-	l->len = (size_t)snprintf(l->s, sizeof(l->s), "target=\"%s\",address=\"%s\"", name, addr);
+	metrics_label_escape(c->name, v, sizeof(v));
+	o = (size_t)snprintf(l->s, sizeof(l->s), "target=\"%s\"", v);
+	for (uint32_t i = 0; i < c->n_labels && o < sizeof(l->s); i++) {
+		metrics_label_escape(c->labels[i].value, v, sizeof(v));
+		o += (size_t)snprintf(l->s + o, sizeof(l->s) - o, ",%s=\"%s\"", c->labels[i].name, v);
+	}
+	l->len = MIN(o, sizeof(l->s) - 1);
 }
 
 /* Append "PREFIX VALUE\n" with the number formatted by hand: most lines of a large
  * exposition are bucket and counter lines, and vsnprintf would be most of its cost. */
 static void put_u64(struct buf *out, const char *prefix, size_t plen, uint64_t v)
 {
-	char line[1024], digits[24];
+	char line[METRICS_LINE_MAX], digits[24];
 	size_t n = 0;
 
 	if (plen > sizeof(line) - sizeof(digits) - 2)
@@ -128,6 +144,24 @@ static void render_histogram(struct buf *out, const char *name, const struct lab
 	put(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, l->s, (unsigned long long)h->count);
 	put(out, "%s_sum{%s} %.9f\n", name, l->s, (double)h->sum / 1e9);
 	put(out, "%s_count{%s} %llu\n", name, l->s, (unsigned long long)h->count);
+}
+
+/* The one series that carries the address: what the target checks, as written and
+ * as resolved, how and in which mode. Join on target for the address of a series. */
+static void lines_info(const struct view *v, const struct target *t, const char *name,
+		       const struct labels *l, struct buf *out)
+{
+	char addr[2 * 280], resolved[128];
+
+	(void)v;
+	metrics_label_escape(t->conf->address_text, addr, sizeof(addr));
+	if (t->conf->addr.len)
+		format_address(&t->conf->addr, resolved, sizeof(resolved));
+	else
+		resolved[0] = '\0';
+	put(out, "%s{%s,address=\"%s\",resolved=\"%s\",protocol=\"%s\",mode=\"%s\"} 1\n", name,
+	    l->s, addr, resolved, target_protocol_name(t->conf->protocol),
+	    target_mode_name(t->conf->mode));
 }
 
 static void lines_up(const struct view *v, const struct target *t, const char *name,
@@ -223,18 +257,18 @@ static void lines_connect_hist(const struct view *v, const struct target *t,
 	render_histogram(out, name, l, &t->connect_lat.total);
 }
 
+static void lines_retransmits(const struct view *v, const struct target *t, const char *name,
+			      const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->retransmits);
+}
+
 static void lines_resolve_failures(const struct view *v, const struct target *t,
 				   const char *name, const struct labels *l, struct buf *out)
 {
 	(void)v;
 	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
-}
-
-static void lines_protocol(const struct view *v, const struct target *t, const char *name,
-			   const struct labels *l, struct buf *out)
-{
-	(void)v;
-	put(out, "%s{%s,protocol=\"%s\"} 1\n", name, l->s, target_protocol_name(t->conf->protocol));
 }
 
 /* The UDP counters: one line per UDP target, none for the others. */
@@ -284,6 +318,9 @@ static const struct metrics_family {
 	void (*lines)(const struct view *v, const struct target *t, const char *name,
 		      const struct labels *l, struct buf *out);
 } families[] = {
+	{ "mconn_target_info", "gauge",
+	  "Always 1; the target's address as configured and as resolved, its protocol and mode.",
+	  lines_info },
 	{ "mconn_target_up", "gauge",
 	  "1 when the target is up (every session up, few recent failures) and not paused, else 0.",
 	  lines_up },
@@ -308,14 +345,16 @@ static const struct metrics_family {
 	{ "mconn_cycles_total", "counter",
 	  "Finished echo cycles by result: ok or the failure class.", lines_cycles },
 	{ "mconn_cycle_duration_seconds", "histogram",
-	  "Time of a good cycle from connect start to the last echoed byte.", lines_cycle_hist },
+	  "Time of a good cycle: connect, then each message from its send to its echo's last byte, by the kernel's clock.",
+	  lines_cycle_hist },
 	{ "mconn_connect_duration_seconds", "histogram",
 	  "Time to establish the connection, in good cycles that connected.", lines_connect_hist },
+	{ "mconn_target_retransmits_total", "counter",
+	  "TCP segments the target's sessions retransmitted (TCP_INFO): what explains a slow cycle.",
+	  lines_retransmits },
 	{ "mconn_resolve_failures_total", "counter",
 	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
 	  lines_resolve_failures },
-	{ "mconn_target_protocol", "gauge",
-	  "Always 1; what the target's sessions speak (tcp, udp) in a label.", lines_protocol },
 	{ "mconn_udp_datagrams_sent_total", "counter",
 	  "UDP targets: datagrams sent; those whose echo did not come back in time are the cycles with result loss.",
 	  lines_udp_sent },
@@ -349,6 +388,78 @@ static void render_process(const struct view *v, struct buf *out)
 	    v->reload->ok + v->reload->failed == 0 || v->reload->last_ok);
 }
 
+/* The process's virtual and resident size in bytes, from /proc/self/statm (a read of
+ * the kernel's counters that never waits); 0 when it cannot be read. */
+static void process_memory(uint64_t *ret_virtual, uint64_t *ret_resident)
+{
+	unsigned long long size = 0, resident = 0;
+	long page = sysconf(_SC_PAGESIZE);
+	char text[128], *end = text;
+	ssize_t n = -1;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	if (n > 0 && page > 0) {
+		text[n] = '\0';
+		size = strtoull(text, &end, 10);
+		resident = strtoull(end, NULL, 10);
+	}
+	*ret_virtual = size * (uint64_t)page;
+	*ret_resident = resident * (uint64_t)page;
+}
+
+/* Open descriptors: the size the kernel gives /proc/self/fd (Linux 6.2 and later),
+ * else the entries counted; 0 when neither works. */
+static uint64_t process_open_fds(void)
+{
+	struct stat st;
+	struct dirent *e;
+	uint64_t n = 0;
+	DIR *dir;
+
+	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+		return (uint64_t)st.st_size;
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return 0;
+	while ((e = readdir(dir)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	/* Less the one opendir() holds. */
+	return n ? n - 1 : 0;
+}
+
+/* The process_* series as Prometheus client libraries export them. */
+static void render_process_stats(const struct view *v, struct buf *out)
+{
+	struct rusage ru = { 0 };
+	struct rlimit rl = { 0 };
+	uint64_t vsize, rss;
+
+	(void)getrusage(RUSAGE_SELF, &ru);
+	process_memory(&vsize, &rss);
+	family(out, "process_cpu_seconds_total", "counter",
+	       "Total user and system CPU time spent in seconds.");
+	put(out, "process_cpu_seconds_total %.6f\n",
+	    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+	put(out, "process_resident_memory_bytes %llu\n", (unsigned long long)rss);
+	family(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+	put(out, "process_virtual_memory_bytes %llu\n", (unsigned long long)vsize);
+	family(out, "process_open_fds", "gauge", "Number of open file descriptors.");
+	put(out, "process_open_fds %llu\n", (unsigned long long)process_open_fds());
+	family(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+	(void)getrlimit(RLIMIT_NOFILE, &rl);
+	put(out, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	family(out, "process_start_time_seconds", "gauge",
+	       "Start time of the process since unix epoch in seconds.");
+	put(out, "process_start_time_seconds %.3f\n", (double)v->start_wall / 1e9);
+}
+
 void metrics_begin(struct metrics_cursor *cur, int64_t now)
 {
 	*cur = (struct metrics_cursor){ .now = now };
@@ -362,6 +473,7 @@ bool metrics_render_slice(const struct view *v, struct metrics_cursor *cur, stru
 	if (!cur->started) {
 		cur->started = true;
 		render_process(v, out);
+		render_process_stats(v, out);
 	}
 	while (cur->family < ELEMENTSOF(families) && !out->overflow) {
 		const struct metrics_family *f = &families[cur->family];

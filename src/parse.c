@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -178,11 +179,32 @@ static int address_split(const char *s, char *host, size_t hostcap, const char *
 	return 0;
 }
 
-/* Try host as a numeric IPv4 or IPv6 literal. */
+/* The scope of a link-local IPv6 address, "fe80::1%eth0" or "fe80::1%2": the
+ * interface's index, or -ENODEV (no such interface) or -EDOM (not link-local). */
+static int address_scope(const struct in6_addr *a, const char *scope, uint32_t *ret)
+{
+	uint64_t v;
+
+	if (!IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_MC_LINKLOCAL(a))
+		return -EDOM;
+	if (parse_uint(scope, 1, UINT32_MAX, &v) == 0) {
+		*ret = (uint32_t)v;
+		return 0;
+	}
+	v = if_nametoindex(scope);
+	if (v == 0)
+		return -ENODEV;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* Try host as a numeric IPv4 or IPv6 literal (IPv6 with a scope, see above). */
 static int address_numeric(const char *host, uint16_t port, struct sockaddr_any *ret)
 {
 	struct sockaddr_in *in = (struct sockaddr_in *)&ret->ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ret->ss;
+	const char *pct = strchr(host, '%');
+	char bare[INET6_ADDRSTRLEN];
 
 	memset(ret, 0, sizeof(*ret));
 	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
@@ -190,6 +212,18 @@ static int address_numeric(const char *host, uint16_t port, struct sockaddr_any 
 		in->sin_port = htons(port);
 		ret->len = sizeof(*in);
 		return 0;
+	}
+	if (pct && (size_t)(pct - host) < sizeof(bare) && pct[1]) {
+		int r;
+
+		memcpy(bare, host, (size_t)(pct - host));
+		bare[pct - host] = '\0';
+		if (inet_pton(AF_INET6, bare, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		r = address_scope(&in6->sin6_addr, pct + 1, &in6->sin6_scope_id);
+		if (r < 0)
+			return r;
+		host = bare;
 	}
 	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
@@ -274,12 +308,15 @@ int parse_address_host(const char *s, struct sockaddr_any *ret, char *host, size
 
 	if (r < 0)
 		return r;
-	if (address_numeric(h, (uint16_t)port, &a) == 0) {
+	r = address_numeric(h, (uint16_t)port, &a);
+	if (r == 0) {
 		if (!address_is_unicast(&a))
 			return -EADDRNOTAVAIL;
 		*ret = a;
 		return 0;
 	}
+	if (r == -ENODEV || r == -EDOM)
+		return r;
 	if (s[0] == '[' || host_is_numeric_shorthand(h) || strlen(h) >= hostcap)
 		return -EINVAL;
 	memcpy(host, h, strlen(h) + 1);
@@ -308,7 +345,7 @@ int parse_address(const char *s, bool resolve, struct sockaddr_any *ret)
 
 int parse_listen(const char *s, struct sockaddr_any *ret)
 {
-	char host[INET6_ADDRSTRLEN + 2];
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	uint64_t port;
 	struct sockaddr_any a;
 	int r = address_split_port(s, host, sizeof(host), 0, &port);
@@ -323,7 +360,7 @@ int parse_listen(const char *s, struct sockaddr_any *ret)
 
 int parse_source(const char *s, struct sockaddr_any *ret)
 {
-	char host[INET6_ADDRSTRLEN + 2];
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
 	struct sockaddr_any a;
 	size_t n = strlen(s);
 	int r;
@@ -420,7 +457,11 @@ char *format_address(const struct sockaddr_any *a, char *out, size_t n)
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+		if (in6->sin6_scope_id)
+			snprintf(out, n, "[%s%%%u]:%u", host, in6->sin6_scope_id,
+				 ntohs(in6->sin6_port));
+		else
+			snprintf(out, n, "[%s]:%u", host, ntohs(in6->sin6_port));
 	} else {
 		snprintf(out, n, "?");
 	}

@@ -189,6 +189,22 @@ static int pool_due(void *owner, uint32_t id, int64_t due, int64_t now, bool in_
 	return 0;
 }
 
+/* With TX stamps on, EPOLLERR also says a stamp waits in the error queue (read when
+ * the echo is in, session_stamp_echoed()). Once connected, TCP's real errors (a
+ * reset, a retransmission timeout) come with EPOLLHUP, so a bare EPOLLERR is a stamp
+ * and means no readiness: taking it as one would cost a read per send, and a held
+ * connection would read to EAGAIN ever after. A missed error still shows at the
+ * deadline's last look, which polls the socket. */
+static uint32_t pool_io_events(const struct pool *p, const struct session *s, uint32_t events)
+{
+	const struct target_conf *c = s->conf ? s->conf : s->target->conf;
+
+	if (!p->env.io->tx_stamp || c->timestamps != TIMESTAMPS_KERNEL ||
+	    s->state == SESS_CONNECTING || (events & EPOLLHUP))
+		return events;
+	return events & ~(uint32_t)EPOLLERR;
+}
+
 static void pool_io(void *owner, uint64_t data, uint32_t events, int64_t now)
 {
 	struct pool *p = owner;
@@ -202,6 +218,7 @@ static void pool_io(void *owner, uint64_t data, uint32_t events, int64_t now)
 		return;
 	}
 	s = &p->sess[id];
+	events = pool_io_events(p, s, events);
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		s->ready |= SESS_READY_IN;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -237,7 +254,11 @@ int pool_init(struct pool *p, struct loop *l)
 	memset(p, 0, sizeof(*p));
 	p->loop = l;
 	sockio_init(&p->sio, l);
-	p->env = (struct session_env){ .io = &sockio_ops, .io_ctx = &p->sio, .timers = &l->timers,
+	/* Without the kernel's stamps (an old kernel, a seccomp filter) the loop's clock
+	 * times the cycles, as it always did. */
+	p->env = (struct session_env){ .io = sockio_enable_stamps(&p->sio) == 0 ? &sockio_stamped_ops
+										: &sockio_ops,
+				       .io_ctx = &p->sio, .timers = &l->timers,
 				       .on_result = pool_on_result, .scratch = p->scratch,
 				       .scratch_len = sizeof(p->scratch) };
 	loop_set_bulk(l, pool_io, pool_due, pool_stall, p);
@@ -384,6 +405,7 @@ void pool_free(struct pool *p)
 		pool_retire_sessions(p, t, 0);
 		target_free(t);
 	}
+	sockio_free(&p->sio);
 	free(p->targets);
 	free(p->sess);
 	free(p->free_ids);

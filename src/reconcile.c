@@ -83,7 +83,10 @@ static int target_move(struct daemon *d, struct target *t, struct target_conf *n
 		t->restart_changes = diff & CHG_RESTART;
 		t->reset_wall = wall_ns();
 		t->reset_mono = now;
-		target_reset_health(t, now);
+		/* The state stays until the new sessions' verdicts change it: a target
+		 * down at its old address and at its new one is down throughout, and an
+		 * alert on it keeps its for:. */
+		t->ratio_high = false;
 		return t->paused ? 0 : pool_add_sessions(&d->pool, t, nc->connections, now);
 	}
 	t->conf = nc;
@@ -163,6 +166,7 @@ static void report_daemon_changes(const struct config *o, const struct config *n
 					      name);                                       \
 	} while (0)
 	DAEMON_CHANGED(o->log_level != n->log_level, "log_level");
+	DAEMON_CHANGED(o->log_target != n->log_target, "log_target");
 	DAEMON_CHANGED(o->control_idle_timeout != n->control_idle_timeout, "control_idle_timeout");
 	DAEMON_CHANGED(o->control_io_timeout != n->control_io_timeout, "control_io_timeout");
 	DAEMON_CHANGED(!str_same(o->include, n->include), "include");
@@ -258,7 +262,8 @@ static void reload_daemon_settings(struct daemon *d, struct reload_report *rep)
 	const struct config *c = d->cfg;
 	char err[256];
 
-	log_open(d->verbose ? LOG_DEBUG : c->log_level);
+	log_open(d->verbose ? LOG_DEBUG : c->log_level,
+		 d->log_target_cli >= 0 ? d->log_target_cli : c->log_target);
 	d->ctl.idle_timeout = c->control_idle_timeout;
 	d->ctl.io_timeout = c->control_io_timeout;
 	if (ctl_set_access(&d->ctl, c->control_mode, c->control_gid, err, sizeof(err)) < 0)
@@ -616,6 +621,15 @@ int daemon_watch_names(struct daemon *d)
 	return 0;
 }
 
+/* The settable keys whose values in nc differ from the files': a value set back to
+ * what the file says is no longer marked as set at run time. */
+static unsigned daemon_runtime_set(const struct daemon *d, const struct target_conf *nc)
+{
+	const struct target_conf *file = config_find_target(d->cfg, nc->name);
+
+	return file ? config_target_diff(file, nc) & CHG_SETTABLE : CHG_SETTABLE;
+}
+
 int daemon_set(struct daemon *d, struct target *t, const char *key, const char *value,
 	       char *err, size_t errlen)
 {
@@ -638,7 +652,7 @@ int daemon_set(struct daemon *d, struct target *t, const char *key, const char *
 	daemon_fd_reserve(d);
 	config_target_unref(t->own_conf);
 	t->own_conf = nc;
-	t->runtime_set |= diff;
+	t->runtime_set = daemon_runtime_set(d, nc);
 	log_target(LOG_NOTICE, nc, NULL, NULL, NULL, "target %s: %s set to %s at run time",
 		   nc->name, key, value);
 	return 0;

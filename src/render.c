@@ -372,6 +372,8 @@ static void render_target_json(const struct view *v, const struct target *t, int
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
 	render_json_latency(out, "connect_total_ms", &t->connect_lat, 0, now);
+	buf_printf(out, "\"retransmits\":%llu,\"cycles_loop_timed\":%llu,",
+		   (unsigned long long)t->retransmits, (unsigned long long)t->cycles_loop_timed);
 	if (t->cycles_ok)
 		buf_printf(out, "\"last_ok_ago_s\":%.3f,", (double)(now - t->last_ok_at) / 1e9);
 	else
@@ -429,9 +431,11 @@ static void render_metrics_json(const struct view *v, struct buf *out)
 	}
 	h = v->http;
 	buf_printf(out, "\"%s\",\"http_requests\":%llu,\"http_not_found\":%llu,"
-		   "\"http_bad_method\":%llu,\"http_failed\":%llu},", v->http_address,
+		   "\"http_bad_method\":%llu,\"http_failed\":%llu,\"http_gzip\":%llu,"
+		   "\"http_gzip_ms\":%.3f},", v->http_address,
 		   (unsigned long long)h->requests, (unsigned long long)h->not_found,
-		   (unsigned long long)h->bad_method, (unsigned long long)h->failed);
+		   (unsigned long long)h->bad_method, (unsigned long long)h->failed,
+		   (unsigned long long)h->gzip, (double)h->gzip_ns / 1e6);
 }
 
 /* mconnd's own shortage: sessions starved and of what (null when none). */
@@ -481,6 +485,27 @@ static void render_status_json_head(const struct view *v, int64_t now, struct bu
 	buf_printf(out, "\"targets\":[");
 }
 
+/* TCP_INFO of a session's last cycle: "-" before any reading. */
+static void render_session_tcp_text(const struct session *s, struct buf *out)
+{
+	char rtt[32], var[32];
+
+	if (!s->tcp.rtt_us) {
+		buf_printf(out, "%9s %9s %7s\n", "-", "-", "-");
+		return;
+	}
+	buf_printf(out, "%9s %9s %7u\n", format_duration((int64_t)s->tcp.rtt_us * 1000, rtt, sizeof(rtt)),
+		   format_duration((int64_t)s->tcp.rttvar_us * 1000, var, sizeof(var)),
+		   s->tcp.total_retrans);
+}
+
+static void render_session_tcp_json(const struct session *s, struct buf *out)
+{
+	render_json_ms(out, "rtt_ms", s->tcp.rtt_us ? (int64_t)s->tcp.rtt_us * 1000 : -1, ",");
+	render_json_ms(out, "rttvar_ms", s->tcp.rtt_us ? (int64_t)s->tcp.rttvar_us * 1000 : -1, ",");
+	buf_printf(out, "\"retransmits\":%u,", s->tcp.total_retrans);
+}
+
 static void render_session_row(const struct session *s, uint32_t i, bool json, const char *sep,
 			       struct buf *out)
 {
@@ -497,13 +522,16 @@ static void render_session_row(const struct session *s, uint32_t i, bool json, c
 			buf_printf(out, "null,");
 		buf_printf(out, "\"verdict\":\"%s\",\"starved\":%s,",
 			   health_state_name(s->health.verdict), s->health.starved ? "true" : "false");
+		render_session_tcp_json(s, out);
 		render_json_ms(out, "last_latency_ms", s->last_latency, "}");
 		return;
 	}
-	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %9s\n", i, session_state_name(s->state),
+	buf_printf(out, "%6u %-11s %6d %10llu %8llu %-16s %-8s %9s ", i, session_state_name(s->state),
 		   s->fd, (unsigned long long)s->cycles_ok, (unsigned long long)s->cycles_failed,
 		   (s->cycles_ok + s->cycles_failed) ? session_error_name(s->last_result) : "-",
+		   s->health.starved ? "starved" : health_state_name(s->health.verdict),
 		   format_duration(s->last_latency, lat, sizeof(lat)));
+	render_session_tcp_text(s, out);
 }
 
 static void render_sessions_head(const struct target *t, bool json, struct buf *out)
@@ -513,8 +541,9 @@ static void render_sessions_head(const struct target *t, bool json, struct buf *
 		buf_json_string(out, t->conf->name, strlen(t->conf->name));
 		buf_printf(out, ",\"sessions\":[");
 	} else {
-		buf_printf(out, "%6s %-11s %6s %10s %8s %-16s %9s\n", "INDEX", "STATE", "FD", "OK",
-			   "FAILED", "LAST", "LATENCY");
+		buf_printf(out, "%6s %-11s %6s %10s %8s %-16s %-8s %9s %9s %9s %7s\n", "INDEX",
+			   "STATE", "FD", "OK", "FAILED", "LAST", "VERDICT", "LATENCY", "RTT",
+			   "RTTVAR", "RETRANS");
 	}
 }
 
@@ -536,11 +565,11 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved, t->flapping,
 		   render_recent_ratio(t) < 0 ? -1LL : (long long)(render_recent_ratio(t) * 1000 + 0.5));
 	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
-		   "win_p50_ns=%lld win_p99_ns=%lld\n",
+		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu\n",
 		   (unsigned long long)t->cycle_lat.total.count,
 		   (unsigned long long)t->cycle_lat.total.sum, (unsigned long long)ls.count,
 		   (unsigned long long)count_window_sum(&t->fail_win, now), (long long)ls.p50,
-		   (long long)ls.p99);
+		   (long long)ls.p99, (unsigned long long)count_window_sum(&t->mismatch_win, now));
 }
 
 static void render_stats_head(const struct view *v, int64_t now, struct buf *out)

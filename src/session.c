@@ -102,6 +102,15 @@ static const struct target_conf *session_conf(const struct session *s)
 	return s->conf ? s->conf : s->target->conf;
 }
 
+/* Whether the kernel times this session's cycles: the I/O can, and the target wants
+ * it (timestamps = kernel). */
+static bool session_kernel_timed(const struct session *s, const struct session_env *env)
+{
+	/* UDP cycles are timed by the loop's clock: the stamps are read on TCP's path. */
+	return env->io->recv_stamped && session_conf(s)->protocol == TPROTO_TCP &&
+	       session_conf(s)->timestamps == TIMESTAMPS_KERNEL;
+}
+
 /* The cycle is over: let go of the configuration it ran under. */
 static void session_drop_conf(struct session *s)
 {
@@ -159,6 +168,34 @@ static bool session_udp_keeps(const struct session *s, enum session_error err)
 	       s->state == SESS_EXCHANGING && err != SERR_RESOURCE;
 }
 
+/* Read the connection's TCP_INFO at the end of a cycle: the path's RTT for `sessions`
+ * and the segments retransmitted since the last reading, which the result carries to
+ * the target's counter. */
+static uint32_t session_read_tcp(struct session *s, struct session_env *env)
+{
+	struct sess_tcp ti;
+	uint32_t was = s->retrans_seen;
+
+	if (s->fd < 0 || !env->io->tcp_info || env->io->tcp_info(env->io_ctx, s->fd, &ti) < 0)
+		return 0;
+	s->tcp = ti;
+	s->retrans_seen = ti.total_retrans;
+	return ti.total_retrans - was;
+}
+
+/* The latency of a cycle that ended well. With the kernel's timing: the connect time
+ * (the SYN's round trip) plus each message's exchange, from the kernel's TX stamp of
+ * its first bytes to the RX stamp of its echo's last ones, so the time an event
+ * waited in mconnd's loop, between messages too, counts nowhere. Without it (or for a
+ * failed cycle): the loop's clock, from connect start to now. */
+static int64_t session_cycle_ns(const struct session *s, struct session_env *env,
+				enum session_error err, int64_t now)
+{
+	if (err != SERR_NONE || !session_kernel_timed(s, env))
+		return now - s->cycle_start;
+	return (s->connected_at ? s->connect_ns : 0) + s->exchange_ns;
+}
+
 /* End the cycle: account it, then close or hold, and schedule the next one. A held
  * connection is checked at once: a FIN that came with the last echo leaves no new
  * edge behind it. detail says more than err_no when the kernel did (or is NULL). */
@@ -168,8 +205,11 @@ static void session_finish_detail(struct session *s, struct session_env *env,
 {
 	struct session_result res = {
 		.err = err, .err_no = err_no,
-		.connect_ns = s->connected_at ? s->connected_at - s->cycle_start : -1,
-		.cycle_ns = now - s->cycle_start, .detail = detail,
+		.connect_ns = s->connected_at ? s->connect_ns : -1,
+		.cycle_ns = session_cycle_ns(s, env, err, now),
+		.retransmits = session_is_udp(s) ? 0 : session_read_tcp(s, env),
+		.kernel_timed = err == SERR_NONE && session_kernel_timed(s, env),
+		.detail = detail,
 	};
 	bool keep = session_conf(s)->mode == MODE_PERSISTENT &&
 		    (err == SERR_NONE || session_udp_keeps(s, err));
@@ -200,6 +240,49 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
 
+/* The connect finished at now (loop clock). Its time is the SYN's round trip as TCP
+ * measured it (TCP_INFO's first RTT sample, in us) when the kernel's timing is on and
+ * no SYN was sent twice (a retransmitted SYN gives no sample); else the loop's clock
+ * from connect start, which includes how long the event waited in the loop. */
+static void session_stamp_connected(struct session *s, struct session_env *env, int64_t now)
+{
+	struct sess_tcp ti;
+
+	s->connected_at = now;
+	s->connect_ns = now - s->cycle_start;
+	if (!session_kernel_timed(s, env) || !env->io->tcp_info ||
+	    env->io->tcp_info(env->io_ctx, s->fd, &ti) < 0 || ti.total_retrans || !ti.rtt_us)
+		return;
+	if ((int64_t)ti.rtt_us * NSEC_PER_USEC <= s->connect_ns)
+		s->connect_ns = (int64_t)ti.rtt_us * NSEC_PER_USEC;
+}
+
+/* The first bytes of the current message went to send() at now: remember when, and
+ * the key of the kernel's TX stamp for them (OPT_ID counts bytes from the first one
+ * sent, and a stamp's key is its send's last byte). */
+static void session_stamp_sent(struct session *s, uint32_t n, int64_t now)
+{
+	s->send_at = now;
+	s->tx_key = s->tx_bytes + n - 1;
+	s->rx_stamp = 0;
+}
+
+/* The current message's echo came back whole at now: add its exchange time, the
+ * kernel's (RX stamp of the last bytes - TX stamp of the first) when both stamps are
+ * there and agree with the loop's clock (a stamp cannot be later than the loop saw
+ * the data; a step of the wall clock would make it so), else the loop's. */
+static void session_stamp_echoed(struct session *s, struct session_env *env, int64_t now)
+{
+	int64_t loop_ns = now - s->send_at, k = -1, tx;
+
+	if (session_kernel_timed(s, env) && s->rx_stamp > 0) {
+		tx = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
+		if (tx > 0)
+			k = s->rx_stamp - tx;
+	}
+	s->exchange_ns += k >= 0 && k <= loop_ns + SESS_STAMP_SLACK_NS ? k : loop_ns;
+}
+
 /* Begin a cycle: reuse a held connection or start connecting. The cycle takes the
  * target's configuration of this moment and keeps it to its end: timings, messages
  * and classification; a reload or a set applies from the next cycle. */
@@ -214,6 +297,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 	s->graces = 0;
 	s->cycle_start = now;
 	s->connected_at = 0;
+	s->exchange_ns = 0;
 	if (s->state == SESS_HOLDING) {
 		s->udp_prev = s->msg;
 		session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
@@ -221,6 +305,8 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 		return;
 	}
 	s->ready = 0;
+	s->tx_bytes = 0;
+	s->retrans_seen = 0;
 	r = env->io->connect(env->io_ctx, s, c, &phase);
 	if (r == -EINPROGRESS) {
 		session_enter(s, env, SESS_CONNECTING, now + MIN(c->connect_timeout, c->timeout));
@@ -230,7 +316,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 		session_finish(s, env, session_classify(-r, phase), -r, now);
 		return;
 	}
-	s->connected_at = now;
+	session_stamp_connected(s, env, now);
 	s->ready = SESS_READY_OUT;
 	session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
 	session_exchange(s, env, now);
@@ -238,7 +324,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 
 /* Send what is left of the current message while the socket takes it. */
 static int session_send(struct session *s, struct session_env *env, const uint8_t *msg,
-			uint32_t len)
+			uint32_t len, int64_t now)
 {
 	while (s->sent < len && (s->ready & SESS_READY_OUT)) {
 		ssize_t n = env->io->send(env->io_ctx, s->fd, msg + s->sent, len - s->sent);
@@ -249,9 +335,20 @@ static int session_send(struct session *s, struct session_env *env, const uint8_
 		}
 		if (n < 0)
 			return (int)n;
+		if (s->sent == 0)
+			session_stamp_sent(s, (uint32_t)n, now);
 		s->sent = (uint16_t)(s->sent + n);
+		s->tx_bytes += (uint32_t)n;
 	}
 	return 0;
+}
+
+/* Receive through the stamped call when there is one. */
+static ssize_t session_read(struct session *s, struct session_env *env, size_t want)
+{
+	if (session_kernel_timed(s, env))
+		return env->io->recv_stamped(env->io_ctx, s->fd, env->scratch, want, &s->rx_stamp);
+	return env->io->recv(env->io_ctx, s->fd, env->scratch, want);
 }
 
 /* Read the echo of the current message, comparing each byte as it arrives. Each read
@@ -263,7 +360,7 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 {
 	while (s->recvd < len && (s->ready & SESS_READY_IN)) {
 		size_t left = len - s->recvd, want = MIN(left + 1, env->scratch_len);
-		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, want);
+		ssize_t n = session_read(s, env, want);
 
 		if (n == -EAGAIN) {
 			s->ready &= (uint8_t)~SESS_READY_IN;
@@ -415,7 +512,7 @@ static void session_exchange(struct session *s, struct session_env *env, int64_t
 	while (s->msg < c->n_messages) {
 		uint32_t len;
 		const uint8_t *msg = target_conf_message(c, s->msg, &len);
-		int r = session_send(s, env, msg, len);
+		int r = session_send(s, env, msg, len, now);
 
 		if (r < 0) {
 			session_finish(s, env, session_classify(-r, PHASE_EXCHANGE), -r, now);
@@ -430,6 +527,7 @@ static void session_exchange(struct session *s, struct session_env *env, int64_t
 		}
 		if (s->recvd < len)
 			return;
+		session_stamp_echoed(s, env, now);
 		s->msg++;
 		s->sent = 0;
 		s->recvd = 0;
@@ -449,7 +547,7 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
 		return;
 	}
-	s->connected_at = now;
+	session_stamp_connected(s, env, now);
 	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
 	session_exchange(s, env, now);
 }
@@ -599,6 +697,8 @@ void session_stalled(struct session *s, struct session_env *env, int64_t lost, i
 	s->cycle_start += lost;
 	if (s->connected_at)
 		s->connected_at += lost;
+	if (s->state == SESS_EXCHANGING)
+		s->send_at += lost;
 	budget = s->state == SESS_CONNECTING ? MIN(c->connect_timeout, c->timeout) : c->timeout;
 	if (timer_due(env->timers, s->id) < now + budget)
 		timer_set(env->timers, s->id, now + budget);

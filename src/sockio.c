@@ -13,11 +13,24 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* After <time.h>: errqueue.h uses struct timespec without including it. */
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 
 #include "config.h"
 #include "loop.h"
 #include "sockio.h"
+
+/* What each connection asks the kernel to stamp: its sends (software, on the error
+ * queue, a key per send and no copy of the data) and what it receives. */
+#define SOCKIO_STAMP_FLAGS                                                                 \
+	(SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE |                     \
+	 SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY)
+/* Error queue entries read looking for one stamp: a cycle queues one per send. */
+#define SOCKIO_ERRQUEUE_READS 8
 
 /* Bind to the configured source without picking a port, so connect() chooses one
  * per destination and TIME_WAIT reuse keeps working. */
@@ -46,7 +59,33 @@ void sockio_init(struct sockio *io, struct loop *loop)
 		fclose(f);
 	}
 	*io = (struct sockio){ .loop = loop, .max_open = UINT32_MAX, .port_lo = (uint16_t)lo,
-			       .port_hi = (uint16_t)hi };
+			       .port_hi = (uint16_t)hi, .stamp_keeper = -1 };
+}
+
+int sockio_enable_stamps(struct sockio *io)
+{
+	int flags = SOF_TIMESTAMPING_RX_SOFTWARE, fd;
+
+	if (io->stamp_keeper >= 0)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	io->stamp_keeper = fd;
+	return 0;
+}
+
+void sockio_free(struct sockio *io)
+{
+	if (io->stamp_keeper >= 0)
+		close(io->stamp_keeper);
+	io->stamp_keeper = -1;
 }
 
 static uint16_t sockaddr_port(const struct sockaddr_storage *ss)
@@ -114,6 +153,13 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 		r = sockio_check_self(io, fd, &tc->addr);
 	else
 		r = -errno;
+	/* OPT_ID needs a socket past CLOSE: its key then counts bytes from the first. */
+	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 && !udp &&
+	    tc->timestamps == TIMESTAMPS_KERNEL) {
+		int flags = SOCKIO_STAMP_FLAGS;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
+	}
 	if (r == 0)
 		return 0;
 	if (r == -EINPROGRESS)
@@ -156,6 +202,100 @@ static ssize_t sockio_recv(void *ctx, int fd, void *p, size_t n)
 
 	(void)ctx;
 	return r < 0 ? -errno : r;
+}
+
+static int64_t timespec_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * NSEC_PER_SEC + ts->tv_nsec;
+}
+
+/* The software stamp of a message's SCM_TIMESTAMPING, or 0. */
+static int64_t sockio_cmsg_stamp(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+			struct scm_timestamping ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return timespec_ns(&ts.ts[0]);
+		}
+	}
+	return 0;
+}
+
+static ssize_t sockio_recv_stamped(void *ctx, int fd, void *p, size_t n, int64_t *ret_stamp)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = p, .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	ssize_t r = recvmsg(fd, &mh, MSG_DONTWAIT);
+	int64_t stamp;
+
+	(void)ctx;
+	if (r < 0)
+		return -errno;
+	stamp = r > 0 ? sockio_cmsg_stamp(&mh) : 0;
+	if (stamp > 0)
+		*ret_stamp = stamp;
+	return r;
+}
+
+/* The OPT_ID key of an error queue entry that is a TX stamp, or -1. */
+static int64_t sockio_cmsg_key(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		struct sock_extended_err ee;
+
+		if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+			continue;
+		memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+		if (ee.ee_errno == ENOMSG && ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING &&
+		    ee.ee_info == SCM_TSTAMP_SND)
+			return ee.ee_data;
+	}
+	return -1;
+}
+
+/* Read the error queue until the stamp keyed key, its end, or a bound: each entry is
+ * one the kernel queued for a send of this session's, so none is anyone else's news. */
+static int64_t sockio_tx_stamp(void *ctx, int fd, uint32_t key)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping)) +
+			 CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+		struct cmsghdr align;
+	} ctl;
+
+	(void)ctx;
+	for (int i = 0; i < SOCKIO_ERRQUEUE_READS; i++) {
+		struct msghdr mh = { .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		int64_t stamp;
+
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return -1;
+		stamp = sockio_cmsg_stamp(&mh);
+		if (stamp > 0 && sockio_cmsg_key(&mh) == (int64_t)key)
+			return stamp;
+	}
+	return -1;
+}
+
+static int sockio_tcp_info(void *ctx, int fd, struct sess_tcp *ret)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	(void)ctx;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -errno;
+	*ret = (struct sess_tcp){ .rtt_us = ti.tcpi_rtt, .rttvar_us = ti.tcpi_rttvar,
+				  .total_retrans = ti.tcpi_total_retrans };
+	return 0;
 }
 
 static void sockio_close(void *ctx, int fd, bool rst)
@@ -266,12 +406,17 @@ static const char *sockio_error_detail(void *ctx, int fd, char *out, size_t n)
 	return any && out[0] ? out : NULL;
 }
 
-const struct session_io sockio_ops = {
-	.connect = sockio_connect,
-	.connect_result = sockio_connect_result,
-	.send = sockio_send,
-	.recv = sockio_recv,
-	.close = sockio_close,
-	.ready = sockio_ready,
-	.error_detail = sockio_error_detail,
+/* The calls both tables share. */
+#define SOCKIO_BASE_OPS                                                                    \
+	.connect = sockio_connect, .connect_result = sockio_connect_result,               \
+	.send = sockio_send, .recv = sockio_recv, .close = sockio_close, .ready = sockio_ready, \
+	.error_detail = sockio_error_detail
+
+const struct session_io sockio_ops = { SOCKIO_BASE_OPS };
+
+const struct session_io sockio_stamped_ops = {
+	SOCKIO_BASE_OPS,
+	.recv_stamped = sockio_recv_stamped,
+	.tx_stamp = sockio_tx_stamp,
+	.tcp_info = sockio_tcp_info,
 };

@@ -138,6 +138,10 @@ static enum health_state target_derive(const struct target *t)
 
 	if (counted == 0)
 		return t->health;
+	/* Down stays down until a session is up again: sessions without a verdict yet
+	 * (new ones, or all of them after a restart) are no sign the target is back. */
+	if (t->health == HEALTH_DOWN && up == 0)
+		return HEALTH_DOWN;
 	if (down > 0 && (t->health == HEALTH_DOWN ? down : t->sess_down_failing) >=
 				target_quorum(t, counted))
 		return HEALTH_DOWN;
@@ -239,8 +243,10 @@ static bool target_evaluate(struct target *t, int64_t now, uint32_t count,
 /* Counters, latency and the last error of one result. */
 static void target_count_result(struct target *t, const struct session_result *res, int64_t now)
 {
+	t->retransmits += res->retransmits;
 	if (res->err == SERR_NONE) {
 		t->cycles_ok++;
+		t->cycles_loop_timed += !res->kernel_timed;
 		t->last_ok_at = now;
 		if (res->connect_ns >= 0)
 			latency_record(&t->connect_lat, res->connect_ns, now);
@@ -250,6 +256,8 @@ static void target_count_result(struct target *t, const struct session_result *r
 	t->cycles_failed++;
 	if (res->err != SERR_RESOURCE)
 		count_window_add(&t->fail_win, now);
+	if (res->err == SERR_MISMATCH)
+		count_window_add(&t->mismatch_win, now);
 	t->errors[res->err < _SERR_MAX ? res->err : SERR_RESOURCE]++;
 	t->last_error = res->err;
 	t->last_errno = res->err_no;

@@ -161,6 +161,19 @@ static size_t utf8_length(const unsigned char *p, size_t n)
 	return len;
 }
 
+bool utf8_printable(const char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x80 && (k = utf8_length((const unsigned char *)s + i, n - i)) > 0)
+			i += k - 1;
+		else if (c < 0x20 || c >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int buf_json_string(struct buf *b, const char *s, size_t n)
 {
 	size_t k;

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "util.h"
 #include "check_main.h"
 
@@ -25,7 +28,11 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, protocol, udp_tag"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, protocol, udp_tag"
+#define LABELS_EXPECT "expected up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* " \
+	"of at most 32 characters, not starting with __ and none of target, address, resolved, " \
+	"protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 " \
+	"to 64 bytes of printable UTF-8 without commas"
 #define NAME_65 "a1234567890123456789012345678901234567890123456789012345678901234"
 
 /* The outcome of one load, kept together so every test can free it the same way. */
@@ -112,9 +119,9 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -155,6 +162,8 @@ static const struct {
 	  { "t.conf:3: mode: invalid value 'cycles'; expected cycle or persistent" } },
 	{ "bad close", TARGET_A "close = RST\n",
 	  { "t.conf:3: close: invalid value 'RST'; expected fin or rst" } },
+	{ "bad timestamps", TARGET_A "timestamps = hardware\n",
+	  { "t.conf:3: timestamps: invalid value 'hardware'; expected kernel or loop" } },
 	{ "bad protocol", TARGET_A "protocol = sctp\n",
 	  { "t.conf:3: protocol: invalid value 'sctp'; expected tcp or udp" } },
 	{ "bad udp_tag", TARGET_A "protocol = udp\nudp_tag = 1\n",
@@ -162,6 +171,8 @@ static const struct {
 	{ "TCP keys under udp", TARGET_A "close = rst\nprotocol = udp\nconnect_timeout = 9s\n",
 	  { "t.conf:3: close: [target \"a\"]: applies to protocol = tcp only (a UDP socket has no connection to end), and this target's protocol is udp; remove it",
 	    "t.conf:5: connect_timeout: [target \"a\"]: applies to protocol = tcp only (a UDP socket connects at once, with nothing sent), and this target's protocol is udp; remove it" } },
+	{ "timestamps under udp", TARGET_A "protocol = udp\ntimestamps = loop\n",
+	  { "t.conf:4: timestamps: [target \"a\"]: applies to protocol = tcp only (UDP cycles are timed by the loop's clock), and this target's protocol is udp; remove it" } },
 	{ "udp_tag under tcp", TARGET_A "udp_tag = yes\n",
 	  { "t.conf:3: udp_tag: [target \"a\"]: applies to protocol = udp only (it tags datagrams), and this target's protocol is tcp; remove it" } },
 	{ "bad log level", "[daemon]\nlog_level = loud\n",
@@ -187,7 +198,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, protocol, udp_tag" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, protocol, udp_tag" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -254,10 +265,56 @@ static const struct {
 	    "notice, info, debug or 0-7",
 	    "t.conf:5: rise: out of range: '0'; expected a whole number from 1 to 1000",
 	    "t.conf:6: mode: invalid value 'x'; expected cycle or persistent",
+	    "t.conf:8: address: [target \"b\"] has no address; it is required",
 	    "t.conf:9: interval: invalid duration '1y'; " DURATION_EXPECT ", from 0 to 1h",
 	    "t.conf:10: invalid target name \"c d\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -",
-	    "t.conf:12: target \"a\" is defined twice; first at t.conf:3",
-	    "t.conf:8: address: [target \"b\"] has no address; it is required" } },
+	    "t.conf:12: target \"a\" is defined twice; first at t.conf:3" } },
+	/* Issue 14: a rejected section's keys are still checked, and errors come in line
+	 * order, those of the whole target at the line of the key they are about. */
+	{ "errors inside a section with a bad name",
+	  "[target \"" NAME_65 "\"]\naddress = 127.0.0.1:7\nconnections = 0\n",
+	  { "t.conf:1: invalid target name \"" NAME_65 "\"; expected 1 to 64 of A-Z a-z 0-9 _ . : -",
+	    "t.conf:3: connections: out of range: '0'; expected a whole number from 1 to 100000" } },
+	{ "errors inside a section defined twice",
+	  TARGET_A "[target \"a\"]\naddress = 127.0.0.1:8\ninterval = 10 s\nrise = 0\n",
+	  { "t.conf:3: target \"a\" is defined twice; first at t.conf:1",
+	    "t.conf:5: interval: invalid duration '10 s'; " DURATION_EXPECT ", from 0 to 1h",
+	    "t.conf:6: rise: out of range: '0'; expected a whole number from 1 to 1000" } },
+	{ "errors in line order",
+	  "[target \"a\"]\naddress = 127.0.0.1:7\nconnections = 2\nconnect_timeout = 3s\n"
+	  "timeout = 2s\nrise = 0\n",
+	  { "t.conf:4: connect_timeout: [target \"a\"]: connect_timeout (3.00s) is longer than "
+	    "timeout (2.00s); it must not be",
+	    "t.conf:6: rise: out of range: '0'; expected a whole number from 1 to 1000" } },
+	{ "scope of no interface", "[target \"a\"]\naddress = [fe80::1%nosuchif0]:20001\n",
+	  { "t.conf:2: address: '[fe80::1%nosuchif0]:20001': no network interface of that name "
+	    "or number for the scope after %; expected [fe80::ADDR%INTERFACE]:port with an "
+	    "existing interface" } },
+	{ "scope on a global address", "[target \"a\"]\naddress = [2001:db8::1%lo]:7\n",
+	  { "t.conf:2: address: '[2001:db8::1%lo]:7': a scope (%INTERFACE) applies only to "
+	    "link-local IPv6 addresses (fe80::/10)" } },
+	{ "label name not Prometheus's", TARGET_A "labels = team=web, 2tier=edge\n",
+	  { "t.conf:3: labels: ' 2tier': not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*); "
+	    LABELS_EXPECT } },
+	{ "label name reserved by Prometheus", TARGET_A "labels = __name__=x\n",
+	  { "t.conf:3: labels: '__name__': a label name starting with __ (reserved by "
+	    "Prometheus); " LABELS_EXPECT } },
+	{ "label name mconnd sets", TARGET_A "labels = team=web,address=x\n",
+	  { "t.conf:3: labels: 'address': a label mconnd or Prometheus sets itself; " LABELS_EXPECT } },
+	{ "label given twice", TARGET_A "labels = team=web, team=db\n",
+	  { "t.conf:3: labels: label team given twice; keep one" } },
+	{ "label without a value", TARGET_A "labels = team=\n",
+	  { "t.conf:3: labels: the value of team is empty (the same as no label); " LABELS_EXPECT } },
+	{ "label without '='", TARGET_A "labels = team\n",
+	  { "t.conf:3: labels: 'team' is not name=value; " LABELS_EXPECT } },
+	{ "label value too long", TARGET_A "labels = team=" NAME_65 "\n",
+	  { "t.conf:3: labels: the value of team is longer than 64 bytes; " LABELS_EXPECT } },
+	{ "label value with a control byte", TARGET_A "labels = team=a\tb\n",
+	  { "t.conf:3: labels: the value of team is not printable UTF-8; " LABELS_EXPECT } },
+	{ "too many labels", TARGET_A "labels = a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9\n",
+	  { "t.conf:3: labels: more than 8 labels; " LABELS_EXPECT } },
+	{ "empty label between commas", TARGET_A "labels = a=1,,b=2\n",
+	  { "t.conf:3: labels: '' is not name=value; " LABELS_EXPECT } },
 };
 
 START_TEST(test_error_messages)
@@ -357,7 +414,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, control_idle_timeout, control_io_timeout, log_level, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);
@@ -489,6 +546,7 @@ START_TEST(test_every_key)
 		  "interval_changing = 100ms\n"
 		  "mode = persistent\n"
 		  "close = rst\n"
+		  "timestamps = loop\n"
 		  "source = [::1]\n"
 		  "message = ping\\n\n",
 		  false, &l);
@@ -516,6 +574,7 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(t->interval_changing, 100 * NSEC_PER_MSEC);
 	ck_assert_int_eq(t->mode, MODE_PERSISTENT);
 	ck_assert_int_eq(t->close, CLOSE_RST);
+	ck_assert_int_eq(t->timestamps, TIMESTAMPS_LOOP);
 	ck_assert(t->has_source);
 	ck_assert_str_eq(t->source_text, "[::1]");
 	ck_assert_str_eq(format_address(&t->source, addr, sizeof(addr)), "[::1]:0");
@@ -542,6 +601,44 @@ START_TEST(test_log_level)
 	load_text(text, false, &l);
 	assert_loaded(&l);
 	ck_assert_int_eq(l.cfg->log_level, level_cases[_i].level);
+	loaded_free(&l);
+}
+END_TEST
+
+static const struct {
+	const char *value;
+	int sink;
+} log_target_cases[] = {
+	{ NULL, LOG_SINK_AUTO }, { "auto", LOG_SINK_AUTO }, { "journal", LOG_SINK_JOURNAL },
+	{ "stderr", LOG_SINK_STDERR }, { "syslog", LOG_SINK_SYSLOG },
+};
+
+START_TEST(test_log_target)
+{
+	char text[128] = "[daemon]\n";
+	struct loaded l;
+
+	if (log_target_cases[_i].value)
+		snprintf(text, sizeof(text), "[daemon]\nlog_target = %s\n", log_target_cases[_i].value);
+	load_text(text, false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->log_target, log_target_cases[_i].sink);
+	ck_assert_str_eq(log_sink_name(l.cfg->log_target),
+			 log_target_cases[_i].value ? log_target_cases[_i].value : "auto");
+	loaded_free(&l);
+}
+END_TEST
+
+START_TEST(test_log_target_bad)
+{
+	struct loaded l;
+	char got[512];
+
+	load_text("[daemon]\nlog_target = file\n", false, &l);
+	ck_assert_uint_eq(l.errs.n, 1);
+	ck_assert_str_eq(config_error_format(&l.errs.v[0], got, sizeof(got)),
+			 "t.conf:2: log_target: invalid value 'file'; expected auto, journal, stderr or syslog");
+	ck_assert_str_eq(log_sink_name(_LOG_SINK_MAX), "?");
 	loaded_free(&l);
 }
 END_TEST
@@ -867,6 +964,82 @@ START_TEST(test_connect_timeout_equal_timeout)
 }
 END_TEST
 
+/* Issue 14: a connect_timeout the file does not give is the smaller of 2s and
+ * timeout, also after `set timeout`; one the file gives stays. */
+START_TEST(test_connect_timeout_follows_timeout)
+{
+	struct target_conf *n = NULL;
+	struct loaded l;
+	char err[256];
+
+	load_text(TARGET_A "timeout = 1s\n[target \"b\"]\naddress = 127.0.0.1:8\ntimeout = 10s\n"
+		  "[target \"c\"]\naddress = 127.0.0.1:9\nconnect_timeout = 500ms\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_int_eq(l.cfg->targets[0]->connect_timeout, NSEC_PER_SEC);
+	ck_assert_int_eq(l.cfg->targets[1]->connect_timeout, 2 * NSEC_PER_SEC);
+	ck_assert_int_eq(l.cfg->targets[2]->connect_timeout, 500 * NSEC_PER_MSEC);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[1], "timeout", "300ms", &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(n->connect_timeout, 300 * NSEC_PER_MSEC);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[1], n), CHG_TIMEOUT | CHG_CONNECT_TIMEOUT);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[2], "timeout", "300ms", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "timeout: [target \"c\"]: connect_timeout (500.0ms) is longer than timeout (300.0ms); it must not be");
+	ck_assert_int_eq(config_target_set(l.cfg->targets[1], "connect_timeout", "3s", &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(n->connect_timeout, 3 * NSEC_PER_SEC);
+	config_target_unref(n);
+	loaded_free(&l);
+}
+END_TEST
+
+/* Issue 14: a link-local IPv6 address with a scope, by interface name or number. */
+START_TEST(test_scope_id)
+{
+	const struct sockaddr_in6 *in6;
+	struct loaded l;
+	char text[64];
+
+	load_text("[target \"a\"]\naddress = [fe80::1%lo]:20001\n"
+		  "[target \"b\"]\naddress = [fe80::2%1]:7\n", false, &l);
+	assert_loaded(&l);
+	in6 = (const struct sockaddr_in6 *)&l.cfg->targets[0]->addr.ss;
+	ck_assert_int_eq(in6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(in6->sin6_scope_id, if_nametoindex("lo"));
+	ck_assert_uint_eq(ntohs(in6->sin6_port), 20001);
+	in6 = (const struct sockaddr_in6 *)&l.cfg->targets[1]->addr.ss;
+	ck_assert_uint_eq(in6->sin6_scope_id, 1);
+	ck_assert_str_eq(format_address(&l.cfg->targets[1]->addr, text, sizeof(text)), "[fe80::2%1]:7");
+	loaded_free(&l);
+}
+END_TEST
+
+/* labels: names and values as written, white space around them dropped; a change of
+ * labels is a change of the target. */
+START_TEST(test_labels)
+{
+	struct loaded l, m;
+
+	load_text(TARGET_A "labels = team=web, tier = edge ,x_1=a \"b\" \\c\n"
+		  "[target \"b\"]\naddress = 127.0.0.1:8\nlabels =\n", false, &l);
+	assert_loaded(&l);
+	ck_assert_uint_eq(l.cfg->targets[0]->n_labels, 3);
+	ck_assert_str_eq(l.cfg->targets[0]->labels[0].name, "team");
+	ck_assert_str_eq(l.cfg->targets[0]->labels[0].value, "web");
+	ck_assert_str_eq(l.cfg->targets[0]->labels[1].name, "tier");
+	ck_assert_str_eq(l.cfg->targets[0]->labels[1].value, "edge");
+	ck_assert_str_eq(l.cfg->targets[0]->labels[2].name, "x_1");
+	ck_assert_str_eq(l.cfg->targets[0]->labels[2].value, "a \"b\" \\c");
+	ck_assert_uint_eq(l.cfg->targets[1]->n_labels, 0);
+	load_text(TARGET_A "labels = team=web, tier=core, x_1=a \"b\" \\c\n", false, &m);
+	assert_loaded(&m);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], m.cfg->targets[0]), CHG_LABELS);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[1], l.cfg->targets[1]), 0);
+	ck_assert_str_eq(config_change_name(CHG_LABELS), "labels");
+	loaded_free(&m);
+	loaded_free(&l);
+}
+END_TEST
+
 START_TEST(test_total_connections_at_limit)
 {
 	struct loaded l;
@@ -1010,10 +1183,10 @@ START_TEST(test_file_errors_name_the_file)
 	ck_assert_int_eq(config_load(path, false, &c, &errs), -EINVAL);
 	ck_assert_ptr_null(c);
 	ck_assert_uint_eq(errs.n, 2);
+	snprintf(want, sizeof(want), "%s:1: address: [target \"a\"] has no address; it is required", path);
+	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
 	snprintf(want, sizeof(want), "%s:2: rise: out of range: '0'; expected a whole number from 1 to 1000",
 		 path);
-	ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
-	snprintf(want, sizeof(want), "%s:1: address: [target \"a\"] has no address; it is required", path);
 	ck_assert_str_eq(config_error_format(&errs.v[1], got, sizeof(got)), want);
 	config_errors_clear(&errs);
 }
@@ -1190,6 +1363,31 @@ START_TEST(test_dropin_errors)
 		 "%s:2: include: '%s/e2/conf.d' is a directory; name its files with a pattern such as %s/e2/conf.d/*.conf",
 		 main_path, tmpdir, tmpdir);
 	assert_one_error(main_path, want);
+	/* Issue 14: written with a slash at the end, the suggestion has no "//". */
+	WRITE_STR("e2/main.conf", "[daemon]\ninclude = conf.d/\n", main_path);
+	snprintf(want, sizeof(want),
+		 "%s:2: include: '%s/e2/conf.d/' is a directory; name its files with a pattern such as %s/e2/conf.d/*.conf",
+		 main_path, tmpdir, tmpdir);
+	assert_one_error(main_path, want);
+	/* Issue 14: a drop-in redefining a target has its other errors reported too. */
+	WRITE_STR("e1/d/a.conf", "\n[target \"m\"]\naddress = 127.0.0.1:4\ninterval = 10 s\n", twice);
+	{
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		char got[512];
+
+		WRITE_STR("e1/main.conf", "[daemon]\ninclude = d/*.conf\n[target \"m\"]\naddress = 127.0.0.1:3\n",
+			  main_path);
+		ck_assert_int_eq(config_load(main_path, false, &c, &errs), -EINVAL);
+		ck_assert_uint_eq(errs.n, 2);
+		snprintf(want, sizeof(want), "%s:2: target \"m\" is defined twice; first at %s:3", twice,
+			 main_path);
+		ck_assert_str_eq(config_error_format(&errs.v[0], got, sizeof(got)), want);
+		snprintf(want, sizeof(want), "%s:4: interval: invalid duration '10 s'; " DURATION_EXPECT
+			 ", from 0 to 1h", twice);
+		ck_assert_str_eq(config_error_format(&errs.v[1], got, sizeof(got)), want);
+		config_errors_clear(&errs);
+	}
 }
 END_TEST
 
@@ -1219,9 +1417,9 @@ START_TEST(test_control_access_keys)
 	load_text("[daemon]\nadmin_group = no_such_group_here\ncontrol_mode = 0999\n"
 		  "control_group = -x\n" TARGET_A, true, &l);
 	assert_errors(&l, (const char *const[]){
+		FILE_NAME ":2: admin_group: no such group 'no_such_group_here'",
 		FILE_NAME ":3: control_mode: invalid mode '0999'; expected an octal file mode from 0 to 0777, such as 0660",
-		FILE_NAME ":4: control_group: invalid group '-x'; expected a group name or number",
-		FILE_NAME ":2: admin_group: no such group 'no_such_group_here'", NULL });
+		FILE_NAME ":4: control_group: invalid group '-x'; expected a group name or number", NULL });
 	loaded_free(&l);
 }
 END_TEST
@@ -1245,12 +1443,31 @@ START_TEST(test_target_set)
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "connections", "0", &n, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_null(n);
 	ck_assert_str_eq(err, "connections: out of range: '0'; expected a whole number from 1 to 100000");
-	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "timeout", "1ms", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "timeout: [target \"a\"]: connect_timeout (2.00s) is longer than timeout (1.00ms); it must not be");
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "connect_timeout", "6s", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "connect_timeout: [target \"a\"]: connect_timeout (6.00s) is longer than timeout (5.00s); it must not be");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "address", "127.0.0.1:2", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "address: cannot be set at run time; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
 	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "Interval", "1", &n, err, sizeof(err)), -EINVAL);
-	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall");
+	ck_assert_str_eq(err, "Interval: no such key; settable: connections, interval, connect_timeout, timeout, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing");
+	ck_assert_ptr_null(n);
+	/* The health model's keys, checked as the file checks them. */
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "down_quorum", "2", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(n->down_quorum, 2);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DOWN_QUORUM);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "25%", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_DEGRADED_RATIO);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "interval_changing", "100ms", &n, err, sizeof(err)), 0);
+	ck_assert_uint_eq(config_target_diff(l.cfg->targets[0], n), CHG_INTERVAL_CHANGING);
+	config_target_unref(n);
+	n = NULL;
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "flap_window", "0s", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
+	ck_assert_int_eq(config_target_set(l.cfg->targets[0], "degraded_ratio", "101%", &n, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_null(n);
 	ck_assert_ptr_null(n);
 	loaded_free(&l);
 }
@@ -1267,6 +1484,8 @@ START_TEST(test_target_diff)
 		{ "interval = 2s\ntimeout = 9s\n", CHG_INTERVAL | CHG_TIMEOUT },
 		{ "mode = persistent\n", CHG_MODE },
 		{ "close = rst\n", CHG_CLOSE },
+		{ "timestamps = loop\n", CHG_TIMESTAMPS },
+		{ "timestamps = kernel\n", 0 },
 		{ "source = 127.0.0.2\n", CHG_SOURCE },
 		{ "rise = 5\nfall = 5\nbackoff_max = 1s\n", CHG_RISE | CHG_FALL | CHG_BACKOFF_MAX },
 		{ "connect_timeout = 1s\n", CHG_CONNECT_TIMEOUT },
@@ -1399,9 +1618,14 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_loop_test(tc, test_log_level, 0, ELEMENTSOF(level_cases));
+	tcase_add_loop_test(tc, test_log_target, 0, ELEMENTSOF(log_target_cases));
+	tcase_add_test(tc, test_log_target_bad);
 	tcase_add_test(tc, test_enum_names);
 	tcase_add_test(tc, test_resolve_names);
 	tcase_add_test(tc, test_connect_timeout_equal_timeout);
+	tcase_add_test(tc, test_connect_timeout_follows_timeout);
+	tcase_add_test(tc, test_scope_id);
+	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_total_connections_at_limit);
 	tcase_add_test(tc, test_free_nothing);
 	tcase_add_test(tc, test_control_access_keys);

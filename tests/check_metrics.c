@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "daemon.h"
 #include "histogram.h"
@@ -26,7 +27,7 @@
 
 static struct daemon *d;
 static struct buf out;
-static char labels_a[128];
+static char labels_a[96];
 
 static void daemon_setup(void)
 {
@@ -36,13 +37,14 @@ static void daemon_setup(void)
 	snprintf(text, sizeof(text),
 		 "[daemon]\ncontrol_socket = %s\n"
 		 "[target \"a\"]\naddress = 127.0.0.1:%u\nconnections = 2\ninterval = 1h\n"
+		 "labels = team=web, tier=e\"d\\ge\n"
 		 "[target \"b\"]\naddress = 127.0.0.1:%u\nconnections = 3\ninterval = 1h\n",
 		 harness.sock_path, harness.port, harness.port);
 	d = harness_daemon_start(text, harness.conf_path);
 	for (size_t i = 0; i < d->pool.n_targets; i++)
 		for (uint32_t k = 0; k < d->pool.targets[i]->n_sess; k++)
 			timer_set(&d->loop.timers, d->pool.targets[i]->sess[k], later);
-	snprintf(labels_a, sizeof(labels_a), "target=\"a\",address=\"127.0.0.1:%u\"", harness.port);
+	snprintf(labels_a, sizeof(labels_a), "target=\"a\",team=\"web\",tier=\"e\\\"d\\\\ge\"");
 	buf_init(&out, CTL_MAX_REPLY);
 }
 
@@ -83,12 +85,16 @@ START_TEST(test_families_declared)
 {
 	static const char *const families[] = {
 		"mconn_build_info", "mconn_start_time_seconds", "mconn_config_reloads_total",
-		"mconn_config_last_reload_successful", "mconn_target_up", "mconn_target_paused",
+		"mconn_config_last_reload_successful", "process_cpu_seconds_total",
+		"process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
+		"process_max_fds", "process_start_time_seconds", "mconn_target_info",
+		"mconn_target_up", "mconn_target_paused",
 		"mconn_target_state", "mconn_health_changes_total", "mconn_target_flapping",
 		"mconn_sessions_verdict", "mconn_sessions_starved", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
-		"mconn_connect_duration_seconds", "mconn_resolve_failures_total",
-		"mconn_target_protocol", "mconn_udp_datagrams_sent_total", "mconn_udp_duplicates_total",
+		"mconn_connect_duration_seconds", "mconn_target_retransmits_total",
+		"mconn_resolve_failures_total",
+		"mconn_udp_datagrams_sent_total", "mconn_udp_duplicates_total",
 		"mconn_udp_late_total", "mconn_udp_loss_ratio",
 	};
 	const char *text = render(), *p = text;
@@ -319,6 +325,62 @@ START_TEST(test_monotonic)
 }
 END_TEST
 
+/* Issue 14: the address is in mconn_target_info only, beside the resolved address,
+ * the protocol and the mode; every other series of a target carries target and its
+ * own labels, so it survives an address change. */
+START_TEST(test_target_info)
+{
+	char l[512];
+	const char *text = render(), *p;
+
+	snprintf(l, sizeof(l), "%s,address=\"127.0.0.1:%u\",resolved=\"127.0.0.1:%u\","
+		 "protocol=\"tcp\",mode=\"cycle\"", labels_a, harness.port, harness.port);
+	ck_assert(sample(text, "mconn_target_info", l) == 1);
+	snprintf(l, sizeof(l), "target=\"b\",address=\"127.0.0.1:%u\",resolved=\"127.0.0.1:%u\","
+		 "protocol=\"tcp\",mode=\"cycle\"", harness.port, harness.port);
+	ck_assert(sample(text, "mconn_target_info", l) == 1);
+	ck_assert(sample(text, "mconn_sessions", "target=\"b\"") == 3);
+	for (p = strstr(text, "address=\""); p; p = strstr(p + 1, "address=\"")) {
+		const char *line = p;
+
+		while (line > text && line[-1] != '\n')
+			line--;
+		ck_assert_msg(strncmp(line, "mconn_target_info{", 18) == 0, "address in '%.80s'", line);
+	}
+}
+END_TEST
+
+/* Issue 14: the process_* series as client libraries export them. */
+/* The value of the unlabelled sample "NAME VALUE", or fail the test. */
+static double plain(const char *text, const char *name)
+{
+	char key[128];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(text, key);
+	ck_assert_msg(p, "no sample %s", name);
+	return strtod(p + strlen(key), NULL);
+}
+
+START_TEST(test_process_series)
+{
+	struct rlimit rl;
+	const char *text = render();
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+	ck_assert(strstr(text, "# TYPE process_open_fds gauge\n"));
+	ck_assert(plain(text, "process_cpu_seconds_total") >= 0);
+	ck_assert(plain(text, "process_resident_memory_bytes") > 1e5);
+	ck_assert(plain(text, "process_virtual_memory_bytes") > plain(text, "process_resident_memory_bytes"));
+	ck_assert(plain(text, "process_open_fds") >= 3);
+	ck_assert(plain(text, "process_open_fds") < (double)rl.rlim_cur);
+	ck_assert(plain(text, "process_max_fds") == (double)rl.rlim_cur);
+	ck_assert(plain(text, "process_start_time_seconds") == plain(text, "mconn_start_time_seconds"));
+}
+END_TEST
+
 START_TEST(test_label_escape)
 {
 	char o[64];
@@ -360,6 +422,8 @@ static Suite *metrics_suite(void)
 	tcase_add_unchecked_fixture(tc, harness_scratch_setup, harness_scratch_teardown);
 	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
 	tcase_add_test(tc, test_families_declared);
+	tcase_add_test(tc, test_target_info);
+	tcase_add_test(tc, test_process_series);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_reloads);
 	tcase_add_test(tc, test_histogram);

@@ -108,6 +108,23 @@ START_TEST(test_reload_during_reload)
 }
 END_TEST
 
+/* Issue 14: a value set back to what the file says is no longer marked as set at run
+ * time; the other keys set stay marked. */
+START_TEST(test_set_back_to_file_value)
+{
+	struct target *t = d->pool.targets[0];
+	char err[256];
+
+	ck_assert_int_eq(daemon_set(d, t, "interval", "500ms", err, sizeof(err)), 0);
+	ck_assert_int_eq(daemon_set(d, t, "rise", "5", err, sizeof(err)), 0);
+	ck_assert_uint_eq(t->runtime_set, CHG_INTERVAL | CHG_RISE);
+	ck_assert_int_eq(daemon_set(d, t, "interval", "1s", err, sizeof(err)), 0);
+	ck_assert_uint_eq(t->runtime_set, CHG_RISE);
+	ck_assert_int_eq(daemon_set(d, t, "rise", "2", err, sizeof(err)), 0);
+	ck_assert_uint_eq(t->runtime_set, 0);
+}
+END_TEST
+
 static Suite *reload_suite(void)
 {
 	Suite *s = suite_create("reload");
@@ -118,6 +135,7 @@ static Suite *reload_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reload_waits_for_names);
 	tcase_add_test(tc, test_reload_during_reload);
+	tcase_add_test(tc, test_set_back_to_file_value);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -551,7 +551,9 @@ static const char *const target_keys[] = {
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
-	"protocol", "udp", "latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "last_ok_ago_s", "resolve",
+	"protocol", "udp",
+	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "retransmits",
+	"cycles_loop_timed", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
 };
 
@@ -839,7 +841,7 @@ START_TEST(test_no_such_target)
 }
 END_TEST
 
-static const char sessions_align[] = "rlrrrlr";
+static const char sessions_align[] = "rlrrrllrrrr";
 
 START_TEST(test_sessions_text)
 {
@@ -852,6 +854,8 @@ START_TEST(test_sessions_text)
 	s1->cycles_ok = 4;
 	s1->last_result = SERR_NONE;
 	s1->last_latency = 3 * MS;
+	s1->health.verdict = HEALTH_UP;
+	s1->tcp = (struct sess_tcp){ .rtt_us = 250, .rttvar_us = 100, .total_retrans = 2 };
 	text = ask_ok("sessions " NAME_B, reply, sizeof(reply));
 	ck_assert_uint_eq(count_lines(text), 4);
 	line_of(text, 0, header, sizeof(header));
@@ -867,10 +871,17 @@ START_TEST(test_sessions_text)
 		ck_assert_str_eq(word_of(line, 3, word, sizeof(word)), k == 1 ? "4" : "0");
 		ck_assert_str_eq(word_of(line, 4, word, sizeof(word)), "0");
 		ck_assert_str_eq(word_of(line, 5, word, sizeof(word)), k == 1 ? "ok" : "-");
-		if (k == 1)
-			ck_assert(fabs(duration_ms(word_of(line, 6, word, sizeof(word))) - 3.0) < 0.01);
-		else
-			ck_assert_str_eq(word_of(line, 6, word, sizeof(word)), "-");
+		/* The session's own verdict, then TCP_INFO's RTT, variation, retransmits. */
+		ck_assert_str_eq(word_of(line, 6, word, sizeof(word)), k == 1 ? "up" : "unknown");
+		if (k == 1) {
+			ck_assert(fabs(duration_ms(word_of(line, 7, word, sizeof(word))) - 3.0) < 0.01);
+			ck_assert(fabs(duration_ms(word_of(line, 8, word, sizeof(word))) - 0.25) < 0.001);
+			ck_assert(fabs(duration_ms(word_of(line, 9, word, sizeof(word))) - 0.1) < 0.001);
+			ck_assert_str_eq(word_of(line, 10, word, sizeof(word)), "2");
+		} else {
+			for (int w = 7; w <= 10; w++)
+				ck_assert_str_eq(word_of(line, (size_t)w, word, sizeof(word)), "-");
+		}
 	}
 	text = ask_ok("sessions " NAME_A, reply, sizeof(reply));
 	ck_assert_uint_eq(count_lines(text), 2);
@@ -909,7 +920,8 @@ END_TEST
 START_TEST(test_sessions_json)
 {
 	static const char *const keys[] = { "index", "state", "fd", "cycles_ok", "cycles_failed",
-					    "last_result", "verdict", "starved", "last_latency_ms" };
+					    "last_result", "verdict", "starved", "rtt_ms", "rttvar_ms",
+					    "retransmits", "last_latency_ms" };
 	static char reply[HARNESS_RX_MAX], arr[HARNESS_RX_MAX], s[HARNESS_RX_MAX];
 	struct target *b = pool_find_target(&d->pool, NAME_B);
 	struct session *s1 = &d->pool.sess[b->sess[1]];

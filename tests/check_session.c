@@ -93,6 +93,15 @@ struct fix {
 	unsigned look_ready;
 	unsigned looks;
 
+	/* The kernel's timing (fake_stamped_io): the RX stamp reads give, the TX stamps
+	 * by key, what TCP_INFO says, and how often each was asked for. */
+	int64_t rx_stamp;
+	uint32_t tx_key[4];
+	int64_t tx_at[4];
+	unsigned n_tx;
+	struct sess_tcp tcp;
+	unsigned tcp_reads;
+
 	/* What on_result saw. */
 	struct session_result res[MAX_LOG];
 	int64_t res_at[MAX_LOG];
@@ -228,6 +237,50 @@ static const struct session_io fake_io = {
 	.send = fake_send,
 	.recv = fake_recv,
 	.close = fake_close,
+};
+
+static ssize_t fake_recv_stamped(void *ctx, int fd, void *p, size_t n, int64_t *ret_stamp)
+{
+	struct fix *f = ctx;
+	ssize_t r = fake_recv(ctx, fd, p, n);
+
+	if (r > 0 && f->rx_stamp)
+		*ret_stamp = f->rx_stamp;
+	return r;
+}
+
+static int64_t fake_tx_stamp(void *ctx, int fd, uint32_t key)
+{
+	struct fix *f = ctx;
+
+	fd_check_open(f, fd);
+	for (unsigned i = 0; i < f->n_tx; i++)
+		if (f->tx_key[i] == key)
+			return f->tx_at[i];
+	return -1;
+}
+
+static int fake_tcp_info(void *ctx, int fd, struct sess_tcp *ret)
+{
+	struct fix *f = ctx;
+
+	fd_check_open(f, fd);
+	f->tcp_reads++;
+	*ret = f->tcp;
+	return 0;
+}
+
+/* The same I/O with the kernel's timing. */
+static const struct session_io fake_stamped_io = {
+	.connect = fake_connect,
+	.connect_result = fake_connect_result,
+	.ready = fake_ready,
+	.send = fake_send,
+	.recv = fake_recv,
+	.close = fake_close,
+	.recv_stamped = fake_recv_stamped,
+	.tx_stamp = fake_tx_stamp,
+	.tcp_info = fake_tcp_info,
 };
 
 static int64_t fake_on_result(struct session_env *env, struct session *s,
@@ -589,6 +642,87 @@ START_TEST(test_connect_immediate)
 	assert_state(f, SESS_IDLE);
 	ck_assert_uint_eq(f->closes, 1);
 	assert_due(f, T0 + 3 * MS + PAUSE);
+	fix_free(f);
+}
+END_TEST
+
+/* With the kernel's timing the cycle is the SYN's round trip plus each message's
+ * TX-to-RX time: the 10 ms the connect event and the 18 ms and 8 ms each echo waited
+ * in the loop count nowhere. Keys: a send's last byte, counted from the first. */
+#define WALL (1700000000 * SEC)
+START_TEST(test_kernel_timing)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	f->env.io = &fake_stamped_io;
+	f->tcp = (struct sess_tcp){ .rtt_us = 50, .rttvar_us = 25 };
+	f->n_tx = 2;
+	f->tx_key[0] = MSG_LEN - 1;
+	f->tx_at[0] = WALL + 10 * MS;
+	f->tx_key[1] = 2 * MSG_LEN - 1;
+	f->tx_at[1] = WALL + 30 * MS;
+	connect_slowly(f, T0);
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
+	io_all(f, SESS_READY_OUT, T0 + 10 * MS);
+	f->rx_stamp = WALL + 12 * MS;
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(-EAGAIN));
+	io_all(f, SESS_READY_IN, T0 + 30 * MS);
+	f->rx_stamp = WALL + 32 * MS + 500;
+	f->tcp = (struct sess_tcp){ .rtt_us = 60, .rttvar_us = 20, .total_retrans = 1 };
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 40 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 50 * NSEC_PER_USEC, 50 * NSEC_PER_USEC + 4 * MS + 500);
+	ck_assert(f->res[0].kernel_timed);
+	/* TCP_INFO after the connect and at the end; the retransmit is the cycle's. */
+	ck_assert_uint_eq(f->tcp_reads, 2);
+	ck_assert_uint_eq(f->res[0].retransmits, 1);
+	ck_assert_uint_eq(f->s.tcp.rtt_us, 60);
+	ck_assert_uint_eq(f->s.tcp.rttvar_us, 20);
+
+	/* A missing TX stamp, a retransmitted SYN (no RTT sample): the loop's clock for
+	 * the connect and that exchange, the kernel's for the other; the connection's
+	 * retransmits count once. */
+	f->n_tx = 1;
+	f->tx_key[0] = 2 * MSG_LEN - 1;
+	f->tx_at[0] = WALL + 1030 * MS;
+	f->tcp = (struct sess_tcp){ .rtt_us = 70, .total_retrans = 1 };
+	connect_slowly(f, T0 + 40 * MS + PAUSE);
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
+	io_all(f, SESS_READY_OUT, T0 + 1040 * MS + 1 * SEC);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(-EAGAIN));
+	io_all(f, SESS_READY_IN, T0 + 1050 * MS + 1 * SEC);
+	f->rx_stamp = WALL + 1031 * MS;
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 1060 * MS + 1 * SEC);
+	script_done(f);
+	assert_result(f, 2, SERR_NONE, 0, 1 * SEC, 1 * SEC + 10 * MS + 1 * MS);
+	ck_assert_uint_eq(f->res[1].retransmits, 1);
+	fix_free(f);
+}
+END_TEST
+
+/* A stamp that says an exchange took longer than the loop saw (a wall clock step)
+ * is not believed. */
+START_TEST(test_kernel_timing_clock_step)
+{
+	struct fix *f = fix_new(MODE_CYCLE, CLOSE_FIN);
+
+	f->env.io = &fake_stamped_io;
+	f->tcp = (struct sess_tcp){ .rtt_us = 50 };
+	f->n_tx = 1;
+	f->tx_key[0] = MSG_LEN - 1;
+	f->tx_at[0] = WALL;
+	f->conf.n_messages = 1;
+	f->conf.msg_bytes = MSG_LEN;
+	connect_slowly(f, T0);
+	SCRIPT(f, CONNECT_RESULT(0), SEND(ALL));
+	io_all(f, SESS_READY_OUT, T0 + 1 * MS);
+	f->rx_stamp = WALL + 1 * SEC;
+	SCRIPT(f, RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 3 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 50 * NSEC_PER_USEC, 50 * NSEC_PER_USEC + 2 * MS);
 	fix_free(f);
 }
 END_TEST
@@ -1761,6 +1895,8 @@ static Suite *session_suite(void)
 	tcase_add_test(tc, test_init);
 	tcase_add_test(tc, test_cycle_ok_partial_io);
 	tcase_add_test(tc, test_connect_immediate);
+	tcase_add_test(tc, test_kernel_timing);
+	tcase_add_test(tc, test_kernel_timing_clock_step);
 	tcase_add_test(tc, test_recv_bounded_by_scratch);
 	tcase_add_loop_test(tc, test_close_once_per_cycle, 0, 2);
 	tcase_add_test(tc, test_timer_rearmed_after_result);

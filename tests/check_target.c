@@ -626,6 +626,41 @@ START_TEST(test_session_counts)
 }
 END_TEST
 
+/* Issue 14: a down target whose sessions are replaced (a restart by a new address)
+ * stays down while the new ones fail, one after the other: no detour through
+ * degraded, which would reset an alert's for:. One new session up ends it. */
+START_TEST(test_down_across_restart)
+{
+	struct sess_health sh[2], nsh[2];
+	struct target_conf c;
+	struct target *t;
+	struct health_change hc;
+	struct session_result refuse = res_fail(SERR_REFUSED, ECONNREFUSED);
+
+	conf_fill(&c, 1, 1);
+	t = target_new(&c, T0);
+	for (int k = 0; k < 2; k++)
+		target_add_session(t, &sh[k]);
+	target_record_result(t, &sh[0], &refuse, T0 + 1, &hc);
+	target_record_result(t, &sh[1], &refuse, T0 + 2, &hc);
+	ck_assert_int_eq(t->health, HEALTH_DOWN);
+	for (int k = 0; k < 2; k++) {
+		target_drop_session(t, &sh[k]);
+		target_add_session(t, &nsh[k]);
+	}
+	ck_assert(!target_record_result(t, &nsh[0], &refuse, T0 + 3, &hc));
+	ck_assert_int_eq(t->health, HEALTH_DOWN);
+	ck_assert(!target_tick(t, T0 + 4, &hc));
+	ck_assert(!target_record_result(t, &nsh[1], &refuse, T0 + 5, &hc));
+	ck_assert_int_eq(t->health, HEALTH_DOWN);
+	target_drop_session(t, &nsh[1]);
+	target_add_session(t, &nsh[1]);
+	ck_assert(target_record_result(t, &nsh[1], &res_ok, T0 + 6, &hc));
+	ck_assert_int_eq(t->health, HEALTH_DEGRADED);
+	target_free(t);
+}
+END_TEST
+
 /* What a change reports: the sessions down, the quorum and the ratio. */
 START_TEST(test_change_report)
 {
@@ -776,6 +811,7 @@ static Suite *target_suite(void)
 	tcase_add_test(th, test_resource_leaves_health);
 	tcase_add_loop_test(th, test_model_table, 0, (int)ELEMENTSOF(model_cases));
 	tcase_add_test(th, test_session_counts);
+	tcase_add_test(th, test_down_across_restart);
 	tcase_add_test(th, test_change_report);
 	tcase_add_test(th, test_flapping);
 	tcase_add_loop_test(tp, test_pause_table, 0,

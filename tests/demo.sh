@@ -27,11 +27,9 @@ i=0
 while [ ! -s "$dir/echo.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ -s "$dir/echo.port" ] || { echo "demo: the echo server did not start" >&2; exit 1; }
 
-# mconnd's log lines start with their syslog priority (<5>) for the journal; here
-# they go through sed as "mconnd: ...".
-mkfifo "$dir/log"
-sed -u 's/^<[0-7]>/mconnd: /' <"$dir/log" >&2 &
-"$BUILD/mconnd" -c "$dir/mconnd.conf" 2>"$dir/log" &
+# Outside systemd mconnd's log lines carry the time and the priority
+# ("2026-12-07T19:51:19.123+00:00 notice: ..."): they go to stderr as they are.
+"$BUILD/mconnd" -c "$dir/mconnd.conf" &
 mconnd_pid=$!
 i=0
 while ! "$BUILD/mconnctl" -s "$sock" version >/dev/null 2>&1 && [ $i -lt 100 ]; do

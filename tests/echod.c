@@ -11,7 +11,7 @@
  *
  * With -u the listeners are UDP sockets (RFC 862's UDP echo): each datagram is
  * echoed as one datagram, or, by mode, dropped (silent), corrupted, sent twice (dup),
- * sent after -d ms (delay, at most ECHOD_UDP_QUEUE held) or dropped for -r percent
+ * sent after -D us (delay, at most ECHOD_UDP_QUEUE held) or dropped for -r percent
  * of them (lossy).
  *
  * Everything a client can grow is bounded: connections by -n, pending
@@ -22,6 +22,12 @@
  * that returns less than it asked for has emptied the socket, and with
  * edge-triggered epoll the next arrival brings a new event (nginx does the same).
  * Once the peer's FIN was signalled (EPOLLRDHUP), reads go on to EOF as usual.
+ *
+ * -m delay -D US is a path of known cost: each echo leaves US microseconds after the
+ * kernel received the bytes it answers (their SO_TIMESTAMPING RX stamp), so echod's
+ * own lateness in reading them does not add to it; the wait is timed in ns
+ * (epoll_pwait2, 1 ns timer slack). Bytes that come while an echo is held go out
+ * with it, at the later time: a byte is never held less than US.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -41,11 +47,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* After <time.h>: net_tstamp.h is fine alone, errqueue.h is not needed. */
+#include <linux/net_tstamp.h>
 
 #define ECHOD_MAX_LISTENERS 16
 #define ECHOD_CONN_BUF 65536
@@ -68,8 +78,8 @@ enum echod_mode {
 	MODE_RESET,
 	MODE_DRIP,
 	MODE_NOACCEPT,
-	MODE_DUP,
 	MODE_DELAY,
+	MODE_DUP,
 	MODE_LOSSY,
 	MODE_COUNT
 };
@@ -122,13 +132,18 @@ struct conn {
 	uint64_t received;
 	unsigned char *buf;
 	size_t start, end;
+	/* When the pending bytes may go: the next drip, or the end of a delay's hold. */
 	uint64_t drip_due;
+	/* In d->drip, or in d->held (delay mode): the same node, never both. */
 	struct link all, posted, drip;
 };
 
 struct echod {
 	enum echod_mode opt_mode, mode;
 	long drip_ms, backlog, maxconn;
+	/* -D: the hold of -m delay in us, and a socket that keeps RX stamps on. */
+	long hold_us;
+	int stamp_keeper;
 	/* -r: the share of accepted connections reset at once, in percent, and the
 	 * state of the generator that picks them (a fixed seed: runs repeat). */
 	long reset_pct;
@@ -136,13 +151,13 @@ struct echod {
 	const char *portfile;
 	bool quiet, stop, fast, udp;
 	/* -u -m delay: a ring of datagrams in the order they fall due. */
-	struct udp_held held[ECHOD_UDP_QUEUE];
-	size_t held_head, held_n;
+	struct udp_held udp_held[ECHOD_UDP_QUEUE];
+	size_t udp_head, udp_n;
 	int epfd;
 	struct handle sig;
 	struct listener listeners[ECHOD_MAX_LISTENERS];
 	size_t nlisteners, nconns;
-	struct link conns, dead, posted, drip;
+	struct link conns, dead, posted, drip, held;
 	int *selfconns;
 	size_t nselfconns;
 	unsigned char scratch[ECHOD_CONN_BUF];
@@ -156,8 +171,8 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_RESET] = "reset",
 	[MODE_DRIP] = "drip",
 	[MODE_NOACCEPT] = "noaccept",
-	[MODE_DUP] = "dup",
 	[MODE_DELAY] = "delay",
+	[MODE_DUP] = "dup",
 	[MODE_LOSSY] = "lossy",
 };
 
@@ -276,13 +291,15 @@ static unsigned listener_port(const struct listener *l)
 
 static void usage(FILE *f)
 {
-	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-b BACKLOG]"
+	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-D US] [-b BACKLOG]"
 	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F] [-u]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
-	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept (default echo);\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay (default echo);\n"
 	      "      with -u: echo|silent|corrupt|dup|delay|lossy\n"
-	      "  -d  drip interval in ms (default 100); with -u -m delay, the delay\n"
+	      "  -d  drip interval in ms (default 100)\n"
+	      "  -D  delay: hold each echo this many us after the kernel received it\n"
+	      "      (default 10000; with -u, after echod read it)\n"
 	      "  -b  listen backlog (default 4096)\n"
 	      "  -n  maximum connections (default 50000)\n"
 	      "  -r  reset this share of accepted connections at once, in percent;\n"
@@ -330,9 +347,9 @@ static bool options_mode_fits(const struct echod *d)
 	case MODE_ECHO:
 	case MODE_SILENT:
 	case MODE_CORRUPT:
+	case MODE_DELAY:
 		return true;
 	case MODE_DUP:
-	case MODE_DELAY:
 	case MODE_LOSSY:
 		return d->udp;
 	default:
@@ -345,7 +362,7 @@ static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:b:n:r:p:qFuh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:D:b:n:r:p:qFuh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -357,6 +374,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 			break;
 		case 'd':
 			r = options_long(opt, optarg, 1, 3600000, &d->drip_ms);
+			break;
+		case 'D':
+			r = options_long(opt, optarg, 1, 60000000, &d->hold_us);
 			break;
 		case 'b':
 			r = options_long(opt, optarg, 1, 65535, &d->backlog);
@@ -492,8 +512,35 @@ static void conn_drip_schedule(struct echod *d, struct conn *c, uint64_t now)
 	link_add_tail(&d->drip, &c->drip);
 }
 
+static int64_t clock_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Hold what is pending until hold_us after stamp (the kernel's RX time, realtime ns;
+ * 0 for none: from now), keeping d->held sorted by due time. */
+static void conn_hold(struct echod *d, struct conn *c, int64_t stamp)
+{
+	uint64_t now = clock_now_ns();
+	int64_t ahead = d->hold_us * 1000;
+	struct link *at;
+
+	if (stamp > 0)
+		ahead += stamp - clock_real_ns();
+	c->drip_due = ahead > 0 ? now + (uint64_t)ahead : now;
+	link_del(&c->drip);
+	at = d->held.prev;
+	while (at != &d->held && container_of(at, struct conn, drip)->drip_due > c->drip_due)
+		at = at->prev;
+	link_add_tail(at->next, &c->drip);
+}
+
 /* Returns a negative errno or an enum conn_verdict. */
-static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, size_t n)
+static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, size_t n,
+			int64_t stamp)
 {
 	uint64_t first = c->received;
 	int r;
@@ -510,6 +557,10 @@ static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, si
 		r = conn_append(c, data, n);
 		conn_drip_schedule(d, c, clock_now_ns());
 		return r;
+	case MODE_DELAY:
+		r = conn_append(c, data, n);
+		conn_hold(d, c, stamp);
+		return r;
 	case MODE_CORRUPT:
 		if (first <= 2 && first + n > 2)
 			data[2 - first] ^= 0xff;
@@ -520,15 +571,40 @@ static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, si
 	}
 }
 
+/* recv(), with the kernel's RX stamp of the data in *ret_stamp when it gave one. */
+static ssize_t conn_recv(struct conn *c, void *p, size_t n, int64_t *ret_stamp)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec) * 3)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = p, .iov_len = n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	ssize_t r = recvmsg(c->h.fd, &mh, 0);
+
+	for (struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPING) {
+			struct timespec ts[3];
+
+			memcpy(ts, CMSG_DATA(cm), sizeof(ts));
+			*ret_stamp = (int64_t)ts[0].tv_sec * 1000000000 + ts[0].tv_nsec;
+		}
+	}
+	return r;
+}
+
 static int conn_read_once(struct echod *d, struct conn *c)
 {
 	size_t want = ECHOD_CONN_BUF - conn_pending(c);
-	ssize_t n = recv(c->h.fd, d->scratch, want, 0);
+	int64_t stamp = 0;
+	ssize_t n = c->mode == MODE_DELAY ? conn_recv(c, d->scratch, want, &stamp)
+					  : recv(c->h.fd, d->scratch, want, 0);
 
 	if (n > 0 && d->fast && !c->rdhup && (size_t)n < want)
 		c->readable = false;
 	if (n > 0)
-		return conn_consume(d, c, d->scratch, (size_t)n);
+		return conn_consume(d, c, d->scratch, (size_t)n, stamp);
 	if (n == 0)
 		c->eof = true;
 	else if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -572,7 +648,9 @@ static void conn_close(struct echod *d, struct conn *c, enum conn_verdict how)
 static void conn_run(struct echod *d, struct conn *c)
 {
 	int budget = ECHOD_READ_BUDGET;
-	int r = c->mode == MODE_DRIP ? 0 : conn_flush(c, SIZE_MAX);
+	/* Drip and delay send from their timers; a delay's bytes once their hold ends. */
+	bool hold = c->mode == MODE_DRIP || (c->mode == MODE_DELAY && !link_empty(&c->drip));
+	int r = hold ? 0 : conn_flush(c, SIZE_MAX);
 
 	while (r == VERDICT_KEEP && c->readable && !c->eof &&
 	       conn_pending(c) < ECHOD_CONN_BUF) {
@@ -615,6 +693,11 @@ static int conn_open(struct echod *d, int fd)
 	c->writable = true;
 	link_init(&c->posted);
 	link_init(&c->drip);
+	if (c->mode == MODE_DELAY) {
+		int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+
+		setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
+	}
 	r = echod_watch(d, &c->h, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 	if (r < 0) {
 		free(c);
@@ -865,39 +948,39 @@ static int echod_start(struct echod *d)
 	return r;
 }
 
-static int echod_timeout_ms(const struct echod *d, uint64_t now)
+/* The earliest due time of a sorted list, or UINT64_MAX. */
+static uint64_t echod_first_due(const struct link *l)
 {
-	const struct conn *c;
-	uint64_t wait;
-
-	uint64_t due;
-
-	if (!link_empty(&d->posted))
-		return 0;
-	if (d->held_n) {
-		due = d->held[d->held_head].due;
-	} else {
-		if (link_empty(&d->drip))
-			return -1;
-		c = container_of(d->drip.next, struct conn, drip);
-		due = c->drip_due;
-	}
-	if (due <= now)
-		return 0;
-	/* Round up so that we never wake just before the deadline and spin. */
-	wait = (due - now + 999999u) / 1000000u;
-	return wait > INT_MAX ? INT_MAX : (int)wait;
+	return link_empty(l) ? UINT64_MAX : container_of(l->next, struct conn, drip)->drip_due;
 }
 
-/* Hold a datagram back for -d ms; a full queue drops it, as a full line would. */
+/* How long to wait, in *ret (ns); NULL for no limit. */
+static struct timespec *echod_timeout(const struct echod *d, uint64_t now, struct timespec *ret)
+{
+	uint64_t due = echod_first_due(&d->drip), held = echod_first_due(&d->held);
+
+	if (held < due)
+		due = held;
+	if (d->udp_n && d->udp_held[d->udp_head].due < due)
+		due = d->udp_held[d->udp_head].due;
+	if (!link_empty(&d->posted) || due <= now)
+		due = now;
+	if (due == UINT64_MAX)
+		return NULL;
+	ret->tv_sec = (time_t)((due - now) / 1000000000u);
+	ret->tv_nsec = (long)((due - now) % 1000000000u);
+	return ret;
+}
+
+/* Hold a datagram back for -D us; a full queue drops it, as a full line would. */
 static void udp_hold(struct echod *d, int fd, const struct sockaddr_storage *to,
 		     socklen_t tolen, const unsigned char *p, size_t n)
 {
 	struct udp_held *h;
 
-	if (d->held_n == ECHOD_UDP_QUEUE)
+	if (d->udp_n == ECHOD_UDP_QUEUE)
 		return;
-	h = &d->held[(d->held_head + d->held_n) % ECHOD_UDP_QUEUE];
+	h = &d->udp_held[(d->udp_head + d->udp_n) % ECHOD_UDP_QUEUE];
 	h->data = malloc(n ? n : 1);
 	if (!h->data)
 		return;
@@ -906,8 +989,8 @@ static void udp_hold(struct echod *d, int fd, const struct sockaddr_storage *to,
 	h->fd = fd;
 	h->to = *to;
 	h->tolen = tolen;
-	h->due = clock_now_ns() + (uint64_t)d->drip_ms * 1000000u;
-	d->held_n++;
+	h->due = clock_now_ns() + (uint64_t)d->hold_us * 1000u;
+	d->udp_n++;
 }
 
 /* Send the held datagrams that are due. */
@@ -915,15 +998,15 @@ static void udp_run_held(struct echod *d)
 {
 	uint64_t now = clock_now_ns();
 
-	while (d->held_n && d->held[d->held_head].due <= now) {
-		struct udp_held *h = &d->held[d->held_head];
+	while (d->udp_n && d->udp_held[d->udp_head].due <= now) {
+		struct udp_held *h = &d->udp_held[d->udp_head];
 
 		(void)sendto(h->fd, h->data, h->len, MSG_DONTWAIT, (struct sockaddr *)&h->to,
 			     h->tolen);
 		free(h->data);
 		h->data = NULL;
-		d->held_head = (d->held_head + 1) % ECHOD_UDP_QUEUE;
-		d->held_n--;
+		d->udp_head = (d->udp_head + 1) % ECHOD_UDP_QUEUE;
+		d->udp_n--;
 	}
 }
 
@@ -1019,6 +1102,21 @@ static void echod_run_drip(struct echod *d)
 	}
 }
 
+/* Send the held echoes whose hold has ended. */
+static void echod_run_held(struct echod *d)
+{
+	uint64_t now = clock_now_ns();
+
+	while (!link_empty(&d->held)) {
+		struct conn *c = container_of(d->held.next, struct conn, drip);
+
+		if (c->drip_due > now)
+			break;
+		link_del(&c->drip);
+		conn_run(d, c);
+	}
+}
+
 static void echod_reap(struct echod *d)
 {
 	while (!link_empty(&d->dead)) {
@@ -1033,8 +1131,9 @@ static int echod_run(struct echod *d)
 	struct epoll_event evs[ECHOD_MAX_EVENTS];
 
 	while (!d->stop) {
-		int n = epoll_wait(d->epfd, evs, ECHOD_MAX_EVENTS,
-				   echod_timeout_ms(d, clock_now_ns()));
+		struct timespec ts;
+		int n = epoll_pwait2(d->epfd, evs, ECHOD_MAX_EVENTS,
+				     echod_timeout(d, clock_now_ns(), &ts), NULL);
 		if (n < 0 && errno != EINTR) {
 			int r = -errno;
 			fprintf(stderr, "echod: epoll_wait: %s\n", strerror(-r));
@@ -1044,6 +1143,7 @@ static int echod_run(struct echod *d)
 			echod_dispatch(d, evs[i].data.ptr, evs[i].events);
 		echod_run_posted(d);
 		echod_run_drip(d);
+		echod_run_held(d);
 		udp_run_held(d);
 		echod_reap(d);
 	}
@@ -1068,6 +1168,9 @@ static struct echod *echod_new(void)
 	link_init(&d->dead);
 	link_init(&d->posted);
 	link_init(&d->drip);
+	link_init(&d->held);
+	d->hold_us = 10000;
+	d->stamp_keeper = -1;
 	return d;
 }
 
@@ -1082,16 +1185,30 @@ static void echod_free(struct echod *d)
 	}
 	selfconn_close_all(d);
 	free(d->selfconns);
-	while (d->held_n) {
-		free(d->held[d->held_head].data);
-		d->held_head = (d->held_head + 1) % ECHOD_UDP_QUEUE;
-		d->held_n--;
+	while (d->udp_n) {
+		free(d->udp_held[d->udp_head].data);
+		d->udp_head = (d->udp_head + 1) % ECHOD_UDP_QUEUE;
+		d->udp_n--;
 	}
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)
 		close(d->epfd);
+	if (d->stamp_keeper >= 0)
+		close(d->stamp_keeper);
 	free(d);
+}
+
+/* Delay mode: RX stamps on for good (the kernel turns them on asynchronously while
+ * one socket wants them) and wake-ups as exact as the kernel makes them. */
+static void echod_delay_setup(struct echod *d)
+{
+	int flags = SOF_TIMESTAMPING_RX_SOFTWARE;
+
+	d->stamp_keeper = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (d->stamp_keeper >= 0)
+		setsockopt(d->stamp_keeper, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
 int main(int argc, char **argv)
@@ -1109,6 +1226,8 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	d->mode = d->opt_mode;
+	if (d->mode == MODE_DELAY)
+		echod_delay_setup(d);
 	r = echod_start(d);
 	if (r == 0)
 		r = echod_run(d);

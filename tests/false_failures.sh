@@ -48,7 +48,7 @@ cell() {
 	done
 	f1=$(tjs h .cycles_failed)
 	stalls=$(js .loop.stalls)
-	[ -n "${SHOW_LOG:-}" ] && grep -v '^<7>' "$T/mconnd.log" >&2
+	[ -n "${SHOW_LOG:-}" ] && grep -v '^[^ ]* debug: ' "$T/mconnd.log" >&2
 	kill -TERM "$MCONND_PID"
 	wait "$MCONND_PID" 2>/dev/null
 	echo "  timeout $1, stop $2 s: $((f1 - f0)) failed, $stalls stalls detected" >&2

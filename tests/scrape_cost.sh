@@ -7,7 +7,8 @@
 # of the loop, so its time is what a scrape stalls the sessions; the daemon measures
 # it (status -j: .metrics). Fails if renders took more than SCRAPE_MAX_MS (default 50)
 # on average, or any cycle failed. (The maximum is reported, not judged: on a shared
-# machine one render now and then is preempted.)
+# machine one render now and then is preempted.) Then bytes on the wire and scrape
+# time with and without gzip (Accept-Encoding), and what compressing cost the loop.
 set -u
 BUILD=${BUILD:-build}
 SESS=${SCRAPE_SESSIONS:-10000}
@@ -62,6 +63,23 @@ while [ $i -lt "$N" ]; do
 done
 ctl -j status >"$T/s.json"
 jq -r '.metrics | "scrape-cost: \(.renders) renders of \(.last_bytes) bytes; mean \(.mean_render_ms) ms, max \(.max_render_ms) ms of loop time"' "$T/s.json"
+# The same scrape over HTTP with and without gzip: bytes on the wire (body and
+# headers as curl received them) and the scraper's time from request to last byte,
+# averaged over N scrapes each; then what compressing cost the loop.
+# wire ENCODING: "BYTES SECONDS" per scrape, N lines.
+wire() {
+	i=0
+	while [ $i -lt "$N" ]; do
+		curl -s -m 10 -H "Accept-Encoding: $1" -o /dev/null -w '%{size_download} %{size_header} %{time_total}\n' \
+			"http://$addr/metrics" || return 1
+		i=$((i + 1))
+	done
+}
+for enc in identity gzip; do
+	wire "$enc" | awk -v e="$enc" '{ b += $1 + $2; t += $3 } END {
+		printf "scrape-cost: Accept-Encoding: %s: %.0f bytes on the wire, %.2f ms per scrape (mean of %d)\n", e, b / NR, 1000 * t / NR, NR }'
+done
+ctl -j status | jq -r '.metrics | "scrape-cost: gzip: \(.http_gzip) responses compressed in \(.http_gzip_ms) ms of loop time in all (\(if .http_gzip > 0 then .http_gzip_ms / .http_gzip else 0 end) ms each)"'
 promtool check metrics <"$T/m.txt" >/dev/null 2>&1 || { echo "scrape-cost: promtool rejects the output"; exit 1; }
 status=0
 bad=$(jq '([.targets[].cycles_failed] | add) + .loop.unexpected_events' "$T/s.json")

@@ -160,6 +160,11 @@ class Mconnd:
             while True:
                 msg = self.notify.recv(4096)
                 if b"READY=1" in msg.split(b"\n"):
+                    # Nobody reads it from here on: gone, mconnd's STATUS= updates
+                    # fail at once instead of filling the queue (max_dgram_qlen) and
+                    # blocking the daemon in sd_notify() in a long run.
+                    self.notify.close()
+                    os.unlink(self.notify_path)
                     return time.monotonic() - self.t_exec
         except socket.timeout:
             raise SystemExit("bench: mconnd sent no READY=1 (see %s/mconnd.log)" % self.tmp)
@@ -205,8 +210,6 @@ class Mconnd:
             self.ctl.close()
         self.proc.terminate()
         self.proc.wait()
-        self.notify.close()
-        os.unlink(self.notify_path)
 
 
 def split(n, k):

@@ -65,7 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	f = fdopen(fd, "w");
 	FUZZ_ASSERT(f && fputs(fuzz_conf, f) >= 0 && fclose(f) == 0);
 	FUZZ_ASSERT(atexit(conf_remove) == 0);
-	log_open(LOG_EMERG);
+	log_open(LOG_EMERG, LOG_SINK_STDERR);
 	return 0;
 }
 

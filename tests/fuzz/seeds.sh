@@ -73,6 +73,14 @@ connections = 100000
 address = 127.0.0.1:2
 connections = 1
 '
+seed config '[target "labelled"]
+address = [fe80::1%lo]:20001
+timeout = 1s
+labels = team=web, tier = e"d\\ge ,x_1=a b
+[target "bad labels"]
+address = [fe80::1%nosuchif]:7
+labels = __x=1,,address=2,team=
+'
 
 # Named, not numbered: the numbered seeds after it keep their names.
 printf '%s' '[target "u"]

@@ -144,6 +144,56 @@ stop_pid() {
 	wait "$1" 2>/dev/null
 }
 
+# start_prometheus CONFIG: a real Prometheus on a loopback port (it cannot listen on
+# port 0: take a port the kernel hands out, free it, try again with another if someone
+# took it meanwhile), its data under $T/prom; sets PROM_PORT and PROM_PID, or fails
+# the test with Prometheus's last words.
+start_prometheus() {
+	for attempt in 1 2 3; do
+		start_echod probe echo -l 127.0.0.1:0
+		PROM_PORT=$probe_PORT
+		stop_pid "$probe_PID"
+		prometheus --config.file="$1" --storage.tsdb.path="$T/prom" \
+			--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$T/prom.log" &
+		PROM_PID=$!
+		PIDS="$PIDS $PROM_PID"
+		if wait_for 30 prom_ready; then
+			ok "prometheus listens on 127.0.0.1:$PROM_PORT"
+			return 0
+		fi
+		kill "$PROM_PID" 2>/dev/null
+		wait "$PROM_PID" 2>/dev/null
+		grep -q 'address already in use' "$T/prom.log" || break
+	done
+	fail "prometheus did not start: $(tail -5 "$T/prom.log")"
+	exit 1
+}
+# prom_config RULES ADDR: a Prometheus configuration that scrapes mconnd at ADDR every
+# second and evaluates the rule file RULES as often.
+prom_config() {
+	cat <<EOT
+global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+  evaluation_interval: 1s
+rule_files:
+  - $1
+scrape_configs:
+  - job_name: mconn
+    static_configs:
+      - targets: ["$2"]
+EOT
+}
+prom_ready() { [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROM_PORT/-/ready")" = 200 ]; }
+# prom_api PATH: GET Prometheus's /api/v1/PATH.
+prom_api() { curl -s -m 5 "http://127.0.0.1:$PROM_PORT/api/v1/$1"; }
+# prom_query EXPR: the first sample's value of an instant query (EXPR URL-encoded by
+# curl), or nothing.
+prom_query() {
+	curl -s -m 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
+		jq -r '.data.result[0].value[1] // empty'
+}
+
 # start_mconnd CONFFILE: start the daemon and wait until it answers; sets MCONND_PID.
 # Its log goes to $T/mconnd.log, or to MCONND_LOG_SINK when set (a FIFO, say).
 start_mconnd() {
@@ -189,6 +239,12 @@ tjs() {
 # test_true TARGET EXPR: succeed when the jq expression is true for the target.
 tjs_true() {
 	[ "$(tjs "$1" "$2")" = true ]
+}
+
+# only_class TARGET CLASS: CLASS counted, every other class and cycles_ok zero.
+only_class() {
+	tjs "$1" "[.cycles_ok, (.errors | to_entries[] | select(.key != \"$2\") | .value)] | add" >"$T/other"
+	[ "$(tjs "$1" ".errors.$2 > 0")" = true ] && [ "$(cat "$T/other")" = 0 ]
 }
 
 # finish: the test's last command; its status is the test's (0, 1, or 77 skipped).

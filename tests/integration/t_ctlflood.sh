@@ -5,7 +5,7 @@
 # the loop must keep its pace (cycle start lateness p99 under 10 ms) and no stall of
 # its own making may be logged. The big replies come from a target of 99,900 sessions
 # in cycle mode with a one-hour interval, so that only a few of its sessions hold an fd
-# at any time (`sessions -j big` is about 11 MB); a 100-session target at 100 ms gives
+# at any time (`sessions -j big` is about 20 MB); a 100-session target at 100 ms gives
 # the loop its pace and must see no failure. Then a second daemon with 1,000 one-session
 # targets, whose status page and metrics (about 5 MB) HTTP readers of metrics_listen
 # fetch in a loop.
@@ -106,16 +106,17 @@ quiet=$(js .loop.lateness_ms.p99)
 say "quiet (1,001 targets): $(cat "$T/quiet2.probe"); loop lateness p99 $quiet ms"
 LATE_MS=$(echo "$quiet $LATE_MS" | awk '{ b = $1 * 1.5; print (b > $2) ? b : $2 }')
 http=$(js .metrics.listen)
-# http_flood NAME PATH: 16 readers (every connection the listener serves) fetch PATH
-# slowly in a loop for FLOOD_S seconds beside the status probe; then the probe's
-# verdict, and no failed request.
+# http_flood NAME PATH RATE: 16 readers (every connection the listener serves) fetch
+# PATH at RATE bytes/s each in a loop for FLOOD_S seconds beside the status probe;
+# then the probe's verdict, and no failed request. The page is a sixth of the
+# exposition's size: read at a sixth of the rate, about as many curl processes start.
 http_flood() {
 	end=$(($(date +%s) + FLOOD_S))
 	k=0
 	scrapers=""
 	while [ $k -lt 16 ]; do
-		sh -c 'while [ "$(date +%s)" -lt "$1" ]; do curl -s --max-time 10 --limit-rate 4M -o /dev/null "http://$2$3"; done' \
-			scraper "$end" "$http" "$2" &
+		sh -c 'while [ "$(date +%s)" -lt "$1" ]; do curl -s --max-time 10 --limit-rate "$4" -o /dev/null "http://$2$3"; done' \
+			scraper "$end" "$http" "$2" "$3" &
 		scrapers="$scrapers $!"
 		k=$((k + 1))
 	done
@@ -142,12 +143,12 @@ say "status page over HTTP: $(wc -c <"$T/page.html") bytes;" \
 	"sampling the history held the tick at most $(js '.loop.callback_max_ms.tick') ms"
 check "a whole status page of 1,001 rows" \
 	sh -c "test \$(grep -c '^<tr class=\"target\"' '$T/page.html') = 1001 && tail -c 20 '$T/page.html' | grep -q '</html>'"
-http_flood page /
+http_flood page / 700K
 curl -sf --max-time 20 -o "$T/scrape.txt" "http://$http/metrics"
 say "metrics over HTTP: $(wc -c <"$T/scrape.txt") bytes"
 check "a whole exposition over HTTP (ends with the last target's last family)" \
 	sh -c "grep -c '^mconn_' '$T/scrape.txt' | awk '\$1 > 20000 { ok = 1 } END { exit !ok }' && tail -c 300 '$T/scrape.txt' | grep -q 't999'"
-http_flood http /metrics
+http_flood http /metrics 4M
 
 say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls)"
 check "http: loop lateness p99 under $(echo "$LATE_MS" | awk '{ print $1 * 2 }') ms (twice the bound: 16 curl processes share the 2 cores)" \

@@ -5,12 +5,6 @@
 
 CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource loss"
 
-# only_class TARGET CLASS: CLASS counted, every other class and cycles_ok zero.
-only_class() {
-	tjs "$1" "[.cycles_ok, (.errors | to_entries[] | select(.key != \"$2\") | .value)] | add" >"$T/other"
-	[ "$(tjs "$1" ".errors.$2 > 0")" = true ] && [ "$(cat "$T/other")" = 0 ]
-}
-
 start_echod gone echo -l 127.0.0.1:0
 stop_pid "$gone_PID"
 start_echod silent silent -l 127.0.0.1:0

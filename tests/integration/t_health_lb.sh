@@ -70,7 +70,7 @@ check "lb: the change is logged once, with the ratio" \
 	test "$(grep -cE 'target lb is degraded.*% of recent cycles failed' "$T/mconnd.log")" = 1
 "$MCONNCTL" check lb >"$T/check"
 check "lb: check says WARNING (exit 1)" test $? = 1
-check "lb: check names the state" grep -q '^MCONN WARNING - lb degraded' "$T/check"
+check "lb: check names the state" grep -q '^MCONN WARNING: lb degraded' "$T/check"
 
 # The backend returns: up again.
 start_echod b4 echo -l "127.0.0.1:$b4_PORT"

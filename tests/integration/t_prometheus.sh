@@ -8,8 +8,11 @@
 
 check "promtool accepts conf/prometheus.yml" sh -c "promtool check config '$TOP/conf/prometheus.yml' >/dev/null"
 check "promtool accepts conf/mconn-alerts.yml" sh -c "promtool check rules '$TOP/conf/mconn-alerts.yml' >/dev/null"
-check "promtool test rules: degraded alerts, resource failures kept out of the failure ratio" \
+check "promtool accepts conf/mconn-recording.yml" sh -c "promtool check rules '$TOP/conf/mconn-recording.yml' >/dev/null"
+check "promtool test rules: down, degraded, flapping, reload failed, the failure ratio without resource" \
 	sh -c "promtool test rules '$TOP/tests/promtool/alerts_test.yml' >/dev/null"
+check "promtool test rules: the SLO recording rules" \
+	sh -c "promtool test rules '$TOP/tests/promtool/recording_test.yml' >/dev/null"
 
 start_echod echo echo -l 127.0.0.1:0
 {
@@ -21,45 +24,10 @@ start_echod echo echo -l 127.0.0.1:0
 start_mconnd "$T/c.conf"
 ADDR=$(js .metrics.listen)
 
-# Prometheus cannot listen on port 0: take a port the kernel hands out, free it, and
-# try again with another if someone else took it meanwhile.
 sed 's/for: [0-9a-z]*/for: 0s/' "$TOP/conf/mconn-alerts.yml" >"$T/alerts.yml"
-cat >"$T/prom.yml" <<EOT
-global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-  evaluation_interval: 1s
-rule_files:
-  - $T/alerts.yml
-scrape_configs:
-  - job_name: mconn
-    static_configs:
-      - targets: ["$ADDR"]
-EOT
-api() { curl -s -m 5 "http://127.0.0.1:$PROM_PORT/api/v1/$1"; }
-prom_ready() { [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROM_PORT/-/ready")" = 200 ]; }
-started=""
-for attempt in 1 2 3; do
-	start_echod probe echo -l 127.0.0.1:0
-	PROM_PORT=$probe_PORT
-	stop_pid "$probe_PID"
-	prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/prom" \
-		--web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn 2>"$T/prom.log" &
-	PROM_PID=$!
-	PIDS="$PIDS $PROM_PID"
-	if wait_for 30 prom_ready; then
-		started=yes
-		break
-	fi
-	kill "$PROM_PID" 2>/dev/null
-	wait "$PROM_PID" 2>/dev/null
-	grep -q 'address already in use' "$T/prom.log" || break
-done
-if [ -z "$started" ]; then
-	fail "prometheus did not start: $(tail -5 "$T/prom.log")"
-	exit 1
-fi
-ok "prometheus listens on 127.0.0.1:$PROM_PORT"
+prom_config "$T/alerts.yml" "$ADDR" >"$T/prom.yml"
+start_prometheus "$T/prom.yml"
+api() { prom_api "$1"; }
 
 # query EXPR: the first sample's value, or nothing.
 query() { api "query?query=$1" | jq -r '.data.result[0].value[1] // empty'; }

@@ -35,7 +35,7 @@ rc=$?
 say "$(cat "$T/check")"
 check "check says WARNING (exit 1) about mconnd" test "$rc" = 1
 check "check: 'mconnd cannot run $N of 100 sessions: open files limit $LIMIT'" \
-	grep -q "^MCONN WARNING - web up (mconnd cannot run $N of 100 sessions: open files limit $LIMIT) for" "$T/check"
+	grep -q "^MCONN WARNING: web up (mconnd cannot run $N of 100 sessions: open files limit $LIMIT) for" "$T/check"
 check "check: resource failures are not the target's failures (fail_ratio 0)" \
 	grep -q 'fail_ratio=0.00%' "$T/check"
 

@@ -21,7 +21,7 @@ start_echod silent silent -u -l 127.0.0.1:0
 start_echod corrupt corrupt -u -l 127.0.0.1:0
 start_echod dup dup -u -l 127.0.0.1:0
 start_echod lossy lossy -u -r 30 -l 127.0.0.1:0
-start_echod delay delay -u -d 300 -l 127.0.0.1:0
+start_echod delay delay -u -D 300000 -l 127.0.0.1:0
 start_echod six echo -u -l '[::1]:0'
 
 # socat: a port picked from this shell's pid, moved on while another owns it.
@@ -93,9 +93,9 @@ check "latenotag: loss and nothing else (a fresh socket per cycle)" wait_for 10 
 "$MCONNCTL" status >"$T/status.txt"
 check "text status shows the UDP line" grep -q '^  udp: .* datagrams sent, loss' "$T/status.txt"
 "$MCONNCTL" metrics >"$T/metrics.txt"
-check "metrics: protocol series" grep -q '^mconn_target_protocol{target="socat",[^}]*protocol="udp"} 1' "$T/metrics.txt"
-check "metrics: loss ratio series" grep -q '^mconn_udp_loss_ratio{target="lossy",[^}]*} 0\.[1-4]' "$T/metrics.txt"
-check "metrics: loss is a result" grep -q '^mconn_cycles_total{target="silent",[^}]*result="loss"} [1-9]' "$T/metrics.txt"
+check "metrics: protocol in mconn_target_info" grep -q '^mconn_target_info{target="socat",[^}]*protocol="udp"' "$T/metrics.txt"
+check "metrics: loss ratio series" grep -q '^mconn_udp_loss_ratio{target="lossy"[^}]*} 0\.[1-4]' "$T/metrics.txt"
+check "metrics: loss is a result" grep -q '^mconn_cycles_total{target="silent"[^}]*result="loss"} [1-9]' "$T/metrics.txt"
 
 # A reload that turns tags on restarts that target's sessions, and they tag. (Not on
 # socat's target: its forked children share one socket and may answer one another's

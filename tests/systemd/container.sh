@@ -147,9 +147,18 @@ check "/etc/mconnd/mconnd.conf is a conffile" \
 	sh -c "$(command -v nsenter) -t $LEADER -a dpkg-query -W -f='\${Conffiles}' mconn | grep -q '^ /etc/mconnd/mconnd.conf '"
 check "the package ships the man pages and the example drop-in" \
 	in_ct test -s /usr/share/man/man8/mconnd.8.gz -a -s /usr/share/man/man5/mconnd.conf.5.gz \
+	-a -s /usr/share/man/man7/mconn.7.gz \
 	-a -s /usr/share/man/man8/mconnctl.8.gz -a -s /usr/share/doc/mconn/local-echo.conf.example
 check "SystemCallErrorNumber=EPERM in force (a filtered call fails, it does not kill)" \
 	test "$(show mconnd.service SystemCallErrorNumber)" = 1
+# An upgrade (the same version again): postinst restarts the service and the socket.
+MAIN=$(show mconnd.service MainPID)
+check "dpkg -i again, as an upgrade" silent in_ct dpkg -i "/root/$(basename "$DEB")"
+check "restarted the service (a new process), both units active" \
+	test "$(show mconnd.service ActiveState) $(show mconnd.socket ActiveState)" = "active active" -a \
+	"$(show mconnd.service MainPID)" != "$MAIN"
+check "cleanly: no failed start, no restart (the socket was left alone)" \
+	test "$(show mconnd.service NRestarts)" = 0
 in_ct useradd -M -G mconn alice
 in_ct useradd -M bob
 

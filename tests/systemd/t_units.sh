@@ -12,7 +12,7 @@ make -s -C "$TOP" BUILD="$BUILD" install DESTDIR= PREFIX="$P" SYSCONFDIR="$P/etc
 	UNITDIR="$UNITS" SYSUSERSDIR="$P/sysusers.d" >"$T/install.log" 2>&1
 check "make install with PREFIX, SYSCONFDIR, UNITDIR and SYSUSERSDIR" test $? = 0
 for f in "$UNITS/mconnd.service" "$UNITS/mconnd.socket" "$P/sysusers.d/mconnd.conf" \
-	"$P/sbin/mconnd" "$P/bin/mconnctl" "$P/etc/mconnd/mconnd.conf"; do
+	"$P/sbin/mconnd" "$P/bin/mconnctl" "$P/etc/mconnd/mconnd.conf" "$P/share/man/man7/mconn.7"; do
 	check "installed ${f#"$P"/}" test -s "$f"
 done
 check "no placeholder left in the units" test -z "$(grep -l '@[A-Z]*@' "$UNITS"/*)"
