@@ -30,7 +30,9 @@ socat_up() { ss -Huln "sport = :$port" | grep -q .; }
 i=0
 while [ $i -lt 20 ]; do
 	if ! socat_up; then
-		socat UDP4-RECVFROM:$port,bind=127.0.0.1,fork PIPE >/dev/null 2>"$T/socat.log" &
+		# -T 1: a forked child waits for its peer's next datagram; idle for 1 s it
+		# ends, so none outlives the test (killing the parent leaves them).
+		socat -T 1 UDP4-RECVFROM:$port,bind=127.0.0.1,fork PIPE >/dev/null 2>"$T/socat.log" &
 		PIDS="$PIDS $!"
 		wait_for 5 socat_up && break
 	fi
