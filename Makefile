@@ -50,14 +50,14 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
               src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
-              src/history.c src/page.c src/udpecho.c
+              src/history.c src/page.c src/shard.c src/fleet.c src/udpecho.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page shard
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -68,7 +68,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 # Keep the test objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all deps deps-test check check-unit check-integration check-asan check-valgrind check-load load lint-man install clean demo false-failures \
+.PHONY: all deps deps-test check check-unit check-integration check-fleet check-asan check-valgrind check-load load lint-man install clean demo false-failures \
 	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy scrape-cost deb
 all: $(PROGRAMS)
 
@@ -122,6 +122,11 @@ check-unit: $(UNIT_BIN)
 
 check-integration: $(PROGRAMS) $(NOTIFYRECV) | deps-test
 	@BUILD=$(BUILD) sh tests/integration/run.sh
+
+# Four mconnd in network namespaces of their own, one Prometheus, 200 targets with
+# replicas = 2 (tests/fleet/t_fleet.sh; about 20 s; needs root for the namespaces).
+check-fleet: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) sh tests/run.sh fleet "" tests/fleet/t_fleet.sh
 
 # The unit, integration and systemd (notify, activation) tests again, built with ASan and
 # UBSan; -k: the integration and systemd tests run also when a unit suite failed.
@@ -282,7 +287,7 @@ lint-man: | deps-test
 # a skipped test fail; CHECK_MORE adds parts (CI: check-valgrind check-warnings lint fuzz).
 # check-valgrind (about 4 minutes) runs in CI and on demand, not in 'make check': the
 # sanitizers cover the same code in check-asan, and 'make check' stays near 10 minutes.
-CHECK_PARTS := all lint-man check-unit check-integration check-sd deb check-systemd check-load \
+CHECK_PARTS := all lint-man check-unit check-integration check-fleet check-sd deb check-systemd check-load \
 	scrape-cost check-asan check-fuzz
 CHECK_MORE  ?=
 check: | deps-test

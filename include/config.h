@@ -12,6 +12,7 @@
 
 #include "parse.h"
 #include "resolve.h"
+#include "shard.h"
 
 /* Limits on what a configuration may ask for; documented in mconnd.conf(5). */
 #define CONFIG_MAX_TARGETS 1024
@@ -164,6 +165,9 @@ struct target_conf {
 	uint64_t keys_seen;
 	bool custom_messages;
 	bool address_given;
+	/* The shards that check this target: pinned (shards = 1,3 or all) or hashed. */
+	struct shard_pin shard_pin;
+	uint64_t shard_owners;
 	unsigned key_line[64];
 };
 
@@ -187,8 +191,19 @@ struct config {
 	int log_target;
 	char *metrics_listen_text;
 	struct sockaddr_any metrics_listen;
+	/* The targets this checker runs (all of them without shard), in file order. */
 	struct target_conf **targets;
 	size_t n_targets;
+	/* The targets other shards run: shard = K/N, replicas = R. */
+	struct target_conf **skipped;
+	size_t n_skipped;
+	/* Every target of the file, in file order (no references of its own). */
+	struct target_conf **all;
+	size_t n_all;
+	unsigned shard_k;
+	unsigned shard_n;
+	unsigned replicas;
+	bool shard_set;
 	uint64_t total_connections;
 	char **files;
 	size_t n_files;

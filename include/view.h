@@ -32,6 +32,15 @@ struct reload_stats {
 	char last_msg[256];
 };
 
+/* This checker's place in a fleet (shard = K/N, replicas = R); set false without one. */
+struct view_shard {
+	bool set;
+	unsigned k;
+	unsigned n;
+	unsigned replicas;
+	size_t skipped;
+};
+
 struct view {
 	const struct pool *pool;
 	const struct loop_stats *loop;
@@ -44,6 +53,7 @@ struct view {
 	const char *config_path;
 	int64_t start_mono;
 	int64_t start_wall;
+	struct view_shard shard;
 };
 
 #endif

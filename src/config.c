@@ -64,7 +64,7 @@ struct parse_ctx {
 	struct config_errors *errs;
 	size_t errs_start;
 	uint64_t daemon_keys_seen;
-	unsigned daemon_line[32];
+	unsigned daemon_line[48];
 	bool dropin;
 	/* A [target] section that cannot be used (a bad or repeated name, one too many):
 	 * its keys are still read into this copy of no config, so their errors are
@@ -433,6 +433,34 @@ static int key_file_mode(struct parse_ctx *ctx, const struct key_def *k, void *f
 	return 0;
 }
 
+/* shard = K/N: this checker is K of N. */
+static int key_shard(struct parse_ctx *ctx, const struct key_def *k, void *field,
+		     const char *value)
+{
+	struct config *c = ctx->cfg;
+
+	(void)field;
+	if (shard_parse(value, &c->shard_k, &c->shard_n) < 0) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	c->shard_set = true;
+	return 0;
+}
+
+/* shards = all or a list of shard numbers: where a target is checked, whatever the hash. */
+static int key_shard_pin(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			 const char *value)
+{
+	if (shard_parse_pin(value, field) < 0) {
+		ctx_error(ctx, k->name, "invalid value '%s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 _Static_assert(CONFIG_MAX_LABELS == 8 && CONFIG_MAX_LABEL_NAME == 32 &&
 		       CONFIG_MAX_LABEL_VALUE == 64, "the labels key's messages say these limits");
 
@@ -577,6 +605,9 @@ static const struct key_def keys[] = {
 	  "a group name or number" },
 	{ "resolve_timeout", SECT_DAEMON, key_duration, D(resolve_timeout), 100 * MS, 60 * SEC,
 	  NULL, NULL },
+	{ "shard", SECT_DAEMON, key_shard, 0, 1, SHARD_MAX, NULL,
+	  "K/N, this checker's number K from 1 to N of N checkers (at most 64), such as 2/4" },
+	{ "replicas", SECT_DAEMON, key_uint, D(replicas), 1, SHARD_MAX, NULL, NULL },
 	{ "address", SECT_TARGET, key_address, T(addr), 0, 0, NULL,
 	  "host:port, [ipv6]:port or name:port with a port from 1 to 65535" },
 	{ "connections", SECT_TARGET, key_uint, T(connections), 1, CONFIG_MAX_CONNECTIONS, NULL, NULL },
@@ -603,12 +634,17 @@ static const struct key_def keys[] = {
 	{ "timestamps", SECT_TARGET, key_enum, T(timestamps), 0, 0, timestamps_names, "kernel or loop" },
 	{ "labels", SECT_TARGET, key_labels, T(labels), 0, 0, NULL,
 	  "up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* of at most 32 characters, not starting with __ and none of target, address, resolved, protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 to 64 bytes of printable UTF-8 without commas" },
+	{ "shards", SECT_TARGET, key_shard_pin, T(shard_pin), 1, SHARD_MAX, NULL,
+	  "all, or shard numbers from 1 to 64 separated by commas, such as 1,3" },
 	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp or udp" },
 	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
 	       "key_line must have a slot for every key");
+_Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct parse_ctx *)0)->daemon_line),
+	       "daemon_line must have a slot for every key");
+_Static_assert(ELEMENTSOF(keys) <= 64, "keys_seen has a bit for every key");
 
 /* List the keys of a section kind, for "unknown key" messages. */
 static void keys_list(enum section_kind sect, char *out, size_t n)
@@ -982,6 +1018,64 @@ static gid_t config_parse_gid(struct parse_ctx *ctx, const char *key, const char
 	return CONFIG_NO_GID;
 }
 
+/* Check shard, replicas and every target's pins against the number of shards. */
+static void config_validate_shards(struct parse_ctx *ctx)
+{
+	struct config *c = ctx->cfg;
+	char list[256];
+
+	ctx->file = c->path;
+	ctx->line = ctx->daemon_line[key_index("replicas")];
+	if (c->replicas > c->shard_n && !c->shard_set) {
+		ctx_error(ctx, "replicas", "%u replicas need shard = K/N with N of at least %u; without shard there is one checker",
+			  c->replicas, c->replicas);
+	} else if (c->replicas > c->shard_n) {
+		ctx_error(ctx, "replicas", "out of range: %u; expected from 1 to %u, the N of shard = %u/%u",
+			  c->replicas, c->shard_n, c->shard_k, c->shard_n);
+	}
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct target_conf *t = c->targets[i];
+		uint64_t beyond = c->shard_n >= SHARD_MAX ? 0 : t->shard_pin.mask & ~(SHARD_BIT(c->shard_n + 1) - 1);
+
+		if (!beyond)
+			continue;
+		ctx->file = t->file;
+		ctx->line = t->key_line[key_index("shards")];
+		ctx_error(ctx, "shards", "[target \"%s\"]: shard %s beyond the %u of shard = %u/%u; expected all, or numbers from 1 to %u",
+			  t->name, shard_mask_format(beyond, list, sizeof(list)), c->shard_n,
+			  c->shard_k, c->shard_n, c->shard_n);
+	}
+}
+
+/* Keep in targets what this checker runs; the other shards' targets go to skipped. */
+static void config_split_shards(struct config *c)
+{
+	size_t kept = 0;
+
+	c->all = malloc((c->n_targets ? c->n_targets : 1) * sizeof(*c->all));
+	if (!c->all)
+		abort();
+	if (c->n_targets)
+		memcpy(c->all, c->targets, c->n_targets * sizeof(*c->all));
+	c->n_all = c->n_targets;
+	for (size_t i = 0; i < c->n_targets; i++) {
+		struct target_conf *t = c->targets[i];
+		struct target_conf **v;
+
+		t->shard_owners = shard_owners(t->name, &t->shard_pin, c->shard_n, c->replicas);
+		if (t->shard_owners & SHARD_BIT(c->shard_k)) {
+			c->targets[kept++] = t;
+			continue;
+		}
+		v = realloc(c->skipped, (c->n_skipped + 1) * sizeof(*v));
+		if (!v)
+			abort();
+		c->skipped = v;
+		v[c->n_skipped++] = t;
+	}
+	c->n_targets = kept;
+}
+
 /* Check the configuration as a whole: every target, and totals against limits. */
 static void config_validate(struct parse_ctx *ctx)
 {
@@ -991,11 +1085,13 @@ static void config_validate(struct parse_ctx *ctx)
 	c->control_gid = config_parse_gid(ctx, "control_group", c->control_group,
 					  &c->control_group_line);
 
-	c->total_connections = 0;
-	for (size_t i = 0; i < c->n_targets; i++) {
+	for (size_t i = 0; i < c->n_targets; i++)
 		config_validate_target(ctx, c->targets[i]);
+	config_validate_shards(ctx);
+	config_split_shards(c);
+	c->total_connections = 0;
+	for (size_t i = 0; i < c->n_targets; i++)
 		c->total_connections += c->targets[i]->connections;
-	}
 	ctx->file = c->path;
 	if (c->total_connections > CONFIG_MAX_TOTAL_CONNECTIONS) {
 		ctx->line = 0;
@@ -1018,6 +1114,7 @@ static struct config *config_new(const char *path)
 	c->log_level = 6;
 	c->control_mode = 0660;
 	c->admin_gid = c->control_gid = CONFIG_NO_GID;
+	c->shard_k = c->shard_n = c->replicas = 1;
 	return c;
 }
 
@@ -1447,6 +1544,10 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_targets; i++)
 		config_target_unref(c->targets[i]);
 	free(c->targets);
+	for (size_t i = 0; i < c->n_skipped; i++)
+		config_target_unref(c->skipped[i]);
+	free(c->skipped);
+	free(c->all);
 	free(c->control_socket);
 	free(c->metrics_listen_text);
 	free(c->include);

@@ -243,7 +243,10 @@ void daemon_view(const struct daemon *d, struct view *ret)
 			      .http = d->http ? http_stats(d->http) : NULL,
 			      .http_address = d->http ? http_address(d->http) : NULL,
 			      .config_path = d->config_path, .start_mono = d->start_mono,
-			      .start_wall = d->start_wall };
+			      .start_wall = d->start_wall,
+			      .shard = { .set = d->cfg->shard_set, .k = d->cfg->shard_k,
+					 .n = d->cfg->shard_n, .replicas = d->cfg->replicas,
+					 .skipped = d->cfg->n_skipped } };
 }
 
 void daemon_scrape(struct daemon *d, struct buf *out)

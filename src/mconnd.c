@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "daemon.h"
+#include "fleet.h"
 #include "log.h"
 #include "proto.h"
 #include "reconcile.h"
@@ -32,13 +33,15 @@ static void on_signal(void *owner, int signo)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mconnd [-c FILE] [-t] [-v] [--log-target=TARGET] [-h] [-V]\n"
+		"Usage: mconnd [-c FILE] [-t [--shards]] [-v] [--log-target=TARGET] [-h] [-V]\n"
 		"Continuous TCP echo health checks, in the foreground.\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
 		"  -t             check the configuration (and the control socket's path;\n"
 		"                 host and group names must resolve within resolve_timeout),\n"
 		"                 print 'configuration OK' or every error, exit\n"
+		"  --shards       with -t: print which of the fleet's checkers (shard = K/N)\n"
+		"                 runs each target, the balance, and what one more moves\n"
 		"  -v             log at debug priority (overrides log_level)\n"
 		"  --log-target=auto|journal|stderr|syslog\n"
 		"                 where the log goes (overrides log_target; auto: the\n"
@@ -71,6 +74,19 @@ static void print_errors(const struct config_errors *errs)
 		fprintf(stderr, "(%zu more errors not shown)\n", errs->dropped);
 }
 
+/* What this checker runs of a fleet's configuration; with all, the whole assignment. */
+static void print_fleet(const struct config *cfg, bool all)
+{
+	struct buf b;
+
+	buf_init(&b, 16u << 20);
+	fleet_summary(cfg, &b);
+	if (all)
+		fleet_report(cfg, true, &b);
+	fwrite(b.data ? b.data : "", 1, b.len, stdout);
+	buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
@@ -83,10 +99,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "log-target", required_argument, NULL, 'L' },
+		{ "shards", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int log_target_cli = -1;
-	bool test_only = false, verbose = false;
+	bool test_only = false, verbose = false, shards = false;
 	char bad[64];
 	int opt, r;
 
@@ -95,6 +112,7 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': test_only = true; break;
+		case 'S': shards = test_only = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("mconnd %s\n", MCONN_VERSION); return 0;
@@ -146,6 +164,7 @@ int main(int argc, char **argv)
 		printf("configuration OK: %zu target%s, %llu connection%s\n", cfg->n_targets,
 		       plural_s(cfg->n_targets), (unsigned long long)cfg->total_connections,
 		       plural_s(cfg->total_connections));
+		print_fleet(cfg, shards);
 		config_free(cfg);
 		resolver_free(res);
 		return 0;

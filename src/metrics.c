@@ -271,6 +271,13 @@ static void lines_resolve_failures(const struct view *v, const struct target *t,
 	put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)t->resolve.failures);
 }
 
+static void lines_replicas(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	put(out, "%s{%s} %d\n", name, l->s, __builtin_popcountll(t->conf->shard_owners));
+}
+
 /* The UDP counters: one line per UDP target, none for the others. */
 static void lines_udp_count(const struct target *t, const char *name, const struct labels *l,
 			    uint64_t n, struct buf *out)
@@ -355,6 +362,9 @@ static const struct metrics_family {
 	{ "mconn_resolve_failures_total", "counter",
 	  "Failed look-ups of the target's name by resolve_every (the last address stays in use).",
 	  lines_resolve_failures },
+	{ "mconn_target_replicas", "gauge",
+	  "Checkers of the fleet that check the target: replicas, or as many as its shards key names.",
+	  lines_replicas },
 	{ "mconn_udp_datagrams_sent_total", "counter",
 	  "UDP targets: datagrams sent; those whose echo did not come back in time are the cycles with result loss.",
 	  lines_udp_sent },
@@ -373,6 +383,16 @@ static void render_process(const struct view *v, struct buf *out)
 {
 	family(out, "mconn_build_info", "gauge", "Always 1; the version of mconnd in a label.");
 	put(out, "mconn_build_info{version=\"%s\"} 1\n", MCONN_VERSION);
+	family(out, "mconn_shard_info", "gauge",
+	       "Always 1; this checker's shard K of N and the replicas per target in labels (1/1/1 without shard).");
+	put(out, "mconn_shard_info{shard=\"%u\",shards=\"%u\",replicas=\"%u\"} 1\n",
+	    v->shard.k, v->shard.n, v->shard.replicas);
+	family(out, "mconn_fleet_checkers", "gauge",
+	       "The N of shard = K/N: how many checkers the fleet has (1 without shard).");
+	put(out, "mconn_fleet_checkers %u\n", v->shard.n);
+	family(out, "mconn_shard_skipped_targets", "gauge",
+	       "Targets of the configuration that other shards run, not this checker.");
+	put(out, "mconn_shard_skipped_targets %zu\n", v->shard.skipped);
 	family(out, "mconn_start_time_seconds", "gauge",
 	       "When mconnd started, in seconds since the Unix epoch.");
 	put(out, "mconn_start_time_seconds %.3f\n", (double)v->start_wall / 1e9);

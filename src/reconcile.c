@@ -170,6 +170,10 @@ static void report_daemon_changes(const struct config *o, const struct config *n
 	DAEMON_CHANGED(o->control_idle_timeout != n->control_idle_timeout, "control_idle_timeout");
 	DAEMON_CHANGED(o->control_io_timeout != n->control_io_timeout, "control_io_timeout");
 	DAEMON_CHANGED(!str_same(o->include, n->include), "include");
+	DAEMON_CHANGED(o->shard_set != n->shard_set || o->shard_k != n->shard_k ||
+			       o->shard_n != n->shard_n,
+		       "shard");
+	DAEMON_CHANGED(o->replicas != n->replicas, "replicas");
 	DAEMON_CHANGED(o->admin_gid != n->admin_gid || !str_same(o->admin_group, n->admin_group),
 		       "admin_group");
 	DAEMON_CHANGED(o->control_mode != n->control_mode, "control_mode");
@@ -190,6 +194,30 @@ static void target_resolve_forget(struct daemon *d, struct target *t)
 	t->resolve.id = 0;
 	t->resolve.next = 0;
 	t->resolve.error[0] = '\0';
+}
+
+/* Return the skipped target of c named name (another shard runs it), or NULL. */
+static const struct target_conf *find_skipped(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_skipped; i++)
+		if (strcmp(c->skipped[i]->name, name) == 0)
+			return c->skipped[i];
+	return NULL;
+}
+
+/* Say that a target left this checker: removed from the file, or now another shard's. */
+static void report_gone(const struct config *nc, const struct target *t,
+			struct reload_report *rep)
+{
+	const struct target_conf *moved = find_skipped(nc, t->conf->name);
+	char shards[200];
+
+	if (moved)
+		report_line(rep, "moved out %s: shard %u/%u no longer runs it (shards %s do)",
+			    t->conf->name, nc->shard_k, nc->shard_n,
+			    shard_mask_format(moved->shard_owners, shards, sizeof(shards)));
+	else
+		report_line(rep, "removed %s", t->conf->name);
 }
 
 /* Move every target to the new configuration nc; the daemon takes it over. */
@@ -213,8 +241,9 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 				abort();
 			log_session_shortage(t, pool_add_sessions(&d->pool, t, tc->connections, now));
 			rep->added++;
-			report_line(rep, "added %s: %s, %u connection%s", tc->name, tc->address_text,
-				    tc->connections, plural_s(tc->connections));
+			report_line(rep, "%s %s: %s, %u connection%s",
+				    find_skipped(old, tc->name) ? "moved in" : "added", tc->name,
+				    tc->address_text, tc->connections, plural_s(tc->connections));
 			next[i] = t;
 			continue;
 		}
@@ -239,7 +268,7 @@ static void reconcile(struct daemon *d, struct config *nc, struct reload_report 
 		if (!t)
 			continue;
 		rep->removed++;
-		report_line(rep, "removed %s", t->conf->name);
+		report_gone(nc, t, rep);
 		target_resolve_forget(d, t);
 		pool_retire_sessions(&d->pool, t, 0);
 		target_free(t);

@@ -258,6 +258,11 @@ static void render_status_text_head(const struct view *v, int64_t now, int w, in
 		   MCONN_VERSION, (int)getpid(), format_duration(now - v->start_mono, up, sizeof(up)),
 		   v->pool->n_targets, plural_s(v->pool->n_targets), v->pool->n_sess, plural_s(v->pool->n_sess),
 		   v->config_path);
+	if (v->shard.set)
+		buf_printf(out, "shard %u/%u, replicas %u: runs %zu of %zu target%s, skips %zu\n",
+			   v->shard.k, v->shard.n, v->shard.replicas, v->pool->n_targets,
+			   v->pool->n_targets + v->shard.skipped,
+			   plural_s(v->pool->n_targets + v->shard.skipped), v->shard.skipped);
 	if (v->reload->ok + v->reload->failed) {
 		char ago[32];
 
@@ -467,6 +472,8 @@ static void render_status_json_head(const struct view *v, int64_t now, struct bu
 		buf_printf(out, "null,\"last_ok\":null,\"last_result\":null}");
 	}
 	render_starved_json(v, out);
+	buf_printf(out, ",\"shard\":{\"k\":%u,\"n\":%u,\"replicas\":%u,\"runs\":%zu,\"skips\":%zu}",
+		   v->shard.k, v->shard.n, v->shard.replicas, v->pool->n_targets, v->shard.skipped);
 	buf_printf(out, ",\"sessions\":%u,\"control\":{\"clients\":%u,\"rejected_busy\":%llu,"
 		   "\"timed_out\":%llu,\"evicted\":%llu,\"busy_s\":%.3f,\"busy_max_ms\":%.3f},"
 		   "\"loop\":{", v->pool->n_sess, v->ctl->n_clients,

@@ -28,7 +28,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, protocol, udp_tag"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag"
 #define LABELS_EXPECT "expected up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* " \
 	"of at most 32 characters, not starting with __ and none of target, address, resolved, " \
 	"protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 " \
@@ -119,9 +119,19 @@ static const struct {
 	{ "unknown key in a target", TARGET_A "port = 7\n",
 	  { "t.conf:3: port: unknown key; accepted keys in this section: " TARGET_KEYS } },
 	{ "unknown key in daemon", "[daemon]\nlevel = info\n",
-	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: level: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout, shard, replicas" } },
 	{ "target key in daemon", "[daemon]\naddress = 127.0.0.1:7\n",
-	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout" } },
+	  { "t.conf:2: address: unknown key; accepted keys in this section: control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout, shard, replicas" } },
+	{ "bad shard", "[daemon]\nshard = 5/4\nreplicas = 0\n",
+	  { "t.conf:2: shard: invalid value '5/4'; expected K/N, this checker's number K from 1 to N of N checkers (at most 64), such as 2/4",
+	    "t.conf:3: replicas: out of range: '0'; expected a whole number from 1 to 64" } },
+	{ "replicas above N", "[daemon]\nshard = 1/2\nreplicas = 3\n",
+	  { "t.conf:3: replicas: out of range: 3; expected from 1 to 2, the N of shard = 1/2" } },
+	{ "replicas without shard", "[daemon]\nreplicas = 2\n",
+	  { "t.conf:2: replicas: 2 replicas need shard = K/N with N of at least 2; without shard there is one checker" } },
+	{ "bad pins", "[daemon]\nshard = 1/3\n" TARGET_A "shards = 1,1\n[target \"b\"]\naddress = 127.0.0.1:7\nshards = 2,4,5\n",
+	  { "t.conf:5: shards: invalid value '1,1'; expected all, or shard numbers from 1 to 64 separated by commas, such as 1,3",
+	    "t.conf:8: shards: [target \"b\"]: shard 4,5 beyond the 3 of shard = 1/3; expected all, or numbers from 1 to 3" } },
 	{ "key outside a section", "# first\n\nlog_level = info\n[daemon]\n",
 	  { "t.conf:3: log_level: key outside a section; " SECTION_EXPECT " first" } },
 	{ "bad duration", TARGET_A "interval = 5x\n",
@@ -198,7 +208,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, protocol, udp_tag" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -414,7 +424,7 @@ START_TEST(test_error_limit)
 	ck_assert_uint_eq(l.errs.dropped, 50);
 	ck_assert_str_eq(config_error_format(&l.errs.v[0], first, sizeof(first)),
 			 "t.conf:2: bogus0: unknown key; accepted keys in this section: "
-			 "control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout");
+			 "control_socket, control_idle_timeout, control_io_timeout, log_level, log_target, metrics_listen, include, admin_group, control_mode, control_group, resolve_timeout, shard, replicas");
 	ck_assert_uint_eq(l.errs.v[CONFIG_MAX_ERRORS - 1].line, CONFIG_MAX_ERRORS + 1);
 	loaded_free(&l);
 	buf_free(&b);
@@ -1598,6 +1608,48 @@ START_TEST(test_diff_compares_resolved_addresses)
 }
 END_TEST
 
+/* A checker keeps the targets of its shard, in file order, and counts the rest. */
+START_TEST(test_shard_split)
+{
+	char text[8192];
+	size_t o, seen[4] = { 0 }, all = 0;
+	struct loaded l;
+
+	for (unsigned k = 1; k <= 4; k++) {
+		o = (size_t)snprintf(text, sizeof(text), "[daemon]\nshard = %u/4\nreplicas = 2\n", k);
+		for (int i = 0; i < 40; i++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+					      "[target \"t%d\"]\naddress = 127.0.0.1:7\n%s", i,
+					      i == 0 ? "shards = all\n" : i == 1 ? "shards = 4\n" : "");
+		load_text(text, false, &l);
+		assert_loaded(&l);
+		ck_assert_uint_eq(l.cfg->shard_k, k);
+		ck_assert_uint_eq(l.cfg->shard_n, 4);
+		ck_assert_uint_eq(l.cfg->replicas, 2);
+		ck_assert_uint_eq(l.cfg->n_targets + l.cfg->n_skipped, 40);
+		ck_assert_uint_eq(l.cfg->total_connections, l.cfg->n_targets);
+		ck_assert_str_eq(l.cfg->targets[0]->name, "t0");
+		ck_assert(config_find_target(l.cfg, "t1") ? k == 4 : k != 4);
+		for (size_t i = 0; i < l.cfg->n_targets; i++)
+			ck_assert(l.cfg->targets[i]->shard_owners & SHARD_BIT(k));
+		for (size_t i = 0; i < l.cfg->n_skipped; i++)
+			ck_assert(!(l.cfg->skipped[i]->shard_owners & SHARD_BIT(k)));
+		seen[k - 1] = l.cfg->n_targets;
+		all += l.cfg->n_targets;
+		loaded_free(&l);
+	}
+	/* 38 hashed targets twice, one on all four, one on shard 4 only. */
+	ck_assert_uint_eq(all, 38 * 2 + 4 + 1);
+	for (int k = 0; k < 4; k++)
+		ck_assert_uint_gt(seen[k], 10);
+	load_text(TARGET_A, false, &l);
+	assert_loaded(&l);
+	ck_assert(!l.cfg->shard_set && l.cfg->shard_k == 1 && l.cfg->shard_n == 1 &&
+		  l.cfg->replicas == 1 && l.cfg->n_targets == 1 && l.cfg->n_skipped == 0);
+	loaded_free(&l);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1634,6 +1686,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_names_left_for_lookups);
 	tcase_add_test(tc, test_resolve_keys);
 	tcase_add_test(tc, test_diff_compares_resolved_addresses);
+	tcase_add_test(tc, test_shard_split);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("messages_and_lines");

@@ -84,7 +84,8 @@ static double sample(const char *text, const char *name, const char *labels)
 START_TEST(test_families_declared)
 {
 	static const char *const families[] = {
-		"mconn_build_info", "mconn_start_time_seconds", "mconn_config_reloads_total",
+		"mconn_build_info", "mconn_shard_info", "mconn_fleet_checkers",
+		"mconn_shard_skipped_targets", "mconn_start_time_seconds", "mconn_config_reloads_total",
 		"mconn_config_last_reload_successful", "process_cpu_seconds_total",
 		"process_resident_memory_bytes", "process_virtual_memory_bytes", "process_open_fds",
 		"process_max_fds", "process_start_time_seconds", "mconn_target_info",
@@ -93,7 +94,7 @@ START_TEST(test_families_declared)
 		"mconn_sessions_verdict", "mconn_sessions_starved", "mconn_sessions",
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
 		"mconn_connect_duration_seconds", "mconn_target_retransmits_total",
-		"mconn_resolve_failures_total",
+		"mconn_resolve_failures_total", "mconn_target_replicas",
 		"mconn_udp_datagrams_sent_total", "mconn_udp_duplicates_total",
 		"mconn_udp_late_total", "mconn_udp_loss_ratio",
 	};
@@ -127,6 +128,10 @@ START_TEST(test_families_declared)
 	ck_assert(strstr(text, "# TYPE mconn_cycle_duration_seconds histogram\n"));
 	ck_assert(strstr(text, "# TYPE mconn_target_up gauge\n"));
 	ck_assert(strstr(text, "mconn_build_info{version=\"" MCONN_VERSION "\"} 1\n"));
+	ck_assert(strstr(text, "\nmconn_shard_info{shard=\"1\",shards=\"1\",replicas=\"1\"} 1\n"));
+	ck_assert(strstr(text, "\nmconn_shard_skipped_targets 0\n"));
+	ck_assert(strstr(text, "\nmconn_fleet_checkers 1\n"));
+	ck_assert(sample(text, "mconn_target_replicas", labels_a) == 1);
 }
 END_TEST
 

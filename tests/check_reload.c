@@ -11,7 +11,9 @@
 #include "config.h"
 #include "daemon.h"
 #include "reconcile.h"
+#include "pool.h"
 #include "resolve.h"
+#include "shard.h"
 #include "target.h"
 #include "util.h"
 #include "check_main.h"
@@ -29,6 +31,38 @@ static void write_conf(const char *address)
 		   "[target \"a\"]\naddress = %s\ninterval = 1s\n",
 		harness.sock_path, address);
 	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Write a fleet's configuration: shard k of 2, replicas 1, targets t0..t19. */
+static void write_fleet_conf(unsigned k)
+{
+	FILE *f = fopen(harness.conf_path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[daemon]\ncontrol_socket = %s\nshard = %u/2\n", harness.sock_path, k);
+	for (int i = 0; i < 20; i++)
+		fprintf(f, "[target \"t%d\"]\naddress = 127.0.0.1:%u\ninterval = 1h\n", i,
+			harness.port);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Whether the daemon runs exactly the targets of shard k of 2 and sessions for them. */
+static void assert_runs_shard(unsigned k)
+{
+	size_t want = 0;
+
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		bool mine;
+
+		snprintf(name, sizeof(name), "t%d", i);
+		mine = shard_owners(name, NULL, 2, 1) & SHARD_BIT(k);
+		want += mine;
+		ck_assert_msg(!!pool_find_target(&d->pool, name) == mine, "%s %s on shard %u", name,
+			      mine ? "missing" : "running", k);
+	}
+	ck_assert_uint_eq(d->pool.n_targets, want);
+	ck_assert_uint_eq(d->cfg->n_skipped, 20 - want);
 }
 
 static void daemon_setup(void)
@@ -108,6 +142,29 @@ START_TEST(test_reload_during_reload)
 }
 END_TEST
 
+/* A change of shard is a reload like any other: the targets that move in start, those
+ * that move out drain, and the reply says which moved where. */
+START_TEST(test_reload_moves_shard)
+{
+	struct buf out;
+
+	buf_init(&out, 1 << 20);
+	write_fleet_conf(1);
+	ck_assert_int_eq(daemon_reload(d, &out), 0);
+	assert_runs_shard(1);
+	ck_assert_msg(strstr(out.data, "removed a\n") && strstr(out.data, "added t"), "%s", out.data);
+	out.len = 0;
+	write_fleet_conf(2);
+	ck_assert_int_eq(daemon_reload(d, &out), 0);
+	assert_runs_shard(2);
+	ck_assert_msg(strstr(out.data, "moved in t") && strstr(out.data, "changed [daemon]: shard"),
+		      "%s", out.data);
+	ck_assert_msg(strstr(out.data, ": shard 2/2 no longer runs it (shards 1 do)\n"), "%s",
+		      out.data);
+	buf_free(&out);
+}
+END_TEST
+
 /* Issue 14: a value set back to what the file says is no longer marked as set at run
  * time; the other keys set stay marked. */
 START_TEST(test_set_back_to_file_value)
@@ -135,6 +192,7 @@ static Suite *reload_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reload_waits_for_names);
 	tcase_add_test(tc, test_reload_during_reload);
+	tcase_add_test(tc, test_reload_moves_shard);
 	tcase_add_test(tc, test_set_back_to_file_value);
 	suite_add_tcase(s, tc);
 	return s;

@@ -596,7 +596,7 @@ static void assert_target_fields(const char *t, const char *name, const char *mo
 
 static void assert_status_header(const char *status)
 {
-	char control[256], loop[512], late[256], reload[256];
+	char control[256], loop[512], late[256], reload[256], shard[256];
 
 	assert_json_line(status);
 	assert_json_str(status, "version", MCONN_VERSION);
@@ -607,6 +607,12 @@ static void assert_status_header(const char *status)
 	/* mconnd's own shortage: none here. */
 	ck_assert(json_num(status, "sessions_starved") == 0);
 	assert_json_null(status, "starved_of");
+	/* No shard: one checker runs everything. */
+	json_sub(status, "shard", shard, sizeof(shard));
+	ck_assert_uint_eq(json_count(shard), 5);
+	ck_assert(json_num(shard, "k") == 1 && json_num(shard, "n") == 1);
+	ck_assert(json_num(shard, "replicas") == 1);
+	ck_assert(json_num(shard, "runs") == 2 && json_num(shard, "skips") == 0);
 	json_sub(status, "control", control, sizeof(control));
 	ck_assert_uint_eq(json_count(control), 6);
 	ck_assert(json_num(control, "clients") == 1);
@@ -647,7 +653,7 @@ START_TEST(test_status_json_before_cycles)
 	assert_status_header(status);
 	json_sub(status, "targets", targets, sizeof(targets));
 	ck_assert_uint_eq(json_count(targets), 2);
-	ck_assert_uint_eq(json_count(status), 13);
+	ck_assert_uint_eq(json_count(status), 14);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? NAME_B : NAME_A;
 

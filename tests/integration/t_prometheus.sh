@@ -3,7 +3,8 @@
 # alert rules (conf/mconn-alerts.yml, their 'for' shortened): its HTTP API shows
 # mconn_cycles_total{result="ok"} growing, then mconn_target_up going to 0 and the
 # MconnTargetDown alert firing once the fixture echo server is stopped. The sample
-# configuration files pass promtool's checks.
+# configuration files pass promtool's checks, and the alert and fleet rules their
+# promtool unit tests (tests/promtool/).
 . "$(dirname "$0")/lib.sh"
 
 check "promtool accepts conf/prometheus.yml" sh -c "promtool check config '$TOP/conf/prometheus.yml' >/dev/null"
@@ -11,6 +12,9 @@ check "promtool accepts conf/mconn-alerts.yml" sh -c "promtool check rules '$TOP
 check "promtool accepts conf/mconn-recording.yml" sh -c "promtool check rules '$TOP/conf/mconn-recording.yml' >/dev/null"
 check "promtool test rules: down, degraded, flapping, reload failed, the failure ratio without resource" \
 	sh -c "promtool test rules '$TOP/tests/promtool/alerts_test.yml' >/dev/null"
+check "promtool accepts conf/mconn-fleet-rules.yml" sh -c "promtool check rules '$TOP/conf/mconn-fleet-rules.yml' >/dev/null"
+check "promtool test rules: fleet quorum, unhealthy and silent checkers, joined p99" \
+	sh -c "promtool test rules '$TOP/tests/promtool/fleet_test.yml' >/dev/null"
 check "promtool test rules: the SLO recording rules" \
 	sh -c "promtool test rules '$TOP/tests/promtool/recording_test.yml' >/dev/null"
 

@@ -34,7 +34,7 @@ check "and its cycles failed as connect_timeout" tjs_true full '.errors.connect_
 check "web retransmitted nothing" tjs_true web '.retransmits == 0'
 "$MCONNCTL" metrics >"$T/m.txt"
 check "mconn_target_retransmits_total in the metrics" \
-	grep -qE '^mconn_target_retransmits_total\{target="full",address="127.0.0.1:'"$full_PORT"'"\} [1-9][0-9]*$' "$T/m.txt"
+	grep -qE '^mconn_target_retransmits_total\{target="full"\} [1-9][0-9]*$' "$T/m.txt"
 if command -v promtool >/dev/null; then
 	check "promtool accepts the metrics" promtool check metrics <"$T/m.txt"
 fi
