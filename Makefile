@@ -50,7 +50,7 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
               src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
-              src/history.c src/page.c src/shard.c src/fleet.c
+              src/history.c src/page.c src/shard.c src/fleet.c src/udpecho.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
@@ -164,7 +164,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
-FUZZ_HARNESSES := parse config ctl
+FUZZ_HARNESSES := parse config ctl udp
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SECONDS ?= 60
@@ -261,11 +261,15 @@ check-systemd: $(PROGRAMS) $(DEB_STAMP) | deps-test
 
 # The benchmark suite (tests/bench/run.py): mconnd beside the limit and classic
 # baselines, every scenario of issue 6 three times; about 7 minutes.
-$(BUILD)/bench/limit: tests/bench/limit.c
+$(BUILD)/bench/limit: tests/bench/limit.c tests/bench/clock.h
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
 
-bench: $(PROGRAMS) $(BUILD)/bench/limit | deps-test
+$(BUILD)/bench/udplimit: tests/bench/udplimit.c tests/bench/clock.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) -std=gnu11 $(WARNINGS) $(CFLAGS) -o $@ $<
+
+bench: $(PROGRAMS) $(BUILD)/bench/limit $(BUILD)/bench/udplimit | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/run.py
 
 # Latency accuracy (tests/bench/accuracy.py): a path of known cost alone and beside

@@ -41,6 +41,9 @@ TEST="$TEST clang libclang-rt-14-dev clang-tidy cppcheck iproute2 nftables"
 # The health tests: haproxy is the round-robin load balancer of t_health_lb.sh (one
 # bad backend of four); perl (Time::HiRes) stamps the daemon's log lines in t_health2.sh.
 TEST="$TEST haproxy perl"
+# UDP echo: openbsd-inetd's built-in echo service is a test peer of t_udp.sh (socat,
+# above, is the other).
+TEST="$TEST openbsd-inetd"
 
 case ${1:-demo} in
 demo) set=demo PKGS=$DEMO ;;

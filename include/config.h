@@ -58,9 +58,12 @@ enum {
 	CHG_INTERVAL_CHANGING = 1u << 19,
 	CHG_TIMESTAMPS = 1u << 20,
 	CHG_LABELS = 1u << 21,
-	_CHG_COUNT = 22,
+	CHG_PROTOCOL = 1u << 22,
+	CHG_UDP_TAG = 1u << 23,
+	_CHG_COUNT = 24,
 };
-#define CHG_RESTART (CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE)
+#define CHG_RESTART                                                                         \
+	(CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE | CHG_PROTOCOL | CHG_UDP_TAG)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
 	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
@@ -78,6 +81,14 @@ enum target_mode {
 	MODE_CYCLE,
 	MODE_PERSISTENT,
 	_MODE_MAX,
+};
+
+/* What a target's sessions speak: TCP echo, or UDP echo (RFC 862), one datagram
+ * per message over a connected socket. */
+enum target_protocol {
+	TPROTO_TCP,
+	TPROTO_UDP,
+	_TPROTO_MAX,
 };
 
 enum close_mode {
@@ -146,6 +157,9 @@ struct target_conf {
 	/* Labels the target's metrics carry besides target. */
 	uint32_t n_labels;
 	struct target_label labels[CONFIG_MAX_LABELS];
+	enum target_protocol protocol;
+	/* UDP: put a cycle tag (UDP_TAG_LEN bytes) before each message (0 or 1). */
+	int udp_tag;
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;
@@ -154,7 +168,7 @@ struct target_conf {
 	/* The shards that check this target: pinned (shards = 1,3 or all) or hashed. */
 	struct shard_pin shard_pin;
 	uint64_t shard_owners;
-	unsigned key_line[48];
+	unsigned key_line[64];
 };
 
 struct config {
@@ -290,6 +304,9 @@ void config_target_unref(struct target_conf *t);
 
 /* Return the mode's name as written in the file. */
 const char *target_mode_name(enum target_mode m);
+
+/* Return the protocol's name as written in the file ("tcp", "udp"). */
+const char *target_protocol_name(enum target_protocol p);
 
 /* Return the close mode's name as written in the file. */
 const char *close_mode_name(enum close_mode m);

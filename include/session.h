@@ -33,6 +33,7 @@ enum session_error {
 	SERR_MISMATCH,
 	SERR_UNREACHABLE,
 	SERR_RESOURCE,
+	SERR_LOSS, /* UDP: a datagram's echo did not come back within timeout. */
 	_SERR_MAX,
 };
 
@@ -49,6 +50,7 @@ enum io_phase {
 	PHASE_BIND,
 	PHASE_CONNECT,
 	PHASE_EXCHANGE,
+	PHASE_DATAGRAM, /* UDP: sending or receiving a datagram. */
 };
 
 #define SESS_READY_IN 0x1u
@@ -100,12 +102,15 @@ struct session {
 	uint16_t recvd;
 	/* Consecutive failed cycles, held at UINT8_MAX (backoff is capped long before). */
 	uint8_t fails;
-	/* Late deadlines given back to the step under way (session_deadline). */
-	uint8_t graces;
-	uint8_t state;
+	/* Late deadlines given back to the step under way (session_deadline), at most
+	 * SESS_MAX_GRACES; a bit-field beside the state keeps a session at 88 bytes. */
+	uint8_t graces : 4;
+	uint8_t state : 4;
 	uint8_t ready;
 	uint8_t msg;
 	uint8_t last_result;
+	/* UDP: echoes the previous cycle got back, to tell its duplicates from late ones. */
+	uint8_t udp_prev;
 	int16_t last_errno;
 	struct sess_health health;
 	/* Kernel timing of the cycle under way (session_stamp_*): when the current
@@ -138,6 +143,8 @@ struct session_result {
 	/* True when cycle_ns and connect_ns come from the kernel's clock (timestamps and
 	 * TCP_INFO), false when from the loop's. */
 	bool kernel_timed;
+	/* What the kernel said of the error beyond errno (an ICMP message), or NULL. */
+	const char *detail;
 };
 
 /* The I/O a session does; the real table lives in sockio.c. Returns are -errno. */
@@ -165,6 +172,10 @@ struct session_io {
 	int64_t (*tx_stamp)(void *ctx, int fd, uint32_t key);
 	/* Fill *ret with fd's TCP_INFO: 0 or -errno. */
 	int (*tcp_info)(void *ctx, int fd, struct sess_tcp *ret);
+	/* After an error on a UDP socket: say what the kernel queued about it (an ICMP
+	 * message and who sent it) into out and return out, or NULL when nothing was
+	 * queued; empties the socket's error queue. May be NULL. */
+	const char *(*error_detail)(void *ctx, int fd, char *out, size_t n);
 };
 
 /* Everything a session needs from its owner. */

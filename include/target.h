@@ -71,7 +71,15 @@ struct target {
 	enum session_error last_error;
 	int last_errno;
 	int64_t last_error_at;
+	/* What the kernel said of the last error beyond errno (an ICMP message), or "". */
+	char last_detail[128];
 	int64_t last_ok_at;
+	/* UDP: datagrams sent, and echoes that came twice or after their cycle gave up. */
+	struct {
+		uint64_t sent;
+		uint64_t duplicates;
+		uint64_t late;
+	} udp;
 	uint32_t *sess;
 	uint32_t n_sess;
 	/* Run-time state kept across reloads. */

@@ -75,6 +75,8 @@ struct parse_ctx {
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
 static const char *const timestamps_names[] = { "kernel", "loop", NULL };
+static const char *const protocol_names[] = { "tcp", "udp", NULL };
+static const char *const yes_no_names[] = { "no", "yes", NULL };
 static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
 static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
 					   "notice", "info", "debug", NULL };
@@ -89,6 +91,11 @@ const char *target_mode_name(enum target_mode m)
 const char *timestamps_mode_name(enum timestamps_mode m)
 {
 	return m < _TIMESTAMPS_MAX ? timestamps_names[m] : "?";
+}
+
+const char *target_protocol_name(enum target_protocol p)
+{
+	return p < _TPROTO_MAX ? protocol_names[p] : "?";
 }
 
 const char *close_mode_name(enum close_mode m)
@@ -629,6 +636,8 @@ static const struct key_def keys[] = {
 	  "up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* of at most 32 characters, not starting with __ and none of target, address, resolved, protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 to 64 bytes of printable UTF-8 without commas" },
 	{ "shards", SECT_TARGET, key_shard_pin, T(shard_pin), 1, SHARD_MAX, NULL,
 	  "all, or shard numbers from 1 to 64 separated by commas, such as 1,3" },
+	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp or udp" },
+	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
@@ -926,6 +935,35 @@ static unsigned target_key_line(const struct target_conf *t, const char *a, cons
 	return la ? la : lb ? lb : t->line;
 }
 
+/* The keys that belong to one protocol only, and which: a key given for a target of
+ * another protocol is an error at its line, since it would silently do nothing. */
+static const struct protocol_key {
+	const char *key;
+	enum target_protocol only;
+	const char *why;
+} protocol_keys[] = {
+	{ "close", TPROTO_TCP, "a UDP socket has no connection to end" },
+	{ "connect_timeout", TPROTO_TCP, "a UDP socket connects at once, with nothing sent" },
+	{ "timestamps", TPROTO_TCP, "UDP cycles are timed by the loop's clock" },
+	{ "udp_tag", TPROTO_UDP, "it tags datagrams" },
+};
+
+static void config_validate_protocol(struct parse_ctx *ctx, const struct target_conf *t)
+{
+	for (size_t i = 0; i < ELEMENTSOF(protocol_keys); i++) {
+		const struct protocol_key *pk = &protocol_keys[i];
+		unsigned line = t->key_line[key_index(pk->key)];
+
+		if (!line || t->protocol == pk->only)
+			continue;
+		ctx->line = line;
+		ctx_error(ctx, pk->key,
+			  "[target \"%s\"]: applies to protocol = %s only (%s), and this target's protocol is %s; remove it",
+			  t->name, target_protocol_name(pk->only), pk->why,
+			  target_protocol_name(t->protocol));
+	}
+}
+
 /* Check one target as a whole; errors point at the lines of the keys involved. A
  * connect_timeout the file does not give follows timeout: the smaller of 2s and it. */
 static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
@@ -940,7 +978,7 @@ static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
 	if (t->addr.len == 0 && !t->address_given)
 		ctx_error(ctx, "address", "[target \"%s\"] has no address; it is required", t->name);
 	ctx->line = target_key_line(t, "connect_timeout", "timeout");
-	if (t->connect_timeout > t->timeout)
+	if (t->protocol == TPROTO_TCP && t->connect_timeout > t->timeout)
 		ctx_error(ctx, "connect_timeout",
 			  "[target \"%s\"]: connect_timeout (%s) is longer than timeout (%s); it must not be",
 			  t->name, format_duration(t->connect_timeout, a, sizeof(a)),
@@ -959,6 +997,7 @@ static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
 	if (t->resolve_every > 0 && t->resolve_every < SEC)
 		ctx_error(ctx, "resolve_every",
 			  "[target \"%s\"]: out of range; expected 0 (never) or from 1s to 24h", t->name);
+	config_validate_protocol(ctx, t);
 }
 
 /* Read a numeric group; a name is left for config_lookups() (CONFIG_NO_GID), with
@@ -1591,7 +1630,22 @@ static const struct change_def {
 	{ "interval_changing", CHK_DURATION, offsetof(struct target_conf, interval_changing) },
 	{ "timestamps", CHK_ENUM, offsetof(struct target_conf, timestamps) },
 	{ "labels", CHK_OTHER, 0 },
+	{ "protocol", CHK_ENUM, offsetof(struct target_conf, protocol) },
+	{ "udp_tag", CHK_ENUM, offsetof(struct target_conf, udp_tag) },
 };
+
+/* The name of the value an enum key of t has. */
+static const char *change_enum_name(const struct target_conf *t, unsigned bit)
+{
+	switch (bit) {
+	case CHG_MODE: return target_mode_name(t->mode);
+	case CHG_FAMILY: return addr_family_name(t->family);
+	case CHG_TIMESTAMPS: return timestamps_mode_name(t->timestamps);
+	case CHG_PROTOCOL: return target_protocol_name(t->protocol);
+	case CHG_UDP_TAG: return t->udp_tag ? "yes" : "no";
+	default: return close_mode_name(t->close);
+	}
+}
 
 const char *config_change_name(unsigned bit)
 {
@@ -1685,10 +1739,7 @@ char *config_change_value(const struct target_conf *t, unsigned bit, char *out, 
 		case CHK_UINT: snprintf(out, n, "%u", *(const uint32_t *)p); return out;
 		case CHK_DURATION: return format_duration_exact(*(const int64_t *)p, out, n);
 		case CHK_ENUM:
-			snprintf(out, n, "%s", bit == CHG_MODE ? target_mode_name(t->mode)
-					       : bit == CHG_FAMILY ? addr_family_name(t->family)
-					       : bit == CHG_TIMESTAMPS ? timestamps_mode_name(t->timestamps)
-								   : close_mode_name(t->close));
+			snprintf(out, n, "%s", change_enum_name(t, bit));
 			return out;
 		default:
 			break;

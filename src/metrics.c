@@ -160,7 +160,8 @@ static void lines_info(const struct view *v, const struct target *t, const char 
 	else
 		resolved[0] = '\0';
 	put(out, "%s{%s,address=\"%s\",resolved=\"%s\",protocol=\"%s\",mode=\"%s\"} 1\n", name,
-	    l->s, addr, resolved, "tcp", target_mode_name(t->conf->mode));
+	    l->s, addr, resolved, target_protocol_name(t->conf->protocol),
+	    target_mode_name(t->conf->mode));
 }
 
 static void lines_up(const struct view *v, const struct target *t, const char *name,
@@ -277,6 +278,44 @@ static void lines_replicas(const struct view *v, const struct target *t, const c
 	put(out, "%s{%s} %d\n", name, l->s, __builtin_popcountll(t->conf->shard_owners));
 }
 
+/* The UDP counters: one line per UDP target, none for the others. */
+static void lines_udp_count(const struct target *t, const char *name, const struct labels *l,
+			    uint64_t n, struct buf *out)
+{
+	if (t->conf->protocol == TPROTO_UDP)
+		put(out, "%s{%s} %llu\n", name, l->s, (unsigned long long)n);
+}
+
+static void lines_udp_sent(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.sent, out);
+}
+
+static void lines_udp_duplicates(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.duplicates, out);
+}
+
+static void lines_udp_late(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	(void)v;
+	lines_udp_count(t, name, l, t->udp.late, out);
+}
+
+static void lines_udp_loss_ratio(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	if (t->conf->protocol == TPROTO_UDP)
+		put(out, "%s{%s} %.6f\n", name, l->s,
+		    t->udp.sent ? (double)t->errors[SERR_LOSS] / (double)t->udp.sent : 0.0);
+}
+
 /* The per-target families, in the order of the exposition: a header, then the lines
  * of every target. */
 static const struct metrics_family {
@@ -326,6 +365,18 @@ static const struct metrics_family {
 	{ "mconn_target_replicas", "gauge",
 	  "Checkers of the fleet that check the target: replicas, or as many as its shards key names.",
 	  lines_replicas },
+	{ "mconn_udp_datagrams_sent_total", "counter",
+	  "UDP targets: datagrams sent; those whose echo did not come back in time are the cycles with result loss.",
+	  lines_udp_sent },
+	{ "mconn_udp_duplicates_total", "counter",
+	  "UDP targets: echoes that came back a second time (counted, never taken for a cycle).",
+	  lines_udp_duplicates },
+	{ "mconn_udp_late_total", "counter",
+	  "UDP targets with udp_tag: echoes that came back after their cycle counted them lost.",
+	  lines_udp_late },
+	{ "mconn_udp_loss_ratio", "gauge",
+	  "UDP targets: the share of datagrams sent since the target started whose echo did not come back within timeout.",
+	  lines_udp_loss_ratio },
 };
 
 static void render_process(const struct view *v, struct buf *out)

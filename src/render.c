@@ -50,6 +50,15 @@ static const char *render_error_detail(const struct target *t, char *out, size_t
 			 format_duration(t->conf->timeout, limit, sizeof(limit)));
 		return out;
 	}
+	if (t->last_errno == ETIME && t->last_error == SERR_LOSS) {
+		snprintf(out, n, "no echo of a datagram within timeout (%s)",
+			 format_duration(t->conf->timeout, limit, sizeof(limit)));
+		return out;
+	}
+	if (t->last_detail[0]) {
+		snprintf(out, n, "%s", t->last_detail);
+		return out;
+	}
 	if (t->last_errno == ETIME && t->last_error == SERR_CONNECT_TIMEOUT) {
 		snprintf(out, n, "not connected within connect_timeout (%s)",
 			 format_duration(t->conf->connect_timeout, limit, sizeof(limit)));
@@ -82,6 +91,48 @@ static void render_errors_text(const struct target *t, int64_t now, struct buf *
 	buf_printf(out, "; last: %s (%s), %s ago\n", session_error_name(t->last_error),
 		   render_error_detail(t, detail, sizeof(detail)),
 		   format_duration(now - t->last_error_at, ago, sizeof(ago)));
+}
+
+/* The share of t's datagrams whose echo did not come back, or -1 before any. */
+static double render_udp_loss_ratio(const struct target *t)
+{
+	if (!t->udp.sent)
+		return -1;
+	return (double)t->errors[SERR_LOSS] / (double)t->udp.sent;
+}
+
+/* A line under a UDP target's row: datagrams, loss, duplicates, late echoes. */
+static void render_udp_text(const struct target *t, struct buf *out)
+{
+	double ratio = render_udp_loss_ratio(t);
+
+	if (t->conf->protocol != TPROTO_UDP)
+		return;
+	buf_printf(out, "  udp: %llu datagrams sent, loss %.2f%% (%llu), %llu duplicates, %llu late%s\n",
+		   (unsigned long long)t->udp.sent, ratio < 0 ? 0.0 : ratio * 100,
+		   (unsigned long long)t->errors[SERR_LOSS], (unsigned long long)t->udp.duplicates,
+		   (unsigned long long)t->udp.late, t->conf->udp_tag ? ", tagged" : "");
+}
+
+/* The UDP figures of t as a JSON object, or null for another protocol. */
+static void render_udp_json(const struct target *t, struct buf *out)
+{
+	double ratio = render_udp_loss_ratio(t);
+
+	buf_printf(out, "\"protocol\":\"%s\",\"udp\":", target_protocol_name(t->conf->protocol));
+	if (t->conf->protocol != TPROTO_UDP) {
+		buf_printf(out, "null,");
+		return;
+	}
+	buf_printf(out, "{\"tag\":%s,\"sent\":%llu,\"lost\":%llu,\"loss_ratio\":",
+		   t->conf->udp_tag ? "true" : "false", (unsigned long long)t->udp.sent,
+		   (unsigned long long)t->errors[SERR_LOSS]);
+	if (ratio >= 0)
+		buf_printf(out, "%.4f", ratio);
+	else
+		buf_printf(out, "null");
+	buf_printf(out, ",\"duplicates\":%llu,\"late\":%llu},", (unsigned long long)t->udp.duplicates,
+		   (unsigned long long)t->udp.late);
 }
 
 /* Lines under a target's row for what was changed at run time and restarts. */
@@ -192,6 +243,7 @@ static void render_target_text(const struct view *v, const struct target *t, int
 		   (unsigned long long)t->cycles_failed, format_duration(ls.p50, p50, sizeof(p50)),
 		   format_duration(ls.p99, p99, sizeof(p99)));
 	render_health_text(t, now, out);
+	render_udp_text(t, out);
 	render_errors_text(t, now, out);
 	render_changes_text(t, now, out);
 	render_resolve_text(t, now, out);
@@ -320,6 +372,7 @@ static void render_target_json(const struct view *v, const struct target *t, int
 		buf_printf(out, "\"%s\":%llu%s", session_error_name(e),
 			   (unsigned long long)t->errors[e], e + 1 < _SERR_MAX ? "," : "},");
 	render_health_json(t, now, out);
+	render_udp_json(t, out);
 	render_json_latency(out, "latency_ms", &t->cycle_lat, 1, now);
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);

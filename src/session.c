@@ -1,6 +1,9 @@
 /* The echo session state machine: connect without blocking, send each message and
  * verify its echo byte by byte as it arrives, close (or hold, in persistent mode),
- * wait, and again. Every state change goes through session_enter(). */
+ * wait, and again. Every state change goes through session_enter(). A UDP session
+ * runs the same states over a connected UDP socket: each message is one datagram,
+ * each echo is one datagram matched whole (udpecho.c), and an echo that does not
+ * come back within timeout is a loss. */
 #include <errno.h>
 #include <string.h>
 
@@ -9,12 +12,19 @@
 #include "session.h"
 #include "target.h"
 #include "timer.h"
+#include "udpecho.h"
 #include "util.h"
+
+/* Datagrams a UDP session reads in one go: a peer that floods it cannot hold the
+ * loop; what is left is read at the next arrival or at the deadline's last look. */
+#define SESS_UDP_BUDGET 64
 
 static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
 					   "stopped" };
 _Static_assert(PROTO_N_RESULTS == _SERR_MAX, "one result name per failure class and ok");
 _Static_assert(CONFIG_MAX_MESSAGE_BYTES <= UINT16_MAX, "a message offset fits a session's 16 bits");
+_Static_assert(_SESS_STATE_MAX <= 16 && SESS_MAX_GRACES < 16, "state and graces fit their 4 bits");
+_Static_assert(CONFIG_MAX_MESSAGES <= UINT8_MAX, "a message index fits msg and udp_prev");
 
 const char *session_state_name(enum session_state st)
 {
@@ -28,6 +38,24 @@ const char *session_error_name(enum session_error e)
 
 enum session_error session_classify(int err, enum io_phase phase)
 {
+	/* What an ICMP error reported to a connected UDP socket turns into. */
+	if (phase == PHASE_DATAGRAM) {
+		switch (err) {
+		case EHOSTUNREACH:
+		case ENETUNREACH:
+		case EHOSTDOWN:
+		case ENONET:
+		case EMSGSIZE:
+		case EACCES:
+		case EPERM:
+			return SERR_UNREACHABLE;
+		case EAGAIN:
+			/* The socket's send buffer is full: ours, not the target's. */
+			return SERR_RESOURCE;
+		default:
+			break;
+		}
+	}
 	switch (err) {
 	case ECONNREFUSED:
 		return SERR_REFUSED;
@@ -78,7 +106,9 @@ static const struct target_conf *session_conf(const struct session *s)
  * it (timestamps = kernel). */
 static bool session_kernel_timed(const struct session *s, const struct session_env *env)
 {
-	return env->io->recv_stamped && session_conf(s)->timestamps == TIMESTAMPS_KERNEL;
+	/* UDP cycles are timed by the loop's clock: the stamps are read on TCP's path. */
+	return env->io->recv_stamped && session_conf(s)->protocol == TPROTO_TCP &&
+	       session_conf(s)->timestamps == TIMESTAMPS_KERNEL;
 }
 
 /* The cycle is over: let go of the configuration it ran under. */
@@ -117,6 +147,27 @@ static void session_enter(struct session *s, struct session_env *env, enum sessi
 
 static void session_holding_io(struct session *s, struct session_env *env, int64_t now);
 
+static bool session_is_udp(const struct session *s)
+{
+	return session_conf(s)->protocol == TPROTO_UDP;
+}
+
+/* The number of the cycle under way (of the last one, between cycles): tagged UDP
+ * datagrams carry it. */
+static uint32_t session_seq(const struct session *s)
+{
+	return (uint32_t)(s->cycles_ok + s->cycles_failed);
+}
+
+/* A persistent UDP session with tags keeps its socket past a failed exchange: a late
+ * echo can be told by its tag and counted. Without tags it could not, so the socket
+ * goes with the failure, as a TCP connection does. */
+static bool session_udp_keeps(const struct session *s, enum session_error err)
+{
+	return session_is_udp(s) && session_conf(s)->udp_tag && s->fd >= 0 &&
+	       s->state == SESS_EXCHANGING && err != SERR_RESOURCE;
+}
+
 /* Read the connection's TCP_INFO at the end of a cycle: the path's RTT for `sessions`
  * and the segments retransmitted since the last reading, which the result carries to
  * the target's counter. */
@@ -147,18 +198,21 @@ static int64_t session_cycle_ns(const struct session *s, struct session_env *env
 
 /* End the cycle: account it, then close or hold, and schedule the next one. A held
  * connection is checked at once: a FIN that came with the last echo leaves no new
- * edge behind it. */
-static void session_finish(struct session *s, struct session_env *env, enum session_error err,
-			   int err_no, int64_t now)
+ * edge behind it. detail says more than err_no when the kernel did (or is NULL). */
+static void session_finish_detail(struct session *s, struct session_env *env,
+				  enum session_error err, int err_no, const char *detail,
+				  int64_t now)
 {
 	struct session_result res = {
 		.err = err, .err_no = err_no,
 		.connect_ns = s->connected_at ? s->connect_ns : -1,
 		.cycle_ns = session_cycle_ns(s, env, err, now),
-		.retransmits = session_read_tcp(s, env),
+		.retransmits = session_is_udp(s) ? 0 : session_read_tcp(s, env),
 		.kernel_timed = err == SERR_NONE && session_kernel_timed(s, env),
+		.detail = detail,
 	};
-	bool keep = err == SERR_NONE && session_conf(s)->mode == MODE_PERSISTENT;
+	bool keep = session_conf(s)->mode == MODE_PERSISTENT &&
+		    (err == SERR_NONE || session_udp_keeps(s, err));
 	int64_t pause;
 
 	if (err == SERR_NONE) {
@@ -176,6 +230,12 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 	session_drop_conf(s);
 	if (keep)
 		session_holding_io(s, env, now);
+}
+
+static void session_finish(struct session *s, struct session_env *env, enum session_error err,
+			   int err_no, int64_t now)
+{
+	session_finish_detail(s, env, err, err_no, NULL, now);
 }
 
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
@@ -239,6 +299,7 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 	s->connected_at = 0;
 	s->exchange_ns = 0;
 	if (s->state == SESS_HOLDING) {
+		s->udp_prev = s->msg;
 		session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
 		session_exchange(s, env, now);
 		return;
@@ -324,11 +385,129 @@ static int session_recv(struct session *s, struct session_env *env, const uint8_
 	return 0;
 }
 
+/* Send the current message as one datagram (after its tag with udp_tag); s->sent
+ * says it went. A UDP socket is always writable but for a full send buffer, a local
+ * shortage (EAGAIN fails the cycle as resource): so it is registered for input only
+ * and spares the loop an event for every datagram the kernel lets go of. */
+static int session_udp_send(struct session *s, struct session_env *env)
+{
+	const struct target_conf *c = s->conf;
+	uint32_t len, hdr = c->udp_tag ? UDP_TAG_LEN : 0;
+	const uint8_t *msg;
+	ssize_t n;
+
+	if (s->sent)
+		return 0;
+	msg = target_conf_message(c, s->msg, &len);
+	if (hdr)
+		udp_tag_write(env->scratch, session_seq(s), (uint16_t)s->msg);
+	memcpy(env->scratch + hdr, msg, len);
+	n = env->io->send(env->io_ctx, s->fd, env->scratch, hdr + len);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != hdr + len)
+		return -EMSGSIZE;
+	s->sent = 1;
+	s->target->udp.sent++;
+	return 0;
+}
+
+/* Count a datagram that is not the echo awaited; false for one never sent. */
+static bool session_udp_stray(struct session *s, enum udp_verdict v)
+{
+	if (v == UDPV_DUPLICATE)
+		s->target->udp.duplicates++;
+	else if (v == UDPV_LATE)
+		s->target->udp.late++;
+	return v == UDPV_DUPLICATE || v == UDPV_LATE;
+}
+
+/* Read datagrams until the echo of the current message is among them; duplicates
+ * and late echoes are counted and passed over, never taken for it. Once the echo is
+ * in, the read that would only say EAGAIN is saved: every datagram that arrives
+ * brings an edge of its own (and the deadline's last look polls), so one queued
+ * behind the echo is read at the next edge. */
+static int session_udp_recv(struct session *s, struct session_env *env,
+			    enum session_error *ret_err)
+{
+	struct udp_expect e = { .conf = s->conf, .seq = session_seq(s), .msg = s->msg,
+				.prev_got = s->udp_prev };
+
+	for (int i = 0; i < SESS_UDP_BUDGET && !s->recvd && (s->ready & SESS_READY_IN); i++) {
+		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, env->scratch_len);
+		enum udp_verdict v;
+
+		if (n == -EAGAIN) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+			break;
+		}
+		if (n < 0) {
+			*ret_err = session_classify((int)-n, PHASE_DATAGRAM);
+			return (int)n;
+		}
+		v = udp_echo_match(&e, env->scratch, (size_t)n);
+		if (v == UDPV_ECHO) {
+			s->recvd = 1;
+			s->ready &= (uint8_t)~SESS_READY_IN;
+		} else if (!session_udp_stray(s, v)) {
+			*ret_err = SERR_MISMATCH;
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+/* A UDP exchange failed with r (-errno): classify it, with what the kernel queued
+ * about an ICMP error when there is one. */
+static void session_udp_fail(struct session *s, struct session_env *env, int r,
+			     enum session_error err, int64_t now)
+{
+	char detail[128];
+	const char *d = NULL;
+
+	if (err == SERR_MISMATCH) {
+		session_finish(s, env, err, 0, now);
+		return;
+	}
+	if (env->io->error_detail)
+		d = env->io->error_detail(env->io_ctx, s->fd, detail, sizeof(detail));
+	session_finish_detail(s, env, session_classify(-r, PHASE_DATAGRAM), -r, d, now);
+}
+
+/* The UDP exchange: one datagram out, its echo back, the next message. */
+static void session_udp_exchange(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+
+	while (s->msg < c->n_messages) {
+		enum session_error err = SERR_NONE;
+		int r = session_udp_send(s, env);
+
+		if (r == 0 && s->sent)
+			r = session_udp_recv(s, env, &err);
+		if (r < 0) {
+			session_udp_fail(s, env, r, err, now);
+			return;
+		}
+		if (!s->recvd)
+			return;
+		s->msg++;
+		s->sent = 0;
+		s->recvd = 0;
+	}
+	session_finish(s, env, SERR_NONE, 0, now);
+}
+
 /* Make all the progress the ready flags allow; finishes the cycle when done. */
 static void session_exchange(struct session *s, struct session_env *env, int64_t now)
 {
 	const struct target_conf *c = s->conf;
 	enum session_error err = SERR_RESET;
+
+	if (c->protocol == TPROTO_UDP) {
+		session_udp_exchange(s, env, now);
+		return;
+	}
 
 	while (s->msg < c->n_messages) {
 		uint32_t len;
@@ -373,12 +552,47 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 	session_exchange(s, env, now);
 }
 
+/* Between persistent UDP cycles, duplicates and late echoes are counted; a datagram
+ * never sent fails the cycle to come as a mismatch, and an error (an ICMP message
+ * for a datagram gone) drops the socket quietly, as a reset drops a TCP connection. */
+static void session_udp_holding_io(struct session *s, struct session_env *env, int64_t now)
+{
+	struct udp_expect e = { .conf = session_conf(s), .seq = session_seq(s) - 1,
+				.msg = s->msg, .prev_got = s->udp_prev, .ended = true };
+	char detail[128];
+
+	for (int i = 0; i < SESS_UDP_BUDGET && (s->ready & SESS_READY_IN); i++) {
+		ssize_t n = env->io->recv(env->io_ctx, s->fd, env->scratch, env->scratch_len);
+
+		if (n == -EAGAIN) {
+			s->ready &= (uint8_t)~SESS_READY_IN;
+			return;
+		}
+		if (n < 0) {
+			if (env->io->error_detail)
+				(void)env->io->error_detail(env->io_ctx, s->fd, detail, sizeof(detail));
+			session_enter(s, env, SESS_IDLE, timer_due(env->timers, s->id));
+			return;
+		}
+		if (!session_udp_stray(s, udp_echo_match(&e, env->scratch, (size_t)n))) {
+			s->cycle_start = now;
+			s->connected_at = 0;
+			session_finish(s, env, SERR_MISMATCH, 0, now);
+			return;
+		}
+	}
+}
+
 /* Between persistent cycles nothing should arrive: EOF or reset drops the connection
  * quietly, stray bytes fail the cycle to come as a mismatch. */
 static void session_holding_io(struct session *s, struct session_env *env, int64_t now)
 {
 	ssize_t n;
 
+	if (session_is_udp(s)) {
+		session_udp_holding_io(s, env, now);
+		return;
+	}
 	if (!(s->ready & SESS_READY_IN))
 		return;
 	n = env->io->recv(env->io_ctx, s->fd, env->scratch, 1);
@@ -466,7 +680,7 @@ static void session_timer(struct session *s, struct session_env *env, int64_t la
 			       ETIME, now);
 		break;
 	case SESS_EXCHANGING:
-		session_finish(s, env, SERR_TIMEOUT, ETIME, now);
+		session_finish(s, env, session_is_udp(s) ? SERR_LOSS : SERR_TIMEOUT, ETIME, now);
 		break;
 	default:
 		break;

@@ -1,7 +1,11 @@
 /* Socket calls behind the session I/O table. Each connection is registered once with
  * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET; the generation in its epoll data lets the
- * loop drop events of an fd that was closed and reused in the same batch. */
+ * loop drop events of an fd that was closed and reused in the same batch. A UDP
+ * session's socket is connected, so the kernel filters what comes back to its
+ * target's address and reports ICMP errors to it; IP_RECVERR queues their detail. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -112,19 +116,28 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 			  enum io_phase *ret_phase)
 {
 	struct sockio *io = ctx;
+	bool udp = tc->protocol == TPROTO_UDP;
 	int one = 1, zero = 0, r, fd;
 
 	*ret_phase = PHASE_SOCKET;
 	if (io->open >= io->max_open)
 		return -EMFILE;
-	fd = socket(tc->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(tc->addr.ss.ss_family,
+		    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* Quick ACKs off until the handshake: its last ACK rides on the first request
-	 * and the echo is not acknowledged alone before the close, two segments fewer
-	 * per cycle (HAProxy's checks do the same); t_packets.sh counts them. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+	if (udp && tc->addr.ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	else if (udp)
+		(void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	if (!udp) {
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Quick ACKs off until the handshake: its last ACK rides on the first
+		 * request and the echo is not acknowledged alone before the close, two
+		 * segments fewer per cycle (HAProxy's checks do the same); t_packets.sh
+		 * counts them. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+	}
 	if (tc->has_source) {
 		*ret_phase = PHASE_BIND;
 		r = sockio_bind_source(fd, tc);
@@ -133,7 +146,9 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	}
 	s->gen++;
 	*ret_phase = PHASE_SOCKET;
-	r = loop_add_bulk_fd(io->loop, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	/* A UDP socket is writable but for a full send buffer (session.c). */
+	r = loop_add_bulk_fd(io->loop, fd,
+			     udp ? EPOLLIN | EPOLLET : EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 			     loop_data_session(s->id, s->gen));
 	if (r < 0)
 		goto fail;
@@ -145,7 +160,7 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	else
 		r = -errno;
 	/* OPT_ID needs a socket past CLOSE: its key then counts bytes from the first. */
-	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 &&
+	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 && !udp &&
 	    tc->timestamps == TIMESTAMPS_KERNEL) {
 		int flags = SOCKIO_STAMP_FLAGS;
 
@@ -319,10 +334,89 @@ static unsigned sockio_ready(void *ctx, int fd)
 	return r;
 }
 
+/* An ICMP (or ICMPv6) message in words: the common ones by name. */
+static void sockio_icmp_text(const struct sock_extended_err *ee, char *out, size_t n)
+{
+	static const char *const v4[] = { [0] = "network unreachable", [1] = "host unreachable",
+					   [2] = "protocol unreachable", [3] = "port unreachable",
+					   [4] = "fragmentation needed", [13] = "administratively prohibited" };
+	static const char *const v6[] = { [0] = "no route", [1] = "administratively prohibited",
+					   [3] = "address unreachable", [4] = "port unreachable" };
+	bool is6 = ee->ee_origin == SO_EE_ORIGIN_ICMP6;
+	const char *name = NULL;
+
+	if (!is6 && ee->ee_type == 3 && ee->ee_code < sizeof(v4) / sizeof(v4[0]))
+		name = v4[ee->ee_code];
+	if (is6 && ee->ee_type == 1 && ee->ee_code < sizeof(v6) / sizeof(v6[0]))
+		name = v6[ee->ee_code];
+	if (name)
+		snprintf(out, n, "ICMP%s %s", is6 ? "v6" : "", name);
+	else
+		snprintf(out, n, "ICMP%s type %u code %u", is6 ? "v6" : "", ee->ee_type, ee->ee_code);
+}
+
+/* Say who sent the error queued in ee, after what it said. */
+static void sockio_offender_text(const struct sock_extended_err *ee, char *out, size_t n)
+{
+	/* Where SO_EE_OFFENDER() points, without its cast that drops const. */
+	const struct sockaddr *off = (const void *)(ee + 1);
+	char addr[INET6_ADDRSTRLEN];
+	size_t len = strlen(out);
+
+	if (off->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)off)->sin_addr, addr, sizeof(addr));
+	else if (off->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)off)->sin6_addr, addr, sizeof(addr));
+	else
+		return;
+	snprintf(out + len, n - len, " from %s", addr);
+}
+
+/* Read one queued error into out; false when the queue is empty. */
+static bool sockio_read_errqueue(int fd, char *out, size_t n)
+{
+	char ctl[512];
+	uint8_t byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl) };
+
+	if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+
+		if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+		      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+			continue;
+		if (ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6) {
+			sockio_icmp_text(ee, out, n);
+			sockio_offender_text(ee, out, n);
+		} else {
+			snprintf(out, n, "%s", strerror((int)ee->ee_errno));
+		}
+	}
+	return true;
+}
+
+/* The error queue holds at most a socket buffer's worth; read a bounded number of
+ * entries and keep the newest one's words. */
+static const char *sockio_error_detail(void *ctx, int fd, char *out, size_t n)
+{
+	bool any = false;
+
+	(void)ctx;
+	out[0] = '\0';
+	for (int i = 0; i < 16 && sockio_read_errqueue(fd, out, n); i++)
+		any = true;
+	return any && out[0] ? out : NULL;
+}
+
 /* The calls both tables share. */
 #define SOCKIO_BASE_OPS                                                                    \
 	.connect = sockio_connect, .connect_result = sockio_connect_result,               \
-	.send = sockio_send, .recv = sockio_recv, .close = sockio_close, .ready = sockio_ready
+	.send = sockio_send, .recv = sockio_recv, .close = sockio_close, .ready = sockio_ready, \
+	.error_detail = sockio_error_detail
 
 const struct session_io sockio_ops = { SOCKIO_BASE_OPS };
 

@@ -1,6 +1,7 @@
 /* Per-target accounting: counters by failure class, latency, each session's rise/fall
  * verdict, the target's state from its sessions, flap detection, and the pause before
  * a session's next cycle (interval, interval_changing, interval_down with backoff). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -261,6 +262,7 @@ static void target_count_result(struct target *t, const struct session_result *r
 	t->last_error = res->err;
 	t->last_errno = res->err_no;
 	t->last_error_at = now;
+	snprintf(t->last_detail, sizeof(t->last_detail), "%s", res->detail ? res->detail : "");
 }
 
 bool target_record_result(struct target *t, struct sess_health *sh,

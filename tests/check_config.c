@@ -28,7 +28,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag"
 #define LABELS_EXPECT "expected up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* " \
 	"of at most 32 characters, not starting with __ and none of target, address, resolved, " \
 	"protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 " \
@@ -174,6 +174,17 @@ static const struct {
 	  { "t.conf:3: close: invalid value 'RST'; expected fin or rst" } },
 	{ "bad timestamps", TARGET_A "timestamps = hardware\n",
 	  { "t.conf:3: timestamps: invalid value 'hardware'; expected kernel or loop" } },
+	{ "bad protocol", TARGET_A "protocol = sctp\n",
+	  { "t.conf:3: protocol: invalid value 'sctp'; expected tcp or udp" } },
+	{ "bad udp_tag", TARGET_A "protocol = udp\nudp_tag = 1\n",
+	  { "t.conf:4: udp_tag: invalid value '1'; expected yes or no" } },
+	{ "TCP keys under udp", TARGET_A "close = rst\nprotocol = udp\nconnect_timeout = 9s\n",
+	  { "t.conf:3: close: [target \"a\"]: applies to protocol = tcp only (a UDP socket has no connection to end), and this target's protocol is udp; remove it",
+	    "t.conf:5: connect_timeout: [target \"a\"]: applies to protocol = tcp only (a UDP socket connects at once, with nothing sent), and this target's protocol is udp; remove it" } },
+	{ "timestamps under udp", TARGET_A "protocol = udp\ntimestamps = loop\n",
+	  { "t.conf:4: timestamps: [target \"a\"]: applies to protocol = tcp only (UDP cycles are timed by the loop's clock), and this target's protocol is udp; remove it" } },
+	{ "udp_tag under tcp", TARGET_A "udp_tag = yes\n",
+	  { "t.conf:3: udp_tag: [target \"a\"]: applies to protocol = udp only (it tags datagrams), and this target's protocol is tcp; remove it" } },
 	{ "bad log level", "[daemon]\nlog_level = loud\n",
 	  { "t.conf:2: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
 	    "notice, info, debug or 0-7" } },
@@ -197,7 +208,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",

@@ -95,6 +95,8 @@ START_TEST(test_families_declared)
 		"mconn_sessions_active", "mconn_cycles_total", "mconn_cycle_duration_seconds",
 		"mconn_connect_duration_seconds", "mconn_target_retransmits_total",
 		"mconn_resolve_failures_total", "mconn_target_replicas",
+		"mconn_udp_datagrams_sent_total", "mconn_udp_duplicates_total",
+		"mconn_udp_late_total", "mconn_udp_loss_ratio",
 	};
 	const char *text = render(), *p = text;
 	char family[128] = "", line[1024];

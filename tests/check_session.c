@@ -12,6 +12,7 @@
 #include "session.h"
 #include "target.h"
 #include "timer.h"
+#include "udpecho.h"
 #include "util.h"
 #include "check_main.h"
 
@@ -480,6 +481,7 @@ static const struct {
 	{ SERR_MISMATCH, "mismatch" },
 	{ SERR_UNREACHABLE, "unreachable" },
 	{ SERR_RESOURCE, "resource" },
+	{ SERR_LOSS, "loss" },
 	{ _SERR_MAX, "?" },
 };
 
@@ -1645,6 +1647,235 @@ START_TEST(test_cycle_holds_its_conf)
 }
 END_TEST
 
+/* UDP: one datagram per message over a connected socket. */
+
+static struct fix *fix_new_udp(enum target_mode mode, bool tag)
+{
+	struct fix *f = fix_new(mode, CLOSE_FIN);
+
+	f->conf.protocol = TPROTO_UDP;
+	f->conf.udp_tag = tag;
+	return f;
+}
+
+/* The first cycle starts at T0: the socket connects at once, message 1 goes out. */
+static void udp_first_send(struct fix *f)
+{
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL));
+	fire(f, T0);
+}
+
+/* Its deadline passes with no echo: the first result is a loss. */
+static void udp_lose_first(struct fix *f)
+{
+	script_done(f);
+	fire(f, T0 + 5 * SEC);
+	assert_result(f, 1, SERR_LOSS, ETIME, 0, 5 * SEC);
+}
+
+/* A UDP cycle: each message goes out whole and its echo comes back whole. */
+START_TEST(test_udp_cycle_ok)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	udp_first_send(f);
+	assert_state(f, SESS_EXCHANGING);
+	ck_assert_uint_eq(f->wire_len, MSG_LEN);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, T0 + 2 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, 2 * MS);
+	assert_state(f, SESS_IDLE);
+	ck_assert_uint_eq(f->closes, 1);
+	ck_assert_uint_eq(f->t->udp.sent, 2);
+	fix_free(f);
+}
+END_TEST
+
+/* A second copy of message 1's echo, while message 2's is awaited, is counted and
+ * passed over; the cycle goes on. */
+START_TEST(test_udp_duplicate_passed_over)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	udp_first_send(f);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV_BYTES(MSG1), RECV_BYTES(MSG2));
+	io_all(f, SESS_READY_IN, T0 + 2 * MS);
+	script_done(f);
+	assert_result(f, 1, SERR_NONE, 0, 0, 2 * MS);
+	ck_assert_uint_eq(f->t->udp.duplicates, 1);
+	fix_free(f);
+}
+END_TEST
+
+/* No echo within timeout is loss, not timeout. */
+START_TEST(test_udp_no_echo_is_loss)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	udp_first_send(f);
+	SCRIPT(f, RECV(-EAGAIN));
+	io(f, SESS_READY_IN, T0 + 1 * MS);
+	udp_lose_first(f);
+	assert_state(f, SESS_IDLE);
+	ck_assert_uint_eq(f->closes, 1);
+	fix_free(f);
+}
+END_TEST
+
+/* What a connected UDP socket reports: ICMP port unreachable is refused, the other
+ * unreachables are unreachable, bytes never sent are a mismatch. */
+static const struct {
+	struct step step;
+	enum session_error err;
+	int err_no;
+} udp_fail_cases[] = {
+	{ RECV(-ECONNREFUSED), SERR_REFUSED, ECONNREFUSED },
+	{ RECV(-EHOSTUNREACH), SERR_UNREACHABLE, EHOSTUNREACH },
+	{ RECV(-EMSGSIZE), SERR_UNREACHABLE, EMSGSIZE },
+	{ RECV_BYTES("Message 1 from client!"), SERR_MISMATCH, 0 },
+	{ RECV_BYTES("Message 1 from client"), SERR_MISMATCH, 0 },
+};
+
+START_TEST(test_udp_fails)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	udp_first_send(f);
+	script_set(f, &udp_fail_cases[_i].step, 1);
+	io(f, SESS_READY_IN, T0 + 1 * MS);
+	script_done(f);
+	assert_result(f, 1, udp_fail_cases[_i].err, udp_fail_cases[_i].err_no, 0, 1 * MS);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
+/* A full send buffer is a local shortage, not the target's failure. */
+START_TEST(test_udp_send_buffer_full)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, false);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(-EAGAIN));
+	fire(f, T0);
+	script_done(f);
+	assert_result(f, 1, SERR_RESOURCE, EAGAIN, 0, 0);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
+/* With tags, a persistent session keeps its socket past a loss; the echo that comes
+ * after is counted late and the next cycle is not fooled by it. */
+START_TEST(test_udp_tag_late_echo)
+{
+	struct fix *f = fix_new_udp(MODE_PERSISTENT, true);
+	int64_t next = T0 + 5 * SEC + PAUSE;
+
+	udp_first_send(f);
+	ck_assert_uint_eq(f->wire_len, UDP_TAG_LEN + MSG_LEN);
+	ck_assert(memcmp(f->wire, "mc\0\0\0\0\0\0" MSG1, UDP_TAG_LEN + MSG_LEN) == 0);
+	udp_lose_first(f);
+	assert_state(f, SESS_HOLDING);
+	ck_assert_uint_eq(f->closes, 0);
+	SCRIPT(f, RECV(ALL), RECV(-EAGAIN));
+	io(f, SESS_READY_IN, T0 + 6 * SEC);
+	script_done(f);
+	ck_assert_uint_eq(f->t->udp.late, 1);
+	ck_assert_uint_eq(f->n_res, 1);
+	/* Cycle 1 tags its datagrams 1; only their echoes end it. */
+	SCRIPT(f, SEND(ALL));
+	fire(f, next);
+	ck_assert(memcmp(f->wire + UDP_TAG_LEN + MSG_LEN, "mc\0\0\0\0\0\1" MSG1,
+			 UDP_TAG_LEN + MSG_LEN) == 0);
+	SCRIPT(f, RECV(ALL), SEND(ALL), RECV(ALL));
+	io_all(f, SESS_READY_IN, next + 1 * MS);
+	script_done(f);
+	assert_result(f, 2, SERR_NONE, 0, -1, 1 * MS);
+	assert_state(f, SESS_HOLDING);
+	fix_free(f);
+}
+END_TEST
+
+/* Without tags a failed cycle takes its socket with it: a late echo could not be
+ * told from the next cycle's. */
+START_TEST(test_udp_untagged_loss_drops_socket)
+{
+	struct fix *f = fix_new_udp(MODE_PERSISTENT, false);
+
+	udp_first_send(f);
+	udp_lose_first(f);
+	assert_state(f, SESS_IDLE);
+	ck_assert_uint_eq(f->closes, 1);
+	fix_free(f);
+}
+END_TEST
+
+/* Between persistent cycles, a copy of an echo is a duplicate; other bytes fail the
+ * cycle to come as a mismatch. */
+START_TEST(test_udp_holding_duplicate_then_stray)
+{
+	struct fix *f = fix_new_udp(MODE_PERSISTENT, false);
+
+	SCRIPT(f, CONNECT(0, PHASE_CONNECT), SEND(ALL), RECV(ALL), SEND(ALL), RECV(ALL));
+	fire(f, T0);
+	io(f, SESS_READY_IN, T0 + 1 * MS);
+	io(f, SESS_READY_IN, T0 + 1 * MS);
+	script_done(f);
+	assert_state(f, SESS_HOLDING);
+	SCRIPT(f, RECV_BYTES(MSG2), RECV_BYTES("x"));
+	io(f, SESS_READY_IN, T0 + 2 * MS);
+	script_done(f);
+	ck_assert_uint_eq(f->t->udp.duplicates, 1);
+	assert_result(f, 2, SERR_MISMATCH, 0, -1, 0);
+	assert_state(f, SESS_IDLE);
+	fix_free(f);
+}
+END_TEST
+
+/* The matching on its own: what each datagram is, by table. */
+static const struct {
+	const char *what;
+	bool tag;
+	uint32_t seq, msg, prev_got;
+	bool ended;
+	const char *bytes;
+	size_t len;
+	enum udp_verdict want;
+} match_cases[] = {
+	{ "the echo", false, 0, 0, 0, false, MSG1, MSG_LEN, UDPV_ECHO },
+	{ "a copy of message 1 awaiting 2", false, 0, 1, 0, false, MSG1, MSG_LEN, UDPV_DUPLICATE },
+	{ "message 2 before it was sent", false, 0, 0, 0, false, MSG2, MSG_LEN, UDPV_MISMATCH },
+	{ "one byte short", false, 0, 0, 0, false, MSG1, MSG_LEN - 1, UDPV_MISMATCH },
+	{ "empty", false, 0, 0, 0, false, "", 0, UDPV_MISMATCH },
+	{ "any echo after the cycle", false, 0, 2, 0, true, MSG2, MSG_LEN, UDPV_DUPLICATE },
+	{ "tagged echo", true, 7, 1, 0, false, "mc\0\1\0\0\0\7" MSG2, 30, UDPV_ECHO },
+	{ "tagged, wrong cycle", true, 7, 1, 0, false, "mc\0\1\0\0\0\6" MSG2, 30, UDPV_LATE },
+	{ "tagged copy, last cycle", true, 7, 0, 2, false, "mc\0\1\0\0\0\6" MSG2, 30, UDPV_DUPLICATE },
+	{ "tagged, cycles ago", true, 7, 0, 2, false, "mc\0\0\0\0\0\2" MSG1, 30, UDPV_LATE },
+	{ "tagged, a cycle not begun", true, 7, 0, 2, false, "mc\0\0\0\0\0\10" MSG1, 30, UDPV_MISMATCH },
+	{ "tagged, lost one after the end", true, 7, 1, 0, true, "mc\0\1\0\0\0\7" MSG2, 30, UDPV_LATE },
+	{ "tagged, a message past the last", true, 7, 0, 0, false, "mc\0\2\0\0\0\7" MSG2, 30, UDPV_MISMATCH },
+	{ "tagged, wrong payload", true, 7, 1, 0, false, "mc\0\1\0\0\0\7" MSG1, 30, UDPV_MISMATCH },
+	{ "tagged, no magic", true, 7, 1, 0, false, "xx\0\1\0\0\0\7" MSG2, 30, UDPV_MISMATCH },
+	{ "tagged, short", true, 7, 1, 0, false, "mc\0", 3, UDPV_MISMATCH },
+};
+
+START_TEST(test_udp_match)
+{
+	struct fix *f = fix_new_udp(MODE_CYCLE, match_cases[_i].tag);
+	struct udp_expect e = { .conf = &f->conf, .seq = match_cases[_i].seq,
+				.msg = match_cases[_i].msg, .prev_got = match_cases[_i].prev_got,
+				.ended = match_cases[_i].ended };
+	enum udp_verdict v = udp_echo_match(&e, (const uint8_t *)match_cases[_i].bytes,
+					    match_cases[_i].len);
+
+	ck_assert_msg(v == match_cases[_i].want, "%s: %s, want %s", match_cases[_i].what,
+		      udp_verdict_name(v), udp_verdict_name(match_cases[_i].want));
+	fix_free(f);
+}
+END_TEST
+
 static Suite *session_suite(void)
 {
 	Suite *s = suite_create("session");
@@ -1655,6 +1886,7 @@ static Suite *session_suite(void)
 	TCase *tk = tcase_create("cycle_conf");
 	TCase *tp = tcase_create("persistent");
 	TCase *te = tcase_create("events");
+	TCase *tu = tcase_create("udp");
 
 	tcase_add_test(tn, test_names);
 	tcase_add_loop_test(tn, test_classify, 0, (int)ELEMENTSOF(classify_cases));
@@ -1707,6 +1939,17 @@ static Suite *session_suite(void)
 	tcase_add_test(te, test_io_in_idle_is_unexpected);
 	tcase_add_loop_test(te, test_unknown_event_is_unexpected, 0, _STOP_MAX);
 	suite_add_tcase(s, te);
+
+	tcase_add_test(tu, test_udp_cycle_ok);
+	tcase_add_test(tu, test_udp_duplicate_passed_over);
+	tcase_add_test(tu, test_udp_no_echo_is_loss);
+	tcase_add_loop_test(tu, test_udp_fails, 0, (int)ELEMENTSOF(udp_fail_cases));
+	tcase_add_test(tu, test_udp_send_buffer_full);
+	tcase_add_test(tu, test_udp_tag_late_echo);
+	tcase_add_test(tu, test_udp_untagged_loss_drops_socket);
+	tcase_add_test(tu, test_udp_holding_duplicate_then_stray);
+	tcase_add_loop_test(tu, test_udp_match, 0, (int)ELEMENTSOF(match_cases));
+	suite_add_tcase(s, tu);
 	return s;
 }
 

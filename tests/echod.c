@@ -9,6 +9,11 @@
  * reset, slow echo, a full accept queue) and make the server recover with
  * SIGUSR1 without restarting it.
  *
+ * With -u the listeners are UDP sockets (RFC 862's UDP echo): each datagram is
+ * echoed as one datagram, or, by mode, dropped (silent), corrupted, sent twice (dup),
+ * sent after -D us (delay, at most ECHOD_UDP_QUEUE held) or dropped for -r percent
+ * of them (lossy).
+ *
  * Everything a client can grow is bounded: connections by -n, pending
  * output by ECHOD_CONN_BUF per connection (reading stops while it is full),
  * reads per wakeup by ECHOD_READ_BUDGET, self-connections by backlog + 8.
@@ -63,6 +68,8 @@
 #define ECHOD_FILL_WAIT_MS 50
 #define ECHOD_FIN_DRAIN_ROUNDS 64
 #define ECHOD_DEFAULT_LISTEN "127.0.0.1:65432"
+#define ECHOD_UDP_QUEUE 1024
+#define ECHOD_UDP_RCVBUF (8 << 20)
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -76,7 +83,19 @@ enum echod_mode {
 	MODE_DRIP,
 	MODE_NOACCEPT,
 	MODE_DELAY,
+	MODE_DUP,
+	MODE_LOSSY,
 	MODE_COUNT
+};
+
+/* A datagram held back by the delay mode until due. */
+struct udp_held {
+	uint64_t due;
+	int fd;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	size_t len;
+	unsigned char *data;
 };
 
 enum handle_kind {
@@ -136,7 +155,10 @@ struct echod {
 	const char *portfile, *countfile;
 	/* -c: the mapped count of accepted connections, or NULL. */
 	uint64_t *accepted;
-	bool quiet, stop, fast;
+	bool quiet, stop, fast, udp;
+	/* -u -m delay: a ring of datagrams in the order they fall due. */
+	struct udp_held udp_held[ECHOD_UDP_QUEUE];
+	size_t udp_head, udp_n;
 	int epfd;
 	struct handle sig;
 	struct listener listeners[ECHOD_MAX_LISTENERS];
@@ -156,6 +178,8 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_DRIP] = "drip",
 	[MODE_NOACCEPT] = "noaccept",
 	[MODE_DELAY] = "delay",
+	[MODE_DUP] = "dup",
+	[MODE_LOSSY] = "lossy",
 };
 
 static const char *mode_name(enum echod_mode mode)
@@ -274,20 +298,23 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-D US] [-b BACKLOG]"
-	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-c COUNTFILE] [-q] [-F]\n"
+	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-c COUNTFILE] [-q] [-F] [-u]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
-	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay (default echo)\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay (default echo);\n"
+	      "      with -u: echo|silent|corrupt|dup|delay|lossy\n"
 	      "  -d  drip interval in ms (default 100)\n"
 	      "  -D  delay: hold each echo this many us after the kernel received it\n"
-	      "      (default 10000)\n"
+	      "      (default 10000; with -u, after echod read it)\n"
 	      "  -b  listen backlog (default 4096)\n"
 	      "  -n  maximum connections (default 50000)\n"
-	      "  -r  reset this share of accepted connections at once, in percent\n"
+	      "  -r  reset this share of accepted connections at once, in percent;\n"
+	      "      with -u -m lossy, drop this share of datagrams\n"
 	      "  -p  write the first listener's port here once listening\n"
 	      "  -c  keep the count of accepted connections in this file (8 bytes)\n"
 	      "  -q  do not announce listeners on stderr\n"
 	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
+	      "  -u  UDP: echo datagrams (RFC 862) instead of TCP\n"
 	      "SIGUSR1 switches new connections to echo, SIGUSR2 back to -m.\n", f);
 }
 
@@ -319,12 +346,30 @@ static int options_long(int opt, const char *arg, long min, long max, long *ret)
 	return -EINVAL;
 }
 
+/* Whether the mode is one of the transport's: the UDP modes need -u, and close,
+ * reset, drip and noaccept are TCP's. */
+static bool options_mode_fits(const struct echod *d)
+{
+	switch (d->opt_mode) {
+	case MODE_ECHO:
+	case MODE_SILENT:
+	case MODE_CORRUPT:
+	case MODE_DELAY:
+		return true;
+	case MODE_DUP:
+	case MODE_LOSSY:
+		return d->udp;
+	default:
+		return !d->udp;
+	}
+}
+
 /* Returns 0 to run, 1 after -h, or -EINVAL once the error is printed. */
 static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:D:b:n:r:p:c:qFh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:D:b:n:r:p:c:qFuh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -361,6 +406,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 		case 'F':
 			d->fast = true;
 			break;
+		case 'u':
+			d->udp = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -375,6 +423,11 @@ static int options_parse(struct echod *d, int argc, char **argv)
 	}
 	if (r == 0 && d->nlisteners == 0)
 		r = options_add_listen(d, ECHOD_DEFAULT_LISTEN);
+	if (r == 0 && !options_mode_fits(d)) {
+		fprintf(stderr, "echod: -m %s does not apply to %s\n", mode_name(d->opt_mode),
+			d->udp ? "UDP (-u)" : "TCP (without -u)");
+		r = -EINVAL;
+	}
 	return r;
 }
 
@@ -707,7 +760,8 @@ static void listener_accept_all(struct echod *d, struct listener *l)
 static int listener_open(struct echod *d, struct listener *l)
 {
 	int one = 1;
-	int fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(l->ss.ss_family, (d->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+			SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -718,8 +772,14 @@ static int listener_open(struct echod *d, struct listener *l)
 	if (l->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		return -errno;
+	/* A burst of first datagrams from many sessions (a bench starts 1,000 at once)
+	 * must not overflow the default buffer (about 270 small datagrams): a datagram
+	 * dropped here is a flow the minimal client never restarts. */
+	if (d->udp && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &(int){ ECHOD_UDP_RCVBUF },
+				 sizeof(int)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){ ECHOD_UDP_RCVBUF }, sizeof(int));
 	if (bind(fd, (struct sockaddr *)&l->ss, l->len) < 0 ||
-	    listen(fd, (int)d->backlog) < 0)
+	    (!d->udp && listen(fd, (int)d->backlog) < 0))
 		return -errno;
 	l->len = sizeof(l->ss);
 	if (getsockname(fd, (struct sockaddr *)&l->ss, &l->len) < 0)
@@ -941,6 +1001,8 @@ static struct timespec *echod_timeout(const struct echod *d, uint64_t now, struc
 
 	if (held < due)
 		due = held;
+	if (d->udp_n && d->udp_held[d->udp_head].due < due)
+		due = d->udp_held[d->udp_head].due;
 	if (!link_empty(&d->posted) || due <= now)
 		due = now;
 	if (due == UINT64_MAX)
@@ -950,11 +1012,91 @@ static struct timespec *echod_timeout(const struct echod *d, uint64_t now, struc
 	return ret;
 }
 
+/* Hold a datagram back for -D us; a full queue drops it, as a full line would. */
+static void udp_hold(struct echod *d, int fd, const struct sockaddr_storage *to,
+		     socklen_t tolen, const unsigned char *p, size_t n)
+{
+	struct udp_held *h;
+
+	if (d->udp_n == ECHOD_UDP_QUEUE)
+		return;
+	h = &d->udp_held[(d->udp_head + d->udp_n) % ECHOD_UDP_QUEUE];
+	h->data = malloc(n ? n : 1);
+	if (!h->data)
+		return;
+	memcpy(h->data, p, n);
+	h->len = n;
+	h->fd = fd;
+	h->to = *to;
+	h->tolen = tolen;
+	h->due = clock_now_ns() + (uint64_t)d->hold_us * 1000u;
+	d->udp_n++;
+}
+
+/* Send the held datagrams that are due. */
+static void udp_run_held(struct echod *d)
+{
+	uint64_t now = clock_now_ns();
+
+	while (d->udp_n && d->udp_held[d->udp_head].due <= now) {
+		struct udp_held *h = &d->udp_held[d->udp_head];
+
+		(void)sendto(h->fd, h->data, h->len, MSG_DONTWAIT, (struct sockaddr *)&h->to,
+			     h->tolen);
+		free(h->data);
+		h->data = NULL;
+		d->udp_head = (d->udp_head + 1) % ECHOD_UDP_QUEUE;
+		d->udp_n--;
+	}
+}
+
+/* Answer every datagram waiting on a UDP listener, as the mode says. */
+static void udp_serve(struct echod *d, struct listener *l)
+{
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof(from);
+		ssize_t n = recvfrom(l->h.fd, d->scratch, sizeof(d->scratch), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fromlen);
+		int copies = 1;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;
+		switch (d->mode) {
+		case MODE_SILENT:
+			continue;
+		case MODE_LOSSY:
+			if (echod_pick_reset(d))
+				continue;
+			break;
+		case MODE_CORRUPT:
+			if (n > 0)
+				d->scratch[n - 1] ^= 0x01;
+			break;
+		case MODE_DUP:
+			copies = 2;
+			break;
+		case MODE_DELAY:
+			udp_hold(d, l->h.fd, &from, fromlen, d->scratch, (size_t)n);
+			continue;
+		default:
+			break;
+		}
+		while (copies--)
+			(void)sendto(l->h.fd, d->scratch, (size_t)n, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, fromlen);
+	}
+}
+
 static void echod_dispatch(struct echod *d, struct handle *h, uint32_t events)
 {
 	switch (h->kind) {
 	case HANDLE_LISTENER:
-		if (d->mode != MODE_NOACCEPT)
+		if (d->udp)
+			udp_serve(d, container_of(h, struct listener, h));
+		else if (d->mode != MODE_NOACCEPT)
 			listener_accept_all(d, container_of(h, struct listener, h));
 		break;
 	case HANDLE_SIGNAL:
@@ -1042,6 +1184,7 @@ static int echod_run(struct echod *d)
 		echod_run_posted(d);
 		echod_run_drip(d);
 		echod_run_held(d);
+		udp_run_held(d);
 		echod_reap(d);
 	}
 	return 0;
@@ -1084,6 +1227,11 @@ static void echod_free(struct echod *d)
 	free(d->selfconns);
 	if (d->accepted)
 		munmap(d->accepted, sizeof(*d->accepted));
+	while (d->udp_n) {
+		free(d->udp_held[d->udp_head].data);
+		d->udp_head = (d->udp_head + 1) % ECHOD_UDP_QUEUE;
+		d->udp_n--;
+	}
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
 	if (d->epfd >= 0)

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define LIMIT_MAX_SOURCES 32
 #define LIMIT_MAX_EVENTS 512
 
@@ -68,23 +70,6 @@ struct limit {
 	int64_t *late;
 	size_t n_late, cap_late, late_window;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static int parse_addr(const char *s, struct sockaddr_in *ret, bool want_port)
 {

@@ -31,6 +31,7 @@ ONLY = {int(x) for x in os.environ.get("ONLY", "").split(",") if x}
 MCONND = os.path.join(BUILD, "mconnd")
 ECHOD = os.path.join(BUILD, "echod")
 LIMIT = os.path.join(BUILD, "bench", "limit")
+UDPLIMIT = os.path.join(BUILD, "bench", "udplimit")
 CLASSIC = os.path.join(TOP, "tests", "bench", "classic.py")
 CPU_SERVER, CPU_CLIENT = "0", "1"
 # Sources for FIN churn: TIME_WAIT lands on the client, so one source address would
@@ -74,14 +75,14 @@ def rss_kib(pid):
     return 0
 
 
-def free_port():
+def free_port(kind=socket.SOCK_STREAM):
     """A port above the ephemeral range (32768-60999 here), as echo services use
     (7, 65432): connect() never picks it as a source, so no self-connect check is
     needed on the client side."""
     lo_hi = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
     start = int(lo_hi[1]) + 1 if int(lo_hi[1]) < 65000 else 20000
     for port in range(start + os.getpid() % 500, 65535):
-        s = socket.socket()
+        s = socket.socket(socket.AF_INET, kind)
         try:
             s.bind(("127.0.0.1", port))
             return port
@@ -111,12 +112,12 @@ def record(scenario, case, client, metric, unit, vals, **extra):
 
 
 class Echod:
-    def __init__(self, tmp):
-        self.port = free_port()
-        self.proc = subprocess.Popen(["taskset", "-c", CPU_SERVER, ECHOD, "-F", "-q", "-l",
-                                      "127.0.0.1:%d" % self.port, "-p",
-                                      os.path.join(tmp, "echod.port")])
-        if not wait_for(5, lambda: os.path.exists(os.path.join(tmp, "echod.port"))):
+    def __init__(self, tmp, udp=False):
+        self.port = free_port(socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+        portfile = os.path.join(tmp, "echod-udp.port" if udp else "echod.port")
+        self.proc = subprocess.Popen(["taskset", "-c", CPU_SERVER, ECHOD, "-u" if udp else "-F",
+                                      "-q", "-l", "127.0.0.1:%d" % self.port, "-p", portfile])
+        if not wait_for(5, lambda: os.path.exists(portfile)):
             raise SystemExit("bench: echod did not start")
 
     def cpu_ns(self):
@@ -420,6 +421,40 @@ def scenario_startup(tmp, echod):
     record("6 startup", "19,000 sessions", "mconnd", "exec to READY=1", "ms", runs)
 
 
+def scenario_udp(tmp, echod):
+    """UDP echo (RFC 862) round trips: mconnd's persistent UDP sessions, one 16-byte
+    datagram in flight each, beside the minimal C UDP client, interleaved, against
+    echod -u; N = 100 and 1,000."""
+    uecho = Echod(tmp, udp=True)
+    addr = "127.0.0.1:%d" % uecho.port
+    try:
+        for n in (100, 1000):
+            case = "udp persistent N=%d" % n
+            runs = {"udplimit": [], "mconnd": []}
+            for rep in range(REPS):
+                runs["udplimit"].append(run_baseline(
+                    [UDPLIMIT, "-a", addr, "-n", str(n), "-w", str(WARM), "-d", str(DUR)], uecho))
+                runs["mconnd"].append(run_mconnd(tmp, uecho, [{
+                    "name": "udp", "address": addr, "protocol": "udp", "mode": "persistent",
+                    "interval": "0", "timeout": "5s", "message": RT_MSG, "connections": n}],
+                    WARM, DUR))
+            rates = {}
+            for client, rs in runs.items():
+                rate = [r["ops"] / r["secs"] for r in rs]
+                cpu = [r["cpu_s"] / r["ops"] * 1e6 if r["ops"] else None for r in rs]
+                rates[client] = record("7 udp round trips", case, client, "rate", "/s", rate,
+                                       cpu_ms_per_1k=median_spread(cpu)[0],
+                                       failed=sum(r["failed"] for r in rs),
+                                       server_cpu_pct=median_spread(
+                                           [r["server_pct"] for r in rs])[0])
+            row = [r for r in results if r["case"] == case and r["client"] == "mconnd"][0]
+            row["vs_limit"] = "%.0f%%" % (100 * rates["mconnd"] / rates["udplimit"])
+            log("  %s: mconnd %.0f/s = %.0f %% of udplimit" % (
+                case, rates["mconnd"], 100 * rates["mconnd"] / rates["udplimit"]))
+    finally:
+        uecho.stop()
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -468,7 +503,7 @@ def machine_info():
 
 
 def main():
-    for p in (MCONND, ECHOD, LIMIT):
+    for p in (MCONND, ECHOD, LIMIT, UDPLIMIT):
         if not os.access(p, os.X_OK):
             raise SystemExit("bench: %s missing (make bench builds it)" % p)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -477,7 +512,8 @@ def main():
     info = dict(machine_info(), nofile=[soft, hard],
                 sysctl={k: " ".join(open("/proc/sys/" + k).read().split()) for k in SYSCTLS})
     scenarios = [(1, scenario_churn), (2, scenario_roundtrips), (3, scenario_rate),
-                 (4, scenario_footprint), (5, scenario_control), (6, scenario_startup)]
+                 (4, scenario_footprint), (5, scenario_control), (6, scenario_startup),
+                 (7, scenario_udp)]
     tmp = tempfile.mkdtemp(prefix="mconn-bench.")
     echod = Echod(tmp)
     t0 = time.monotonic()

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 TOP=../..
 C=corpus
-mkdir -p $C/config $C/ctl $C/parse
+mkdir -p $C/config $C/ctl $C/parse $C/udp
 find $C -type f -name 'seed-*' -delete
 
 n=0
@@ -82,6 +82,24 @@ address = [fe80::1%nosuchif]:7
 labels = __x=1,,address=2,team=
 '
 
+# Named, not numbered: the numbered seeds after it keep their names.
+printf '%s' '[target "u"]
+address = 127.0.0.1:7
+protocol = udp
+udp_tag = yes
+mode = persistent
+timeout = 150ms
+[target "bad"]
+address = 127.0.0.1:7
+protocol = udp
+close = rst
+connect_timeout = 1s
+[target "t"]
+address = 127.0.0.1:7
+protocol = sctp
+udp_tag = maybe
+' >$C/config/seed-udp.conf
+
 # ctl: every request mconnctl can send, then malformed ones.
 for r in 'status' 'status -j' 'status web' '-j status db.1' 'sessions web' \
 	'sessions -j edge:2' 'help' 'version' 'version -j' 'status nosuch' \
@@ -101,4 +119,26 @@ for v in 0 1 250us 1500ms 1.5s 2s 5m 1h 8784h 0.000000001s 99999999999999999999 
 	10.0.0.1 'web-1.example_x:2' "$(printf 'a%.0s' $(seq 1 70))"; do
 	seed parse "$v"
 done
+# udp: flags (1 tag, 2 cycle ended), cycle number, message awaited, echoes of the
+# cycle before, message count - 1, the messages (a length byte each), the datagram.
+# useed NAME HEX: one binary seed, from hex pairs.
+useed() {
+	hex=$2
+	: >"$C/udp/seed-$1"
+	while [ -n "$hex" ]; do
+		rest=${hex#??}
+		# shellcheck disable=SC2059
+		printf "\\$(printf %o "0x${hex%"$rest"}")" >>"$C/udp/seed-$1"
+		hex=$rest
+	done
+}
+msg1=4d6573736167652031  # "Message 1"
+msg2=4d6573736167652032  # "Message 2"
+useed echo 00000000070000010909${msg1}09${msg2}${msg1}
+useed dup 00000000070100010909${msg1}09${msg2}${msg1}
+useed mismatch 000000000700000109${msg1}09${msg2}4d65737361676520
+useed tagged 010000000701000109${msg1}09${msg2}6d63000100000007${msg2}
+useed late 030000000701000109${msg1}09${msg2}6d63000100000007${msg2}
+useed older 010000000700020109${msg1}09${msg2}6d63000000000002${msg1}
+useed short 01000000070100010909${msg1}09${msg2}6d63
 echo "seeds: $(find $C -type f | wc -l) files under tests/fuzz/$C"

@@ -146,8 +146,12 @@ check "a whole status page of 1,001 rows" \
 http_flood page / 700K
 curl -sf --max-time 20 -o "$T/scrape.txt" "http://$http/metrics"
 say "metrics over HTTP: $(wc -c <"$T/scrape.txt") bytes"
-check "a whole exposition over HTTP (ends with the last target's last family)" \
-	sh -c "grep -c '^mconn_' '$T/scrape.txt' | awk '\$1 > 20000 { ok = 1 } END { exit !ok }' && tail -c 300 '$T/scrape.txt' | grep -q 't999'"
+"$MCONNCTL" metrics >"$T/ctl-scrape.txt"
+check "a whole exposition over HTTP (every family the control socket's has, in order, and the last target)" \
+	sh -c "grep -c '^mconn_' '$T/scrape.txt' | awk '\$1 > 20000 { ok = 1 } END { exit !ok }' &&
+		[ \"\$(grep '^# TYPE' '$T/scrape.txt')\" = \"\$(grep '^# TYPE' '$T/ctl-scrape.txt')\" ] &&
+		[ \"\$(tail -n 1 '$T/scrape.txt' | cut -d ' ' -f 1)\" = \"\$(tail -n 1 '$T/ctl-scrape.txt' | cut -d ' ' -f 1)\" ] &&
+		grep -q '^mconn_target_up{target=\"t999\"} ' '$T/scrape.txt'"
 http_flood http /metrics 4M
 
 say "http: loop lateness p99 $(js .loop.lateness_ms.p99) ms, stalls $(js .loop.stalls)"

@@ -47,14 +47,17 @@ half_unit() {
 		d = index(v, ".") ? length(v) - index(v, ".") : 0; print u * 0.5 / (10 ^ d) }'
 }
 # p50_agrees TARGET: the page's p50 lies within its rounding of the status p50 read
-# before or after it, or between the two.
+# before or after it, or between the two, give or take two histogram buckets (6 %): the
+# p50 is a bucket's midpoint and can move a bucket and back between the three reads
+# (ASan: 0.099 ms before and after, 101us on the page in between).
 p50_agrees() {
 	page=$(cell "$1" p50)
 	b=$(jq -r --arg t "$1" '.targets[] | select(.name == $t) | .latency_ms.p50' "$T/before.json")
 	a=$(jq -r --arg t "$1" '.targets[] | select(.name == $t) | .latency_ms.p50' "$T/after.json")
 	say "$1: p50 on the page $page; in status $b before, $a after"
 	awk -v p="$(to_ms "$page")" -v h="$(half_unit "$page")" -v b="$b" -v a="$a" \
-		'BEGIN { lo = b < a ? b : a; hi = b < a ? a : b; exit !(p >= lo - h - 1e-9 && p <= hi + h + 1e-9) }'
+		'BEGIN { lo = b < a ? b : a; hi = b < a ? a : b;
+			exit !(p >= lo * 0.94 - h - 1e-9 && p <= hi * 1.06 + h + 1e-9) }'
 }
 for t in web gone held; do
 	for f in before after; do
