@@ -85,6 +85,7 @@ enum echod_mode {
 	MODE_DELAY,
 	MODE_DUP,
 	MODE_LOSSY,
+	MODE_SPLIT,
 	MODE_COUNT
 };
 
@@ -180,6 +181,7 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_DELAY] = "delay",
 	[MODE_DUP] = "dup",
 	[MODE_LOSSY] = "lossy",
+	[MODE_SPLIT] = "split",
 };
 
 static const char *mode_name(enum echod_mode mode)
@@ -301,7 +303,7 @@ static void usage(FILE *f)
 	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-c COUNTFILE] [-q] [-F] [-u]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
-	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay (default echo);\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay|split (default echo);\n"
 	      "      with -u: echo|silent|corrupt|dup|delay|lossy\n"
 	      "  -d  drip interval in ms (default 100)\n"
 	      "  -D  delay: hold each echo this many us after the kernel received it\n"
@@ -571,6 +573,10 @@ static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, si
 		r = conn_append(c, data, n);
 		conn_hold(d, c, stamp);
 		return r;
+	case MODE_SPLIT:
+		/* Two writes with Nagle on: the second waits for the ACK of the first. */
+		r = conn_echo(c, data, n / 2);
+		return r < 0 ? r : conn_echo(c, data + n / 2, n - n / 2);
 	case MODE_CORRUPT:
 		if (first <= 2 && first + n > 2)
 			data[2 - first] ^= 0xff;
