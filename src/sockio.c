@@ -304,6 +304,16 @@ static int sockio_tcp_info(void *ctx, int fd, struct sess_tcp *ret)
 	return 0;
 }
 
+/* TCP_QUICKACK on sends an ACK that is due at once; the kernel may turn delayed
+ * ACKs back on later by itself, so this is asked again at each partial echo. */
+static void sockio_ack_now(void *ctx, int fd)
+{
+	int one = 1;
+
+	(void)ctx;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 static void sockio_close(void *ctx, int fd, bool rst)
 {
 	struct sockio *io = ctx;
@@ -416,7 +426,7 @@ static const char *sockio_error_detail(void *ctx, int fd, char *out, size_t n)
 #define SOCKIO_BASE_OPS                                                                    \
 	.connect = sockio_connect, .connect_result = sockio_connect_result,               \
 	.send = sockio_send, .recv = sockio_recv, .close = sockio_close, .ready = sockio_ready, \
-	.error_detail = sockio_error_detail
+	.error_detail = sockio_error_detail, .ack_now = sockio_ack_now
 
 const struct session_io sockio_ops = { SOCKIO_BASE_OPS };
 
