@@ -69,7 +69,7 @@ NOTIFYRECV := $(BUILD)/notifyrecv
 .SECONDARY:
 
 .PHONY: all deps deps-test check check-unit check-integration check-fleet check-asan check-valgrind check-load load lint-man install clean demo false-failures \
-	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy scrape-cost deb
+	fuzz fuzz-build check-fuzz check-warnings lint soak check-sd check-systemd bench bench-accuracy bench-peers scrape-cost deb
 all: $(PROGRAMS)
 
 # What building and the demo need; what the tests need on top of it (.ci/deps.sh).
@@ -277,6 +277,11 @@ bench: $(PROGRAMS) $(BUILD)/bench/limit $(BUILD)/bench/udplimit | deps-test
 # build beside this one (its echod is this build's). About 90 s a build.
 bench-accuracy: $(PROGRAMS) | deps-test
 	@BUILD=$(BUILD) python3 tests/bench/accuracy.py
+
+# mconnd against HAProxy's checks, blackbox_exporter and check_tcp (issue 17); the
+# peers are Debian packages the script installs when missing. Not part of check.
+bench-peers: $(PROGRAMS) | deps-test
+	@BUILD=$(BUILD) python3 tests/bench/peers.py
 
 lint-man: | deps-test
 	@out=$$(mandoc -Tlint -W warning man/*.[0-9] 2>&1); \
