@@ -95,14 +95,16 @@ check() {
 	if "$@"; then ok "$d"; else fail "$d"; return 1; fi
 }
 
-# wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
+# wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds. Its
+# counters have names of their own: a COMMAND (or a caller's loop) that counts with
+# i must not move wait_for's deadline.
 wait_for() {
-	limit=$(($1 * 20))
+	wf_limit=$(($1 * 20))
 	shift
-	i=0
-	while [ $i -lt $limit ]; do
+	wf_i=0
+	while [ $wf_i -lt $wf_limit ]; do
 		if "$@" >/dev/null 2>&1; then return 0; fi
-		i=$((i + 1))
+		wf_i=$((wf_i + 1))
 		sleep 0.05
 	done
 	return 1

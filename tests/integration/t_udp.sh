@@ -24,20 +24,26 @@ start_echod lossy lossy -u -r 30 -l 127.0.0.1:0
 start_echod delay delay -u -D 300000 -l 127.0.0.1:0
 start_echod six echo -u -l '[::1]:0'
 
-# socat: a port picked from this shell's pid, moved on while another owns it.
-port=$((20000 + $$ % 20000))
+# socat: a port picked from this shell's pid, below the ephemeral range (32768 up,
+# where any outgoing socket may hold a port), moved on while another owns it. The
+# loop's counter is its own: wait_for uses i.
+port=$((20000 + $$ % 10000))
 socat_up() { ss -Huln "sport = :$port" | grep -q .; }
-i=0
-while [ $i -lt 20 ]; do
+# Up, or the socat of pid $1 has exited (its bind failed).
+socat_settled() { socat_up || ! kill -0 "$1" 2>/dev/null; }
+try=0
+while [ $try -lt 20 ]; do
 	if ! socat_up; then
 		# -T 1: a forked child waits for its peer's next datagram; idle for 1 s it
 		# ends, so none outlives the test (killing the parent leaves them).
 		socat -T 1 UDP4-RECVFROM:$port,bind=127.0.0.1,fork PIPE >/dev/null 2>"$T/socat.log" &
-		PIDS="$PIDS $!"
-		wait_for 5 socat_up && break
+		spid=$!
+		PIDS="$PIDS $spid"
+		wait_for 5 socat_settled $spid
+		kill -0 $spid 2>/dev/null && socat_up && break
 	fi
 	port=$((port + 1))
-	i=$((i + 1))
+	try=$((try + 1))
 done
 socat_up || skip "no UDP port for socat ($(cat "$T/socat.log"))"
 
