@@ -55,20 +55,25 @@ bool tls_key_is_shared(const char *path);
 
 /* Drive the handshake of s on s->fd under tc (the SSL is made at the first call),
  * elapsed_ns after it began: 0 when done (its outcome kept for
- * tls_io_take_done()), -EAGAIN, -EPROTO with reason (a TLS failure), or the -errno
- * of a plain TCP fault (-ECONNRESET; -ENODATA for an EOF). */
+ * tls_io_take_done()), -EAGAIN, -EPROTO (a TLS failure: tls_io_reason() says
+ * which), or the -errno of a plain TCP fault (-ECONNRESET; -ENODATA for an EOF). */
 int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
-		     unsigned *ret_want, char *reason, size_t n);
+		     unsigned *ret_want);
+
+/* Why the last call of s failed with -EPROTO: one of tls_verify_reason()'s prefixes,
+ * "tls: certificate required", "tls: protocol version" or "tls: handshake failed". */
+const char *tls_io_reason(const struct session *s);
 
 /* Fill *ret with what the last handshake came to and return true, once per
  * handshake; false when none finished since. */
 bool tls_io_take_done(struct session *s, struct tls_done *ret);
 
-/* Write up to n bytes: the count, -EAGAIN or -errno (-EPROTO: a TLS failure). */
+/* Write up to n bytes: the count, -EAGAIN or -errno (-EPROTO: a TLS failure; an EOF
+ * is -EPIPE). */
 ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_want);
 
 /* Read up to n bytes: the count, 0 at the peer's close_notify or EOF, -EAGAIN or
- * -errno. */
+ * -errno (-EPROTO: a TLS failure, such as an alert). */
 ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want);
 
 /* True when the SSL holds data already read off the socket, which no edge will

@@ -556,16 +556,13 @@ static void session_udp_exchange(struct session *s, struct session_env *env, int
 }
 
 /* A TLS call failed with r (-errno): a plain TCP fault keeps its class (-ENODATA is
- * the peer's EOF), a TLS failure is tls with its reason. */
-static void session_tls_fail(struct session *s, struct session_env *env, int r,
-			     const char *reason, int64_t now)
+ * the peer's EOF), a TLS failure (an alert among them) is tls with its reason. */
+static void session_tls_fail(struct session *s, struct session_env *env, int r, int64_t now)
 {
 	if (r == -ENODATA)
 		session_finish(s, env, SERR_EOF, 0, now);
-	else if (r == -EPROTO && reason)
-		session_finish_detail(s, env, SERR_TLS, 0, reason, now);
 	else if (r == -EPROTO)
-		session_finish_detail(s, env, SERR_TLS, 0, "tls: error after the handshake", now);
+		session_finish_detail(s, env, SERR_TLS, 0, tls_io_reason(s), now);
 	else
 		session_finish(s, env, session_classify(-r, PHASE_EXCHANGE), -r, now);
 }
@@ -573,18 +570,17 @@ static void session_tls_fail(struct session *s, struct session_env *env, int r,
 /* Drive the TLS handshake as far as the socket allows; on to the exchange once done. */
 static void session_handshake(struct session *s, struct session_env *env, int64_t now)
 {
-	char reason[TLS_REASON_MAX];
 	unsigned want = 0;
 	int r;
 
 	if (!session_tls_may(s, SESS_TLS_WRITE))
 		return;
-	r = tls_io_handshake(s, s->conf, now - s->connected_at, &want, reason, sizeof(reason));
+	r = tls_io_handshake(s, s->conf, now - s->connected_at, &want);
 	session_tls_wait(s, SESS_TLS_WRITE, r == -EAGAIN ? want : 0);
 	if (r == -EAGAIN)
 		return;
 	if (r < 0) {
-		session_tls_fail(s, env, r, reason, now);
+		session_tls_fail(s, env, r, now);
 		return;
 	}
 	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
@@ -653,7 +649,7 @@ static void session_tls_exchange(struct session *s, struct session_env *env, int
 			return;
 		}
 		if (r < 0) {
-			session_tls_fail(s, env, r, NULL, now);
+			session_tls_fail(s, env, r, now);
 			return;
 		}
 		if (s->recvd < len)

@@ -28,11 +28,15 @@ struct tls_conn {
 	SSL_SESSION *saved;
 	/* The server asked for a client certificate and the target has none. */
 	bool cert_asked;
+	/* Application data came back on this connection. */
+	bool read_any;
 	/* A fatal error happened: OpenSSL forbids a close_notify after one. */
 	bool broken;
 	/* The last handshake's outcome, not yet taken by the cycle's result. */
 	bool has_done;
 	struct tls_done done;
+	/* Why the last call failed with -EPROTO. */
+	char reason[TLS_REASON_MAX];
 };
 
 static const char *const version_names[] = { "1.2", "1.3" };
@@ -241,7 +245,9 @@ static int tls_ssl_new(struct tls_conn *c, int fd, const struct target_conf *tc)
 	}
 	SSL_set_app_data(c->ssl, c);
 	c->cert_asked = false;
+	c->read_any = false;
 	c->broken = false;
+	c->reason[0] = '\0';
 	if (name[0] && !is_ip)
 		SSL_set_tlsext_host_name(c->ssl, name);
 	if (name[0] && tc->tls_verify) {
@@ -283,10 +289,23 @@ static void tls_failure_reason(const struct tls_conn *c, unsigned long e, char *
 	}
 }
 
+/* The server asked for a client certificate the target does not have and then ended
+ * the connection before any echo came back: with TLS 1.3 the handshake finishes
+ * first on the client's side and the server's alert (or only its close or reset,
+ * when our first message crossed it) comes after. A TCP fault says that much here. */
+static int tls_cert_refused(struct tls_conn *c, int r)
+{
+	if (!c->cert_asked || c->read_any)
+		return r;
+	snprintf(c->reason, sizeof(c->reason),
+		 "tls: certificate required (the server asked for a client certificate, then closed)");
+	return -EPROTO;
+}
+
 /* What a call that returned r came to: -EAGAIN with the bit it waits for, 0 for the
- * peer's close_notify, -EPROTO with reason for a TLS failure (when reason is not
- * NULL), or a plain TCP fault: -errno, -ENODATA for an EOF. */
-static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want, char *reason, size_t n)
+ * peer's close_notify, -EPROTO for a TLS failure (its reason in c->reason), or a
+ * plain TCP fault: -errno, -ENODATA for an EOF. */
+static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want)
 {
 	int e = SSL_get_error(c->ssl, r), saved_errno = errno;
 	unsigned long q = ERR_peek_error();
@@ -299,23 +318,28 @@ static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want, char *reas
 		*ret_want = SESS_READY_OUT;
 		return -EAGAIN;
 	case SSL_ERROR_ZERO_RETURN:
-		return 0;
+		return tls_cert_refused(c, 0);
 	default:
 		break;
 	}
 	c->broken = true;
 	ERR_clear_error();
 	if (e == SSL_ERROR_SYSCALL && !q)
-		return saved_errno && saved_errno != EAGAIN ? -saved_errno : -ENODATA;
+		return tls_cert_refused(c, saved_errno && saved_errno != EAGAIN ? -saved_errno
+										: -ENODATA);
 	if (ERR_GET_LIB(q) == ERR_LIB_SSL && ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		return -ENODATA;
-	if (reason)
-		tls_failure_reason(c, q, reason, n);
+		return tls_cert_refused(c, -ENODATA);
+	tls_failure_reason(c, q, c->reason, sizeof(c->reason));
 	return -EPROTO;
 }
 
+const char *tls_io_reason(const struct session *s)
+{
+	return s->tls && s->tls->reason[0] ? s->tls->reason : "tls: handshake failed: unknown error";
+}
+
 int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
-		     unsigned *ret_want, char *reason, size_t n)
+		     unsigned *ret_want)
 {
 	struct tls_conn *c = tls_conn_of(s);
 	X509 *peer;
@@ -328,10 +352,11 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t el
 	ERR_clear_error();
 	r = SSL_connect(c->ssl);
 	if (r != 1) {
-		r = tls_outcome(c, r, ret_want, reason, n);
+		r = tls_outcome(c, r, ret_want);
 		if (r < 0)
 			return r;
-		snprintf(reason, n, "tls: handshake failed: the server closed the connection");
+		snprintf(c->reason, sizeof(c->reason),
+			 "tls: handshake failed: the server closed the connection");
 		return -EPROTO;
 	}
 	c->has_done = true;
@@ -364,7 +389,7 @@ ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_wa
 	r = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
 	if (r > 0)
 		return r;
-	r = tls_outcome(c, r, ret_want, NULL, 0);
+	r = tls_outcome(c, r, ret_want);
 	return r == 0 || r == -ENODATA ? -EPIPE : r;
 }
 
@@ -377,9 +402,11 @@ ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want)
 		return -ENOTCONN;
 	ERR_clear_error();
 	r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
-	if (r > 0)
+	if (r > 0) {
+		c->read_any = true;
 		return r;
-	r = tls_outcome(c, r, ret_want, NULL, 0);
+	}
+	r = tls_outcome(c, r, ret_want);
 	return r == -ENODATA ? 0 : r;
 }
 
