@@ -43,6 +43,7 @@ start_socat expired expired
 start_socat wrong wrong
 start_socat unknown unknown
 start_socat asks good "verify=1,cafile=$T/clientca.pem"
+start_socat old good "verify=0,openssl-max-proto-version=TLS1.2"
 # A server that accepts and never answers the ClientHello; a port nothing listens on.
 start_echod stall silent -l 127.0.0.1:0
 start_echod gone echo -l 127.0.0.1:0
@@ -66,6 +67,10 @@ write_conf() { # TLS_CA_OF_TARGET_UNKNOWN
 	target wrongip "$wrong_PORT" "tls_ca = $T/ca.pem"
 	target wrongname "$wrong_PORT" "tls_ca = $T/ca.pem" "tls_server_name = localhost"
 	target unknown "$unknown_PORT" "tls_ca = $1"
+	target persist "$good_PORT" "tls_ca = $T/ca.pem" "mode = persistent"
+	target rst "$good_PORT" "tls_ca = $T/ca.pem" "close = rst"
+	target tls12 "$old_PORT" "tls_ca = $T/ca.pem"
+	target version "$old_PORT" "tls_ca = $T/ca.pem" "tls_min_version = 1.3"
 	target nocert "$asks_PORT" "tls_ca = $T/ca.pem"
 	target withcert "$asks_PORT" "tls_ca = $T/ca.pem" "tls_cert = $T/client.pem" "tls_key = $T/client.key"
 	TO=300ms target stall "$stall_PORT" "tls_ca = $T/ca.pem"
@@ -78,12 +83,14 @@ check "mconnd -t accepts protocol = tls" sh -c "'$MCONND' -t -c '$T/c.conf' 2>&1
 	"$MCONND" -t -c "$T/c.conf"
 start_mconnd "$T/c.conf"
 
-for t in good named resume withcert noverify; do
+for t in good named resume withcert noverify persist rst tls12; do
 	check "$t: up, every cycle ok" \
 		wait_for 15 tjs_true "$t" '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0' ||
 		tjs "$t" '[.state, .cycles_ok, .errors, .last_error]'
 done
 check "protocol shown in JSON" tjs_true good '.protocol == "tls"'
+check "persist: both TLS connections held, one handshake each" \
+	tjs_true persist '.sessions_active == 2 and .tls.handshakes == 2'
 
 # The figures match the certificate socat serves.
 not_after=$(date -u -d "$(openssl x509 -in "$T/good.pem" -noout -enddate | cut -d= -f2)" +%s)
@@ -114,6 +121,7 @@ check_class wrongip tls "tls: name mismatch"
 check_class wrongname tls "tls: name mismatch"
 check_class unknown tls "tls: unknown CA"
 check_class nocert tls "tls: certificate required"
+check_class version tls "tls: protocol version"
 check_class stall timeout ""
 check "stall: last_error says during the TLS handshake" \
 	tjs_true stall '.last_error | test("during TLS handshake")' || tjs stall .last_error
