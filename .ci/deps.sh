@@ -9,8 +9,8 @@ set -eu
 
 # The demo: compiler and C library headers (gcc only recommends libc6-dev), make,
 # pkg-config and the libraries (libsystemd, inih, libmicrohttpd for metrics_listen,
-# zlib for gzip-compressed scrapes, libssl for protocol = tls); jq pretty-prints the
-# demo's last status in JSON.
+# zlib for gzip-compressed scrapes, OpenSSL 3 for protocol = tls); jq pretty-prints
+# the demo's last status in JSON.
 DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev zlib1g-dev libssl-dev jq"
 
 # Tests: Check (unit tests), mandoc lints the man pages, valgrind checks the daemon's
