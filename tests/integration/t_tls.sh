@@ -110,11 +110,13 @@ check "resume: resumed handshakes counted" \
 	tjs resume .tls
 
 # The failure matrix: each cause under its class and nothing else.
-check_class() { # TARGET CLASS LAST_ERROR_PREFIX
+# last_error is the class, last_error_detail the reason (as for UDP's ICMP detail).
+check_class() { # TARGET CLASS DETAIL_PREFIX
 	check "$1: counted as $2 and nothing else" wait_for 15 only_class "$1" "$2" ||
-		tjs "$1" '[.cycles_ok, .errors, .last_error]'
-	check "$1: last_error '$3...'" tjs_true "$1" ".last_error | startswith(\"$3\")" ||
-		tjs "$1" '.last_error'
+		tjs "$1" '[.cycles_ok, .errors, .last_error, .last_error_detail]'
+	check "$1: last_error $2, detail '$3...'" \
+		tjs_true "$1" ".last_error == \"$2\" and (.last_error_detail // \"\" | startswith(\"$3\"))" ||
+		tjs "$1" '[.last_error, .last_error_detail]'
 }
 check_class expired tls "tls: certificate expired"
 check_class wrongip tls "tls: name mismatch"
@@ -123,8 +125,8 @@ check_class unknown tls "tls: unknown CA"
 check_class nocert tls "tls: certificate required"
 check_class version tls "tls: protocol version"
 check_class stall timeout ""
-check "stall: last_error says during the TLS handshake" \
-	tjs_true stall '.last_error | test("during TLS handshake")' || tjs stall .last_error
+check "stall: last_error_detail says during the TLS handshake" \
+	tjs_true stall '.last_error_detail // "" | test("during TLS handshake")' || tjs stall .last_error_detail
 check_class refused refused ""
 check "expired: down" wait_for 10 tjs_true expired '.state == "down"'
 
