@@ -10,12 +10,14 @@
 #include <sys/types.h>
 
 struct target;
+struct tls_conn;
 struct target_conf;
 struct timer_heap;
 
 enum session_state {
 	SESS_IDLE,       /* No connection; the timer starts the next cycle. */
 	SESS_CONNECTING, /* connect() in progress. */
+	SESS_HANDSHAKE,  /* TLS: connected, the handshake under way. */
 	SESS_EXCHANGING, /* Sending message k and reading its echo. */
 	SESS_HOLDING,    /* Persistent mode: connected, waiting for the next cycle. */
 	SESS_STOPPED,    /* Retired or paused: no fd, no timer. */
@@ -34,6 +36,7 @@ enum session_error {
 	SERR_UNREACHABLE,
 	SERR_RESOURCE,
 	SERR_LOSS, /* UDP: a datagram's echo did not come back within timeout. */
+	SERR_TLS,  /* TLS: the handshake or the verification failed. */
 	_SERR_MAX,
 };
 
@@ -118,7 +121,9 @@ struct session {
 	 * the last echo read's kernel RX stamp (both CLOCK_REALTIME ns, 0 for none), the
 	 * exchange time of the messages done, and the connect time. */
 	int64_t send_at;
-	int64_t tx_stamp;
+	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
+	 * before the first TLS cycle. */
+	struct tls_conn *tls;
 	int64_t rx_stamp;
 	int64_t exchange_ns;
 	int64_t connect_ns;
@@ -145,6 +150,13 @@ struct session_result {
 	bool kernel_timed;
 	/* What the kernel said of the error beyond errno (an ICMP message), or NULL. */
 	const char *detail;
+	/* TLS: whether a handshake finished in the cycle, its time (ns), whether it
+	 * resumed a session, and the peer certificate's notAfter (unix seconds; 0: none
+	 * read). */
+	bool handshake;
+	bool resumed;
+	int64_t handshake_ns;
+	int64_t cert_not_after;
 };
 
 /* The I/O a session does; the real table lives in sockio.c. Returns are -errno. */

@@ -154,7 +154,7 @@ static int sockio_connect(void *ctx, struct session *s, const struct target_conf
 	else
 		r = -errno;
 	/* OPT_ID needs a socket past CLOSE: its key then counts bytes from the first. */
-	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 && !udp &&
+	if ((r == 0 || r == -EINPROGRESS) && io->stamp_keeper >= 0 && tc->protocol == TPROTO_TCP &&
 	    tc->timestamps == TIMESTAMPS_KERNEL) {
 		int flags = SOCKIO_STAMP_FLAGS;
 

@@ -501,7 +501,7 @@ static const char *status_target(const char *status, const char *name, char *out
 
 static const char *const error_classes[] = {
 	"refused", "connect_timeout", "timeout", "reset", "eof", "mismatch", "unreachable",
-	"resource", "loss",
+	"resource", "loss", "tls",
 };
 
 /* errors has every class, each with the count in want (NULL: all 0). */
@@ -551,7 +551,7 @@ static const char *const target_keys[] = {
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
-	"protocol", "udp",
+	"protocol", "udp", "tls",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "retransmits",
 	"cycles_loop_timed", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
