@@ -44,6 +44,9 @@ TEST="$TEST haproxy perl"
 # UDP echo: openbsd-inetd's built-in echo service is a test peer of t_udp.sh (socat,
 # above, is the other).
 TEST="$TEST openbsd-inetd"
+# TLS echo: the openssl command makes t_tls.sh's certificates and is make bench's
+# baseline (s_time, against s_server); socat's OPENSSL-LISTEN is t_tls.sh's peer.
+TEST="$TEST openssl"
 
 case ${1:-demo} in
 demo) set=demo PKGS=$DEMO ;;
