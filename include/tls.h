@@ -15,6 +15,7 @@ struct asn1_string_st;
 struct session;
 struct ssl_ctx_st;
 struct target_conf;
+struct x509_store_st;
 
 /* tls_min_version, as the file writes it. */
 enum tls_version {
@@ -36,10 +37,16 @@ struct tls_done {
 };
 
 /* Build the SSL_CTX of t (protocol = tls) into *ret: CA, client certificate and key,
- * minimum version, verification, client session cache for tls_resume. On failure
- * *ret is untouched, err says why and *ret_key names the key whose file failed. */
-int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *err, size_t n,
-		  const char **ret_key);
+ * minimum version, verification, client session cache for tls_resume. Without tls_ca
+ * the system's store is loaded once into *system (NULL at first) and shared by every
+ * context built with it; the caller drops its reference with tls_store_unref(). On
+ * failure *ret is untouched, err says why and *ret_key names the key whose file
+ * failed. */
+int tls_ctx_build(const struct target_conf *t, struct x509_store_st **system,
+		  struct ssl_ctx_st **ret, char *err, size_t n, const char **ret_key);
+
+/* Drop a reference on a store tls_ctx_build() loaded; NULL does nothing. */
+void tls_store_unref(struct x509_store_st *store);
 
 /* Take one more reference on ctx (a copy of a configuration shares it); NULL: none. */
 void tls_ctx_ref(struct ssl_ctx_st *ctx);

@@ -98,18 +98,38 @@ bool tls_key_is_shared(const char *path)
 	return stat(path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
 }
 
+/* Give ctx the system's store, loaded into *system the first time: parsing it takes
+ * tens of ms, which a configuration of many targets must not pay for each. */
+static int tls_ctx_system_store(SSL_CTX *ctx, X509_STORE **system, char *err, size_t n)
+{
+	if (!*system) {
+		X509_STORE *s = X509_STORE_new();
+
+		if (!s || X509_STORE_set_default_paths(s) != 1) {
+			X509_STORE_free(s);
+			snprintf(err, n, "cannot load the system's CA store: %s", tls_last_error());
+			return -EINVAL;
+		}
+		*system = s;
+	}
+	SSL_CTX_set1_cert_store(ctx, *system);
+	return 0;
+}
+
+void tls_store_unref(struct x509_store_st *store)
+{
+	X509_STORE_free(store);
+}
+
 /* Load tls_ca into ctx, or the system's store without one. */
-static int tls_ctx_load_ca(SSL_CTX *ctx, const struct target_conf *t, char *err, size_t n)
+static int tls_ctx_load_ca(SSL_CTX *ctx, const struct target_conf *t, X509_STORE **system,
+			   char *err, size_t n)
 {
 	struct stat st;
 	int ok;
 
-	if (!t->tls_ca[0]) {
-		if (SSL_CTX_set_default_verify_paths(ctx) == 1)
-			return 0;
-		snprintf(err, n, "cannot load the system's CA store: %s", tls_last_error());
-		return -EINVAL;
-	}
+	if (!t->tls_ca[0])
+		return tls_ctx_system_store(ctx, system, err, n);
 	if (stat(t->tls_ca, &st) < 0) {
 		snprintf(err, n, "cannot read '%s': %s", t->tls_ca, strerror(errno));
 		return -errno;
@@ -155,8 +175,8 @@ static int tls_ctx_load_cert(SSL_CTX *ctx, const struct target_conf *t, char *er
 	return 0;
 }
 
-int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *err, size_t n,
-		  const char **ret_key)
+int tls_ctx_build(const struct target_conf *t, struct x509_store_st **system,
+		  struct ssl_ctx_st **ret, char *err, size_t n, const char **ret_key)
 {
 	SSL_CTX *ctx;
 
@@ -183,7 +203,8 @@ int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *er
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	}
 	*ret_key = "tls_ca";
-	if (tls_ctx_load_ca(ctx, t, err, n) < 0 || tls_ctx_load_cert(ctx, t, err, n, ret_key) < 0) {
+	if (tls_ctx_load_ca(ctx, t, system, err, n) < 0 ||
+	    tls_ctx_load_cert(ctx, t, err, n, ret_key) < 0) {
 		SSL_CTX_free(ctx);
 		return -EINVAL;
 	}
@@ -248,8 +269,13 @@ static int tls_ssl_new(struct tls_conn *c, int fd, const struct target_conf *tc)
 	c->read_any = false;
 	c->broken = false;
 	c->reason[0] = '\0';
-	if (name[0] && !is_ip)
-		SSL_set_tlsext_host_name(c->ssl, name);
+	if (name[0] && !is_ip) {
+		/* The macro takes a pointer to non-const. */
+		char sni[sizeof(tc->host)];
+
+		snprintf(sni, sizeof(sni), "%s", name);
+		SSL_set_tlsext_host_name(c->ssl, sni);
+	}
 	if (name[0] && tc->tls_verify) {
 		if (is_ip)
 			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
