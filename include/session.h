@@ -188,6 +188,9 @@ struct session_io {
 	 * message and who sent it) into out and return out, or NULL when nothing was
 	 * queued; empties the socket's error queue. May be NULL. */
 	const char *(*error_detail)(void *ctx, int fd, char *out, size_t n);
+	/* Optional: acknowledge what fd received now rather than when the delayed-ACK
+	 * timer fires (a partial echo: the peer's Nagle may hold the rest for it). */
+	void (*ack_now)(void *ctx, int fd);
 };
 
 /* Everything a session needs from its owner. */

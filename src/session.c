@@ -323,7 +323,29 @@ static void session_stamp_sent(struct session *s, uint32_t n, int64_t now)
 {
 	s->send_at = now;
 	s->tx_key = s->tx_bytes + n - 1;
+	s->tx_stamp = 0;
 	s->rx_stamp = 0;
+}
+
+/* Fetch the current message's TX stamp from the error queue once (-1: none came). */
+static int64_t session_tx_stamp(struct session *s, struct session_env *env)
+{
+	if (s->tx_stamp == 0)
+		s->tx_stamp = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
+	return s->tx_stamp;
+}
+
+/* Part of the echo came and the rest may be held by the peer's Nagle until this part
+ * is acknowledged: acknowledge it now, not at the delayed-ACK timer (40 ms or more).
+ * The kernel sends that ACK only when nothing is charged to the socket's receive
+ * memory, and a TX stamp waiting in the error queue is: so it is fetched first. */
+static void session_ack_partial(struct session *s, struct session_env *env)
+{
+	if (!env->io->ack_now)
+		return;
+	if (session_kernel_timed(s, env))
+		(void)session_tx_stamp(s, env);
+	env->io->ack_now(env->io_ctx, s->fd);
 }
 
 /* The current message's echo came back whole at now: add its exchange time, the
@@ -335,7 +357,7 @@ static void session_stamp_echoed(struct session *s, struct session_env *env, int
 	int64_t loop_ns = now - s->send_at, k = -1, tx;
 
 	if (session_kernel_timed(s, env) && s->rx_stamp > 0) {
-		tx = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
+		tx = session_tx_stamp(s, env);
 		if (tx > 0)
 			k = s->rx_stamp - tx;
 	}
@@ -692,8 +714,11 @@ static void session_exchange(struct session *s, struct session_env *env, int64_t
 			session_finish(s, env, err, err == SERR_MISMATCH || err == SERR_EOF ? 0 : -r, now);
 			return;
 		}
-		if (s->recvd < len)
+		if (s->recvd < len) {
+			if (s->recvd > 0)
+				session_ack_partial(s, env);
 			return;
+		}
 		session_stamp_echoed(s, env, now);
 		s->msg++;
 		s->sent = 0;
