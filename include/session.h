@@ -121,9 +121,7 @@ struct session {
 	 * the last echo read's kernel RX stamp (both CLOCK_REALTIME ns, 0 for none), the
 	 * exchange time of the messages done, and the connect time. */
 	int64_t send_at;
-	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
-	 * before the first TLS cycle. */
-	struct tls_conn *tls;
+	int64_t tx_stamp;
 	int64_t rx_stamp;
 	int64_t exchange_ns;
 	int64_t connect_ns;
@@ -135,6 +133,9 @@ struct session {
 	 * retransmits of the connection now open counted so far. */
 	struct sess_tcp tcp;
 	uint32_t retrans_seen;
+	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
+	 * before the first TLS cycle. */
+	struct tls_conn *tls;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */

@@ -638,8 +638,14 @@ static int session_tls_recv(struct session *s, struct session_env *env, const ui
 		ssize_t n = tls_io_recv(s, env->scratch, want_n, &want);
 
 		session_tls_wait(s, SESS_TLS_READ, n == -EAGAIN ? want : 0);
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			/* A server's Nagle may hold the echo until what it sent last (the
+			 * TLS 1.3 session tickets after the handshake, the first part of a
+			 * record) is acknowledged: as over TCP, acknowledge it now. */
+			if (tls_io_read_partial(s))
+				session_ack_partial(s, env);
 			break;
+		}
 		if (n <= 0) {
 			*ret_err = n == 0 ? SERR_EOF : SERR_RESET;
 			return n == 0 ? -ENODATA : (int)n;

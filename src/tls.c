@@ -30,6 +30,9 @@ struct tls_conn {
 	bool cert_asked;
 	/* Application data came back on this connection. */
 	bool read_any;
+	/* The last read took bytes off the socket and gave no data (a session ticket, a
+	 * part of a record): what came is worth acknowledging at once. */
+	bool read_partial;
 	/* A fatal error happened: OpenSSL forbids a close_notify after one. */
 	bool broken;
 	/* The last handshake's outcome, not yet taken by the cycle's result. */
@@ -422,18 +425,27 @@ ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_wa
 ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want)
 {
 	struct tls_conn *c = s->tls;
+	uint64_t before;
 	int r;
 
 	if (!c || !c->ssl)
 		return -ENOTCONN;
 	ERR_clear_error();
+	before = BIO_number_read(SSL_get_rbio(c->ssl));
 	r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
+	c->read_partial = false;
 	if (r > 0) {
 		c->read_any = true;
 		return r;
 	}
 	r = tls_outcome(c, r, ret_want);
+	c->read_partial = r == -EAGAIN && BIO_number_read(SSL_get_rbio(c->ssl)) > before;
 	return r == -ENODATA ? 0 : r;
+}
+
+bool tls_io_read_partial(const struct session *s)
+{
+	return s->tls && s->tls->read_partial;
 }
 
 bool tls_io_pending(const struct session *s)
