@@ -28,7 +28,7 @@ start_socat() {
 		i=$((i + 1))
 		tcp_listening $port && continue
 		# -T 5: a child whose peer went quiet ends, so none outlives the test.
-		socat -T 5 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,cert=$T/$2.pem,key=$T/$2.key,${3:-verify=0}" \
+		socat -T 5 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay,cert=$T/$2.pem,key=$T/$2.key,${3:-verify=0}" \
 			PIPE >/dev/null 2>"$T/socat-$1.log" &
 		PIDS="$PIDS $!"
 		if wait_for 5 tcp_listening $port; then
