@@ -18,20 +18,25 @@ tls_certs "$T" || skip "openssl could not make the certificates: $(tail -3 "$T/o
 
 # start_socat NAME CERT [OPTIONS]: socat serving TLS echo with CERT.pem/CERT.key on
 # 127.0.0.1, a forked child per connection; sets NAME_PORT. Ports are picked from
-# this shell's pid and moved on while another process owns one.
-port=$((20000 + $$ % 20000))
+# this shell's pid below the ephemeral range (32768 up: an outgoing connection may
+# hold any port there) and moved on while another process owns one.
+port=$((20000 + $$ % 10000))
 tcp_listening() { ss -Htln "sport = :$1" | grep -q .; }
+# socat_settled PID PORT: it listens, or it is gone (bind failed).
+socat_settled() { tcp_listening "$2" || ! kill -0 "$1" 2>/dev/null; }
 start_socat() {
-	i=0
-	while [ $i -lt 20 ]; do
+	tries=0
+	while [ $tries -lt 20 ]; do
 		port=$((port + 1))
-		i=$((i + 1))
+		tries=$((tries + 1))
 		tcp_listening $port && continue
 		# -T 5: a child whose peer went quiet ends, so none outlives the test.
 		socat -T 5 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay,cert=$T/$2.pem,key=$T/$2.key,${3:-verify=0}" \
 			PIPE >/dev/null 2>"$T/socat-$1.log" &
-		PIDS="$PIDS $!"
-		if wait_for 5 tcp_listening $port; then
+		spid=$!
+		PIDS="$PIDS $spid"
+		wait_for 5 socat_settled $spid $port
+		if kill -0 $spid 2>/dev/null && tcp_listening $port; then
 			eval "${1}_PORT=$port"
 			return 0
 		fi
