@@ -36,7 +36,8 @@ TEST="$TEST python3"
 # is only recommended by clang, and recommends are not installed), clang-tidy and
 # cppcheck for 'make lint'; iproute2 (ip) brings up loopback in t_inject's namespace
 # and builds check-fleet's namespaces, veth pairs and routes; nftables (nft) puts a
-# local firewall in t_firewall's namespace.
+# local firewall in t_firewall's namespace and counts the checker's segments per
+# cycle in t_packets's.
 TEST="$TEST clang libclang-rt-14-dev clang-tidy cppcheck iproute2 nftables"
 # The health tests: haproxy is the round-robin load balancer of t_health_lb.sh (one
 # bad backend of four); perl (Time::HiRes) stamps the daemon's log lines in t_health2.sh.

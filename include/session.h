@@ -121,9 +121,7 @@ struct session {
 	 * the last echo read's kernel RX stamp (both CLOCK_REALTIME ns, 0 for none), the
 	 * exchange time of the messages done, and the connect time. */
 	int64_t send_at;
-	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
-	 * before the first TLS cycle. */
-	struct tls_conn *tls;
+	int64_t tx_stamp;
 	int64_t rx_stamp;
 	int64_t exchange_ns;
 	int64_t connect_ns;
@@ -135,6 +133,9 @@ struct session {
 	 * retransmits of the connection now open counted so far. */
 	struct sess_tcp tcp;
 	uint32_t retrans_seen;
+	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
+	 * before the first TLS cycle. */
+	struct tls_conn *tls;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */
@@ -188,6 +189,9 @@ struct session_io {
 	 * message and who sent it) into out and return out, or NULL when nothing was
 	 * queued; empties the socket's error queue. May be NULL. */
 	const char *(*error_detail)(void *ctx, int fd, char *out, size_t n);
+	/* Optional: acknowledge what fd received now rather than when the delayed-ACK
+	 * timer fires (a partial echo: the peer's Nagle may hold the rest for it). */
+	void (*ack_now)(void *ctx, int fd);
 };
 
 /* Everything a session needs from its owner. */

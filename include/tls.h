@@ -15,6 +15,7 @@ struct asn1_string_st;
 struct session;
 struct ssl_ctx_st;
 struct target_conf;
+struct x509_store_st;
 
 /* tls_min_version, as the file writes it. */
 enum tls_version {
@@ -36,10 +37,16 @@ struct tls_done {
 };
 
 /* Build the SSL_CTX of t (protocol = tls) into *ret: CA, client certificate and key,
- * minimum version, verification, client session cache for tls_resume. On failure
- * *ret is untouched, err says why and *ret_key names the key whose file failed. */
-int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *err, size_t n,
-		  const char **ret_key);
+ * minimum version, verification, client session cache for tls_resume. Without tls_ca
+ * the system's store is loaded once into *system (NULL at first) and shared by every
+ * context built with it; the caller drops its reference with tls_store_unref(). On
+ * failure *ret is untouched, err says why and *ret_key names the key whose file
+ * failed. */
+int tls_ctx_build(const struct target_conf *t, struct x509_store_st **system,
+		  struct ssl_ctx_st **ret, char *err, size_t n, const char **ret_key);
+
+/* Drop a reference on a store tls_ctx_build() loaded; NULL does nothing. */
+void tls_store_unref(struct x509_store_st *store);
 
 /* Take one more reference on ctx (a copy of a configuration shares it); NULL: none. */
 void tls_ctx_ref(struct ssl_ctx_st *ctx);
@@ -55,21 +62,30 @@ bool tls_key_is_shared(const char *path);
 
 /* Drive the handshake of s on s->fd under tc (the SSL is made at the first call),
  * elapsed_ns after it began: 0 when done (its outcome kept for
- * tls_io_take_done()), -EAGAIN, -EPROTO with reason (a TLS failure), or the -errno
- * of a plain TCP fault (-ECONNRESET; -ENODATA for an EOF). */
+ * tls_io_take_done()), -EAGAIN, -EPROTO (a TLS failure: tls_io_reason() says
+ * which), or the -errno of a plain TCP fault (-ECONNRESET; -ENODATA for an EOF). */
 int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
-		     unsigned *ret_want, char *reason, size_t n);
+		     unsigned *ret_want);
+
+/* Why the last call of s failed with -EPROTO: one of tls_verify_reason()'s prefixes,
+ * "tls: certificate required", "tls: protocol version" or "tls: handshake failed". */
+const char *tls_io_reason(const struct session *s);
 
 /* Fill *ret with what the last handshake came to and return true, once per
  * handshake; false when none finished since. */
 bool tls_io_take_done(struct session *s, struct tls_done *ret);
 
-/* Write up to n bytes: the count, -EAGAIN or -errno (-EPROTO: a TLS failure). */
+/* Write up to n bytes: the count, -EAGAIN or -errno (-EPROTO: a TLS failure; an EOF
+ * is -EPIPE). */
 ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_want);
 
 /* Read up to n bytes: the count, 0 at the peer's close_notify or EOF, -EAGAIN or
- * -errno. */
+ * -errno (-EPROTO: a TLS failure, such as an alert). */
 ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want);
+
+/* True when the last tls_io_recv() came back with -EAGAIN after it took bytes off
+ * the socket (a session ticket, part of a record). */
+bool tls_io_read_partial(const struct session *s);
 
 /* True when the SSL holds data already read off the socket, which no edge will
  * announce. */

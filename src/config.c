@@ -1040,16 +1040,35 @@ static void config_validate_protocol(struct parse_ctx *ctx, const struct target_
 	}
 }
 
-/* Build the TLS context of t, reading its files: an error at the line of the key
- * whose file failed. */
-static void config_build_tls(struct parse_ctx *ctx, struct target_conf *t)
+/* Whether a and b would build the same TLS context (the name is the connection's). */
+static bool tls_same_context(const struct target_conf *a, const struct target_conf *b)
 {
+	return a->tls_verify == b->tls_verify && a->tls_min_version == b->tls_min_version &&
+	       a->tls_resume == b->tls_resume && strcmp(a->tls_ca, b->tls_ca) == 0 &&
+	       strcmp(a->tls_cert, b->tls_cert) == 0 && strcmp(a->tls_key, b->tls_key) == 0;
+}
+
+/* Build the TLS context of c->targets[i], reading its files (an error at the line of
+ * the key whose file failed), or share the one of an earlier target that would build
+ * the same: one context per set of TLS settings, files read once per load. */
+static void config_build_tls(struct parse_ctx *ctx, struct x509_store_st **system, size_t i)
+{
+	struct target_conf *t = ctx->cfg->targets[i];
 	const char *key = "protocol";
 	char err[400];
 
 	if (t->protocol != TPROTO_TLS || t->tls_ctx || !t->tls_cert[0] != !t->tls_key[0])
 		return;
-	if (tls_ctx_build(t, &t->tls_ctx, err, sizeof(err), &key) == 0)
+	for (size_t j = 0; j < i; j++) {
+		const struct target_conf *o = ctx->cfg->targets[j];
+
+		if (o->protocol == TPROTO_TLS && o->tls_ctx && tls_same_context(o, t)) {
+			t->tls_ctx = o->tls_ctx;
+			tls_ctx_ref(t->tls_ctx);
+			return;
+		}
+	}
+	if (tls_ctx_build(t, system, &t->tls_ctx, err, sizeof(err), &key) == 0)
 		return;
 	ctx->file = t->file;
 	ctx->line = t->key_line[key_index(key)];
@@ -1174,15 +1193,16 @@ static void config_split_shards(struct config *c)
 static void config_validate(struct parse_ctx *ctx)
 {
 	struct config *c = ctx->cfg;
+	struct x509_store_st *system = NULL;
 
 	c->admin_gid = config_parse_gid(ctx, "admin_group", c->admin_group, &c->admin_group_line);
 	c->control_gid = config_parse_gid(ctx, "control_group", c->control_group,
 					  &c->control_group_line);
-
 	for (size_t i = 0; i < c->n_targets; i++) {
 		config_validate_target(ctx, c->targets[i]);
-		config_build_tls(ctx, c->targets[i]);
+		config_build_tls(ctx, &system, i);
 	}
+	tls_store_unref(system);
 	config_validate_shards(ctx);
 	config_split_shards(c);
 	c->total_connections = 0;

@@ -637,11 +637,17 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved, t->flapping,
 		   render_recent_ratio(t) < 0 ? -1LL : (long long)(render_recent_ratio(t) * 1000 + 0.5));
 	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
-		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu\n",
+		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu",
 		   (unsigned long long)t->cycle_lat.total.count,
 		   (unsigned long long)t->cycle_lat.total.sum, (unsigned long long)ls.count,
 		   (unsigned long long)count_window_sum(&t->fail_win, now), (long long)ls.p50,
 		   (long long)ls.p99, (unsigned long long)count_window_sum(&t->mismatch_win, now));
+	/* A TLS target's certificate, once one was read (mconnctl check -w cert=). */
+	if (t->conf->protocol == TPROTO_TLS && t->tls.cert_not_after)
+		buf_printf(out, " cert_not_after=%lld cert_days_left=%lld",
+			   (long long)t->tls.cert_not_after,
+			   (long long)tls_days_left(t->tls.cert_not_after, wall_ns() / NSEC_PER_SEC));
+	buf_printf(out, "\n");
 }
 
 static void render_stats_head(const struct view *v, int64_t now, struct buf *out)

@@ -323,7 +323,29 @@ static void session_stamp_sent(struct session *s, uint32_t n, int64_t now)
 {
 	s->send_at = now;
 	s->tx_key = s->tx_bytes + n - 1;
+	s->tx_stamp = 0;
 	s->rx_stamp = 0;
+}
+
+/* Fetch the current message's TX stamp from the error queue once (-1: none came). */
+static int64_t session_tx_stamp(struct session *s, struct session_env *env)
+{
+	if (s->tx_stamp == 0)
+		s->tx_stamp = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
+	return s->tx_stamp;
+}
+
+/* Part of the echo came and the rest may be held by the peer's Nagle until this part
+ * is acknowledged: acknowledge it now, not at the delayed-ACK timer (40 ms or more).
+ * The kernel sends that ACK only when nothing is charged to the socket's receive
+ * memory, and a TX stamp waiting in the error queue is: so it is fetched first. */
+static void session_ack_partial(struct session *s, struct session_env *env)
+{
+	if (!env->io->ack_now)
+		return;
+	if (session_kernel_timed(s, env))
+		(void)session_tx_stamp(s, env);
+	env->io->ack_now(env->io_ctx, s->fd);
 }
 
 /* The current message's echo came back whole at now: add its exchange time, the
@@ -335,7 +357,7 @@ static void session_stamp_echoed(struct session *s, struct session_env *env, int
 	int64_t loop_ns = now - s->send_at, k = -1, tx;
 
 	if (session_kernel_timed(s, env) && s->rx_stamp > 0) {
-		tx = env->io->tx_stamp ? env->io->tx_stamp(env->io_ctx, s->fd, s->tx_key) : -1;
+		tx = session_tx_stamp(s, env);
 		if (tx > 0)
 			k = s->rx_stamp - tx;
 	}
@@ -556,16 +578,13 @@ static void session_udp_exchange(struct session *s, struct session_env *env, int
 }
 
 /* A TLS call failed with r (-errno): a plain TCP fault keeps its class (-ENODATA is
- * the peer's EOF), a TLS failure is tls with its reason. */
-static void session_tls_fail(struct session *s, struct session_env *env, int r,
-			     const char *reason, int64_t now)
+ * the peer's EOF), a TLS failure (an alert among them) is tls with its reason. */
+static void session_tls_fail(struct session *s, struct session_env *env, int r, int64_t now)
 {
 	if (r == -ENODATA)
 		session_finish(s, env, SERR_EOF, 0, now);
-	else if (r == -EPROTO && reason)
-		session_finish_detail(s, env, SERR_TLS, 0, reason, now);
 	else if (r == -EPROTO)
-		session_finish_detail(s, env, SERR_TLS, 0, "tls: error after the handshake", now);
+		session_finish_detail(s, env, SERR_TLS, 0, tls_io_reason(s), now);
 	else
 		session_finish(s, env, session_classify(-r, PHASE_EXCHANGE), -r, now);
 }
@@ -573,18 +592,17 @@ static void session_tls_fail(struct session *s, struct session_env *env, int r,
 /* Drive the TLS handshake as far as the socket allows; on to the exchange once done. */
 static void session_handshake(struct session *s, struct session_env *env, int64_t now)
 {
-	char reason[TLS_REASON_MAX];
 	unsigned want = 0;
 	int r;
 
 	if (!session_tls_may(s, SESS_TLS_WRITE))
 		return;
-	r = tls_io_handshake(s, s->conf, now - s->connected_at, &want, reason, sizeof(reason));
+	r = tls_io_handshake(s, s->conf, now - s->connected_at, &want);
 	session_tls_wait(s, SESS_TLS_WRITE, r == -EAGAIN ? want : 0);
 	if (r == -EAGAIN)
 		return;
 	if (r < 0) {
-		session_tls_fail(s, env, r, reason, now);
+		session_tls_fail(s, env, r, now);
 		return;
 	}
 	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
@@ -620,8 +638,14 @@ static int session_tls_recv(struct session *s, struct session_env *env, const ui
 		ssize_t n = tls_io_recv(s, env->scratch, want_n, &want);
 
 		session_tls_wait(s, SESS_TLS_READ, n == -EAGAIN ? want : 0);
-		if (n == -EAGAIN)
+		if (n == -EAGAIN) {
+			/* A server's Nagle may hold the echo until what it sent last (the
+			 * TLS 1.3 session tickets after the handshake, the first part of a
+			 * record) is acknowledged: as over TCP, acknowledge it now. */
+			if (tls_io_read_partial(s))
+				session_ack_partial(s, env);
 			break;
+		}
 		if (n <= 0) {
 			*ret_err = n == 0 ? SERR_EOF : SERR_RESET;
 			return n == 0 ? -ENODATA : (int)n;
@@ -653,7 +677,7 @@ static void session_tls_exchange(struct session *s, struct session_env *env, int
 			return;
 		}
 		if (r < 0) {
-			session_tls_fail(s, env, r, NULL, now);
+			session_tls_fail(s, env, r, now);
 			return;
 		}
 		if (s->recvd < len)
@@ -696,8 +720,11 @@ static void session_exchange(struct session *s, struct session_env *env, int64_t
 			session_finish(s, env, err, err == SERR_MISMATCH || err == SERR_EOF ? 0 : -r, now);
 			return;
 		}
-		if (s->recvd < len)
+		if (s->recvd < len) {
+			if (s->recvd > 0)
+				session_ack_partial(s, env);
 			return;
+		}
 		session_stamp_echoed(s, env, now);
 		s->msg++;
 		s->sent = 0;

@@ -28,11 +28,18 @@ struct tls_conn {
 	SSL_SESSION *saved;
 	/* The server asked for a client certificate and the target has none. */
 	bool cert_asked;
+	/* Application data came back on this connection. */
+	bool read_any;
+	/* The last read took bytes off the socket and gave no data (a session ticket, a
+	 * part of a record): what came is worth acknowledging at once. */
+	bool read_partial;
 	/* A fatal error happened: OpenSSL forbids a close_notify after one. */
 	bool broken;
 	/* The last handshake's outcome, not yet taken by the cycle's result. */
 	bool has_done;
 	struct tls_done done;
+	/* Why the last call failed with -EPROTO. */
+	char reason[TLS_REASON_MAX];
 };
 
 static const char *const version_names[] = { "1.2", "1.3" };
@@ -94,18 +101,38 @@ bool tls_key_is_shared(const char *path)
 	return stat(path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
 }
 
+/* Give ctx the system's store, loaded into *system the first time: parsing it takes
+ * tens of ms, which a configuration of many targets must not pay for each. */
+static int tls_ctx_system_store(SSL_CTX *ctx, X509_STORE **system, char *err, size_t n)
+{
+	if (!*system) {
+		X509_STORE *s = X509_STORE_new();
+
+		if (!s || X509_STORE_set_default_paths(s) != 1) {
+			X509_STORE_free(s);
+			snprintf(err, n, "cannot load the system's CA store: %s", tls_last_error());
+			return -EINVAL;
+		}
+		*system = s;
+	}
+	SSL_CTX_set1_cert_store(ctx, *system);
+	return 0;
+}
+
+void tls_store_unref(struct x509_store_st *store)
+{
+	X509_STORE_free(store);
+}
+
 /* Load tls_ca into ctx, or the system's store without one. */
-static int tls_ctx_load_ca(SSL_CTX *ctx, const struct target_conf *t, char *err, size_t n)
+static int tls_ctx_load_ca(SSL_CTX *ctx, const struct target_conf *t, X509_STORE **system,
+			   char *err, size_t n)
 {
 	struct stat st;
 	int ok;
 
-	if (!t->tls_ca[0]) {
-		if (SSL_CTX_set_default_verify_paths(ctx) == 1)
-			return 0;
-		snprintf(err, n, "cannot load the system's CA store: %s", tls_last_error());
-		return -EINVAL;
-	}
+	if (!t->tls_ca[0])
+		return tls_ctx_system_store(ctx, system, err, n);
 	if (stat(t->tls_ca, &st) < 0) {
 		snprintf(err, n, "cannot read '%s': %s", t->tls_ca, strerror(errno));
 		return -errno;
@@ -151,8 +178,8 @@ static int tls_ctx_load_cert(SSL_CTX *ctx, const struct target_conf *t, char *er
 	return 0;
 }
 
-int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *err, size_t n,
-		  const char **ret_key)
+int tls_ctx_build(const struct target_conf *t, struct x509_store_st **system,
+		  struct ssl_ctx_st **ret, char *err, size_t n, const char **ret_key)
 {
 	SSL_CTX *ctx;
 
@@ -179,7 +206,8 @@ int tls_ctx_build(const struct target_conf *t, struct ssl_ctx_st **ret, char *er
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	}
 	*ret_key = "tls_ca";
-	if (tls_ctx_load_ca(ctx, t, err, n) < 0 || tls_ctx_load_cert(ctx, t, err, n, ret_key) < 0) {
+	if (tls_ctx_load_ca(ctx, t, system, err, n) < 0 ||
+	    tls_ctx_load_cert(ctx, t, err, n, ret_key) < 0) {
 		SSL_CTX_free(ctx);
 		return -EINVAL;
 	}
@@ -241,9 +269,16 @@ static int tls_ssl_new(struct tls_conn *c, int fd, const struct target_conf *tc)
 	}
 	SSL_set_app_data(c->ssl, c);
 	c->cert_asked = false;
+	c->read_any = false;
 	c->broken = false;
-	if (name[0] && !is_ip)
-		SSL_set_tlsext_host_name(c->ssl, name);
+	c->reason[0] = '\0';
+	if (name[0] && !is_ip) {
+		/* The macro takes a pointer to non-const. */
+		char sni[sizeof(tc->host)];
+
+		snprintf(sni, sizeof(sni), "%s", name);
+		SSL_set_tlsext_host_name(c->ssl, sni);
+	}
 	if (name[0] && tc->tls_verify) {
 		if (is_ip)
 			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), name);
@@ -283,10 +318,23 @@ static void tls_failure_reason(const struct tls_conn *c, unsigned long e, char *
 	}
 }
 
+/* The server asked for a client certificate the target does not have and then ended
+ * the connection before any echo came back: with TLS 1.3 the handshake finishes
+ * first on the client's side and the server's alert (or only its close or reset,
+ * when our first message crossed it) comes after. A TCP fault says that much here. */
+static int tls_cert_refused(struct tls_conn *c, int r)
+{
+	if (!c->cert_asked || c->read_any)
+		return r;
+	snprintf(c->reason, sizeof(c->reason),
+		 "tls: certificate required (the server asked for a client certificate, then closed)");
+	return -EPROTO;
+}
+
 /* What a call that returned r came to: -EAGAIN with the bit it waits for, 0 for the
- * peer's close_notify, -EPROTO with reason for a TLS failure (when reason is not
- * NULL), or a plain TCP fault: -errno, -ENODATA for an EOF. */
-static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want, char *reason, size_t n)
+ * peer's close_notify, -EPROTO for a TLS failure (its reason in c->reason), or a
+ * plain TCP fault: -errno, -ENODATA for an EOF. */
+static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want)
 {
 	int e = SSL_get_error(c->ssl, r), saved_errno = errno;
 	unsigned long q = ERR_peek_error();
@@ -299,23 +347,28 @@ static int tls_outcome(struct tls_conn *c, int r, unsigned *ret_want, char *reas
 		*ret_want = SESS_READY_OUT;
 		return -EAGAIN;
 	case SSL_ERROR_ZERO_RETURN:
-		return 0;
+		return tls_cert_refused(c, 0);
 	default:
 		break;
 	}
 	c->broken = true;
 	ERR_clear_error();
 	if (e == SSL_ERROR_SYSCALL && !q)
-		return saved_errno && saved_errno != EAGAIN ? -saved_errno : -ENODATA;
+		return tls_cert_refused(c, saved_errno && saved_errno != EAGAIN ? -saved_errno
+										: -ENODATA);
 	if (ERR_GET_LIB(q) == ERR_LIB_SSL && ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		return -ENODATA;
-	if (reason)
-		tls_failure_reason(c, q, reason, n);
+		return tls_cert_refused(c, -ENODATA);
+	tls_failure_reason(c, q, c->reason, sizeof(c->reason));
 	return -EPROTO;
 }
 
+const char *tls_io_reason(const struct session *s)
+{
+	return s->tls && s->tls->reason[0] ? s->tls->reason : "tls: handshake failed: unknown error";
+}
+
 int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
-		     unsigned *ret_want, char *reason, size_t n)
+		     unsigned *ret_want)
 {
 	struct tls_conn *c = tls_conn_of(s);
 	X509 *peer;
@@ -328,10 +381,11 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t el
 	ERR_clear_error();
 	r = SSL_connect(c->ssl);
 	if (r != 1) {
-		r = tls_outcome(c, r, ret_want, reason, n);
+		r = tls_outcome(c, r, ret_want);
 		if (r < 0)
 			return r;
-		snprintf(reason, n, "tls: handshake failed: the server closed the connection");
+		snprintf(c->reason, sizeof(c->reason),
+			 "tls: handshake failed: the server closed the connection");
 		return -EPROTO;
 	}
 	c->has_done = true;
@@ -364,23 +418,34 @@ ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_wa
 	r = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
 	if (r > 0)
 		return r;
-	r = tls_outcome(c, r, ret_want, NULL, 0);
+	r = tls_outcome(c, r, ret_want);
 	return r == 0 || r == -ENODATA ? -EPIPE : r;
 }
 
 ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want)
 {
 	struct tls_conn *c = s->tls;
+	uint64_t before;
 	int r;
 
 	if (!c || !c->ssl)
 		return -ENOTCONN;
 	ERR_clear_error();
+	before = BIO_number_read(SSL_get_rbio(c->ssl));
 	r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
-	if (r > 0)
+	c->read_partial = false;
+	if (r > 0) {
+		c->read_any = true;
 		return r;
-	r = tls_outcome(c, r, ret_want, NULL, 0);
+	}
+	r = tls_outcome(c, r, ret_want);
+	c->read_partial = r == -EAGAIN && BIO_number_read(SSL_get_rbio(c->ssl)) > before;
 	return r == -ENODATA ? 0 : r;
+}
+
+bool tls_io_read_partial(const struct session *s)
+{
+	return s->tls && s->tls->read_partial;
 }
 
 bool tls_io_pending(const struct session *s)

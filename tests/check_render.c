@@ -678,8 +678,8 @@ END_TEST
 /* Counters set on the targets show up in JSON and in the table. */
 START_TEST(test_status_counters)
 {
-	static const unsigned want_a[] = { 0, 0, 3, 2, 0, 0, 0, 0, 0 };
-	static const unsigned want_b[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+	static const unsigned want_a[ELEMENTSOF(error_classes)] = { 0, 0, 3, 2, 0, 0, 0, 0, 0, 0 };
+	static const unsigned want_b[ELEMENTSOF(error_classes)] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
 	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	struct target *a = pool_find_target(&d->pool, NAME_A), *b = pool_find_target(&d->pool, NAME_B);
 	int64_t now = now_ns();
@@ -746,7 +746,7 @@ END_TEST
 /* The real first cycles were refused: the counts, the class and the detail. */
 START_TEST(test_status_json_after_refused)
 {
-	static const unsigned want[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned want[ELEMENTSOF(error_classes)] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	const char *status = ask_ok("status -j", reply, sizeof(reply));
 

@@ -28,6 +28,9 @@
  * own lateness in reading them does not add to it; the wait is timed in ns
  * (epoll_pwait2, 1 ns timer slack). Bytes that come while an echo is held go out
  * with it, at the later time: a byte is never held less than US.
+ *
+ * -c FILE keeps the count of accepted connections in FILE (8 bytes, native byte
+ * order, mapped shared) so a benchmark reads it at any time without asking.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -81,6 +85,7 @@ enum echod_mode {
 	MODE_DELAY,
 	MODE_DUP,
 	MODE_LOSSY,
+	MODE_SPLIT,
 	MODE_COUNT
 };
 
@@ -148,7 +153,9 @@ struct echod {
 	 * state of the generator that picks them (a fixed seed: runs repeat). */
 	long reset_pct;
 	uint64_t rng;
-	const char *portfile;
+	const char *portfile, *countfile;
+	/* -c: the mapped count of accepted connections, or NULL. */
+	uint64_t *accepted;
 	bool quiet, stop, fast, udp;
 	/* -u -m delay: a ring of datagrams in the order they fall due. */
 	struct udp_held udp_held[ECHOD_UDP_QUEUE];
@@ -174,6 +181,7 @@ static const char *const mode_names[MODE_COUNT] = {
 	[MODE_DELAY] = "delay",
 	[MODE_DUP] = "dup",
 	[MODE_LOSSY] = "lossy",
+	[MODE_SPLIT] = "split",
 };
 
 static const char *mode_name(enum echod_mode mode)
@@ -292,10 +300,10 @@ static unsigned listener_port(const struct listener *l)
 static void usage(FILE *f)
 {
 	fputs("usage: echod [-l ADDR:PORT]... [-m MODE] [-d MS] [-D US] [-b BACKLOG]"
-	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-q] [-F] [-u]\n"
+	      " [-n MAXCONN] [-r PERCENT] [-p PORTFILE] [-c COUNTFILE] [-q] [-F] [-u]\n"
 	      "  -l  listen address, repeatable (default " ECHOD_DEFAULT_LISTEN
 	      ", IPv6 as [::1]:0)\n"
-	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay (default echo);\n"
+	      "  -m  echo|silent|corrupt|close|reset|drip|noaccept|delay|split (default echo);\n"
 	      "      with -u: echo|silent|corrupt|dup|delay|lossy\n"
 	      "  -d  drip interval in ms (default 100)\n"
 	      "  -D  delay: hold each echo this many us after the kernel received it\n"
@@ -305,6 +313,7 @@ static void usage(FILE *f)
 	      "  -r  reset this share of accepted connections at once, in percent;\n"
 	      "      with -u -m lossy, drop this share of datagrams\n"
 	      "  -p  write the first listener's port here once listening\n"
+	      "  -c  keep the count of accepted connections in this file (8 bytes)\n"
 	      "  -q  do not announce listeners on stderr\n"
 	      "  -F  fast: end a read burst at a short read (benchmarks)\n"
 	      "  -u  UDP: echo datagrams (RFC 862) instead of TCP\n"
@@ -362,7 +371,7 @@ static int options_parse(struct echod *d, int argc, char **argv)
 {
 	int opt, r = 0;
 
-	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:D:b:n:r:p:qFuh")) != -1) {
+	while (r == 0 && (opt = getopt(argc, argv, "l:m:d:D:b:n:r:p:c:qFuh")) != -1) {
 		switch (opt) {
 		case 'l':
 			r = options_add_listen(d, optarg);
@@ -389,6 +398,9 @@ static int options_parse(struct echod *d, int argc, char **argv)
 			break;
 		case 'p':
 			d->portfile = optarg;
+			break;
+		case 'c':
+			d->countfile = optarg;
 			break;
 		case 'q':
 			d->quiet = true;
@@ -561,6 +573,10 @@ static int conn_consume(struct echod *d, struct conn *c, unsigned char *data, si
 		r = conn_append(c, data, n);
 		conn_hold(d, c, stamp);
 		return r;
+	case MODE_SPLIT:
+		/* Two writes with Nagle on: the second waits for the ACK of the first. */
+		r = conn_echo(c, data, n / 2);
+		return r < 0 ? r : conn_echo(c, data + n / 2, n - n / 2);
 	case MODE_CORRUPT:
 		if (first <= 2 && first + n > 2)
 			data[2 - first] ^= 0xff;
@@ -738,6 +754,8 @@ static void listener_accept_all(struct echod *d, struct listener *l)
 		/* EAGAIN ends the edge; after EMFILE the next arrival re-arms it. */
 		if (fd < 0)
 			return;
+		if (d->accepted)
+			__atomic_store_n(d->accepted, *d->accepted + 1, __ATOMIC_RELAXED);
 		if (echod_pick_reset(d))
 			echod_reset_fd(fd);
 		else if (d->nconns >= (size_t)d->maxconn || conn_open(d, fd) < 0)
@@ -897,6 +915,27 @@ static int portfile_write(const char *path, unsigned port)
 	return r;
 }
 
+/* -c: a zeroed 8-byte file mapped shared, so readers see each accept at once. */
+static int countfile_map(struct echod *d)
+{
+	void *p;
+	int fd = open(d->countfile, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, sizeof(*d->accepted)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	p = mmap(NULL, sizeof(*d->accepted), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	d->accepted = p;
+	return 0;
+}
+
 static int echod_open_listeners(struct echod *d)
 {
 	char name[INET6_ADDRSTRLEN + 16];
@@ -938,6 +977,13 @@ static int echod_start(struct echod *d)
 	if (r < 0) {
 		fprintf(stderr, "echod: cannot set up epoll and signals: %s\n", strerror(-r));
 		return r;
+	}
+	if (d->countfile) {
+		r = countfile_map(d);
+		if (r < 0) {
+			fprintf(stderr, "echod: cannot map %s: %s\n", d->countfile, strerror(-r));
+			return r;
+		}
 	}
 	r = echod_open_listeners(d);
 	if (r < 0 || !d->portfile)
@@ -1185,6 +1231,8 @@ static void echod_free(struct echod *d)
 	}
 	selfconn_close_all(d);
 	free(d->selfconns);
+	if (d->accepted)
+		munmap(d->accepted, sizeof(*d->accepted));
 	while (d->udp_n) {
 		free(d->udp_held[d->udp_head].data);
 		d->udp_head = (d->udp_head + 1) % ECHOD_UDP_QUEUE;

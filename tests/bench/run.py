@@ -646,6 +646,15 @@ def print_table(info):
           " server_cpu_pct = echod's share of CPU 0" % REPS)
 
 
+def machine_info():
+    """When and where a run was made: date, host, kernel, CPU model, load average."""
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "host": os.uname().nodename, "kernel": os.uname().release,
+            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                         if l.startswith("model name")), "?"),
+            "loadavg": open("/proc/loadavg").read().split()[0]}
+
+
 def main():
     for p in (MCONND, ECHOD, LIMIT, UDPLIMIT):
         if not os.access(p, os.X_OK):
@@ -653,13 +662,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
     os.sched_setaffinity(0, {int(CPU_SERVER)})
-    info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "host": os.uname().nodename, "kernel": os.uname().release,
-            "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                         if l.startswith("model name")), "?"),
-            "loadavg": open("/proc/loadavg").read().split()[0],
-            "sysctl": {k: " ".join(open("/proc/sys/" + k).read().split()) for k in SYSCTLS},
-            "nofile": [soft, hard]}
+    info = dict(machine_info(), nofile=[soft, hard],
+                sysctl={k: " ".join(open("/proc/sys/" + k).read().split()) for k in SYSCTLS})
     scenarios = [(1, scenario_churn), (2, scenario_roundtrips), (3, scenario_rate),
                  (4, scenario_footprint), (5, scenario_control), (6, scenario_startup),
                  (7, scenario_udp), (8, scenario_tls)]

@@ -221,6 +221,24 @@ stop_mconnd() {
 	fi
 }
 
+# start_in_netns CONF SETUP ECHOD_ARGS: in a network namespace of its own with loopback
+# up, run the shell commands SETUP, start echod with ECHOD_ARGS (its pid in $T/ns.pid)
+# and exec the daemon with CONF (its log in $T/mconnd.log); sets MCONND_PID.
+start_in_netns() {
+	rm -f "$T/ns.port"
+	cat >"$T/ns.sh" <<-NS
+		ip link set lo up || exit 1
+		$2
+		"$ECHOD" -q $3 -p "$T/ns.port" 2>"$T/nsecho.log" &
+		echo \$! >"$T/ns.pid"
+		i=0; while [ ! -s "$T/ns.port" ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
+		exec $WRAP "$MCONND" -c "$1"
+	NS
+	unshare -n sh "$T/ns.sh" 2>"$T/mconnd.log" &
+	MCONND_PID=$!
+	PIDS="$PIDS $MCONND_PID"
+}
+
 # conf_header: the [daemon] section every test config starts with.
 conf_header() {
 	printf '[daemon]\ncontrol_socket = %s\nlog_level = debug\n' "$SOCK"

@@ -124,17 +124,8 @@ if [ -z "$missing" ]; then
 		printf '[target "ports"]\naddress = 127.0.0.1:7\nsource = 127.0.0.1\nconnections = 20\n'
 		printf 'interval = 50ms\nbackoff_max = 1s\n'
 	} >"$T/ports.conf"
-	cat >"$T/ns.sh" <<-NS
-		ip link set lo up || exit 1
-		echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range || exit 1
-		"$ECHOD" -q -l 127.0.0.1:7 -p "$T/ns.port" 2>"$T/nsecho.log" &
-		echo \$! >"$T/ns.pid"
-		i=0; while [ ! -s "$T/ns.port" ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i + 1)); done
-		exec $WRAP "$MCONND" -c "$T/ports.conf"
-	NS
-	unshare -n sh "$T/ns.sh" 2>"$T/mconnd.log" &
-	MCONND_PID=$!
-	PIDS="$PIDS $MCONND_PID"
+	start_in_netns "$T/ports.conf" \
+		'echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range || exit 1' "-l 127.0.0.1:7"
 	check "ports: daemon answers" wait_for 10 status_answers ||
 		sed -n '1,20p' "$T/mconnd.log"
 	check "ports: resource counted" wait_for 10 tjs_true ports '.errors.resource > 20 and .cycles_ok > 0'
