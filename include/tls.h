@@ -84,8 +84,9 @@ ssize_t tls_io_send(struct session *s, const void *p, size_t n, unsigned *ret_wa
  * -errno (-EPROTO: a TLS failure, such as an alert). */
 ssize_t tls_io_recv(struct session *s, void *p, size_t n, unsigned *ret_want);
 
-/* True when the last tls_io_recv() came back with -EAGAIN after it took bytes off
- * the socket (a session ticket, part of a record). */
+/* True when the last tls_io_recv() or tls_io_handshake() came back with -EAGAIN
+ * after it took bytes off the socket (part of the server's flight, a session ticket,
+ * part of a record). */
 bool tls_io_read_partial(const struct session *s);
 
 /* True when the SSL holds data already read off the socket, which no edge will

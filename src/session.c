@@ -599,8 +599,13 @@ static void session_handshake(struct session *s, struct session_env *env, int64_
 		return;
 	r = tls_io_handshake(s, s->conf, s->connected_at, &want);
 	session_tls_wait(s, SESS_TLS_WRITE, r == -EAGAIN ? want : 0);
-	if (r == -EAGAIN)
+	if (r == -EAGAIN) {
+		/* A server with Nagle on that writes its flight in parts sends the next
+		 * part only once the last is acknowledged: acknowledge it now. */
+		if (tls_io_read_partial(s))
+			session_ack_partial(s, env);
 		return;
+	}
 	if (r < 0) {
 		session_tls_fail(s, env, r, now);
 		return;

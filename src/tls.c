@@ -30,8 +30,9 @@ struct tls_conn {
 	bool cert_asked;
 	/* Application data came back on this connection. */
 	bool read_any;
-	/* The last read took bytes off the socket and gave no data (a session ticket, a
-	 * part of a record): what came is worth acknowledging at once. */
+	/* The last read or handshake step took bytes off the socket and gave no data (a
+	 * part of the server's flight, a session ticket, a part of a record): what came
+	 * is worth acknowledging at once. */
 	bool read_partial;
 	/* A fatal error happened: OpenSSL forbids a close_notify after one. */
 	bool broken;
@@ -197,6 +198,11 @@ int tls_ctx_build(const struct target_conf *t, struct x509_store_st **system,
 	 * back while a persistent connection waits between cycles. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS);
+	/* Read what the socket holds in one read() rather than a record header and body at
+	 * a time (a TLS 1.3 server's first flight is six records): records read ahead
+	 * wait in the SSL, which session.c asks about (tls_io_pending) before it waits
+	 * for an edge. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_verify(ctx, t->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	if (t->tls_resume) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
@@ -371,6 +377,7 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t st
 		     unsigned *ret_want)
 {
 	struct tls_conn *c = tls_conn_of(s);
+	uint64_t before;
 	X509 *peer;
 	int r;
 
@@ -379,9 +386,12 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t st
 	if (!c->ssl && (r = tls_ssl_new(c, s->fd, tc)) < 0)
 		return r;
 	ERR_clear_error();
+	before = BIO_number_read(SSL_get_rbio(c->ssl));
 	r = SSL_connect(c->ssl);
+	c->read_partial = false;
 	if (r != 1) {
 		r = tls_outcome(c, r, ret_want);
+		c->read_partial = r == -EAGAIN && BIO_number_read(SSL_get_rbio(c->ssl)) > before;
 		if (r < 0)
 			return r;
 		snprintf(c->reason, sizeof(c->reason),
