@@ -162,7 +162,8 @@ check "expired: down" wait_for 10 tjs_true expired '.state == "down"'
 check "status text: good's cert_not_after $iso" grep -q "cert_not_after $iso" "$T/status.txt" ||
 	cat "$T/status.txt"
 check "status text: handshake_ms" grep -q 'handshake_ms' "$T/status.txt"
-check "status text: tls among the classes" grep -qw 'tls' "$T/status.txt"
+check "status text: tls among the classes, with its reason" \
+	grep -q '^  failures: tls [1-9][0-9]*; last: tls (tls: certificate expired' "$T/status.txt"
 "$MCONNCTL" metrics >"$T/metrics.txt"
 check "metrics: notAfter gauge" grep -q "^mconn_tls_cert_not_after_seconds{target=\"good\"[^}]*} $not_after\$" "$T/metrics.txt" ||
 	grep '^mconn_tls' "$T/metrics.txt"
