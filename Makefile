@@ -320,6 +320,9 @@ install: $(BUILD)/mconnd $(BUILD)/mconnctl
 	install -m 0644 man/mconn.7 $(DESTDIR)$(MANDIR)/man7/
 	install -d $(DESTDIR)$(SYSCONFDIR)/mconnd/conf.d $(DESTDIR)$(DOCDIR)
 	install -m 0644 conf/conf.d/local-echo.conf $(DESTDIR)$(DOCDIR)/local-echo.conf.example
+	install -d $(DESTDIR)$(DOCDIR)/prometheus
+	install -m 0644 conf/prometheus.yml conf/mconn-alerts.yml conf/mconn-recording.yml \
+		conf/mconn-fleet-rules.yml $(DESTDIR)$(DOCDIR)/prometheus/
 	test -e $(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf || { \
 		sed 's/^#admin_group = mconn$$/admin_group = mconn/' conf/mconnd.conf \
 		>$(DESTDIR)$(SYSCONFDIR)/mconnd/mconnd.conf && \

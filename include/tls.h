@@ -61,10 +61,11 @@ bool tls_key_is_shared(const char *path);
  * send()/recv() do, or -EAGAIN with *ret_want the SESS_READY_* bit it waits for. */
 
 /* Drive the handshake of s on s->fd under tc (the SSL is made at the first call),
- * elapsed_ns after it began: 0 when done (its outcome kept for
- * tls_io_take_done()), -EAGAIN, -EPROTO (a TLS failure: tls_io_reason() says
- * which), or the -errno of a plain TCP fault (-ECONNRESET; -ENODATA for an EOF). */
-int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
+ * which began at started (monotonic ns): 0 when done (its outcome, its time up to the
+ * end of this call among it, kept for tls_io_take_done()), -EAGAIN, -EPROTO (a TLS
+ * failure: tls_io_reason() says which), or the -errno of a plain TCP fault
+ * (-ECONNRESET; -ENODATA for an EOF). */
+int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t started,
 		     unsigned *ret_want);
 
 /* Why the last call of s failed with -EPROTO: one of tls_verify_reason()'s prefixes,

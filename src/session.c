@@ -597,7 +597,7 @@ static void session_handshake(struct session *s, struct session_env *env, int64_
 
 	if (!session_tls_may(s, SESS_TLS_WRITE))
 		return;
-	r = tls_io_handshake(s, s->conf, now - s->connected_at, &want);
+	r = tls_io_handshake(s, s->conf, s->connected_at, &want);
 	session_tls_wait(s, SESS_TLS_WRITE, r == -EAGAIN ? want : 0);
 	if (r == -EAGAIN)
 		return;

@@ -367,7 +367,7 @@ const char *tls_io_reason(const struct session *s)
 	return s->tls && s->tls->reason[0] ? s->tls->reason : "tls: handshake failed: unknown error";
 }
 
-int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t elapsed_ns,
+int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t started,
 		     unsigned *ret_want)
 {
 	struct tls_conn *c = tls_conn_of(s);
@@ -388,8 +388,12 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t el
 			 "tls: handshake failed: the server closed the connection");
 		return -EPROTO;
 	}
+	/* Read the clock now: the client's share of the work (the key exchange, the
+	 * server's signature checked) is done in this last call, and a whole handshake
+	 * may fit in one call when the server answers while the ClientHello is still
+	 * being written. */
 	c->has_done = true;
-	c->done.ns = elapsed_ns;
+	c->done.ns = now_ns() - started;
 	c->done.resumed = SSL_session_reused(c->ssl) == 1;
 	c->done.not_after = 0;
 	peer = SSL_get0_peer_certificate(c->ssl);
