@@ -106,8 +106,9 @@ done
 check "protocol shown in JSON" tjs_true good '.protocol == "tls"'
 # A delayed ACK adds its 40 ms to every cycle against nagle: none of them would end
 # within 25 ms. On an idle machine all of good's (the same server with nodelay) do,
-# on a busy one or under ASan some: nagle must have at least a quarter as many cycles
-# within 25 ms as good (before the fix: none, against 30 or so; p50 64 ms).
+# on a busy one or under ASan some, under valgrind one or none: nagle must have at
+# least a quarter as many cycles within 25 ms as good, less a slack of 8 for runs
+# where hardly any cycle is that fast (before the fix: none, against 30 or so).
 both_timed() { tjs_true nagle '.cycles_ok >= 30' && tjs_true good '.cycles_ok >= 30'; }
 check "nagle, good: 30 cycles timed" wait_for 20 both_timed
 within_25ms() { # TARGET: its good cycles that took 25 ms or less
@@ -116,7 +117,7 @@ within_25ms() { # TARGET: its good cycles that took 25 ms or less
 g25=$(within_25ms good)
 n25=$(within_25ms nagle)
 check "nagle: TLS 1.3 cycles against a server with Nagle on: $n25 within 25 ms, good $g25" \
-	test "$((${n25:-0} * 4))" -ge "${g25:-1}"
+	test "$((${n25:-0} * 4 + 8))" -ge "${g25:-1}"
 check "persist: both TLS connections held, one handshake each" \
 	tjs_true persist '.sessions_active == 2 and .tls.handshakes == 2'
 
