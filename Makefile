@@ -339,4 +339,4 @@ demo: | deps
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path '$(DEB_DIR)' -prune -o -name '*.d' -type f -print 2>/dev/null)

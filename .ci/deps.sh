@@ -28,8 +28,10 @@ TEST="check mandoc valgrind socat procps util-linux prometheus curl tmux"
 TEST="$TEST chromium fonts-dejavu-core"
 TEST="$TEST systemd systemd-container debootstrap man-db"
 # make deb: debhelper (dh, compat 13) and dpkg-dev (dpkg-buildpackage) build the
-# package (Rules-Requires-Root: no, so no fakeroot), lintian checks it.
-TEST="$TEST debhelper dpkg-dev lintian"
+# package (Rules-Requires-Root: no, so no fakeroot), lintian checks it;
+# dpkg-checkbuilddeps wants build-essential itself (a root with gcc and make alone,
+# as a minbase one is, fails it).
+TEST="$TEST debhelper dpkg-dev lintian build-essential"
 # make bench: python3 runs the suite (tests/bench/run.py) and the classic baseline.
 TEST="$TEST python3"
 # Fuzzing and lint: clang with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev

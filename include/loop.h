@@ -86,9 +86,13 @@ struct loop_stats {
 	uint64_t turns;
 	uint64_t stalls;
 	int64_t stalled_ns;
-	/* Per handle slot: its name and the longest one of its callbacks held the loop. */
+	/* Per handle slot: its name and the longest one of its callbacks held the loop,
+	 * less the time the kernel kept the thread waiting for a CPU meanwhile (on a
+	 * busy machine, preemption is not the callback's work); and the same on the
+	 * wall clock. */
 	const char *handle_name[LOOP_MAX_HANDLES];
 	int64_t handle_max_ns[LOOP_MAX_HANDLES];
+	int64_t handle_wall_max_ns[LOOP_MAX_HANDLES];
 };
 
 struct loop {
@@ -108,6 +112,9 @@ struct loop {
 	int64_t deferred_due[LOOP_MAX_EVENTS];
 	uint32_t n_deferred;
 	int64_t mark;
+	/* The loop thread's /proc schedstat (its run delay: time spent runnable but not
+	 * running), or -1 where the kernel has none. */
+	int schedstat_fd;
 	/* The handle callback that held the loop longest since the last mark. */
 	const char *held_by;
 	int64_t held_ns;

@@ -470,8 +470,9 @@ static void render_target_json(const struct view *v, const struct target *t, int
 }
 
 /* What serving metrics has cost: renders, their time and size, the HTTP listener. */
-/* The longest each of mconnd's own tasks (the loop's handles) held the loop. */
-static void render_json_callbacks(const struct loop_stats *l, struct buf *out)
+/* The longest each of mconnd's own tasks (the loop's handles) held the loop, less
+ * the time it waited for a CPU (wall: false), or on the wall clock (wall: true). */
+static void render_json_callbacks(const struct loop_stats *l, bool wall, struct buf *out)
 {
 	const char *sep = "";
 
@@ -480,7 +481,8 @@ static void render_json_callbacks(const struct loop_stats *l, struct buf *out)
 			continue;
 		buf_printf(out, "%s", sep);
 		buf_json_string(out, l->handle_name[i], strlen(l->handle_name[i]));
-		buf_printf(out, ":%.3f", (double)l->handle_max_ns[i] / 1e6);
+		buf_printf(out, ":%.3f",
+			   (double)(wall ? l->handle_wall_max_ns[i] : l->handle_max_ns[i]) / 1e6);
 		sep = ",";
 	}
 }
@@ -551,7 +553,9 @@ static void render_status_json_head(const struct view *v, int64_t now, struct bu
 		   (unsigned long long)v->loop->turns,
 		   (unsigned long long)v->pool->stale_events, (unsigned long long)v->pool->unexpected_events,
 		   (unsigned long long)v->loop->stalls, (double)v->loop->stalled_ns / 1e9);
-	render_json_callbacks(v->loop, out);
+	render_json_callbacks(v->loop, false, out);
+	buf_printf(out, "},\"callback_wall_max_ms\":{");
+	render_json_callbacks(v->loop, true, out);
 	buf_printf(out, "}},");
 	render_metrics_json(v, out);
 	buf_printf(out, "\"targets\":[");

@@ -2,14 +2,20 @@
  * removed earlier in a batch gets nothing, ready I/O is handed out before the
  * deadlines of the same turn, a deadline that would judge I/O still queued in a batch
  * waits for the batch's end (and is dropped when that I/O re-armed it), a stall moves
- * every deadline on, and signals arrive through the signalfd. */
+ * every deadline on, signals arrive through the signalfd, and how long a callback
+ * held the loop counts its blocking but not the time the kernel kept it waiting for
+ * a CPU. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -279,6 +285,68 @@ START_TEST(test_stall_moves_deadlines)
 }
 END_TEST
 
+/* A deadline callback that blocks 30 ms (slot 0 of held_mode) or runs 60 ms of the
+ * wall clock on the CPU (1). */
+static int held_mode;
+
+static void on_due_held(void *owner, int64_t now)
+{
+	struct timespec ts = { .tv_nsec = 30 * NSEC_PER_MSEC };
+
+	(void)owner;
+	if (held_mode == 0) {
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	while (now_ns() - now < 60 * NSEC_PER_MSEC)
+		;
+}
+
+/* Blocking is the callback's own doing: it counts in full. */
+START_TEST(test_held_counts_blocking)
+{
+	int slot = loop_add(&l, "held", -1, 0, NULL, on_due_held, NULL);
+
+	held_mode = 0;
+	loop_set_due(&l, slot, now_ns());
+	ck_assert_int_eq(loop_turn(&l, 0), 0);
+	ck_assert_int_ge(l.stats.handle_wall_max_ns[slot], 30 * NSEC_PER_MSEC);
+	ck_assert_int_ge(l.stats.handle_max_ns[slot], 29 * NSEC_PER_MSEC);
+	ck_assert_int_le(l.stats.handle_max_ns[slot], l.stats.handle_wall_max_ns[slot]);
+}
+END_TEST
+
+/* A callback preempted by a spinner on the same CPU ran about half its wall time:
+ * the time it waited for the CPU is not counted as its hold. */
+START_TEST(test_held_less_preemption)
+{
+	int slot = loop_add(&l, "held", -1, 0, NULL, on_due_held, NULL);
+	cpu_set_t one;
+	pid_t spinner;
+
+	if (l.schedstat_fd < 0) {
+		fprintf(stderr, "SKIP: check_loop: held_less_preemption: no /proc/thread-self/schedstat\n");
+		return;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	spinner = fork();
+	ck_assert_int_ge(spinner, 0);
+	if (spinner == 0)
+		for (;;)
+			;
+	held_mode = 1;
+	loop_set_due(&l, slot, now_ns());
+	ck_assert_int_eq(loop_turn(&l, 0), 0);
+	kill(spinner, SIGKILL);
+	waitpid(spinner, NULL, 0);
+	ck_assert_int_ge(l.stats.handle_wall_max_ns[slot], 60 * NSEC_PER_MSEC);
+	ck_assert_int_lt(l.stats.handle_max_ns[slot], l.stats.handle_wall_max_ns[slot] * 8 / 10);
+}
+END_TEST
+
 static void on_signal(void *owner, int signo)
 {
 	(void)owner;
@@ -322,6 +390,8 @@ static Suite *loop_suite(void)
 	tcase_add_test(tc, test_start_in_batch);
 	tcase_add_test(tc, test_stall_moves_deadlines);
 	tcase_add_test(tc, test_signal_through_signalfd);
+	tcase_add_test(tc, test_held_counts_blocking);
+	tcase_add_test(tc, test_held_less_preemption);
 	tcase_add_test(tc, test_handle_table_full);
 	suite_add_tcase(s, tc);
 	return s;

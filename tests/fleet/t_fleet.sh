@@ -16,6 +16,13 @@ missing=$(netns_missing)
 [ -z "$missing" ] || skip "$missing"
 command -v ip >/dev/null 2>&1 || skip "ip (iproute2)"
 ip netns add "mcf$$probe" 2>/dev/null || skip "ip netns add (named network namespaces)"
+# ip -n enters the namespace with a mount namespace of its own whose / it makes a
+# slave mount: in a chroot (/ is not a mount point) that fails, and so would every
+# step below.
+probe=$(ip -n "mcf$$probe" link set lo up 2>&1) || {
+	ip netns del "mcf$$probe"
+	skip "ip -n (a mount namespace whose / can be made a slave mount: $(echo "$probe" | head -n 1))"
+}
 ip netns del "mcf$$probe"
 command -v prometheus >/dev/null 2>&1 || skip "prometheus"
 command -v nsenter >/dev/null 2>&1 || skip "nsenter (util-linux)"

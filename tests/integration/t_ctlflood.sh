@@ -128,11 +128,14 @@ http_flood() {
 	for p in $scrapers; do wait "$p"; done
 	say "$1: $(cat "$T/$1.probe"); $(js '"\(.metrics.http_requests) requests so far, \(.metrics.http_failed) failed"')"
 	say "$1: loop lateness p99 $(js .loop.lateness_ms.p99) ms, max $(js .loop.lateness_ms.max) ms so far;" \
-		"the metrics listener held the loop at most $(js '.loop.callback_max_ms["metrics listener"]') ms at once"
+		"the metrics listener held the loop at most $(js '.loop.callback_max_ms["metrics listener"]') ms at once" \
+		"($(js '.loop.callback_wall_max_ms["metrics listener"]') ms on the wall clock, waits for a CPU included)"
 	check "$1: every status probe answered OK, p99 under $MAX_MS ms" test "$rc" = 0
 	check "$1: no request failed" test "$(js .metrics.http_failed)" = 0
-	# A whole render holds the loop for tens of ms at a time; a slice, a few ms (more
-	# only when the loaded machine preempts the daemon mid-slice).
+	# A whole render holds the loop for tens of ms at a time; a slice, a few ms. The
+	# hold is the daemon's own (callback_max_ms leaves out the time a loaded machine
+	# kept it waiting for a CPU mid-slice; a chroot run beside other builds read 40+
+	# ms on the wall clock).
 	check "$1: the metrics listener never held the loop $HELD_MS ms at once" \
 		test "$(js ".loop.callback_max_ms[\"metrics listener\"] < $HELD_MS")" = true
 }
