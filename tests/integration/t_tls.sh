@@ -64,8 +64,8 @@ start_echod gone echo -l 127.0.0.1:0
 stop_pid "$gone_PID"
 start_echod plain echo -l 127.0.0.1:0
 
-target() { # NAME PORT [EXTRA...]; I and TO override interval and timeout
-	printf '[target "%s"]\naddress = 127.0.0.1:%s\nprotocol = tls\nconnections = 2\n' "$1" "$2"
+target() { # NAME PORT [EXTRA...]; I, TO and H override interval, timeout and host
+	printf '[target "%s"]\naddress = %s:%s\nprotocol = tls\nconnections = 2\n' "$1" "${H:-127.0.0.1}" "$2"
 	printf 'interval = %s\ntimeout = %s\nfall = 2\n' "${I:-200ms}" "${TO:-2s}"
 	shift 2
 	for k in "$@"; do printf '%s\n' "$k"; done
@@ -82,6 +82,11 @@ write_conf() { # TLS_CA_OF_TARGET_UNKNOWN
 	target wrongname "$wrong_PORT" "tls_ca = $T/ca.pem" "tls_server_name = localhost"
 	target unknown "$unknown_PORT" "tls_ca = $1"
 	target persist "$good_PORT" "tls_ca = $T/ca.pem" "mode = persistent"
+	# A host name in address is the name checked (the certificate has localhost).
+	H=localhost target byname "$good_PORT" "tls_ca = $T/ca.pem" "family = ipv4"
+	H=localhost target bynamewrong "$wrong_PORT" "tls_ca = $T/ca.pem" "family = ipv4"
+	# none: no name checked, the chain still is.
+	target noname "$wrong_PORT" "tls_ca = $T/ca.pem" "tls_server_name = none"
 	target nagle "$nagle_PORT" "tls_ca = $T/ca.pem"
 	target rst "$good_PORT" "tls_ca = $T/ca.pem" "close = rst"
 	target tls12 "$old_PORT" "tls_ca = $T/ca.pem"
@@ -98,7 +103,7 @@ check "mconnd -t accepts protocol = tls" sh -c "'$MCONND' -t -c '$T/c.conf' 2>&1
 	"$MCONND" -t -c "$T/c.conf"
 start_mconnd "$T/c.conf"
 
-for t in good named resume withcert noverify persist rst tls12 nagle; do
+for t in good named byname noname resume withcert noverify persist rst tls12 nagle; do
 	check "$t: up, every cycle ok" \
 		wait_for 15 tjs_true "$t" '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0' ||
 		tjs "$t" '[.state, .cycles_ok, .errors, .last_error]'
@@ -150,6 +155,7 @@ check_class() { # TARGET CLASS DETAIL_PREFIX
 check_class expired tls "tls: certificate expired"
 check_class wrongip tls "tls: name mismatch"
 check_class wrongname tls "tls: name mismatch"
+check_class bynamewrong tls "tls: name mismatch"
 check_class unknown tls "tls: unknown CA"
 check_class nocert tls "tls: certificate required"
 check_class version tls "tls: protocol version"
