@@ -1,13 +1,16 @@
 #!/bin/sh
 # TLS echo against a peer no one on this project wrote (socat's OPENSSL-LISTEN with
-# PIPE) and certificates this test makes with the openssl command: a good certificate
-# is up with its handshakes and notAfter in status, JSON and metrics; an expired one,
-# one for the wrong name, one from an unknown CA, and a server asking for a client
-# certificate are each counted under class tls with the reason in last_error and under
-# no other class; a server that never answers the ClientHello is a timeout, a closed
-# port refused; resumed handshakes counted; mconnctl check's cert thresholds; tls_*
-# keys where they make no sense refused by mconnd -t with FILE:LINE; a reload that
-# changes one target's tls_ca leaves the others alone.
+# PIPE) and certificates this test makes with the openssl command (tlscerts.sh): a
+# good certificate is up (cycle and persistent mode, close = rst, a TLS 1.2 server, a
+# client certificate for a server that asks) with its handshakes and notAfter in
+# status, JSON and metrics; an expired certificate, one for the wrong name (IP and
+# SNI), one from an unknown CA, a server asking for a client certificate we lack and
+# one below tls_min_version are each counted under class tls with the reason in
+# last_error_detail and under no other class; a server that never answers the
+# ClientHello is a timeout, a closed port refused; a server with Nagle on is not
+# slowed by our delayed ACK; resumed handshakes counted; mconnctl check's cert
+# thresholds; tls_* keys where they make no sense refused by mconnd -t with
+# FILE:LINE; a reload that changes one target's tls_ca leaves the others alone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tlscerts.sh"
 
@@ -18,9 +21,9 @@ tls_certs "$T" || skip "openssl could not make the certificates: $(tail -3 "$T/o
 
 # start_socat NAME CERT [OPTIONS [nagle]]: socat serving TLS echo with CERT.pem and
 # CERT.key on 127.0.0.1, a forked child per connection, with TCP_NODELAY unless
-# nagle is given; sets NAME_PORT. Ports are picked from
-# this shell's pid below the ephemeral range (32768 up: an outgoing connection may
-# hold any port there) and moved on while another process owns one.
+# nagle is given; sets NAME_PORT. Ports are picked from this shell's pid below the
+# ephemeral range (32768 up: an outgoing connection may hold any port there) and
+# moved on while another process owns one.
 port=$((20000 + $$ % 10000))
 tcp_listening() { ss -Htln "sport = :$1" | grep -q .; }
 # socat_settled PID PORT: it listens, or it is gone (bind failed).
@@ -61,8 +64,8 @@ start_echod gone echo -l 127.0.0.1:0
 stop_pid "$gone_PID"
 start_echod plain echo -l 127.0.0.1:0
 
-target() { # NAME PORT [EXTRA...]; I and TO override interval and timeout
-	printf '[target "%s"]\naddress = 127.0.0.1:%s\nprotocol = tls\nconnections = 2\n' "$1" "$2"
+target() { # NAME PORT [EXTRA...]; I, TO and H override interval, timeout and host
+	printf '[target "%s"]\naddress = %s:%s\nprotocol = tls\nconnections = 2\n' "$1" "${H:-127.0.0.1}" "$2"
 	printf 'interval = %s\ntimeout = %s\nfall = 2\n' "${I:-200ms}" "${TO:-2s}"
 	shift 2
 	for k in "$@"; do printf '%s\n' "$k"; done
@@ -79,6 +82,11 @@ write_conf() { # TLS_CA_OF_TARGET_UNKNOWN
 	target wrongname "$wrong_PORT" "tls_ca = $T/ca.pem" "tls_server_name = localhost"
 	target unknown "$unknown_PORT" "tls_ca = $1"
 	target persist "$good_PORT" "tls_ca = $T/ca.pem" "mode = persistent"
+	# A host name in address is the name checked (the certificate has localhost).
+	H=localhost target byname "$good_PORT" "tls_ca = $T/ca.pem" "family = ipv4"
+	H=localhost target bynamewrong "$wrong_PORT" "tls_ca = $T/ca.pem" "family = ipv4"
+	# none: no name checked, the chain still is.
+	target noname "$wrong_PORT" "tls_ca = $T/ca.pem" "tls_server_name = none"
 	target nagle "$nagle_PORT" "tls_ca = $T/ca.pem"
 	target rst "$good_PORT" "tls_ca = $T/ca.pem" "close = rst"
 	target tls12 "$old_PORT" "tls_ca = $T/ca.pem"
@@ -95,14 +103,26 @@ check "mconnd -t accepts protocol = tls" sh -c "'$MCONND' -t -c '$T/c.conf' 2>&1
 	"$MCONND" -t -c "$T/c.conf"
 start_mconnd "$T/c.conf"
 
-for t in good named resume withcert noverify persist rst tls12 nagle; do
+for t in good named byname noname resume withcert noverify persist rst tls12 nagle; do
 	check "$t: up, every cycle ok" \
 		wait_for 15 tjs_true "$t" '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0' ||
 		tjs "$t" '[.state, .cycles_ok, .errors, .last_error]'
 done
 check "protocol shown in JSON" tjs_true good '.protocol == "tls"'
-check "nagle: TLS 1.3 cycles against a server with Nagle on take p50 < 20 ms (no 40 ms delayed ACK)" \
-	tjs_true nagle '.latency_ms.p50 < 20' || tjs nagle .latency_ms
+# A delayed ACK adds its 40 ms to every cycle against nagle: none of them would end
+# within 25 ms. On an idle machine all of good's (the same server with nodelay) do,
+# on a busy one or under ASan some, under valgrind one or none: nagle must have at
+# least a quarter as many cycles within 25 ms as good, less a slack of 8 for runs
+# where hardly any cycle is that fast (before the fix: none, against 30 or so).
+both_timed() { tjs_true nagle '.cycles_ok >= 30' && tjs_true good '.cycles_ok >= 30'; }
+check "nagle, good: 30 cycles timed" wait_for 20 both_timed
+within_25ms() { # TARGET: its good cycles that took 25 ms or less
+	"$MCONNCTL" metrics | sed -n "s/^mconn_cycle_duration_seconds_bucket{target=\"$1\",le=\"0.025\"} //p"
+}
+g25=$(within_25ms good)
+n25=$(within_25ms nagle)
+check "nagle: TLS 1.3 cycles against a server with Nagle on: $n25 within 25 ms, good $g25" \
+	test "$((${n25:-0} * 4 + 8))" -ge "${g25:-1}"
 check "persist: both TLS connections held, one handshake each" \
 	tjs_true persist '.sessions_active == 2 and .tls.handshakes == 2'
 
@@ -135,6 +155,7 @@ check_class() { # TARGET CLASS DETAIL_PREFIX
 check_class expired tls "tls: certificate expired"
 check_class wrongip tls "tls: name mismatch"
 check_class wrongname tls "tls: name mismatch"
+check_class bynamewrong tls "tls: name mismatch"
 check_class unknown tls "tls: unknown CA"
 check_class nocert tls "tls: certificate required"
 check_class version tls "tls: protocol version"
@@ -148,7 +169,8 @@ check "expired: down" wait_for 10 tjs_true expired '.state == "down"'
 check "status text: good's cert_not_after $iso" grep -q "cert_not_after $iso" "$T/status.txt" ||
 	cat "$T/status.txt"
 check "status text: handshake_ms" grep -q 'handshake_ms' "$T/status.txt"
-check "status text: tls among the classes" grep -qw 'tls' "$T/status.txt"
+check "status text: tls among the classes, with its reason" \
+	grep -q '^  failures: tls [1-9][0-9]*; last: tls (tls: certificate expired' "$T/status.txt"
 "$MCONNCTL" metrics >"$T/metrics.txt"
 check "metrics: notAfter gauge" grep -q "^mconn_tls_cert_not_after_seconds{target=\"good\"[^}]*} $not_after\$" "$T/metrics.txt" ||
 	grep '^mconn_tls' "$T/metrics.txt"
