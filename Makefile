@@ -34,8 +34,8 @@ SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 endif
 
 # Recursively expanded, so pkg-config runs only after 'deps' has installed it.
-PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib)
-PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib)
+PKG_CFLAGS  = $(shell pkg-config --cflags libsystemd inih libmicrohttpd zlib openssl)
+PKG_LIBS    = $(shell pkg-config --libs libsystemd inih libmicrohttpd zlib openssl)
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS   = $(shell pkg-config --libs check)
 
@@ -50,14 +50,14 @@ COMMON_SRC := src/util.c src/parse.c src/proto.c
 CORE_SRC   := src/config.c src/timer.c src/histogram.c src/session.c src/sockio.c \
               src/target.c src/loop.c src/pool.c src/daemon.c src/reconcile.c src/ctl.c \
               src/ctlcmd.c src/render.c src/log.c src/metrics.c src/http.c src/resolve.c \
-              src/history.c src/page.c src/shard.c src/fleet.c src/udpecho.c
+              src/history.c src/page.c src/shard.c src/fleet.c src/udpecho.c src/tls.c
 # mconnctl's own side: the client, check's thresholds, top.
 CLI_SRC    := src/ctlclient.c src/range.c src/check.c src/top.c
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(BUILD)/%.o)
 CLI_OBJ    := $(CLI_SRC:src/%.c=$(BUILD)/%.o)
 CORE_OBJ   := $(CORE_SRC:src/%.c=$(BUILD)/%.o)
 
-UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page shard
+UNIT_TESTS := parse config histogram timer loop session target proto ctl render metrics range resolve reload page shard tls
 UNIT_BIN   := $(UNIT_TESTS:%=$(BUILD)/tests/check_%)
 
 PROGRAMS   := $(BUILD)/mconnd $(BUILD)/mconnctl $(BUILD)/echod $(BUILD)/ctlprobe
@@ -164,7 +164,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(WERROR) -Iinclude $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
-FUZZ_HARNESSES := parse config ctl udp
+FUZZ_HARNESSES := parse config ctl udp cert
 FUZZ_BIN     := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(COMMON_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o) $(CORE_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_SECONDS ?= 60

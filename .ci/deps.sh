@@ -9,8 +9,9 @@ set -eu
 
 # The demo: compiler and C library headers (gcc only recommends libc6-dev), make,
 # pkg-config and the libraries (libsystemd, inih, libmicrohttpd for metrics_listen,
-# zlib for gzip-compressed scrapes); jq pretty-prints the demo's last status in JSON.
-DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev zlib1g-dev jq"
+# zlib for gzip-compressed scrapes, OpenSSL 3 for protocol = tls); jq pretty-prints
+# the demo's last status in JSON.
+DEMO="gcc libc6-dev make pkg-config libsystemd-dev libinih-dev libmicrohttpd-dev zlib1g-dev libssl-dev jq"
 
 # Tests: Check (unit tests), mandoc lints the man pages, valgrind checks the daemon's
 # memory, socat talks to the control socket like a person would, procps (pkill) and
@@ -46,6 +47,9 @@ TEST="$TEST haproxy perl"
 # UDP echo: openbsd-inetd's built-in echo service is a test peer of t_udp.sh (socat,
 # above, is the other).
 TEST="$TEST openbsd-inetd"
+# TLS echo: the openssl command makes t_tls.sh's certificates and is make bench's
+# baseline (s_time, against s_server); socat's OPENSSL-LISTEN is t_tls.sh's peer.
+TEST="$TEST openssl"
 
 case ${1:-demo} in
 demo) set=demo PKGS=$DEMO ;;

@@ -14,6 +14,8 @@
 #include "resolve.h"
 #include "shard.h"
 
+struct ssl_ctx_st;
+
 /* Limits on what a configuration may ask for; documented in mconnd.conf(5). */
 #define CONFIG_MAX_TARGETS 1024
 #define CONFIG_MAX_CONNECTIONS 100000u
@@ -60,10 +62,21 @@ enum {
 	CHG_LABELS = 1u << 21,
 	CHG_PROTOCOL = 1u << 22,
 	CHG_UDP_TAG = 1u << 23,
-	_CHG_COUNT = 24,
+	CHG_TLS_SERVER_NAME = 1u << 24,
+	CHG_TLS_VERIFY = 1u << 25,
+	CHG_TLS_CA = 1u << 26,
+	CHG_TLS_CERT = 1u << 27,
+	CHG_TLS_KEY = 1u << 28,
+	CHG_TLS_MIN_VERSION = 1u << 29,
+	CHG_TLS_RESUME = 1u << 30,
+	_CHG_COUNT = 31,
 };
+/* Any tls_* key: a change restarts the target's sessions. */
+#define CHG_TLS                                                                             \
+	(CHG_TLS_SERVER_NAME | CHG_TLS_VERIFY | CHG_TLS_CA | CHG_TLS_CERT | CHG_TLS_KEY |        \
+	 CHG_TLS_MIN_VERSION | CHG_TLS_RESUME)
 #define CHG_RESTART                                                                         \
-	(CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE | CHG_PROTOCOL | CHG_UDP_TAG)
+	(CHG_ADDRESS | CHG_MESSAGES | CHG_MODE | CHG_SOURCE | CHG_PROTOCOL | CHG_UDP_TAG | CHG_TLS)
 /* The keys `mconnctl set` may change. */
 #define CHG_SETTABLE                                                                        \
 	(CHG_CONNECTIONS | CHG_INTERVAL | CHG_CONNECT_TIMEOUT | CHG_TIMEOUT | CHG_RISE | CHG_FALL | \
@@ -83,13 +96,18 @@ enum target_mode {
 	_MODE_MAX,
 };
 
-/* What a target's sessions speak: TCP echo, or UDP echo (RFC 862), one datagram
- * per message over a connected socket. */
+/* What a target's sessions speak: TCP echo, UDP echo (RFC 862), one datagram per
+ * message over a connected socket, or TCP echo inside TLS. */
 enum target_protocol {
 	TPROTO_TCP,
 	TPROTO_UDP,
+	TPROTO_TLS,
 	_TPROTO_MAX,
 };
+
+/* The longest path tls_ca, tls_cert and tls_key take, and tls_server_name. */
+#define CONFIG_MAX_TLS_PATH 1024
+#define CONFIG_MAX_TLS_NAME 253
 
 enum close_mode {
 	CLOSE_FIN,
@@ -160,6 +178,19 @@ struct target_conf {
 	enum target_protocol protocol;
 	/* UDP: put a cycle tag (UDP_TAG_LEN bytes) before each message (0 or 1). */
 	int udp_tag;
+	/* TLS: the name sent (SNI) and verified ("": the host of address, or its IP;
+	 * "none": neither), verification (0 or 1), the CA file or directory ("": the
+	 * system's store), the client certificate and key ("": none), tls_min_version
+	 * (enum tls_version), tls_resume (0 or 1); and the context built from them when
+	 * the configuration was loaded (a reference; NULL for other protocols). */
+	char tls_server_name[CONFIG_MAX_TLS_NAME + 1];
+	int tls_verify;
+	char tls_ca[CONFIG_MAX_TLS_PATH + 1];
+	char tls_cert[CONFIG_MAX_TLS_PATH + 1];
+	char tls_key[CONFIG_MAX_TLS_PATH + 1];
+	int tls_min_version;
+	int tls_resume;
+	struct ssl_ctx_st *tls_ctx;
 	const char *file;
 	unsigned line;
 	uint64_t keys_seen;

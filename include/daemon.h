@@ -53,6 +53,10 @@ struct daemon {
 /* Set up the loop, the pool, targets and sessions from cfg (taken over on success). */
 int daemon_init(struct daemon *d, struct config *cfg, const char *config_path);
 
+/* Warn about each tls_key file of c that its group or others can read (not an error:
+ * the key is still used). */
+void daemon_warn_tls_keys(const struct config *c);
+
 /* Open the control socket, whose requests go to dispatch; 0 or -errno after logging. */
 int daemon_open_control(struct daemon *d, ctl_dispatch_fn dispatch, void *owner);
 

@@ -19,7 +19,7 @@
 
 /* The results of a cycle as status, stats, metrics and logs name them: "ok", then
  * the failure classes in the order of enum session_error. */
-#define PROTO_N_RESULTS 10
+#define PROTO_N_RESULTS 11
 extern const char *const proto_result_names[PROTO_N_RESULTS];
 
 /* Return the word for what a session was starved of, from the errno of its last

@@ -35,13 +35,16 @@ char *range_format(const struct range *r, char *out, size_t n);
 struct thresholds {
 	bool has_p99;
 	bool has_fail;
+	bool has_cert;
 	struct range p99;  /* milliseconds */
 	struct range fail; /* percent */
+	struct range cert; /* days left: cert=N alerts below N (the range N:) */
 };
 
-/* Parse "p99=RANGE,fail=RANGE" (either or both, any order). p99 numbers take us, ms
- * (bare) or s; fail numbers take % (bare) or nothing else. Returns 0, or -EINVAL
- * with a message in err. */
+/* Parse "p99=RANGE,fail=RANGE,cert=DAYS" (any of them, any order). p99 numbers take
+ * us, ms (bare) or s; fail numbers take % (bare) or nothing else; cert is a whole
+ * number of days from 0 to 100000, an alert when fewer are left. Returns 0, or
+ * -EINVAL with a message in err. */
 int thresholds_parse(const char *s, struct thresholds *ret, char *err, size_t errlen);
 
 #endif

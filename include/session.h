@@ -10,12 +10,14 @@
 #include <sys/types.h>
 
 struct target;
+struct tls_conn;
 struct target_conf;
 struct timer_heap;
 
 enum session_state {
 	SESS_IDLE,       /* No connection; the timer starts the next cycle. */
 	SESS_CONNECTING, /* connect() in progress. */
+	SESS_HANDSHAKE,  /* TLS: connected, the handshake under way. */
 	SESS_EXCHANGING, /* Sending message k and reading its echo. */
 	SESS_HOLDING,    /* Persistent mode: connected, waiting for the next cycle. */
 	SESS_STOPPED,    /* Retired or paused: no fd, no timer. */
@@ -34,6 +36,7 @@ enum session_error {
 	SERR_UNREACHABLE,
 	SERR_RESOURCE,
 	SERR_LOSS, /* UDP: a datagram's echo did not come back within timeout. */
+	SERR_TLS,  /* TLS: the handshake or the verification failed. */
 	_SERR_MAX,
 };
 
@@ -130,6 +133,9 @@ struct session {
 	 * retransmits of the connection now open counted so far. */
 	struct sess_tcp tcp;
 	uint32_t retrans_seen;
+	/* TLS: the connection's SSL and the session kept for resumption (tls.c), NULL
+	 * before the first TLS cycle. */
+	struct tls_conn *tls;
 };
 
 /* What one cycle came to. Durations in ns; connect_ns is -1 when no connect happened. */
@@ -145,6 +151,13 @@ struct session_result {
 	bool kernel_timed;
 	/* What the kernel said of the error beyond errno (an ICMP message), or NULL. */
 	const char *detail;
+	/* TLS: whether a handshake finished in the cycle, its time (ns), whether it
+	 * resumed a session, and the peer certificate's notAfter (unix seconds; 0: none
+	 * read). */
+	bool handshake;
+	bool resumed;
+	int64_t handshake_ns;
+	int64_t cert_not_after;
 };
 
 /* The I/O a session does; the real table lives in sockio.c. Returns are -errno. */

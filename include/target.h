@@ -80,6 +80,15 @@ struct target {
 		uint64_t duplicates;
 		uint64_t late;
 	} udp;
+	/* TLS: handshakes finished (those that resumed a session among them), their
+	 * times (allocated at the first), and the notAfter of the last peer certificate
+	 * read (unix seconds; 0: none yet). */
+	struct {
+		uint64_t handshakes;
+		uint64_t resumed;
+		int64_t cert_not_after;
+		struct hist *handshake;
+	} tls;
 	uint32_t *sess;
 	uint32_t n_sess;
 	/* Run-time state kept across reloads. */

@@ -85,6 +85,9 @@ struct check_input {
 	/* The health model's words; zero from a daemon without them. */
 	int64_t sessions, sessions_down, starved, flapping, nofile, win_mismatch;
 	char starved_of[16];
+	/* TLS: the peer certificate's days left, when mconnd read one. */
+	bool has_cert;
+	int64_t cert_days_left;
 };
 
 static void check_usage(FILE *f)
@@ -102,7 +105,8 @@ static void check_usage(FILE *f)
 		"    good cycles (numbers in ms, or with us, ms, s); fail is the share of failed\n"
 		"    cycles in percent (mconnd's own resource shortages left out). RANGE: N (alert\n"
 		"    outside 0..N), N: (below N), ~:N (above N), N:M (outside N..M), @N:M (inside).\n"
-		"    Example: -w p99=50ms,fail=1 -c p99=200ms,fail=5\n"
+		"    cert=DAYS: the TLS certificate has fewer days left (other targets ignore it).\n"
+		"    Example: -w p99=50ms,fail=1,cert=30 -c p99=200ms,fail=5,cert=7\n"
 		" -t, --timeout=SECONDS\n"
 		"    Give up after SECONDS (1 to %d, default %d) with UNKNOWN.\n"
 		" -v, --verbose\n    -vv adds mconnd's stats lines after the first line.\n",
@@ -162,6 +166,8 @@ static void check_read_health(const char *body, const char *line, struct check_i
 	       ctlclient_word_i64(daemon, "nofile", &in->nofile));
 	/* From a daemon before the mismatch window: none, as far as it can tell. */
 	(void)ctlclient_word_i64(line, "win_mismatch", &in->win_mismatch);
+	/* Only a TLS target that read a certificate has it: cert= ignores the others. */
+	in->has_cert = ctlclient_word_i64(line, "cert_days_left", &in->cert_days_left);
 }
 
 static bool check_read(const char *body, struct check_input *in)
@@ -257,6 +263,28 @@ static enum plugin_state check_conditions(const struct check_input *in,
 	return st;
 }
 
+/* A TLS target's certificate in the perfdata: cert_days_left=N;w;c. */
+static void check_perf_cert(const struct check_input *in, const struct check_opts *o,
+			    char *perf, size_t n)
+{
+	char lv[140];
+	size_t len = strlen(perf);
+
+	if (!in->has_cert)
+		return;
+	check_perf_levels(o->w.has_cert, &o->w.cert, o->c.has_cert, &o->c.cert, lv, sizeof(lv));
+	snprintf(perf + len, n - len, " cert_days_left=%lld;%s", (long long)in->cert_days_left, lv);
+}
+
+/* The end of the line for a TLS target: ", certificate 12 days left". */
+static const char *check_cert_words(const struct check_input *in, char *out, size_t n)
+{
+	out[0] = '\0';
+	if (in->has_cert)
+		snprintf(out, n, ", certificate %lld days left", (long long)in->cert_days_left);
+	return out;
+}
+
 static int check_evaluate(const char *name, const struct check_input *in,
 			  const struct check_opts *o)
 {
@@ -266,13 +294,17 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	double p99 = (double)in->p99_ns / 1e6;
 	bool have_p99 = in->p99_ns >= 0;
 	enum plugin_state st = PLUGIN_OK;
-	char state[256], perf[512], lv_f[140], lv_p[140], p50s[32] = "U", p99s[32] = "U", dur[32], d50[32],
+	char state[256], perf[512], certw[64], lv_f[140], lv_p[140], p50s[32] = "U", p99s[32] = "U", dur[32], d50[32],
 	     d99[32];
 
 	st = check_level(st, w->has_fail, &w->fail, ratio, total > 0, PLUGIN_WARNING);
 	st = check_level(st, w->has_p99, &w->p99, p99, have_p99, PLUGIN_WARNING);
 	st = check_level(st, c->has_fail, &c->fail, ratio, total > 0, PLUGIN_CRITICAL);
 	st = check_level(st, c->has_p99, &c->p99, p99, have_p99, PLUGIN_CRITICAL);
+	st = check_level(st, w->has_cert, &w->cert, (double)in->cert_days_left, in->has_cert,
+			 PLUGIN_WARNING);
+	st = check_level(st, c->has_cert, &c->cert, (double)in->cert_days_left, in->has_cert,
+			 PLUGIN_CRITICAL);
 	st = check_conditions(in, o, st);
 	check_state_words(in, state, sizeof(state));
 	check_perf_levels(w->has_fail, &w->fail, c->has_fail, &c->fail, lv_f, sizeof(lv_f));
@@ -284,17 +316,19 @@ static int check_evaluate(const char *name, const struct check_input *in,
 	snprintf(perf, sizeof(perf),
 		 "cycles_ok=%lldc cycles_failed=%lldc fail_ratio=%.2f%%;%s;0;100 p50=%s;;;0 p99=%s;%s;0",
 		 (long long)in->ok, (long long)in->failed, ratio, lv_f, p50s, p99s, lv_p);
+	check_perf_cert(in, o, perf, sizeof(perf));
+	check_cert_words(in, certw, sizeof(certw));
 	if (strcmp(in->state, "paused") == 0)
 		return check_say(st, perf, "%s paused (its sessions are stopped; it was %s)", name,
 				 in->health);
 	format_duration(in->state_for_ns, dur, sizeof(dur));
 	if (total == 0)
-		return check_say(st, perf, "%s %s for %s, no cycles in the last minute", name,
-				 state, dur);
-	return check_say(st, perf, "%s %s for %s, last minute: %lld cycles, %.2f%% failed, p50 %s, p99 %s",
+		return check_say(st, perf, "%s %s for %s, no cycles in the last minute%s", name,
+				 state, dur, certw);
+	return check_say(st, perf, "%s %s for %s, last minute: %lld cycles, %.2f%% failed, p50 %s, p99 %s%s",
 			 name, state, dur, (long long)total, ratio,
 			 format_duration(in->p50_ns, d50, sizeof(d50)),
-			 format_duration(in->p99_ns, d99, sizeof(d99)));
+			 format_duration(in->p99_ns, d99, sizeof(d99)), certw);
 }
 
 static const struct option check_longopts[] = {

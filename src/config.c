@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #define MS NSEC_PER_MSEC
@@ -75,7 +76,8 @@ struct parse_ctx {
 static const char *const mode_names[] = { "cycle", "persistent", NULL };
 static const char *const close_names[] = { "fin", "rst", NULL };
 static const char *const timestamps_names[] = { "kernel", "loop", NULL };
-static const char *const protocol_names[] = { "tcp", "udp", NULL };
+static const char *const protocol_names[] = { "tcp", "udp", "tls", NULL };
+static const char *const tls_version_names[] = { "1.2", "1.3", NULL };
 static const char *const yes_no_names[] = { "no", "yes", NULL };
 static const char *const family_names[] = { "any", "ipv4", "ipv6", NULL };
 static const char *const level_names[] = { "emerg", "alert", "crit", "err", "warning",
@@ -368,6 +370,48 @@ static int key_socket_path(struct parse_ctx *ctx, const struct key_def *k, void 
 	return 0;
 }
 
+/* A file for TLS (tls_ca, tls_cert, tls_key): a relative one is taken from the
+ * directory of the file that names it. Read and parsed when the target's TLS context
+ * is built (config_validate()). */
+static int key_tls_path(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			const char *value)
+{
+	char dir[CONFIG_MAX_TLS_PATH + 1];
+	char *dst = field;
+	int n;
+
+	if (!value[0] || strlen(value) > CONFIG_MAX_TLS_PATH) {
+		ctx_error(ctx, k->name, "invalid path '%.80s'; expected %s", value, k->accepts);
+		return -EINVAL;
+	}
+	snprintf(dir, sizeof(dir), "%s", ctx->file ? ctx->file : ".");
+	n = value[0] == '/' ? snprintf(dst, CONFIG_MAX_TLS_PATH + 1, "%s", value)
+			    : snprintf(dst, CONFIG_MAX_TLS_PATH + 1, "%s/%s", dirname(dir), value);
+	if (n > CONFIG_MAX_TLS_PATH) {
+		dst[0] = '\0';
+		ctx_error(ctx, k->name, "path too long once taken from the directory of %s; expected %s",
+			  ctx->file, k->accepts);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* tls_server_name: a DNS name or an IP address, or none. */
+static int key_tls_name(struct parse_ctx *ctx, const struct key_def *k, void *field,
+			const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n > CONFIG_MAX_TLS_NAME ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:_*") != n) {
+		ctx_error(ctx, k->name, "invalid name '%.80s'; expected %s%s", value, k->accepts,
+			  comment_hint(value));
+		return -EINVAL;
+	}
+	memcpy(field, value, n + 1);
+	return 0;
+}
+
 static int key_listen(struct parse_ctx *ctx, const struct key_def *k, void *field,
 		      const char *value)
 {
@@ -636,8 +680,20 @@ static const struct key_def keys[] = {
 	  "up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* of at most 32 characters, not starting with __ and none of target, address, resolved, protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 to 64 bytes of printable UTF-8 without commas" },
 	{ "shards", SECT_TARGET, key_shard_pin, T(shard_pin), 1, SHARD_MAX, NULL,
 	  "all, or shard numbers from 1 to 64 separated by commas, such as 1,3" },
-	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp or udp" },
+	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp, udp or tls" },
 	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
+	{ "tls_server_name", SECT_TARGET, key_tls_name, T(tls_server_name), 0, 0, NULL,
+	  "a DNS name or an IP address of at most 253 characters, or none (no SNI, no name checked)" },
+	{ "tls_verify", SECT_TARGET, key_enum, T(tls_verify), 0, 0, yes_no_names, "yes or no" },
+	{ "tls_ca", SECT_TARGET, key_tls_path, T(tls_ca), 0, 0, NULL,
+	  "the path of a PEM file or of a directory in OpenSSL's hashed form, at most 1024 bytes" },
+	{ "tls_cert", SECT_TARGET, key_tls_path, T(tls_cert), 0, 0, NULL,
+	  "the path of a PEM certificate file, at most 1024 bytes" },
+	{ "tls_key", SECT_TARGET, key_tls_path, T(tls_key), 0, 0, NULL,
+	  "the path of a PEM private key file (not encrypted), at most 1024 bytes" },
+	{ "tls_min_version", SECT_TARGET, key_enum, T(tls_min_version), 0, 0, tls_version_names,
+	  "1.2 or 1.3" },
+	{ "tls_resume", SECT_TARGET, key_enum, T(tls_resume), 0, 0, yes_no_names, "yes or no" },
 };
 
 _Static_assert(ELEMENTSOF(keys) <= ELEMENTSOF(((struct target_conf *)0)->key_line),
@@ -733,6 +789,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 	t->interval_down = -1;
 	t->interval_changing = -1;
 	t->family = AFAM_ANY;
+	t->tls_verify = 1;
 	t->msg = malloc(sizeof(classic_messages) - 1);
 	if (!t->msg)
 		abort();
@@ -748,6 +805,7 @@ static void target_conf_free(struct target_conf *t)
 {
 	if (!t)
 		return;
+	tls_ctx_unref(t->tls_ctx);
 	free(t->msg);
 	free(t);
 }
@@ -937,15 +995,27 @@ static unsigned target_key_line(const struct target_conf *t, const char *a, cons
 
 /* The keys that belong to one protocol only, and which: a key given for a target of
  * another protocol is an error at its line, since it would silently do nothing. */
+#define PROTO_BIT(p) (1u << (p))
 static const struct protocol_key {
 	const char *key;
-	enum target_protocol only;
+	unsigned only;
+	const char *names;
 	const char *why;
 } protocol_keys[] = {
-	{ "close", TPROTO_TCP, "a UDP socket has no connection to end" },
-	{ "connect_timeout", TPROTO_TCP, "a UDP socket connects at once, with nothing sent" },
-	{ "timestamps", TPROTO_TCP, "UDP cycles are timed by the loop's clock" },
-	{ "udp_tag", TPROTO_UDP, "it tags datagrams" },
+	{ "close", PROTO_BIT(TPROTO_TCP) | PROTO_BIT(TPROTO_TLS), "tcp or tls",
+	  "a UDP socket has no connection to end" },
+	{ "connect_timeout", PROTO_BIT(TPROTO_TCP) | PROTO_BIT(TPROTO_TLS), "tcp or tls",
+	  "a UDP socket connects at once, with nothing sent" },
+	{ "timestamps", PROTO_BIT(TPROTO_TCP), "tcp",
+	  "UDP and TLS cycles are timed by the loop's clock" },
+	{ "udp_tag", PROTO_BIT(TPROTO_UDP), "udp", "it tags datagrams" },
+	{ "tls_server_name", PROTO_BIT(TPROTO_TLS), "tls", "it names the TLS server" },
+	{ "tls_verify", PROTO_BIT(TPROTO_TLS), "tls", "it verifies the TLS server" },
+	{ "tls_ca", PROTO_BIT(TPROTO_TLS), "tls", "it verifies the TLS server" },
+	{ "tls_cert", PROTO_BIT(TPROTO_TLS), "tls", "it is a TLS client certificate" },
+	{ "tls_key", PROTO_BIT(TPROTO_TLS), "tls", "it is a TLS client key" },
+	{ "tls_min_version", PROTO_BIT(TPROTO_TLS), "tls", "it is a TLS version" },
+	{ "tls_resume", PROTO_BIT(TPROTO_TLS), "tls", "it resumes TLS sessions" },
 };
 
 static void config_validate_protocol(struct parse_ctx *ctx, const struct target_conf *t)
@@ -954,14 +1024,57 @@ static void config_validate_protocol(struct parse_ctx *ctx, const struct target_
 		const struct protocol_key *pk = &protocol_keys[i];
 		unsigned line = t->key_line[key_index(pk->key)];
 
-		if (!line || t->protocol == pk->only)
+		if (!line || (pk->only & PROTO_BIT(t->protocol)))
 			continue;
 		ctx->line = line;
 		ctx_error(ctx, pk->key,
-			  "[target \"%s\"]: applies to protocol = %s only (%s), and this target's protocol is %s; remove it",
-			  t->name, target_protocol_name(pk->only), pk->why,
-			  target_protocol_name(t->protocol));
+			  "[target \"%s\"]: %s applies only to protocol = %s (%s), and this target's protocol is %s; remove it",
+			  t->name, pk->key, pk->names, pk->why, target_protocol_name(t->protocol));
 	}
+	if (t->protocol == TPROTO_TLS && !t->tls_cert[0] != !t->tls_key[0]) {
+		const char *given = t->tls_cert[0] ? "tls_cert" : "tls_key";
+
+		ctx->line = t->key_line[key_index(given)];
+		ctx_error(ctx, given, "[target \"%s\"]: tls_cert and tls_key go together; give %s too, or neither",
+			  t->name, t->tls_cert[0] ? "tls_key" : "tls_cert");
+	}
+}
+
+/* Whether a and b would build the same TLS context (the name is the connection's). */
+static bool tls_same_context(const struct target_conf *a, const struct target_conf *b)
+{
+	return a->tls_verify == b->tls_verify && a->tls_min_version == b->tls_min_version &&
+	       a->tls_resume == b->tls_resume && strcmp(a->tls_ca, b->tls_ca) == 0 &&
+	       strcmp(a->tls_cert, b->tls_cert) == 0 && strcmp(a->tls_key, b->tls_key) == 0;
+}
+
+/* Build the TLS context of c->targets[i], reading its files (an error at the line of
+ * the key whose file failed), or share the one of an earlier target that would build
+ * the same: one context per set of TLS settings, files read once per load. */
+static void config_build_tls(struct parse_ctx *ctx, struct x509_store_st **system, size_t i)
+{
+	struct target_conf *t = ctx->cfg->targets[i];
+	const char *key = "protocol";
+	char err[400];
+
+	if (t->protocol != TPROTO_TLS || t->tls_ctx || !t->tls_cert[0] != !t->tls_key[0])
+		return;
+	for (size_t j = 0; j < i; j++) {
+		const struct target_conf *o = ctx->cfg->targets[j];
+
+		if (o->protocol == TPROTO_TLS && o->tls_ctx && tls_same_context(o, t)) {
+			t->tls_ctx = o->tls_ctx;
+			tls_ctx_ref(t->tls_ctx);
+			return;
+		}
+	}
+	if (tls_ctx_build(t, system, &t->tls_ctx, err, sizeof(err), &key) == 0)
+		return;
+	ctx->file = t->file;
+	ctx->line = t->key_line[key_index(key)];
+	if (!ctx->line)
+		ctx->line = t->line;
+	ctx_error(ctx, key, "[target \"%s\"]: %s", t->name, err);
 }
 
 /* Check one target as a whole; errors point at the lines of the keys involved. A
@@ -1080,13 +1193,16 @@ static void config_split_shards(struct config *c)
 static void config_validate(struct parse_ctx *ctx)
 {
 	struct config *c = ctx->cfg;
+	struct x509_store_st *system = NULL;
 
 	c->admin_gid = config_parse_gid(ctx, "admin_group", c->admin_group, &c->admin_group_line);
 	c->control_gid = config_parse_gid(ctx, "control_group", c->control_group,
 					  &c->control_group_line);
-
-	for (size_t i = 0; i < c->n_targets; i++)
+	for (size_t i = 0; i < c->n_targets; i++) {
 		config_validate_target(ctx, c->targets[i]);
+		config_build_tls(ctx, &system, i);
+	}
+	tls_store_unref(system);
 	config_validate_shards(ctx);
 	config_split_shards(c);
 	c->total_connections = 0;
@@ -1632,6 +1748,13 @@ static const struct change_def {
 	{ "labels", CHK_OTHER, 0 },
 	{ "protocol", CHK_ENUM, offsetof(struct target_conf, protocol) },
 	{ "udp_tag", CHK_ENUM, offsetof(struct target_conf, udp_tag) },
+	{ "tls_server_name", CHK_OTHER, 0 },
+	{ "tls_verify", CHK_ENUM, offsetof(struct target_conf, tls_verify) },
+	{ "tls_ca", CHK_OTHER, 0 },
+	{ "tls_cert", CHK_OTHER, 0 },
+	{ "tls_key", CHK_OTHER, 0 },
+	{ "tls_min_version", CHK_ENUM, offsetof(struct target_conf, tls_min_version) },
+	{ "tls_resume", CHK_ENUM, offsetof(struct target_conf, tls_resume) },
 };
 
 /* The name of the value an enum key of t has. */
@@ -1643,6 +1766,9 @@ static const char *change_enum_name(const struct target_conf *t, unsigned bit)
 	case CHG_TIMESTAMPS: return timestamps_mode_name(t->timestamps);
 	case CHG_PROTOCOL: return target_protocol_name(t->protocol);
 	case CHG_UDP_TAG: return t->udp_tag ? "yes" : "no";
+	case CHG_TLS_VERIFY: return t->tls_verify ? "yes" : "no";
+	case CHG_TLS_RESUME: return t->tls_resume ? "yes" : "no";
+	case CHG_TLS_MIN_VERSION: return tls_version_name(t->tls_min_version);
 	default: return close_mode_name(t->close);
 	}
 }
@@ -1702,6 +1828,14 @@ static bool change_other_differs(const struct target_conf *a, const struct targe
 		return a->degraded_ratio != b->degraded_ratio;
 	case CHG_LABELS:
 		return labels_differ(a, b);
+	case CHG_TLS_SERVER_NAME:
+		return strcmp(a->tls_server_name, b->tls_server_name) != 0;
+	case CHG_TLS_CA:
+		return strcmp(a->tls_ca, b->tls_ca) != 0;
+	case CHG_TLS_CERT:
+		return strcmp(a->tls_cert, b->tls_cert) != 0;
+	case CHG_TLS_KEY:
+		return strcmp(a->tls_key, b->tls_key) != 0;
 	default:
 		return false;
 	}
@@ -1770,6 +1904,7 @@ static struct target_conf *target_conf_copy(const struct target_conf *t)
 		abort();
 	*n = *t;
 	n->refs = 1;
+	tls_ctx_ref(n->tls_ctx);
 	n->msg = malloc(t->msg_bytes);
 	if (!n->msg)
 		abort();

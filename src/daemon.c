@@ -23,6 +23,7 @@
 #include "proto.h"
 #include "resolve.h"
 #include "target.h"
+#include "tls.h"
 
 /* File descriptors kept free of sessions: control clients, the journal, spares. */
 #define FD_RESERVE (CTL_MAX_CLIENTS + 32)
@@ -171,6 +172,18 @@ static void daemon_tick(void *owner, int64_t now)
 		pool_tick(&d->pool, now);
 	}
 	daemon_arm_tick(d);
+}
+
+void daemon_warn_tls_keys(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_all; i++) {
+		const struct target_conf *t = c->all[i];
+
+		if (t->protocol == TPROTO_TLS && t->tls_key[0] && tls_key_is_shared(t->tls_key))
+			log_msg(LOG_WARNING,
+				"%s:%u: tls_key: [target \"%s\"]: the private key file %s can be read by its group or by others; make it readable by mconnd's user only (chmod 600)",
+				t->file ? t->file : "?", t->line, t->name, t->tls_key);
+	}
 }
 
 int daemon_init(struct daemon *d, struct config *cfg, const char *config_path)

@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 		resolver_free(res);
 		return 1;
 	}
+	daemon_warn_tls_keys(cfg);
 	if (test_only) {
 		char err[256];
 

@@ -316,6 +316,37 @@ static void lines_udp_loss_ratio(const struct view *v, const struct target *t,
 		    t->udp.sent ? (double)t->errors[SERR_LOSS] / (double)t->udp.sent : 0.0);
 }
 
+/* The TLS figures: lines for TLS targets only. A target yet to finish a handshake
+ * shows an empty histogram, and no certificate date until one was read. */
+static void lines_tls_hist(const struct view *v, const struct target *t, const char *name,
+			   const struct labels *l, struct buf *out)
+{
+	static const struct hist none;
+
+	(void)v;
+	if (t->conf->protocol == TPROTO_TLS)
+		render_histogram(out, name, l, t->tls.handshake ? t->tls.handshake : &none);
+}
+
+static void lines_tls_handshakes(const struct view *v, const struct target *t,
+				 const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	if (t->conf->protocol != TPROTO_TLS)
+		return;
+	put(out, "%s{%s,resumed=\"no\"} %llu\n", name, l->s,
+	    (unsigned long long)(t->tls.handshakes - t->tls.resumed));
+	put(out, "%s{%s,resumed=\"yes\"} %llu\n", name, l->s, (unsigned long long)t->tls.resumed);
+}
+
+static void lines_tls_not_after(const struct view *v, const struct target *t,
+				const char *name, const struct labels *l, struct buf *out)
+{
+	(void)v;
+	if (t->conf->protocol == TPROTO_TLS && t->tls.cert_not_after)
+		put(out, "%s{%s} %lld\n", name, l->s, (long long)t->tls.cert_not_after);
+}
+
 /* The per-target families, in the order of the exposition: a header, then the lines
  * of every target. */
 static const struct metrics_family {
@@ -377,6 +408,15 @@ static const struct metrics_family {
 	{ "mconn_udp_loss_ratio", "gauge",
 	  "UDP targets: the share of datagrams sent since the target started whose echo did not come back within timeout.",
 	  lines_udp_loss_ratio },
+	{ "mconn_tls_handshake_seconds", "histogram",
+	  "TLS targets: time of a finished handshake, from the TCP connection's start of it to its end (the loop's clock).",
+	  lines_tls_hist },
+	{ "mconn_tls_handshakes_total", "counter",
+	  "TLS targets: handshakes finished, by whether they resumed an earlier session (tls_resume).",
+	  lines_tls_handshakes },
+	{ "mconn_tls_cert_not_after_seconds", "gauge",
+	  "TLS targets: the notAfter of the last certificate the server showed, in seconds since the Unix epoch.",
+	  lines_tls_not_after },
 };
 
 static void render_process(const struct view *v, struct buf *out)

@@ -183,7 +183,8 @@ static int pool_due(void *owner, uint32_t id, int64_t due, int64_t now, bool in_
 	struct pool *p = owner;
 	struct session *s = &p->sess[id];
 
-	if (in_batch && (s->state == SESS_CONNECTING || s->state == SESS_EXCHANGING))
+	if (in_batch && (s->state == SESS_CONNECTING || s->state == SESS_HANDSHAKE ||
+			 s->state == SESS_EXCHANGING))
 		return LOOP_DEFER;
 	pool_fire(p, s, due, now);
 	return 0;
@@ -199,7 +200,7 @@ static uint32_t pool_io_events(const struct pool *p, const struct session *s, ui
 {
 	const struct target_conf *c = s->conf ? s->conf : s->target->conf;
 
-	if (!p->env.io->tx_stamp || c->timestamps != TIMESTAMPS_KERNEL ||
+	if (!p->env.io->tx_stamp || c->timestamps != TIMESTAMPS_KERNEL || c->protocol != TPROTO_TCP ||
 	    s->state == SESS_CONNECTING || (events & EPOLLHUP))
 		return events;
 	return events & ~(uint32_t)EPOLLERR;

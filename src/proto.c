@@ -7,7 +7,7 @@
 
 const char *const proto_result_names[PROTO_N_RESULTS] = {
 	"ok", "refused", "connect_timeout", "timeout", "reset", "eof", "mismatch", "unreachable",
-	"resource", "loss",
+	"resource", "loss", "tls",
 };
 
 int proto_split_words(char *line, char **argv, int max)

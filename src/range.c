@@ -90,6 +90,24 @@ static const struct range_unit percent_units[] = {
 	{ "", 1 }, { "%", 1 }, { NULL, 0 },
 };
 
+/* cert=DAYS: fewer days left than DAYS alert, as the range "DAYS:" would. */
+static int thresholds_cert(const char *days, struct thresholds *t, char *err, size_t errlen)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(days, &end, 10);
+	if (!*days || *end || errno || v < 0 || v > 100000) {
+		snprintf(err, errlen, "bad threshold 'cert=%.40s'; expected cert=DAYS, a whole number of days from 0 to 100000",
+			 days);
+		return -EINVAL;
+	}
+	t->cert = (struct range){ .start = (double)v, .end = INFINITY };
+	t->has_cert = true;
+	return 0;
+}
+
 /* Parse one "NAME=RANGE" item of len bytes into t. */
 static int thresholds_item(const char *s, size_t len, struct thresholds *t, char *err,
 			   size_t errlen)
@@ -112,8 +130,11 @@ static int thresholds_item(const char *s, size_t len, struct thresholds *t, char
 		r = &t->p99, units = ms_units, has = &t->has_p99;
 	} else if (eq && eq - item == 4 && strncmp(item, "fail", 4) == 0) {
 		r = &t->fail, units = percent_units, has = &t->has_fail;
+	} else if (eq && eq - item == 4 && strncmp(item, "cert", 4) == 0) {
+		return thresholds_cert(eq + 1, t, err, errlen);
 	} else {
-		snprintf(err, errlen, "bad threshold '%s'; expected p99=RANGE or fail=RANGE", item);
+		snprintf(err, errlen, "bad threshold '%s'; expected p99=RANGE, fail=RANGE or cert=DAYS",
+			 item);
 		return -EINVAL;
 	}
 	e = range_parse(eq + 1, units, r);

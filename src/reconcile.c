@@ -489,6 +489,7 @@ static int reload_start(struct daemon *d, struct buf *out)
 		reload_fail(d, &errs, out, now);
 		return -EINVAL;
 	}
+	daemon_warn_tls_keys(nc);
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		abort();

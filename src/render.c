@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -17,6 +18,7 @@
 #include "proto.h"
 #include "render.h"
 #include "target.h"
+#include "tls.h"
 #include "util.h"
 
 static size_t render_name_width(const struct view *v, const struct target *only)
@@ -45,6 +47,11 @@ static const char *render_error_detail(const struct target *t, char *out, size_t
 {
 	char limit[32];
 
+	if (t->last_errno == ETIME && t->last_error == SERR_TIMEOUT && t->last_detail[0]) {
+		snprintf(out, n, "%.90s (%s)", t->last_detail,
+			 format_duration(t->conf->timeout, limit, sizeof(limit)));
+		return out;
+	}
 	if (t->last_errno == ETIME && t->last_error == SERR_TIMEOUT) {
 		snprintf(out, n, "no complete echo within timeout (%s)",
 			 format_duration(t->conf->timeout, limit, sizeof(limit)));
@@ -133,6 +140,71 @@ static void render_udp_json(const struct target *t, struct buf *out)
 		buf_printf(out, "null");
 	buf_printf(out, ",\"duplicates\":%llu,\"late\":%llu},", (unsigned long long)t->udp.duplicates,
 		   (unsigned long long)t->udp.late);
+}
+
+/* A duration in milliseconds as a JSON number, or null when unknown. */
+static void render_json_ms(struct buf *out, const char *key, int64_t ns, const char *sep)
+{
+	if (ns < 0)
+		buf_printf(out, "\"%s\":null%s", key, sep);
+	else
+		buf_printf(out, "\"%s\":%.3f%s", key, (double)ns / 1e6, sep);
+}
+
+/* A TLS target's handshake time at quantile q, or -1 before any. */
+static int64_t render_tls_quantile(const struct target *t, double q)
+{
+	return t->tls.handshake && t->tls.handshake->count ? hist_quantile(t->tls.handshake, q) : -1;
+}
+
+/* A certificate date as ISO 8601 UTC into out. */
+static const char *render_iso8601(int64_t unix_s, char *out, size_t n)
+{
+	time_t v = (time_t)unix_s;
+	struct tm tm;
+
+	if (!gmtime_r(&v, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, n, "%lld", (long long)unix_s);
+	return out;
+}
+
+/* A line under a TLS target's row: handshakes, their time, the certificate's date. */
+static void render_tls_text(const struct target *t, struct buf *out)
+{
+	char p50[32], p99[32], date[40];
+
+	if (t->conf->protocol != TPROTO_TLS)
+		return;
+	buf_printf(out, "  tls: handshakes %llu (resumed %llu), handshake_ms p50 %s p99 %s",
+		   (unsigned long long)t->tls.handshakes, (unsigned long long)t->tls.resumed,
+		   format_duration(render_tls_quantile(t, 0.5), p50, sizeof(p50)),
+		   format_duration(render_tls_quantile(t, 0.99), p99, sizeof(p99)));
+	if (t->tls.cert_not_after)
+		buf_printf(out, ", cert_not_after %s, cert_days_left %lld",
+			   render_iso8601(t->tls.cert_not_after, date, sizeof(date)),
+			   (long long)tls_days_left(t->tls.cert_not_after, wall_ns() / NSEC_PER_SEC));
+	buf_printf(out, "%s\n", t->conf->tls_verify ? "" : ", not verified (tls_verify = no)");
+}
+
+/* The TLS figures of t as a JSON object, or null for another protocol. */
+static void render_tls_json(const struct target *t, struct buf *out)
+{
+	buf_printf(out, "\"tls\":");
+	if (t->conf->protocol != TPROTO_TLS) {
+		buf_printf(out, "null,");
+		return;
+	}
+	if (t->tls.cert_not_after)
+		buf_printf(out, "{\"cert_not_after\":%lld,\"cert_days_left\":%lld,",
+			   (long long)t->tls.cert_not_after,
+			   (long long)tls_days_left(t->tls.cert_not_after, wall_ns() / NSEC_PER_SEC));
+	else
+		buf_printf(out, "{\"cert_not_after\":null,\"cert_days_left\":null,");
+	buf_printf(out, "\"verify\":%s,\"resume\":%s,\"handshakes\":%llu,\"resumed\":%llu,",
+		   t->conf->tls_verify ? "true" : "false", t->conf->tls_resume ? "true" : "false",
+		   (unsigned long long)t->tls.handshakes, (unsigned long long)t->tls.resumed);
+	render_json_ms(out, "handshake_p50_ms", render_tls_quantile(t, 0.5), ",");
+	render_json_ms(out, "handshake_p99_ms", render_tls_quantile(t, 0.99), "},");
 }
 
 /* Lines under a target's row for what was changed at run time and restarts. */
@@ -244,6 +316,7 @@ static void render_target_text(const struct view *v, const struct target *t, int
 		   format_duration(ls.p99, p99, sizeof(p99)));
 	render_health_text(t, now, out);
 	render_udp_text(t, out);
+	render_tls_text(t, out);
 	render_errors_text(t, now, out);
 	render_changes_text(t, now, out);
 	render_resolve_text(t, now, out);
@@ -274,15 +347,6 @@ static void render_status_text_head(const struct view *v, int64_t now, int w, in
 	render_starved_text(v, out);
 	buf_printf(out, "%-*s %-*s %-8s %-10s %6s %6s %10s %8s %8s %8s\n", w, "TARGET", aw, "ADDRESS",
 		   "STATE", "MODE", "SESS", "ACTIVE", "OK", "FAILED", "P50", "P99");
-}
-
-/* A duration in milliseconds as a JSON number, or null when unknown. */
-static void render_json_ms(struct buf *out, const char *key, int64_t ns, const char *sep)
-{
-	if (ns < 0)
-		buf_printf(out, "\"%s\":null%s", key, sep);
-	else
-		buf_printf(out, "\"%s\":%.3f%s", key, (double)ns / 1e6, sep);
 }
 
 static void render_json_latency(struct buf *out, const char *key, const struct latency *l,
@@ -373,6 +437,7 @@ static void render_target_json(const struct view *v, const struct target *t, int
 			   (unsigned long long)t->errors[e], e + 1 < _SERR_MAX ? "," : "},");
 	render_health_json(t, now, out);
 	render_udp_json(t, out);
+	render_tls_json(t, out);
 	render_json_latency(out, "latency_ms", &t->cycle_lat, 1, now);
 	render_json_latency(out, "latency_total_ms", &t->cycle_lat, 0, now);
 	render_json_latency(out, "connect_ms", &t->connect_lat, 1, now);
@@ -576,11 +641,17 @@ static void render_stats_target(const struct view *v, const struct target *t, in
 		   t->sess_verdict[HEALTH_UNKNOWN], t->sess_starved, t->flapping,
 		   render_recent_ratio(t) < 0 ? -1LL : (long long)(render_recent_ratio(t) * 1000 + 0.5));
 	buf_printf(out, " lat_count=%llu lat_sum_ns=%llu win_ok=%llu win_failed=%llu "
-		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu\n",
+		   "win_p50_ns=%lld win_p99_ns=%lld win_mismatch=%llu",
 		   (unsigned long long)t->cycle_lat.total.count,
 		   (unsigned long long)t->cycle_lat.total.sum, (unsigned long long)ls.count,
 		   (unsigned long long)count_window_sum(&t->fail_win, now), (long long)ls.p50,
 		   (long long)ls.p99, (unsigned long long)count_window_sum(&t->mismatch_win, now));
+	/* A TLS target's certificate, once one was read (mconnctl check -w cert=). */
+	if (t->conf->protocol == TPROTO_TLS && t->tls.cert_not_after)
+		buf_printf(out, " cert_not_after=%lld cert_days_left=%lld",
+			   (long long)t->tls.cert_not_after,
+			   (long long)tls_days_left(t->tls.cert_not_after, wall_ns() / NSEC_PER_SEC));
+	buf_printf(out, "\n");
 }
 
 static void render_stats_head(const struct view *v, int64_t now, struct buf *out)

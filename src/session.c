@@ -3,7 +3,9 @@
  * wait, and again. Every state change goes through session_enter(). A UDP session
  * runs the same states over a connected UDP socket: each message is one datagram,
  * each echo is one datagram matched whole (udpecho.c), and an echo that does not
- * come back within timeout is a loss. */
+ * come back within timeout is a loss. A TLS session connects as TCP does, then runs
+ * the handshake (SESS_HANDSHAKE) and sends and reads each message through its SSL
+ * (tls.c); its cycles are timed by the loop's clock. */
 #include <errno.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "session.h"
 #include "target.h"
 #include "timer.h"
+#include "tls.h"
 #include "udpecho.h"
 #include "util.h"
 
@@ -19,8 +22,15 @@
  * loop; what is left is read at the next arrival or at the deadline's last look. */
 #define SESS_UDP_BUDGET 64
 
-static const char *const state_names[] = { "idle", "connecting", "exchanging", "holding",
-					   "stopped" };
+static const char *const state_names[] = { "idle", "connecting", "handshake", "exchanging",
+					   "holding", "stopped" };
+
+/* TLS: what the last SSL call of a kind waited for (SESS_READY_IN or _OUT), kept in
+ * the ready byte's high bits, two for reads and two for writes and the handshake; 0
+ * when the next call of that kind may go at once. A read that waits for input does
+ * not hold up a write, which may go on meanwhile. */
+#define SESS_TLS_READ 4
+#define SESS_TLS_WRITE 6
 _Static_assert(PROTO_N_RESULTS == _SERR_MAX, "one result name per failure class and ok");
 _Static_assert(CONFIG_MAX_MESSAGE_BYTES <= UINT16_MAX, "a message offset fits a session's 16 bits");
 _Static_assert(_SESS_STATE_MAX <= 16 && SESS_MAX_GRACES < 16, "state and graces fit their 4 bits");
@@ -122,6 +132,8 @@ static void session_close_fd(struct session *s, struct session_env *env)
 {
 	if (s->fd < 0)
 		return;
+	/* close_notify with close = fin; with rst the connection just goes. */
+	tls_io_end(s, session_conf(s)->close == CLOSE_FIN);
 	env->io->close(env->io_ctx, s->fd, session_conf(s)->close == CLOSE_RST);
 	s->fd = -1;
 	s->ready = 0;
@@ -150,6 +162,27 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 static bool session_is_udp(const struct session *s)
 {
 	return session_conf(s)->protocol == TPROTO_UDP;
+}
+
+static bool session_is_tls(const struct session *s)
+{
+	return session_conf(s)->protocol == TPROTO_TLS;
+}
+
+/* TLS: whether the next SSL call of a kind (SESS_TLS_READ or _WRITE) may go: what
+ * the last one waited for has come. */
+static bool session_tls_may(const struct session *s, unsigned kind)
+{
+	unsigned want = ((unsigned)s->ready >> kind) & 3u;
+
+	return !want || (s->ready & want);
+}
+
+/* TLS: the last SSL call of a kind came back with -EAGAIN (want: the SESS_READY_*
+ * bit it waits for, which is spent), or (want 0) went through. */
+static void session_tls_wait(struct session *s, unsigned kind, unsigned want)
+{
+	s->ready = (uint8_t)((s->ready & ~(want | (3u << kind))) | (want << kind));
 }
 
 /* The number of the cycle under way (of the last one, between cycles): tagged UDP
@@ -211,10 +244,17 @@ static void session_finish_detail(struct session *s, struct session_env *env,
 		.kernel_timed = err == SERR_NONE && session_kernel_timed(s, env),
 		.detail = detail,
 	};
+	struct tls_done done;
 	bool keep = session_conf(s)->mode == MODE_PERSISTENT &&
 		    (err == SERR_NONE || session_udp_keeps(s, err));
 	int64_t pause;
 
+	if (tls_io_take_done(s, &done)) {
+		res.handshake = true;
+		res.handshake_ns = done.ns;
+		res.resumed = done.resumed;
+		res.cert_not_after = done.not_after;
+	}
 	if (err == SERR_NONE) {
 		s->cycles_ok++;
 		s->fails = 0;
@@ -239,6 +279,25 @@ static void session_finish(struct session *s, struct session_env *env, enum sess
 }
 
 static void session_exchange(struct session *s, struct session_env *env, int64_t now);
+static void session_handshake(struct session *s, struct session_env *env, int64_t now);
+static void session_stamp_connected(struct session *s, struct session_env *env, int64_t now);
+
+/* Connected at now: a TLS session starts its handshake, others their exchange. */
+static void session_on_connected(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+
+	session_stamp_connected(s, env, now);
+	if (c->protocol == TPROTO_TLS) {
+		session_tls_wait(s, SESS_TLS_READ, 0);
+		session_tls_wait(s, SESS_TLS_WRITE, 0);
+		session_enter(s, env, SESS_HANDSHAKE, s->cycle_start + c->timeout);
+		session_handshake(s, env, now);
+		return;
+	}
+	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + c->timeout);
+	session_exchange(s, env, now);
+}
 
 /* The connect finished at now (loop clock). Its time is the SYN's round trip as TCP
  * measured it (TCP_INFO's first RTT sample, in us) when the kernel's timing is on and
@@ -338,10 +397,8 @@ static void session_begin(struct session *s, struct session_env *env, int64_t no
 		session_finish(s, env, session_classify(-r, phase), -r, now);
 		return;
 	}
-	session_stamp_connected(s, env, now);
 	s->ready = SESS_READY_OUT;
-	session_enter(s, env, SESS_EXCHANGING, now + c->timeout);
-	session_exchange(s, env, now);
+	session_on_connected(s, env, now);
 }
 
 /* Send what is left of the current message while the socket takes it. */
@@ -520,6 +577,123 @@ static void session_udp_exchange(struct session *s, struct session_env *env, int
 	session_finish(s, env, SERR_NONE, 0, now);
 }
 
+/* A TLS call failed with r (-errno): a plain TCP fault keeps its class (-ENODATA is
+ * the peer's EOF), a TLS failure (an alert among them) is tls with its reason. */
+static void session_tls_fail(struct session *s, struct session_env *env, int r, int64_t now)
+{
+	if (r == -ENODATA)
+		session_finish(s, env, SERR_EOF, 0, now);
+	else if (r == -EPROTO)
+		session_finish_detail(s, env, SERR_TLS, 0, tls_io_reason(s), now);
+	else
+		session_finish(s, env, session_classify(-r, PHASE_EXCHANGE), -r, now);
+}
+
+/* Drive the TLS handshake as far as the socket allows; on to the exchange once done. */
+static void session_handshake(struct session *s, struct session_env *env, int64_t now)
+{
+	unsigned want = 0;
+	int r;
+
+	if (!session_tls_may(s, SESS_TLS_WRITE))
+		return;
+	r = tls_io_handshake(s, s->conf, s->connected_at, &want);
+	session_tls_wait(s, SESS_TLS_WRITE, r == -EAGAIN ? want : 0);
+	if (r == -EAGAIN) {
+		/* A server with Nagle on that writes its flight in parts sends the next
+		 * part only once the last is acknowledged: acknowledge it now. */
+		if (tls_io_read_partial(s))
+			session_ack_partial(s, env);
+		return;
+	}
+	if (r < 0) {
+		session_tls_fail(s, env, r, now);
+		return;
+	}
+	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
+	session_exchange(s, env, now);
+}
+
+/* TLS: write what is left of the current message while the SSL takes it. */
+static int session_tls_send(struct session *s, const uint8_t *msg, uint32_t len)
+{
+	while (s->sent < len && session_tls_may(s, SESS_TLS_WRITE)) {
+		unsigned want = 0;
+		ssize_t n = tls_io_send(s, msg + s->sent, len - s->sent, &want);
+
+		session_tls_wait(s, SESS_TLS_WRITE, n == -EAGAIN ? want : 0);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			return (int)n;
+		s->sent = (uint16_t)(s->sent + n);
+	}
+	return 0;
+}
+
+/* TLS: read the echo of the current message, as session_recv() does. The SSL may
+ * hold records already read off the socket, which no edge will announce: those are
+ * read without waiting. At most the message's length in reads, as over TCP. */
+static int session_tls_recv(struct session *s, struct session_env *env, const uint8_t *msg,
+			    uint32_t len, enum session_error *ret_err)
+{
+	while (s->recvd < len && (session_tls_may(s, SESS_TLS_READ) || tls_io_pending(s))) {
+		size_t left = len - s->recvd, want_n = MIN(left + 1, env->scratch_len);
+		unsigned want = 0;
+		ssize_t n = tls_io_recv(s, env->scratch, want_n, &want);
+
+		session_tls_wait(s, SESS_TLS_READ, n == -EAGAIN ? want : 0);
+		if (n == -EAGAIN) {
+			/* A server's Nagle may hold the echo until what it sent last (the
+			 * TLS 1.3 session tickets after the handshake, the first part of a
+			 * record) is acknowledged: as over TCP, acknowledge it now. */
+			if (tls_io_read_partial(s))
+				session_ack_partial(s, env);
+			break;
+		}
+		if (n <= 0) {
+			*ret_err = n == 0 ? SERR_EOF : SERR_RESET;
+			return n == 0 ? -ENODATA : (int)n;
+		}
+		if ((size_t)n > left || memcmp(env->scratch, msg + s->recvd, (size_t)n) != 0) {
+			*ret_err = SERR_MISMATCH;
+			return -EBADMSG;
+		}
+		s->recvd = (uint16_t)(s->recvd + n);
+	}
+	return 0;
+}
+
+/* The TLS exchange: each message written through the SSL, its echo read back. */
+static void session_tls_exchange(struct session *s, struct session_env *env, int64_t now)
+{
+	const struct target_conf *c = s->conf;
+
+	while (s->msg < c->n_messages) {
+		enum session_error err = SERR_RESET;
+		uint32_t len;
+		const uint8_t *msg = target_conf_message(c, s->msg, &len);
+		int r = session_tls_send(s, msg, len);
+
+		if (r == 0 && s->sent == len)
+			r = session_tls_recv(s, env, msg, len, &err);
+		if (r == -EBADMSG) {
+			session_finish(s, env, SERR_MISMATCH, 0, now);
+			return;
+		}
+		if (r < 0) {
+			session_tls_fail(s, env, r, now);
+			return;
+		}
+		if (s->recvd < len)
+			return;
+		s->msg++;
+		s->sent = 0;
+		s->recvd = 0;
+	}
+	session_finish(s, env, SERR_NONE, 0, now);
+}
+
 /* Make all the progress the ready flags allow; finishes the cycle when done. */
 static void session_exchange(struct session *s, struct session_env *env, int64_t now)
 {
@@ -528,6 +702,10 @@ static void session_exchange(struct session *s, struct session_env *env, int64_t
 
 	if (c->protocol == TPROTO_UDP) {
 		session_udp_exchange(s, env, now);
+		return;
+	}
+	if (c->protocol == TPROTO_TLS) {
+		session_tls_exchange(s, env, now);
 		return;
 	}
 
@@ -572,9 +750,7 @@ static void session_connected(struct session *s, struct session_env *env, int64_
 		session_finish(s, env, session_classify(-r, PHASE_CONNECT), -r, now);
 		return;
 	}
-	session_stamp_connected(s, env, now);
-	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
-	session_exchange(s, env, now);
+	session_on_connected(s, env, now);
 }
 
 /* Between persistent UDP cycles, duplicates and late echoes are counted; a datagram
@@ -618,13 +794,22 @@ static void session_holding_io(struct session *s, struct session_env *env, int64
 		session_udp_holding_io(s, env, now);
 		return;
 	}
-	if (!(s->ready & SESS_READY_IN))
-		return;
-	n = env->io->recv(env->io_ctx, s->fd, env->scratch, 1);
-	if (n == -EAGAIN) {
-		s->ready &= (uint8_t)~SESS_READY_IN;
-		return;
+	if (session_is_tls(s)) {
+		unsigned want = 0;
+
+		if (!session_tls_may(s, SESS_TLS_READ) && !tls_io_pending(s))
+			return;
+		n = tls_io_recv(s, env->scratch, 1, &want);
+		session_tls_wait(s, SESS_TLS_READ, n == -EAGAIN ? want : 0);
+	} else {
+		if (!(s->ready & SESS_READY_IN))
+			return;
+		n = env->io->recv(env->io_ctx, s->fd, env->scratch, 1);
+		if (n == -EAGAIN)
+			s->ready &= (uint8_t)~SESS_READY_IN;
 	}
+	if (n == -EAGAIN)
+		return;
 	if (n > 0) {
 		s->cycle_start = now;
 		s->connected_at = 0;
@@ -655,6 +840,8 @@ static bool session_last_look(struct session *s, struct session_env *env, int64_
 	s->ready |= (uint8_t)env->io->ready(env->io_ctx, s->fd);
 	if (state == SESS_CONNECTING)
 		session_connected(s, env, now);
+	else if (state == SESS_HANDSHAKE)
+		session_handshake(s, env, now);
 	else
 		session_exchange(s, env, now);
 	if (s->cycles_ok + s->cycles_failed != cycles)
@@ -690,7 +877,8 @@ static void session_timer(struct session *s, struct session_env *env, int64_t la
 {
 	const struct target_conf *c = session_conf(s);
 
-	if ((s->state == SESS_CONNECTING || s->state == SESS_EXCHANGING) &&
+	if ((s->state == SESS_CONNECTING || s->state == SESS_HANDSHAKE ||
+	     s->state == SESS_EXCHANGING) &&
 	    (session_last_look(s, env, now) || session_grace(s, env, late, now)))
 		return;
 	switch (s->state) {
@@ -703,6 +891,10 @@ static void session_timer(struct session *s, struct session_env *env, int64_t la
 			       now - s->cycle_start >= c->connect_timeout ? SERR_CONNECT_TIMEOUT
 									  : SERR_TIMEOUT,
 			       ETIME, now);
+		break;
+	case SESS_HANDSHAKE:
+		session_finish_detail(s, env, SERR_TIMEOUT, ETIME,
+				      "during TLS handshake: not complete within timeout", now);
 		break;
 	case SESS_EXCHANGING:
 		session_finish(s, env, session_is_udp(s) ? SERR_LOSS : SERR_TIMEOUT, ETIME, now);
@@ -717,7 +909,8 @@ void session_stalled(struct session *s, struct session_env *env, int64_t lost, i
 	const struct target_conf *c = s->conf;
 	int64_t budget;
 
-	if ((s->state != SESS_CONNECTING && s->state != SESS_EXCHANGING) || !c)
+	if ((s->state != SESS_CONNECTING && s->state != SESS_HANDSHAKE &&
+	     s->state != SESS_EXCHANGING) || !c)
 		return;
 	s->cycle_start += lost;
 	if (s->connected_at)
@@ -743,6 +936,7 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 	if (ev == SEV_STOP) {
 		session_enter(s, env, SESS_STOPPED, 0);
 		session_drop_conf(s);
+		tls_io_free(s);
 		return 0;
 	}
 	if (ev != SEV_TIMER && ev != SEV_IO)
@@ -756,6 +950,12 @@ int session_handle(struct session *s, struct session_env *env, enum session_even
 	case SESS_CONNECTING:
 		if (ev == SEV_IO)
 			session_connected(s, env, now);
+		else
+			session_timer(s, env, 0, now);
+		return 0;
+	case SESS_HANDSHAKE:
+		if (ev == SEV_IO)
+			session_handshake(s, env, now);
 		else
 			session_timer(s, env, 0, now);
 		return 0;

@@ -39,6 +39,7 @@ void target_free(struct target *t)
 	if (!t)
 		return;
 	free(t->sess);
+	free(t->tls.handshake);
 	config_target_unref(t->own_conf);
 	free(t);
 }
@@ -240,9 +241,27 @@ static bool target_evaluate(struct target *t, int64_t now, uint32_t count,
 	return true;
 }
 
+/* A TLS handshake the cycle made: counted, timed, its certificate's date kept. */
+static void target_count_handshake(struct target *t, const struct session_result *res)
+{
+	if (!res->handshake)
+		return;
+	if (!t->tls.handshake) {
+		t->tls.handshake = calloc(1, sizeof(*t->tls.handshake));
+		if (!t->tls.handshake)
+			return;
+	}
+	t->tls.handshakes++;
+	t->tls.resumed += res->resumed;
+	hist_record(t->tls.handshake, res->handshake_ns);
+	if (res->cert_not_after)
+		t->tls.cert_not_after = res->cert_not_after;
+}
+
 /* Counters, latency and the last error of one result. */
 static void target_count_result(struct target *t, const struct session_result *res, int64_t now)
 {
+	target_count_handshake(t, res);
 	t->retransmits += res->retransmits;
 	if (res->err == SERR_NONE) {
 		t->cycles_ok++;

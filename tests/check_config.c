@@ -11,10 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 #include "check_main.h"
 
@@ -28,7 +33,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume"
 #define LABELS_EXPECT "expected up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* " \
 	"of at most 32 characters, not starting with __ and none of target, address, resolved, " \
 	"protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 " \
@@ -175,16 +180,38 @@ static const struct {
 	{ "bad timestamps", TARGET_A "timestamps = hardware\n",
 	  { "t.conf:3: timestamps: invalid value 'hardware'; expected kernel or loop" } },
 	{ "bad protocol", TARGET_A "protocol = sctp\n",
-	  { "t.conf:3: protocol: invalid value 'sctp'; expected tcp or udp" } },
+	  { "t.conf:3: protocol: invalid value 'sctp'; expected tcp, udp or tls" } },
 	{ "bad udp_tag", TARGET_A "protocol = udp\nudp_tag = 1\n",
 	  { "t.conf:4: udp_tag: invalid value '1'; expected yes or no" } },
 	{ "TCP keys under udp", TARGET_A "close = rst\nprotocol = udp\nconnect_timeout = 9s\n",
-	  { "t.conf:3: close: [target \"a\"]: applies to protocol = tcp only (a UDP socket has no connection to end), and this target's protocol is udp; remove it",
-	    "t.conf:5: connect_timeout: [target \"a\"]: applies to protocol = tcp only (a UDP socket connects at once, with nothing sent), and this target's protocol is udp; remove it" } },
+	  { "t.conf:3: close: [target \"a\"]: close applies only to protocol = tcp or tls (a UDP socket has no connection to end), and this target's protocol is udp; remove it",
+	    "t.conf:5: connect_timeout: [target \"a\"]: connect_timeout applies only to protocol = tcp or tls (a UDP socket connects at once, with nothing sent), and this target's protocol is udp; remove it" } },
 	{ "timestamps under udp", TARGET_A "protocol = udp\ntimestamps = loop\n",
-	  { "t.conf:4: timestamps: [target \"a\"]: applies to protocol = tcp only (UDP cycles are timed by the loop's clock), and this target's protocol is udp; remove it" } },
+	  { "t.conf:4: timestamps: [target \"a\"]: timestamps applies only to protocol = tcp (UDP and TLS cycles are timed by the loop's clock), and this target's protocol is udp; remove it" } },
+	{ "tls key under tcp", TARGET_A "tls_verify = no\n",
+	  { "t.conf:3: tls_verify: [target \"a\"]: tls_verify applies only to protocol = tls (it verifies the TLS server), and this target's protocol is tcp; remove it" } },
+	{ "tls keys under udp", TARGET_A "protocol = udp\ntls_resume = yes\ntls_server_name = x\n",
+	  { "t.conf:4: tls_resume: [target \"a\"]: tls_resume applies only to protocol = tls (it resumes TLS sessions), and this target's protocol is udp; remove it",
+	    "t.conf:5: tls_server_name: [target \"a\"]: tls_server_name applies only to protocol = tls (it names the TLS server), and this target's protocol is udp; remove it" } },
+	{ "udp_tag and timestamps under tls", TARGET_A "protocol = tls\nudp_tag = no\ntimestamps = loop\n",
+	  { "t.conf:4: udp_tag: [target \"a\"]: udp_tag applies only to protocol = udp (it tags datagrams), and this target's protocol is tls; remove it",
+	    "t.conf:5: timestamps: [target \"a\"]: timestamps applies only to protocol = tcp (UDP and TLS cycles are timed by the loop's clock), and this target's protocol is tls; remove it" } },
+	{ "tls_cert without tls_key", TARGET_A "protocol = tls\ntls_cert = /nonexistent/c.pem\n",
+	  { "t.conf:4: tls_cert: [target \"a\"]: tls_cert and tls_key go together; give tls_key too, or neither" } },
+	{ "tls_key without tls_cert", TARGET_A "protocol = tls\ntls_key = /nonexistent/c.key\n",
+	  { "t.conf:4: tls_key: [target \"a\"]: tls_cert and tls_key go together; give tls_cert too, or neither" } },
+	{ "tls_ca missing", TARGET_A "protocol = tls\ntls_ca = /nonexistent/ca.pem\n",
+	  { "t.conf:4: tls_ca: [target \"a\"]: cannot read '/nonexistent/ca.pem': No such file or directory" } },
+	{ "bad tls_min_version", TARGET_A "protocol = tls\ntls_min_version = 1.1\n",
+	  { "t.conf:4: tls_min_version: invalid value '1.1'; expected 1.2 or 1.3" } },
+	{ "bad tls_verify", TARGET_A "protocol = tls\ntls_verify = 0\n",
+	  { "t.conf:4: tls_verify: invalid value '0'; expected yes or no" } },
+	{ "bad tls_server_name", TARGET_A "protocol = tls\ntls_server_name = a b\n",
+	  { "t.conf:4: tls_server_name: invalid name 'a b'; expected a DNS name or an IP address of at most 253 characters, or none (no SNI, no name checked)" } },
+	{ "empty tls_ca", TARGET_A "protocol = tls\ntls_ca =\n",
+	  { "t.conf:4: tls_ca: invalid path ''; expected the path of a PEM file or of a directory in OpenSSL's hashed form, at most 1024 bytes" } },
 	{ "udp_tag under tcp", TARGET_A "udp_tag = yes\n",
-	  { "t.conf:3: udp_tag: [target \"a\"]: applies to protocol = udp only (it tags datagrams), and this target's protocol is tcp; remove it" } },
+	  { "t.conf:3: udp_tag: [target \"a\"]: udp_tag applies only to protocol = udp (it tags datagrams), and this target's protocol is tcp; remove it" } },
 	{ "bad log level", "[daemon]\nlog_level = loud\n",
 	  { "t.conf:2: log_level: invalid value 'loud'; expected emerg, alert, crit, err, warning, "
 	    "notice, info, debug or 0-7" } },
@@ -208,7 +235,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -1123,6 +1150,95 @@ static void assert_file_error(const char *path, int ret, const char *suffix)
 	config_errors_clear(&errs);
 }
 
+/* A self-signed certificate and its key, as PEM files in tmpdir: cert_path, key_path. */
+static void tls_pair_write(const char *name, char *cert_path, char *key_path, size_t n)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	FILE *f;
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert_ptr_nonnull(x);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)name, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	ck_assert_int_gt(X509_sign(x, k, EVP_sha256()), 0);
+	snprintf(cert_path, n, "%s/%s.pem", tmpdir, name);
+	snprintf(key_path, n, "%s/%s.key", tmpdir, name);
+	f = fopen(cert_path, "w");
+	ck_assert_ptr_nonnull(f);
+	PEM_write_X509(f, x);
+	fclose(f);
+	f = fopen(key_path, "w");
+	ck_assert_ptr_nonnull(f);
+	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	ck_assert_int_eq(chmod(key_path, 0600), 0);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/* Load text with the TLS file names put in, expecting success or the one error. */
+static void assert_tls_load(const char *text, const char *want_prefix)
+{
+	char dump[4096], got[1024];
+	struct loaded l;
+
+	load_text(text, false, &l);
+	if (!want_prefix) {
+		assert_loaded(&l);
+		ck_assert_ptr_nonnull(l.cfg->targets[0]->tls_ctx);
+	} else {
+		ck_assert_msg(l.r == -EINVAL && l.errs.n == 1, "errors: %s",
+			      errors_dump(&l.errs, dump, sizeof(dump)));
+		config_error_format(&l.errs.v[0], got, sizeof(got));
+		ck_assert_msg(strncmp(got, want_prefix, strlen(want_prefix)) == 0, "got %s", got);
+	}
+	loaded_free(&l);
+}
+
+/* The files of tls_ca, tls_cert and tls_key are read and parsed at load (mconnd -t
+ * and reload): good ones load, a key of another certificate, a file that is no PEM
+ * and a missing one are errors at their key's line; a relative name is taken from
+ * the directory of the file that gives it; a key readable by others is noticed. */
+START_TEST(test_tls_files)
+{
+	char ca[160], ca_key[160], other[160], other_key[160], junk[160], text[1024];
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	tls_pair_write("ca", ca, ca_key, sizeof(ca));
+	tls_pair_write("other", other, other_key, sizeof(other));
+	write_file("junk.pem", "not PEM\n", 8, junk, sizeof(junk));
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_ca = %s\ntls_cert = %s\ntls_key = %s\n",
+		 ca, ca, ca_key);
+	assert_tls_load(text, NULL);
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_ca = %s\ntls_cert = %s\ntls_key = %s\n",
+		 ca, ca, other_key);
+	assert_tls_load(text, "t.conf:6: tls_key: [target \"a\"]: cannot load a PEM private key (unencrypted) from '");
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_ca = %s\n", junk);
+	assert_tls_load(text, "t.conf:4: tls_ca: [target \"a\"]: cannot load CA certificates from '");
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_cert = %s\ntls_key = %s\n", junk, ca_key);
+	assert_tls_load(text, "t.conf:4: tls_cert: [target \"a\"]: cannot load a PEM certificate from '");
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_cert = %s\ntls_key = %s\n", ca, junk);
+	assert_tls_load(text, "t.conf:5: tls_key: [target \"a\"]: cannot load a PEM private key (unencrypted) from '");
+	/* Relative: from the directory of the file. */
+	snprintf(text, sizeof(text), TARGET_A "protocol = tls\ntls_ca = ca.pem\ntls_cert = other.pem\ntls_key = other.key\n");
+	write_file("tls.conf", text, strlen(text), junk, sizeof(junk));
+	ck_assert_int_eq(config_load(junk, false, &c, &errs), 0);
+	ck_assert_str_eq(c->targets[0]->tls_ca, ca);
+	ck_assert_str_eq(c->targets[0]->tls_key, other_key);
+	config_free(c);
+	ck_assert(!tls_key_is_shared(ca_key));
+	ck_assert_int_eq(chmod(ca_key, 0640), 0);
+	ck_assert(tls_key_is_shared(ca_key));
+}
+END_TEST
+
 START_TEST(test_file_missing)
 {
 	char path[128];
@@ -1483,6 +1599,61 @@ START_TEST(test_target_set)
 }
 END_TEST
 
+/* Load base with extra added and assert that it differs from t in bits exactly. */
+static void assert_diff(const struct target_conf *t, const char *base, const char *extra,
+			unsigned bits)
+{
+	char text[512], names[256];
+	struct loaded b;
+
+	snprintf(text, sizeof(text), "%s%s", base, extra);
+	load_text(text, false, &b);
+	assert_loaded(&b);
+	ck_assert_msg(config_target_diff(t, b.cfg->targets[0]) == bits, "%s: got %s", extra,
+		      config_changes_format(config_target_diff(t, b.cfg->targets[0]), names,
+					    sizeof(names)));
+	loaded_free(&b);
+}
+
+/* Every tls_* key is a change that restarts the target; a copy made by set shares
+ * the TLS context (one more reference, dropped with it). */
+START_TEST(test_tls_diff_and_set)
+{
+	static const char base[] = TARGET_A "protocol = tls\n";
+	static const struct { const char *extra; unsigned bits; } cases[] = {
+		{ "", 0 },
+		{ "tls_verify = yes\ntls_min_version = 1.2\ntls_resume = no\n", 0 },
+		{ "tls_verify = no\n", CHG_TLS_VERIFY },
+		{ "tls_server_name = none\n", CHG_TLS_SERVER_NAME },
+		{ "tls_min_version = 1.3\n", CHG_TLS_MIN_VERSION },
+		{ "tls_resume = yes\n", CHG_TLS_RESUME },
+		{ "tls_ca = /etc/ssl/certs\n", CHG_TLS_CA },
+	};
+	struct target_conf *n = NULL;
+	struct loaded a;
+	char names[128], err[256];
+
+	load_text(base, false, &a);
+	assert_loaded(&a);
+	ck_assert_ptr_nonnull(a.cfg->targets[0]->tls_ctx);
+	ck_assert_int_eq(a.cfg->targets[0]->tls_verify, 1);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+		assert_diff(a.cfg->targets[0], base, cases[i].extra, cases[i].bits);
+	ck_assert_uint_eq(CHG_TLS & CHG_RESTART, CHG_TLS);
+	ck_assert_str_eq(config_changes_format(CHG_TLS, names, sizeof(names)),
+			 "tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume");
+	ck_assert_int_eq(config_target_set(a.cfg->targets[0], "interval", "2s", &n, err, sizeof(err)), 0);
+	ck_assert_ptr_eq(n->tls_ctx, a.cfg->targets[0]->tls_ctx);
+	loaded_free(&a);
+	config_target_unref(n);
+	/* Other protocols build no context. */
+	load_text(TARGET_A, false, &a);
+	assert_loaded(&a);
+	ck_assert_ptr_null(a.cfg->targets[0]->tls_ctx);
+	loaded_free(&a);
+}
+END_TEST
+
 /* diff names each key whose value differs, and nothing for the same values. */
 START_TEST(test_target_diff)
 {
@@ -1506,20 +1677,11 @@ START_TEST(test_target_diff)
 		{ "interval_changing = 1s\n", CHG_INTERVAL_CHANGING },
 	};
 	struct loaded a, b;
-	char text[256], names[128];
 
 	load_text(base, false, &a);
 	assert_loaded(&a);
-	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-		snprintf(text, sizeof(text), "%s%s", base, cases[i].extra);
-		load_text(text, false, &b);
-		assert_loaded(&b);
-		ck_assert_msg(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]) == cases[i].bits,
-			      "%s: got %s", cases[i].extra,
-			      config_changes_format(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]),
-						    names, sizeof(names)));
-		loaded_free(&b);
-	}
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+		assert_diff(a.cfg->targets[0], base, cases[i].extra, cases[i].bits);
 	load_text("[target \"a\"]\naddress = 127.0.0.1:8\n", false, &b);
 	ck_assert_uint_eq(config_target_diff(a.cfg->targets[0], b.cfg->targets[0]), CHG_ADDRESS);
 	ck_assert(CHG_ADDRESS & CHG_RESTART);
@@ -1683,6 +1845,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_control_access_keys);
 	tcase_add_test(tc, test_target_set);
 	tcase_add_test(tc, test_target_diff);
+	tcase_add_test(tc, test_tls_diff_and_set);
 	tcase_add_test(tc, test_names_left_for_lookups);
 	tcase_add_test(tc, test_resolve_keys);
 	tcase_add_test(tc, test_diff_compares_resolved_addresses);
@@ -1706,6 +1869,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("files");
 	tcase_add_unchecked_fixture(tc, tmpdir_setup, tmpdir_teardown);
 	tcase_add_test(tc, test_file_missing);
+	tcase_add_test(tc, test_tls_files);
 	tcase_add_test(tc, test_file_is_directory);
 	tcase_add_test(tc, test_file_too_large);
 	tcase_add_test(tc, test_file_at_size_limit);

@@ -96,7 +96,8 @@ START_TEST(test_families_declared)
 		"mconn_connect_duration_seconds", "mconn_target_retransmits_total",
 		"mconn_resolve_failures_total", "mconn_target_replicas",
 		"mconn_udp_datagrams_sent_total", "mconn_udp_duplicates_total",
-		"mconn_udp_late_total", "mconn_udp_loss_ratio",
+		"mconn_udp_late_total", "mconn_udp_loss_ratio", "mconn_tls_handshake_seconds",
+		"mconn_tls_handshakes_total", "mconn_tls_cert_not_after_seconds",
 	};
 	const char *text = render(), *p = text;
 	char family[128] = "", line[1024];

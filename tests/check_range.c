@@ -109,6 +109,13 @@ START_TEST(test_thresholds)
 	ck_assert(t.has_p99 && !t.has_fail && t.p99.end == 1000);
 	ck_assert_int_eq(thresholds_parse("fail=2,p99=~:20", &t, err, sizeof(err)), 0);
 	ck_assert(t.fail.end == 2 && t.p99.end == 20 && isinf(t.p99.start));
+	/* cert=DAYS: fewer days left alert; DAYS itself and more do not. */
+	ck_assert_int_eq(thresholds_parse("p99=5,cert=30", &t, err, sizeof(err)), 0);
+	ck_assert(t.has_cert && t.has_p99 && !t.has_fail);
+	ck_assert(range_alert(&t.cert, 29) && range_alert(&t.cert, -1));
+	ck_assert(!range_alert(&t.cert, 30) && !range_alert(&t.cert, 5000));
+	ck_assert_int_eq(thresholds_parse("cert=0", &t, err, sizeof(err)), 0);
+	ck_assert(t.has_cert && !t.has_p99 && range_alert(&t.cert, -1) && !range_alert(&t.cert, 0));
 }
 END_TEST
 
@@ -119,7 +126,11 @@ START_TEST(test_thresholds_bad)
 		const char *msg;
 	} bad[] = {
 		{ "", "empty threshold" },
-		{ "p50=10", "bad threshold 'p50=10'; expected p99=RANGE or fail=RANGE" },
+		{ "p50=10", "bad threshold 'p50=10'; expected p99=RANGE, fail=RANGE or cert=DAYS" },
+		{ "cert=", "bad threshold 'cert='; expected cert=DAYS, a whole number of days" },
+		{ "cert=-1", "bad threshold 'cert=-1'" },
+		{ "cert=7d", "bad threshold 'cert=7d'" },
+		{ "cert=100001", "bad threshold 'cert=100001'" },
 		{ "p99", "bad threshold 'p99'" },
 		{ "p99=10x", "bad range in 'p99=10x'; numbers take us, ms (default) or s" },
 		{ "fail=1ms", "bad range in 'fail=1ms'; numbers are percent" },

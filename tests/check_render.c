@@ -501,7 +501,7 @@ static const char *status_target(const char *status, const char *name, char *out
 
 static const char *const error_classes[] = {
 	"refused", "connect_timeout", "timeout", "reset", "eof", "mismatch", "unreachable",
-	"resource", "loss",
+	"resource", "loss", "tls",
 };
 
 /* errors has every class, each with the count in want (NULL: all 0). */
@@ -551,7 +551,7 @@ static const char *const target_keys[] = {
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",
-	"protocol", "udp",
+	"protocol", "udp", "tls",
 	"latency_ms", "latency_total_ms", "connect_ms", "connect_total_ms", "retransmits",
 	"cycles_loop_timed", "last_ok_ago_s", "resolve",
 	"last_error", "last_error_detail",
@@ -686,8 +686,8 @@ END_TEST
 /* Counters set on the targets show up in JSON and in the table. */
 START_TEST(test_status_counters)
 {
-	static const unsigned want_a[] = { 0, 0, 3, 2, 0, 0, 0, 0, 0 };
-	static const unsigned want_b[] = { 0, 0, 0, 0, 0, 1, 0, 0, 0 };
+	static const unsigned want_a[ELEMENTSOF(error_classes)] = { 0, 0, 3, 2, 0, 0, 0, 0, 0, 0 };
+	static const unsigned want_b[ELEMENTSOF(error_classes)] = { 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
 	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	struct target *a = pool_find_target(&d->pool, NAME_A), *b = pool_find_target(&d->pool, NAME_B);
 	int64_t now = now_ns();
@@ -754,7 +754,7 @@ END_TEST
 /* The real first cycles were refused: the counts, the class and the detail. */
 START_TEST(test_status_json_after_refused)
 {
-	static const unsigned want[] = { 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned want[ELEMENTSOF(error_classes)] = { 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 	static char reply[HARNESS_RX_MAX], t[HARNESS_RX_MAX];
 	const char *status = ask_ok("status -j", reply, sizeof(reply));
 

@@ -482,6 +482,7 @@ static const struct {
 	{ SERR_UNREACHABLE, "unreachable" },
 	{ SERR_RESOURCE, "resource" },
 	{ SERR_LOSS, "loss" },
+	{ SERR_TLS, "tls" },
 	{ _SERR_MAX, "?" },
 };
 

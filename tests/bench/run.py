@@ -7,6 +7,8 @@ CPU 0 (taskset), the client under test (mconnd, the limit client, the classic cl
 on CPU 1, this runner on CPU 0 beside the server. Results go to BUILD/bench/results.csv
 and results.json as well. Python 3 standard library only.
 
+Scenario 8 (TLS) needs openssl and socat; the others need neither.
+
 Environment: BUILD (default build), REPS (3), WARM (warm-up seconds, 1), DUR
 (measured seconds, 4), ONLY (comma-separated scenario numbers to run, default all).
 """
@@ -33,6 +35,7 @@ ECHOD = os.path.join(BUILD, "echod")
 LIMIT = os.path.join(BUILD, "bench", "limit")
 UDPLIMIT = os.path.join(BUILD, "bench", "udplimit")
 CLASSIC = os.path.join(TOP, "tests", "bench", "classic.py")
+TLSCERTS = os.path.join(TOP, "tests", "integration", "tlscerts.sh")
 CPU_SERVER, CPU_CLIENT = "0", "1"
 # Sources for FIN churn: TIME_WAIT lands on the client, so one source address would
 # leave connect() searching ports among TIME_WAIT sockets.
@@ -455,6 +458,166 @@ def scenario_udp(tmp, echod):
         uecho.stop()
 
 
+class TlsServer:
+    """A TLS peer on CPU 0: openssl s_server -rev (one process, one connection at a
+    time, as s_time and one mconnd session make them; it sends each line back
+    reversed, so mconnd's message is a palindrome), or socat forking a PIPE per
+    connection (persistent sessions held side by side)."""
+
+    def __init__(self, tmp, cmd):
+        self.port = free_port()
+        cmd = [a.replace("PORT", str(self.port)).replace("DIR", tmp) for a in cmd]
+        self.proc = subprocess.Popen(["taskset", "-c", CPU_SERVER] + cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def listening():
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+        if not wait_for(5, listening):
+            raise SystemExit("bench: %s did not listen" % cmd[0])
+
+    def cpu_ns(self):
+        return cpu_ns(self.proc.pid)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+# s_server -rev answers "mconn-tls-slt-nnocm\n" with itself.
+TLS_MSG = "mconn-tls-slt-nnocm\\n"
+
+
+def tls_handshakes(tmp, case, server, resume):
+    """One case of scenario 8: openssl s_time (-new or -reuse) and one mconnd session
+    cycling as fast as it can (tls_resume = no or yes), interleaved, against the same
+    s_server; handshakes per second of each. Both verify the chain against the same
+    CA file (an OpenSSL client builds and checks the chain in every full handshake;
+    s_time's -CAfile makes it succeed, -verify asks for it); mconnd also checks the
+    name (the IP address) and, unlike s_time, sends the message, reads its echo and
+    sends a close_notify in each cycle."""
+    addr = "127.0.0.1:%d" % server.port
+    what = "resumed" if resume else "full"
+    runs = {"s_time": [], "mconnd": []}
+    secs = max(1, int(round(DUR)))
+    for rep in range(REPS):
+        t0, ru0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run(["taskset", "-c", CPU_CLIENT, "openssl", "s_time", "-connect", addr,
+                              "-reuse" if resume else "-new", "-time", str(secs),
+                              "-CAfile", os.path.join(tmp, "ca.pem"), "-verify", "1"],
+                             capture_output=True, text=True, check=True).stdout
+        dt, ru1 = time.monotonic() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+        st_cpu = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
+        n = [int(l.split()[0]) for l in out.splitlines() if " connections in " in l]
+        # s_time prints a character per connection, r when it was resumed.
+        reused = sum(l.count("r") for l in out.splitlines() if l and set(l) <= set("r*123t"))
+        if not n or (resume and reused < n[0] // 2):
+            raise SystemExit("bench: s_time %s: %d connections, %d resumed" % (
+                what, n[0] if n else 0, reused))
+        runs["s_time"].append({"ops": n[0], "secs": dt, "cpu_s": st_cpu, "failed": 0})
+        m = Mconnd(tmp, [{"name": "tls", "address": addr, "protocol": "tls", "mode": "cycle",
+                          "interval": "0", "timeout": "5s", "connections": 1,
+                          "message": TLS_MSG, "tls_ca": os.path.join(tmp, "ca.pem"),
+                          "tls_resume": "yes" if resume else "no"}])
+        try:
+            time.sleep(WARM)
+            st0, c0, t0 = m.status(), m.cpu_ns(), time.monotonic()
+            time.sleep(DUR)
+            st1, c1, t1 = m.status(), m.cpu_ns(), time.monotonic()
+        finally:
+            m.stop()
+        tls0, tls1 = st0["targets"][0]["tls"], st1["targets"][0]["tls"]
+        every = tls1["handshakes"] - tls0["handshakes"]
+        resumed = tls1["resumed"] - tls0["resumed"]
+        runs["mconnd"].append({"ops": resumed if resume else every - resumed,
+                               "secs": t1 - t0, "cpu_s": (c1 - c0) / 1e9,
+                               "failed": st1["targets"][0]["cycles_failed"],
+                               "other": every - resumed if resume else resumed,
+                               "hs_p50": tls1["handshake_p50_ms"],
+                               "cycle_p50": st1["targets"][0]["latency_ms"]["p50"]})
+    rates = {}
+    for client, rs in runs.items():
+        rates[client] = record("8 tls handshakes", case, client, what + " handshakes", "/s",
+                               [r["ops"] / r["secs"] for r in rs],
+                               cpu_ms_per_1k=median_spread(
+                                   [r["cpu_s"] / r["ops"] * 1e6 if r["cpu_s"] and r["ops"]
+                                    else None for r in rs])[0],
+                               failed=sum(r["failed"] for r in rs))
+    row = [r for r in results if r["case"] == case and r["client"] == "mconnd"][0]
+    # Handshakes of the other kind mconnd made in the window (a full one where a
+    # resumption was offered, or the reverse): they are not in its rate.
+    row["other_kind"] = sum(r["other"] for r in runs["mconnd"])
+    # Where mconnd's cycle goes: the handshake, then the echo (which waits for the
+    # server to finish its side of the handshake) and the close; s_time only shakes hands.
+    row["handshake_p50_ms"] = median_spread([r["hs_p50"] for r in runs["mconnd"]])[0]
+    row["cycle_p50_ms"] = median_spread([r["cycle_p50"] for r in runs["mconnd"]])[0]
+    row["vs_s_time"] = "%.2f" % (rates["mconnd"] / rates["s_time"])
+    st_row = [r for r in results if r["case"] == case and r["client"] == "s_time"][0]
+    if row["cpu_ms_per_1k"] and st_row["cpu_ms_per_1k"]:
+        # CPU per handshake, s_time's over mconnd's: above 1, mconnd spends less.
+        row["cpu_vs_s_time"] = "%.2f" % (st_row["cpu_ms_per_1k"] / row["cpu_ms_per_1k"])
+    log("  %s: mconnd %.0f/s, s_time %.0f/s, ratio %.2f; CPU per handshake %s" % (
+        case, rates["mconnd"], rates["s_time"], rates["mconnd"] / rates["s_time"],
+        row.get("cpu_vs_s_time", "-")))
+
+
+def session_bytes(tmp, targets_at, lo, hi):
+    """RSS growth per persistent session between lo and hi sessions, REPS times."""
+    per = []
+    for rep in range(REPS):
+        rss = {}
+        for n in (lo, hi):
+            m = Mconnd(tmp, targets_at(n))
+            try:
+                if not wait_for(30, lambda: m.status()["targets"][0]["sessions_active"] >= n):
+                    raise SystemExit("bench: %d sessions did not connect" % n)
+                time.sleep(WARM)  # a few cycles on each, buffers at their working size
+                rss[n] = rss_kib(m.proc.pid)
+            finally:
+                m.stop()
+        per.append((rss[hi] - rss[lo]) * 1024 / (hi - lo))
+    return per
+
+
+def scenario_tls(tmp, echod):
+    """TLS: full handshakes per second (s_server as it comes, TLS 1.3) and resumed ones
+    (s_server -tls1_2: s_time -reuse takes its session before a TLS 1.3 ticket arrives,
+    so it resumes only under 1.2), mconnd beside openssl s_time; then RSS per
+    persistent session, TLS (socat) beside TCP (echod)."""
+    out = subprocess.run(["sh", "-c", '. "$0"; tls_certs "$1"', TLSCERTS, tmp],
+                         capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit("bench: tlscerts.sh failed: see %s/openssl.log" % tmp)
+    srv = ["openssl", "s_server", "-accept", "127.0.0.1:PORT", "-cert", "DIR/good.pem",
+           "-key", "DIR/good.key", "-rev", "-quiet"]
+    for case, extra, resume in (("s_server TLS 1.3, new", [], False),
+                                ("s_server TLS 1.2, reuse", ["-tls1_2"], True)):
+        server = TlsServer(tmp, srv + extra)
+        try:
+            tls_handshakes(tmp, case, server, resume)
+        finally:
+            server.stop()
+    # TCP sessions cost a few hundred bytes: 100 of them are lost in RSS's noise
+    # (a negative figure once), so TCP spans 2,000 against echod; TLS, with a socat
+    # process per connection, 100.
+    tcp = session_bytes(tmp, lambda n: targets_for(echod.port, n, "persistent", "fin", "1s"),
+                        100, 2100)
+    lo, hi = 20, 120
+    socat = TlsServer(tmp, ["socat", "OPENSSL-LISTEN:PORT,bind=127.0.0.1,reuseaddr,fork,"
+                            "cert=DIR/good.pem,key=DIR/good.key,verify=0", "PIPE"])
+    try:
+        tls = session_bytes(tmp, lambda n: [dict(
+            targets_for(socat.port, n, "persistent", "fin", "1s")[0], protocol="tls",
+            tls_ca=os.path.join(tmp, "ca.pem"))], lo, hi)
+    finally:
+        socat.stop()
+    for proto, per, span in (("tcp", tcp, "100..2100"), ("tls", tls, "%d..%d" % (lo, hi))):
+        record("8 tls handshakes", "persistent %s sessions" % span, "mconnd",
+               "rss per %s session" % proto, "bytes", per)
+    log("  RSS per session: tls %.0f bytes, tcp %.0f bytes" % (
+        statistics.median(tls), statistics.median(tcp)))
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -480,7 +643,8 @@ def print_table(info):
     print("-" * len(hdr))
     for r in results:
         det = []
-        for k in ("vs_limit", "vs_classic", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
+        for k in ("vs_limit", "vs_classic", "vs_s_time", "cpu_vs_s_time", "other_kind",
+                  "handshake_p50_ms", "cycle_p50_ms", "cpu_ms_per_1k", "failed", "server_cpu_pct", "rate",
                   "p99_lateness_ms", "p99_lateness_steady_ms", "fds", "bytes_per_session", "p50_ms", "samples", "note"):
             if k in r and r[k] is not None:
                 det.append("%s=%s" % (k, fmt(r[k]) if not isinstance(r[k], str) else r[k]))
@@ -513,7 +677,7 @@ def main():
                 sysctl={k: " ".join(open("/proc/sys/" + k).read().split()) for k in SYSCTLS})
     scenarios = [(1, scenario_churn), (2, scenario_roundtrips), (3, scenario_rate),
                  (4, scenario_footprint), (5, scenario_control), (6, scenario_startup),
-                 (7, scenario_udp)]
+                 (7, scenario_udp), (8, scenario_tls)]
     tmp = tempfile.mkdtemp(prefix="mconn-bench.")
     echod = Echod(tmp)
     t0 = time.monotonic()

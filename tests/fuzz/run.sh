@@ -9,7 +9,7 @@ set -u
 DIR=${1:-build/fuzz}
 SECS=${FUZZ_SECONDS:-60}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
-HARNESSES=${FUZZ_HARNESSES:-parse config ctl udp}
+HARNESSES=${FUZZ_HARNESSES:-parse config ctl udp cert}
 CORPUS=$(cd "$(dirname "$0")" && pwd)/corpus
 T=$(mktemp -d /tmp/mconn-fuzz.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")"
 TOP=../..
 C=corpus
-mkdir -p $C/config $C/ctl $C/parse $C/udp
+mkdir -p $C/config $C/ctl $C/parse $C/udp $C/cert
 find $C -type f -name 'seed-*' -delete
 
 n=0
@@ -100,6 +100,33 @@ protocol = sctp
 udp_tag = maybe
 ' >$C/config/seed-udp.conf
 
+printf '%s' '[target "s"]
+address = localhost:443
+protocol = tls
+tls_server_name = echo.example
+tls_verify = yes
+tls_min_version = 1.3
+tls_resume = yes
+mode = persistent
+close = rst
+[target "ip"]
+address = 127.0.0.1:4433
+protocol = tls
+tls_server_name = none
+tls_verify = no
+tls_ca = /nonexistent/ca.pem
+[target "half"]
+address = [::1]:4433
+protocol = tls
+tls_cert = client.pem
+tls_min_version = 1.1
+timestamps = loop
+[target "u"]
+address = 127.0.0.1:7
+protocol = udp
+tls_resume = yes
+' >$C/config/seed-tls.conf
+
 # ctl: every request mconnctl can send, then malformed ones.
 for r in 'status' 'status -j' 'status web' '-j status db.1' 'sessions web' \
 	'sessions -j edge:2' 'help' 'version' 'version -j' 'status nosuch' \
@@ -141,4 +168,19 @@ useed tagged 010000000701000109${msg1}09${msg2}6d63000100000007${msg2}
 useed late 030000000701000109${msg1}09${msg2}6d63000100000007${msg2}
 useed older 010000000700020109${msg1}09${msg2}6d63000000000002${msg1}
 useed short 01000000070100010909${msg1}09${msg2}6d63
+# cert: DER certificates (one with a UTCTime notAfter, one GeneralizedTime after
+# 2049), then ASN1 times alone: a type byte (even UTCTime, odd GeneralizedTime) and
+# the text.
+mkdir -p $C/cert
+certseed() {
+	k=$(mktemp)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$k" \
+		-subj "/CN=$1" -days "$2" -outform DER -out "$C/cert/seed-$1.der" 2>/dev/null
+	rm -f "$k"
+}
+certseed short 30
+certseed long 10000
+printf '\000491231235959Z' >$C/cert/seed-utctime
+printf '\00120500101000000Z' >$C/cert/seed-generalized
+printf '\00120240229120000.5+0130' >$C/cert/seed-fraction
 echo "seeds: $(find $C -type f | wc -l) files under tests/fuzz/$C"

@@ -23,7 +23,7 @@ for t in cyc per six src; do
 done
 check "no cycle failed" test "$(js '[.targets[].cycles_failed] | add')" = 0
 check "every failure class is present and zero" \
-	test "$(js '[.targets[].errors | to_entries[] | .value] | length')" = 36
+	test "$(js '[.targets[].errors | to_entries[] | .value] | length')" = 40
 # The held connections of "src" come from 127.0.0.2 (0200007F in /proc/net/tcp).
 port_hex=$(printf '%04X' "$echo_PORT")
 held_from_src() { [ "$(grep -c " 0200007F:[0-9A-F]* 0100007F:$port_hex 01 " "/proc/$MCONND_PID/net/tcp")" = 2 ]; }

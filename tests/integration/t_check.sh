@@ -51,7 +51,7 @@ run_check 2 "^MCONN CRITICAL: off down for [^,]+, last minute: [0-9]+ cycles, 10
 run_check 2 '^MCONN CRITICAL: off down ' off -w fail=101 -c fail=101
 run_check 3 '^MCONN UNKNOWN: new unknown for ' new
 run_check 3 '^MCONN UNKNOWN: no such target: nope$' nope
-run_check 3 "^MCONN UNKNOWN: usage: -w: bad threshold 'p50=3'; expected p99=RANGE or fail=RANGE$" web -w p50=3
+run_check 3 "^MCONN UNKNOWN: usage: -w: bad threshold 'p50=3'; expected p99=RANGE, fail=RANGE or cert=DAYS$" web -w p50=3
 run_check 3 "^MCONN UNKNOWN: usage: -c: bad range in 'fail=9:1': start above end$" web -c fail=9:1
 run_check 3 '^MCONN UNKNOWN: usage: mconnctl check TARGET' web extra
 run_check 3 '^MCONN UNKNOWN: usage: missing argument to -w' web -w

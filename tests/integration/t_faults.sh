@@ -3,7 +3,7 @@
 # own failure class and under no other; the daemon keeps answering throughout.
 . "$(dirname "$0")/lib.sh"
 
-CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource loss"
+CLASSES="refused connect_timeout timeout reset eof mismatch unreachable resource loss tls"
 
 start_echod gone echo -l 127.0.0.1:0
 stop_pid "$gone_PID"

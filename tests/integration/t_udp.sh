@@ -169,6 +169,6 @@ check "mconnd -t refuses the file" test $? != 0
 check "close under udp: FILE:LINE" grep -q "bad.conf:7: close: .*udp" "$T/bad.out"
 check "udp_tag under tcp: FILE:LINE" grep -q "bad.conf:10: udp_tag: .*tcp" "$T/bad.out"
 check "connect_timeout under udp: FILE:LINE" grep -q "bad.conf:14: connect_timeout: .*udp" "$T/bad.out"
-check "protocol lists what it accepts" grep -q "bad.conf:17: protocol: invalid value 'sctp'; expected tcp or udp" "$T/bad.out" ||
+check "protocol lists what it accepts" grep -q "bad.conf:17: protocol: invalid value 'sctp'; expected tcp, udp or tls" "$T/bad.out" ||
 	cat "$T/bad.out"
 finish
