@@ -34,7 +34,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mconnd [-c FILE] [-t [--shards]] [-v] [--log-target=TARGET] [-h] [-V]\n"
-		"Continuous TCP echo health checks, in the foreground.\n"
+		"Continuous echo health checks (TCP, UDP, TLS), in the foreground.\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
 		"  -t             check the configuration (and the control socket's path;\n"
