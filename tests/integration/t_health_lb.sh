@@ -57,7 +57,10 @@ changes=$(tjs lb .health_changes)
 # The fourth backend goes away: haproxy resets its share of the connections.
 stop_pid "$b4_PID"
 check "lb: degraded, not up" wait_for 10 tjs_true lb '.state == "degraded"'
-check "lb: no session's own verdict is down" tjs_true lb '.sessions_down == 0'
+# Round robin spreads each session's cycles over the backends, so no session stays
+# down: one that meets the reset three times running (the daemon slowed down, under
+# valgrind, reorders the cycles) is up again after its next two.
+check "lb: no session's own verdict stays down" wait_for 10 tjs_true lb '.sessions_down == 0'
 say "lb: recent failure ratio $(tjs lb .recent_fail_ratio) of $(tjs lb .recent_results) results"
 check "lb: the recent failure ratio comes to about a quarter" \
 	wait_for 10 tjs_true lb '.recent_fail_ratio >= 0.15 and .recent_fail_ratio <= 0.35'
