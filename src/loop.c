@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -190,9 +190,9 @@ int64_t loop_now(struct loop *l)
  * second field of its schedstat; 0 where there is none. */
 static int64_t loop_run_delay(const struct loop *l)
 {
-	char buf[96];
+	char buf[96], *end;
 	ssize_t n;
-	long long run = 0, wait = 0;
+	long long wait;
 
 	if (l->schedstat_fd < 0)
 		return 0;
@@ -200,7 +200,13 @@ static int64_t loop_run_delay(const struct loop *l)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	return sscanf(buf, "%lld %lld", &run, &wait) == 2 && wait > 0 ? wait : 0;
+	/* "RUN_NS WAIT_NS SLICES": skip the first field, read the second. */
+	(void)strtoll(buf, &end, 10);
+	if (end == buf)
+		return 0;
+	errno = 0;
+	wait = strtoll(end, &end, 10);
+	return errno == 0 && wait > 0 ? wait : 0;
 }
 
 /* Run a handle's callback and remember it when it was slow: how long it held the
