@@ -2,9 +2,10 @@
 # Latency from the kernel: a target behind a path of known cost (the fixture server
 # holding each echo D after the kernel received it, at real-time priority) reads at
 # that cost while the same daemon runs 2,000 more sessions cycling every 200 ms and
-# answers a scrape every second: p50 within 1 % and p99 within 5 % of 2 x D (a cycle
-# makes two round trips; its connect costs no hold). The loop's clock, which counted
-# the time each event waited in the busy loop, read several times the cost here.
+# answers a scrape every second: p50 within 1 % and p99 within one histogram bucket
+# (5.2 %) of 2 x D (a cycle makes two round trips; its connect costs no hold). The
+# loop's clock, which counted the time each event waited in the busy loop, read
+# several times the cost here.
 . "$(dirname "$0")/lib.sh"
 
 LOAD=2000
@@ -49,7 +50,13 @@ lateness=$(jq -r '.loop.lateness_ms.p99' "$T/st.json")
 say "path costs $COST_MS ms; reported p50 $p50 ms, p99 $p99 ms; the loop's own lateness p99 $lateness ms"
 within() { awk -v v="$1" -v c="$COST_MS" -v pct="$2" 'BEGIN { d = (v - c) / c * 100; exit !(d >= -pct && d <= pct) }'; }
 check "p50 within 1 % of the path's cost under load" within "$p50" 1
-check "p99 within 5 % of the path's cost under load" within "$p99" 5
+# The histogram's buckets are about 5 % apart here (status reads 20.186 ms for
+# 19.923-20.447 and 21.234 ms for the next one up), so 5 % is the histogram's own
+# resolution: when just over 1 % of the cycles take more than 1.3 % over the path's
+# cost (a late wake-up of the delay line, rare), p99 reads one bucket up, +5.2 %: a
+# quiet CI run and a run beside two spin loops did. p99 may read that next bucket,
+# not beyond (main before kernel timing read +7,990 % here).
+check "p99 within one histogram bucket (5.2 %) of the path's cost under load" within "$p99" 5.2
 check "no cycle of path failed" tjs_true path '.cycles_failed == 0'
 stop_mconnd
 finish
