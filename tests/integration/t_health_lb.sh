@@ -69,8 +69,13 @@ states=$(sample_for 6 lb .state)
 say "lb: states seen: $states"
 check "lb: degraded all along" test "$states" = degraded
 check "lb: one transition (up to degraded)" test "$(tjs lb .health_changes)" = $((changes + 1))
-check "lb: the change is logged once, with the ratio" \
-	test "$(grep -cE 'target lb is degraded.*% of recent cycles failed' "$T/mconnd.log")" = 1
+# Logged once, with what made it: the failure ratio, or (when a session met the reset
+# fall times running before 16 results were in, as under valgrind in CI at a580a1c)
+# the sessions down.
+check "lb: the change is logged once" \
+	test "$(grep -c 'target lb is degraded' "$T/mconnd.log")" = 1
+check "lb: the log line gives its cause (the ratio or a session down)" \
+	grep -qE 'target lb is degraded.*(% of recent cycles failed|[1-5] of 5 sessions down)' "$T/mconnd.log"
 "$MCONNCTL" check lb >"$T/check"
 check "lb: check says WARNING (exit 1)" test $? = 1
 check "lb: check names the state" grep -q '^MCONN WARNING: lb degraded' "$T/check"
