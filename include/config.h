@@ -178,6 +178,9 @@ struct target_conf {
 	enum target_protocol protocol;
 	/* UDP: put a cycle tag (UDP_TAG_LEN bytes) before each message (0 or 1). */
 	int udp_tag;
+	/* 0 (echo = no): TCP and TLS cycles end once connected, or once the handshake is
+	 * done, with nothing sent (n_messages is then 0); 1 (the default): they echo. */
+	int echo;
 	/* TLS: the name sent (SNI) and verified ("": the host of address, or its IP;
 	 * "none": neither), verification (0 or 1), the CA file or directory ("": the
 	 * system's store), the client certificate and key ("": none), tls_min_version

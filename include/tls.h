@@ -72,6 +72,10 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t st
  * "tls: certificate required", "tls: protocol version" or "tls: handshake failed". */
 const char *tls_io_reason(const struct session *s);
 
+/* When the handshake that just finished ended (monotonic ns, read at the end of its
+ * last call), or -1 while none is waiting for tls_io_take_done(). */
+int64_t tls_io_done_at(const struct session *s);
+
 /* Fill *ret with what the last handshake came to and return true, once per
  * handshake; false when none finished since. */
 bool tls_io_take_done(struct session *s, struct tls_done *ret);

@@ -682,6 +682,7 @@ static const struct key_def keys[] = {
 	  "all, or shard numbers from 1 to 64 separated by commas, such as 1,3" },
 	{ "protocol", SECT_TARGET, key_enum, T(protocol), 0, 0, protocol_names, "tcp, udp or tls" },
 	{ "udp_tag", SECT_TARGET, key_enum, T(udp_tag), 0, 0, yes_no_names, "yes or no" },
+	{ "echo", SECT_TARGET, key_enum, T(echo), 0, 0, yes_no_names, "yes or no" },
 	{ "tls_server_name", SECT_TARGET, key_tls_name, T(tls_server_name), 0, 0, NULL,
 	  "a DNS name or an IP address of at most 253 characters, or none (no SNI, no name checked)" },
 	{ "tls_verify", SECT_TARGET, key_enum, T(tls_verify), 0, 0, yes_no_names, "yes or no" },
@@ -790,6 +791,7 @@ static struct target_conf *target_conf_new(const char *name, const char *file, u
 	t->interval_changing = -1;
 	t->family = AFAM_ANY;
 	t->tls_verify = 1;
+	t->echo = 1;
 	t->msg = malloc(sizeof(classic_messages) - 1);
 	if (!t->msg)
 		abort();
@@ -1009,6 +1011,8 @@ static const struct protocol_key {
 	{ "timestamps", PROTO_BIT(TPROTO_TCP), "tcp",
 	  "UDP and TLS cycles are timed by the loop's clock" },
 	{ "udp_tag", PROTO_BIT(TPROTO_UDP), "udp", "it tags datagrams" },
+	{ "echo", PROTO_BIT(TPROTO_TCP) | PROTO_BIT(TPROTO_TLS), "tcp or tls",
+	  "a UDP cycle is its datagrams and their echoes" },
 	{ "tls_server_name", PROTO_BIT(TPROTO_TLS), "tls", "it names the TLS server" },
 	{ "tls_verify", PROTO_BIT(TPROTO_TLS), "tls", "it verifies the TLS server" },
 	{ "tls_ca", PROTO_BIT(TPROTO_TLS), "tls", "it verifies the TLS server" },
@@ -1077,6 +1081,26 @@ static void config_build_tls(struct parse_ctx *ctx, struct x509_store_st **syste
 	ctx_error(ctx, key, "[target \"%s\"]: %s", t->name, err);
 }
 
+/* echo = no: a cycle is the connect (and the TLS handshake), with nothing sent. No
+ * message may be given, and a persistent session would have nothing to do. */
+static void config_validate_no_echo(struct parse_ctx *ctx, struct target_conf *t)
+{
+	if (t->custom_messages) {
+		ctx->line = t->key_line[key_index("message")];
+		ctx_error(ctx, "message",
+			  "[target \"%s\"]: echo = no sends nothing, so it takes no message; remove the message lines or echo = no",
+			  t->name);
+	}
+	if (t->mode == MODE_PERSISTENT) {
+		ctx->line = target_key_line(t, "echo", "mode");
+		ctx_error(ctx, "echo",
+			  "[target \"%s\"]: echo = no ends each cycle once connected, so it needs mode = cycle; a persistent connection would have nothing to check",
+			  t->name);
+	}
+	t->n_messages = 0;
+	t->msg_bytes = 0;
+}
+
 /* Check one target as a whole; errors point at the lines of the keys involved. A
  * connect_timeout the file does not give follows timeout: the smaller of 2s and it. */
 static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
@@ -1111,6 +1135,8 @@ static void config_validate_target(struct parse_ctx *ctx, struct target_conf *t)
 		ctx_error(ctx, "resolve_every",
 			  "[target \"%s\"]: out of range; expected 0 (never) or from 1s to 24h", t->name);
 	config_validate_protocol(ctx, t);
+	if (!t->echo && t->protocol != TPROTO_UDP)
+		config_validate_no_echo(ctx, t);
 }
 
 /* Read a numeric group; a name is left for config_lookups() (CONFIG_NO_GID), with

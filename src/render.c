@@ -423,13 +423,13 @@ static void render_target_json(const struct view *v, const struct target *t, int
 	buf_printf(out, ",\"runtime_set\":");
 	render_json_changes(out, t->runtime_set);
 	buf_printf(out, ",\"state\":\"%s\",\"state_for_s\":%.3f,\"health_changes\":%llu,"
-		   "\"mode\":\"%s\",\"close\":\"%s\",\"connections\":%u,\"sessions\":%u,"
+		   "\"mode\":\"%s\",\"close\":\"%s\",\"echo\":%s,\"connections\":%u,\"sessions\":%u,"
 		   "\"sessions_active\":%u,"
 		   "\"interval_ms\":%.3f,\"cycles_ok\":%llu,\"cycles_failed\":%llu,\"errors\":{",
 		   t->paused ? "paused" : health_state_name(t->health),
 		   (double)(now - t->health_since) / 1e9,
 		   (unsigned long long)t->health_changes, target_mode_name(c->mode),
-		   close_mode_name(c->close), c->connections, t->n_sess, pool_target_active(v->pool, t),
+		   close_mode_name(c->close), c->echo ? "true" : "false", c->connections, t->n_sess, pool_target_active(v->pool, t),
 		   (double)c->interval / 1e6, (unsigned long long)t->cycles_ok,
 		   (unsigned long long)t->cycles_failed);
 	for (int e = SERR_NONE + 1; e < _SERR_MAX; e++)

@@ -610,6 +610,10 @@ static void session_handshake(struct session *s, struct session_env *env, int64_
 		session_tls_fail(s, env, r, now);
 		return;
 	}
+	/* echo = no: the cycle ends with the handshake, whose end the TLS layer read after
+	 * the client's share of the work, later than this turn's clock. */
+	if (s->conf->n_messages == 0 && tls_io_done_at(s) > now)
+		now = tls_io_done_at(s);
 	session_enter(s, env, SESS_EXCHANGING, s->cycle_start + s->conf->timeout);
 	session_exchange(s, env, now);
 }

@@ -39,6 +39,7 @@ struct tls_conn {
 	/* The last handshake's outcome, not yet taken by the cycle's result. */
 	bool has_done;
 	struct tls_done done;
+	int64_t done_at;
 	/* Why the last call failed with -EPROTO. */
 	char reason[TLS_REASON_MAX];
 };
@@ -403,13 +404,19 @@ int tls_io_handshake(struct session *s, const struct target_conf *tc, int64_t st
 	 * may fit in one call when the server answers while the ClientHello is still
 	 * being written. */
 	c->has_done = true;
-	c->done.ns = now_ns() - started;
+	c->done_at = now_ns();
+	c->done.ns = c->done_at - started;
 	c->done.resumed = SSL_session_reused(c->ssl) == 1;
 	c->done.not_after = 0;
 	peer = SSL_get0_peer_certificate(c->ssl);
 	if (peer && tls_time_unix(X509_get0_notAfter(peer), &c->done.not_after) < 0)
 		c->done.not_after = 0;
 	return 0;
+}
+
+int64_t tls_io_done_at(const struct session *s)
+{
+	return s->tls && s->tls->has_done ? s->tls->done_at : -1;
 }
 
 bool tls_io_take_done(struct session *s, struct tls_done *ret)

@@ -33,7 +33,7 @@
 #define SECTION_EXPECT "expected [daemon] or [target \"NAME\"]"
 #define SYNTAX_ERROR "syntax error; expected [section], key = value or a comment"
 #define TARGET_KEYS "address, connections, message, interval, connect_timeout, timeout, " \
-	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume"
+	"backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, echo, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume"
 #define LABELS_EXPECT "expected up to 8 NAME=VALUE, comma-separated: names [a-zA-Z_][a-zA-Z0-9_]* " \
 	"of at most 32 characters, not starting with __ and none of target, address, resolved, " \
 	"protocol, mode, state, verdict, result, le, quantile, version, instance, job; values 1 " \
@@ -210,6 +210,14 @@ static const struct {
 	  { "t.conf:4: tls_server_name: invalid name 'a b'; expected a DNS name or an IP address of at most 253 characters, or none (no SNI, no name checked)" } },
 	{ "empty tls_ca", TARGET_A "protocol = tls\ntls_ca =\n",
 	  { "t.conf:4: tls_ca: invalid path ''; expected the path of a PEM file or of a directory in OpenSSL's hashed form, at most 1024 bytes" } },
+	{ "echo = no with a message", TARGET_A "echo = no\nmessage = hi\n",
+	  { "t.conf:4: message: [target \"a\"]: echo = no sends nothing, so it takes no message; remove the message lines or echo = no" } },
+	{ "echo = no, persistent", TARGET_A "mode = persistent\necho = no\n",
+	  { "t.conf:4: echo: [target \"a\"]: echo = no ends each cycle once connected, so it needs mode = cycle; a persistent connection would have nothing to check" } },
+	{ "echo under udp", TARGET_A "protocol = udp\necho = yes\n",
+	  { "t.conf:4: echo: [target \"a\"]: echo applies only to protocol = tcp or tls (a UDP cycle is its datagrams and their echoes), and this target's protocol is udp; remove it" } },
+	{ "bad echo", TARGET_A "echo = off\n",
+	  { "t.conf:3: echo: invalid value 'off'; expected yes or no" } },
 	{ "udp_tag under tcp", TARGET_A "udp_tag = yes\n",
 	  { "t.conf:3: udp_tag: [target \"a\"]: udp_tag applies only to protocol = udp (it tags datagrams), and this target's protocol is tcp; remove it" } },
 	{ "bad log level", "[daemon]\nlog_level = loud\n",
@@ -235,7 +243,7 @@ static const struct {
 	{ "address without '='", "[target \"a\"]\naddress 127.0.0.1:7\n",
 	  { "t.conf:2: address 127.0.0.1: unknown key (is an '=' missing?); accepted keys in this "
 	    "section: address, connections, message, interval, connect_timeout, timeout, "
-	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume" } },
+	    "backoff_max, rise, fall, down_quorum, degraded_ratio, flap_threshold, flap_window, interval_down, interval_changing, mode, close, source, family, resolve_every, timestamps, labels, shards, protocol, udp_tag, echo, tls_server_name, tls_verify, tls_ca, tls_cert, tls_key, tls_min_version, tls_resume" } },
 	{ "text after a section header", "[target \"a\"] x\naddress = 127.0.0.1:7\n",
 	  { "t.conf:1: unexpected text after [target \"a\"]" } },
 	{ "multicast address", "[target \"a\"]\naddress = 224.0.0.1:7\n",
@@ -735,6 +743,31 @@ START_TEST(test_messages_replace_defaults_in_order)
 	b = config_find_target(l.cfg, "b");
 	ck_assert_uint_eq(b->n_messages, 2);
 	assert_message(b, 0, "Message 1 from client.", 22);
+	loaded_free(&l);
+}
+END_TEST
+
+/* echo = no: nothing to send (the defaults dropped), for tcp and tls alike. */
+START_TEST(test_echo_no_sends_nothing)
+{
+	const struct target_conf *a, *b, *c;
+	struct loaded l;
+
+	load_text(TARGET_A "echo = no\n[target \"b\"]\naddress = 127.0.0.1:8\necho = yes\n"
+			   "[target \"c\"]\naddress = 127.0.0.1:9\nprotocol = tls\necho = no\n",
+		  false, &l);
+	assert_loaded(&l);
+	a = config_find_target(l.cfg, "a");
+	ck_assert_int_eq(a->echo, 0);
+	ck_assert_uint_eq(a->n_messages, 0);
+	ck_assert_uint_eq(a->msg_bytes, 0);
+	b = config_find_target(l.cfg, "b");
+	ck_assert_int_eq(b->echo, 1);
+	ck_assert_uint_eq(b->n_messages, 2);
+	c = config_find_target(l.cfg, "c");
+	ck_assert_uint_eq(c->n_messages, 0);
+	/* Sessions restart when it changes: the messages differ. */
+	ck_assert(config_target_diff(a, b) & CHG_MESSAGES);
 	loaded_free(&l);
 }
 END_TEST
@@ -1854,6 +1887,7 @@ static Suite *config_suite(void)
 
 	tc = tcase_create("messages_and_lines");
 	tcase_add_test(tc, test_messages_replace_defaults_in_order);
+	tcase_add_test(tc, test_echo_no_sends_nothing);
 	tcase_add_test(tc, test_messages_escapes);
 	tcase_add_test(tc, test_messages_inline_semicolon);
 	tcase_add_test(tc, test_no_continuation_lines);

@@ -547,7 +547,7 @@ static void assert_latency(const char *target, const char *key, unsigned count, 
 
 static const char *const target_keys[] = {
 	"name", "address", "resolved", "paused", "generation", "restarted_at", "restart_changes",
-	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close",
+	"runtime_set", "state", "state_for_s", "health_changes", "mode", "close", "echo",
 	"connections", "sessions", "sessions_active", "interval_ms", "cycles_ok", "cycles_failed", "errors",
 	"flapping", "flapping_for_s", "sessions_up", "sessions_down", "sessions_unknown",
 	"sessions_starved", "down_quorum", "degraded_ratio", "recent_results", "recent_fail_ratio",

@@ -125,6 +125,16 @@ timestamps = loop
 address = 127.0.0.1:7
 protocol = udp
 tls_resume = yes
+echo = no
+[target "c"]
+address = 127.0.0.1:7
+echo = no
+[target "cm"]
+address = 127.0.0.1:7
+protocol = tls
+echo = no
+message = x
+mode = persistent
 ' >$C/config/seed-tls.conf
 
 # ctl: every request mconnctl can send, then malformed ones.

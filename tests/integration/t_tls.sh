@@ -36,9 +36,13 @@ start_socat() {
 		tcp_listening $port && continue
 		nd=nodelay,
 		[ "${4:-}" = nagle ] && nd=""
+		# sink: -u, what the client sends goes to /dev/null and nothing comes back.
+		uni=""
+		right=PIPE
+		[ "${4:-}" = sink ] && uni=-u && right=OPEN:/dev/null
 		# -T 5: a child whose peer went quiet ends, so none outlives the test.
-		socat -T 5 "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,${nd}cert=$T/$2.pem,key=$T/$2.key,${3:-verify=0}" \
-			PIPE >/dev/null 2>"$T/socat-$1.log" &
+		socat -T 5 $uni "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,${nd}cert=$T/$2.pem,key=$T/$2.key,${3:-verify=0}" \
+			$right >/dev/null 2>"$T/socat-$1.log" &
 		spid=$!
 		PIDS="$PIDS $spid"
 		wait_for 5 socat_settled $spid $port
@@ -58,6 +62,8 @@ start_socat old good "verify=0,openssl-max-proto-version=TLS1.2"
 # Nagle on: socat's echo waits behind its TLS 1.3 session tickets until they are
 # acknowledged, and a delayed ACK of ours would hold it 40 ms.
 start_socat nagle good verify=0 nagle
+# A TLS server that completes the handshake and never echoes.
+start_socat sink good verify=0 sink
 # A server that accepts and never answers the ClientHello; a port nothing listens on.
 start_echod stall silent -l 127.0.0.1:0
 start_echod gone echo -l 127.0.0.1:0
@@ -96,6 +102,12 @@ write_conf() { # TLS_CA_OF_TARGET_UNKNOWN
 	TO=300ms target stall "$stall_PORT" "tls_ca = $T/ca.pem"
 	target refused "$gone_PORT" "tls_ca = $T/ca.pem"
 	printf '[target "plain"]\naddress = 127.0.0.1:%s\ninterval = 200ms\n' "$plain_PORT"
+	# echo = no: a cycle is the connect and the handshake, verification included.
+	target connect "$sink_PORT" "tls_ca = $T/ca.pem" "echo = no"
+	TO=300ms target sinkecho "$sink_PORT" "tls_ca = $T/ca.pem"
+	target connectexp "$expired_PORT" "tls_ca = $T/ca.pem" "echo = no"
+	printf '[target "tcpconnect"]\naddress = 127.0.0.1:%s\necho = no\ninterval = 200ms\n' "$stall_PORT"
+	printf '[target "tcpconnectgone"]\naddress = 127.0.0.1:%s\necho = no\ninterval = 200ms\n' "$gone_PORT"
 }
 write_conf "$T/ca.pem" >"$T/c.conf"
 
@@ -109,6 +121,16 @@ for t in good named byname noname resume withcert noverify persist rst tls12 nag
 		tjs "$t" '[.state, .cycles_ok, .errors, .last_error]'
 done
 check "protocol shown in JSON" tjs_true good '.protocol == "tls"'
+# echo = no against servers that never echo: up on the handshake (TLS) or the
+# connect (TCP), where an echo check times out; its latency covers the handshake.
+for t in connect tcpconnect; do
+	check "$t (echo = no): up against a server that never echoes, every cycle ok" \
+		wait_for 15 tjs_true "$t" '.state == "up" and .cycles_ok >= 10 and .cycles_failed == 0 and .echo == false' ||
+		tjs "$t" '[.state, .cycles_ok, .errors, .last_error, .echo]'
+done
+check "connect (echo = no): a handshake per cycle, cycle p50 not below handshake p50" \
+	tjs_true connect '.tls.handshakes >= .cycles_ok and .latency_total_ms.p50 >= .tls.handshake_p50_ms' ||
+	tjs connect '[.cycles_ok, .tls.handshakes, .latency_total_ms.p50, .tls.handshake_p50_ms]'
 # A delayed ACK adds its 40 ms to every cycle against nagle: none of them would end
 # within 25 ms. On an idle machine all of good's (the same server with nodelay) do,
 # on a busy one or under ASan some, under valgrind one or none: nagle must have at
@@ -163,6 +185,9 @@ check_class stall timeout ""
 check "stall: last_error_detail says during the TLS handshake" \
 	tjs_true stall '.last_error_detail // "" | test("during TLS handshake")' || tjs stall .last_error_detail
 check_class refused refused ""
+check_class sinkecho timeout ""
+check_class connectexp tls "tls: certificate expired"
+check_class tcpconnectgone refused ""
 check "expired: down" wait_for 10 tjs_true expired '.state == "down"'
 
 "$MCONNCTL" status >"$T/status.txt"
@@ -229,6 +254,7 @@ stop_mconnd
 	printf '[target "w"]\naddress = 127.0.0.1:7\nprotocol = tls\ntls_min_version = 1.1\n'
 	printf '[target "x"]\naddress = 127.0.0.1:7\nprotocol = tls\ntls_ca = %s\n' "$T/nonexistent.pem"
 	printf '[target "y"]\naddress = 127.0.0.1:7\nprotocol = udp\ntls_resume = yes\n'
+	printf '[target "z"]\naddress = 127.0.0.1:7\nprotocol = tls\necho = no\nmode = persistent\n'
 } >"$T/bad.conf"
 "$MCONND" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1
 check "mconnd -t refuses the file" test $? != 0
@@ -238,6 +264,8 @@ check "udp_tag under tls: FILE:LINE" grep -q "bad.conf:14: udp_tag: .*tls" "$T/b
 check "tls_min_version lists what it accepts" grep -q "bad.conf:18: tls_min_version: .*1\.2.*1\.3" "$T/bad.out"
 check "tls_ca that cannot be read: FILE:LINE" grep -q "bad.conf:22: tls_ca: .*nonexistent.pem" "$T/bad.out"
 check "tls_resume under udp: FILE:LINE" grep -q "bad.conf:26: tls_resume: .*protocol = tls" "$T/bad.out" ||
+	cat "$T/bad.out"
+check "echo = no with mode = persistent: FILE:LINE" grep -q "bad.conf:30: echo: .*mode = cycle" "$T/bad.out" ||
 	cat "$T/bad.out"
 # A key file others can read: a warning naming it, not an error.
 cp "$T/client.key" "$T/open.key"
