@@ -495,10 +495,10 @@ def tls_handshakes(tmp, case, server, resume):
     CA file (an OpenSSL client builds and checks the chain in every full handshake;
     s_time's -CAfile makes it succeed, -verify asks for it); mconnd also checks the
     name (the IP address) and, unlike s_time, sends the message, reads its echo and
-    sends a close_notify in each cycle."""
+    sends a close_notify in each cycle; with echo = no it only sends the close_notify."""
     addr = "127.0.0.1:%d" % server.port
     what = "resumed" if resume else "full"
-    runs = {"s_time": [], "mconnd": [], "mconnd x4": []}
+    runs = {"s_time": [], "mconnd": [], "mconnd x4": [], "mconnd echo=no": []}
     secs = max(1, int(round(DUR)))
     for rep in range(REPS):
         t0, ru0 = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -515,14 +515,19 @@ def tls_handshakes(tmp, case, server, resume):
             raise SystemExit("bench: s_time %s: %d connections, %d resumed" % (
                 what, n[0] if n else 0, reused))
         runs["s_time"].append({"ops": n[0], "secs": dt, "cpu_s": st_cpu, "failed": 0})
-        # One session, as s_time makes one connection at a time; and four side by
-        # side, which s_time cannot do, so the server's pace, not one connection's
-        # round trips, sets the rate.
-        for client, n_sess in (("mconnd", 1), ("mconnd x4", 4)):
-            m = Mconnd(tmp, [{"name": "tls", "address": addr, "protocol": "tls", "mode": "cycle",
-                              "interval": "0", "timeout": "5s", "connections": n_sess,
-                              "message": TLS_MSG, "tls_ca": os.path.join(tmp, "ca.pem"),
-                              "tls_resume": "yes" if resume else "no"}])
+        # One session, as s_time makes one connection at a time; four side by side,
+        # which s_time cannot do, so the server's pace, not one connection's round
+        # trips, sets the rate; and one session with echo = no, whose cycle is the
+        # handshake and the close, the work s_time does.
+        for client, n_sess in (("mconnd", 1), ("mconnd x4", 4), ("mconnd echo=no", 1)):
+            t = {"name": "tls", "address": addr, "protocol": "tls", "mode": "cycle",
+                 "interval": "0", "timeout": "5s", "connections": n_sess,
+                 "message": TLS_MSG, "tls_ca": os.path.join(tmp, "ca.pem"),
+                 "tls_resume": "yes" if resume else "no"}
+            if client.endswith("echo=no"):
+                del t["message"]
+                t["echo"] = "no"
+            m = Mconnd(tmp, [t])
             try:
                 time.sleep(WARM)
                 st0, c0, t0 = m.status(), m.cpu_ns(), time.monotonic()
@@ -548,7 +553,7 @@ def tls_handshakes(tmp, case, server, resume):
                                     else None for r in rs])[0],
                                failed=sum(r["failed"] for r in rs))
     st_row = [r for r in results if r["case"] == case and r["client"] == "s_time"][0]
-    for client in ("mconnd", "mconnd x4"):
+    for client in ("mconnd", "mconnd x4", "mconnd echo=no"):
         row = [r for r in results if r["case"] == case and r["client"] == client][0]
         # Handshakes of the other kind mconnd made in the window (a full one where a
         # resumption was offered, or the reverse): they are not in its rate.
