@@ -34,7 +34,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mconnd [-c FILE] [-t [--shards]] [-v] [--log-target=TARGET] [-h] [-V]\n"
-		"Continuous echo health checks (TCP, UDP, TLS), in the foreground.\n"
+		"Continuous echo health checks (TCP, UDP, TLS), in the foreground; with\n"
+		"echo = no in a target, connect checks (TCP, TLS: the handshake).\n"
 		"\n"
 		"  -c FILE        configuration file (default %s)\n"
 		"  -t             check the configuration (and the control socket's path;\n"
